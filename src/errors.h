@@ -1,0 +1,39 @@
+/*
+ * errors.h: the one catalogue of errors eventsvc raises.
+ *
+ * Every SQLSTATE below is listed in docs/errors.md with its HTTP status under
+ * PostgREST. PostgREST turns "PTxyz" into HTTP status xyz, so the product codes
+ * use that form; standard codes are used where PostgREST already maps them right.
+ * test/catalogue.sh fails when a code here is missing from docs/errors.md.
+ */
+#ifndef EVENTSVC_ERRORS_H
+#define EVENTSVC_ERRORS_H
+
+#include "utils/elog.h"
+
+/* 400: a field is missing, malformed or out of range. */
+#define EVS_ERR_VALIDATION      ERRCODE_INVALID_PARAMETER_VALUE        /* 22023 */
+/* 400: an amount does not fit in 64-bit minor units. */
+#define EVS_ERR_OVERFLOW        ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE     /* 22003 */
+/* 401 without a token, 403 with one: no tenant, unknown or inactive tenant, role lacks a right. */
+#define EVS_ERR_FORBIDDEN       ERRCODE_INSUFFICIENT_PRIVILEGE         /* 42501 */
+/* 404: the row does not exist or belongs to another tenant (never says which). */
+#define EVS_ERR_NOT_FOUND       MAKE_SQLSTATE('P','T','4','0','4')
+/* 409: stale version, duplicate, overlapping event, state that forbids the action. */
+#define EVS_ERR_CONFLICT        MAKE_SQLSTATE('P','T','4','0','9')
+/* 409: the state machine has no such edge. */
+#define EVS_ERR_ILLEGAL_TRANSITION MAKE_SQLSTATE('P','T','4','0','9')
+/* 409: not enough seats left in the section. */
+#define EVS_ERR_SOLD_OUT        MAKE_SQLSTATE('P','T','4','0','9')
+/* 410: the hold has expired or was already released. */
+#define EVS_ERR_GONE            MAKE_SQLSTATE('P','T','4','1','0')
+/* 422: the idempotency key was used before with a different request. */
+#define EVS_ERR_IDEMPOTENCY_MISMATCH MAKE_SQLSTATE('P','T','4','2','2')
+/* 428: a critical change after sales needs an admin confirmation token. */
+#define EVS_ERR_CONFIRMATION_REQUIRED MAKE_SQLSTATE('P','T','4','2','8')
+/* 400 (23514): a row would break a table invariant (check constraint). */
+#define EVS_ERR_INVARIANT       ERRCODE_CHECK_VIOLATION                /* 23514 */
+/* 500 (XX000): internal inconsistency; should never be seen. */
+#define EVS_ERR_INTERNAL        ERRCODE_INTERNAL_ERROR                 /* XX000 */
+
+#endif

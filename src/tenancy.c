@@ -1,0 +1,266 @@
+/*
+ * tenancy.c: who is calling, for which tenant. Fails closed: no tenant, a
+ * malformed id, an unknown or inactive tenant are errors, never "all rows".
+ *
+ * The tenant comes from the JWT claims PostgREST verified (request.jwt.claims,
+ * claim tenant_id); only when no claims are present does a trusted SQL client's
+ * session setting app.current_tenant_id count. See docs/tenancy.md.
+ */
+#include "eventsvc.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/uuid.h"
+
+PG_FUNCTION_INFO_V1(evs_sql_current_tenant_id);
+PG_FUNCTION_INFO_V1(evs_sql_current_actor);
+PG_FUNCTION_INFO_V1(evs_sql_is_tenant_admin);
+
+/* The last tenant validated in this transaction, keyed by the raw source text. */
+static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+static char cached_source[128];
+static pg_uuid_t cached_tenant;
+
+static const char *
+claims_text(void)
+{
+	const char *claims = GetConfigOption("request.jwt.claims", true, false);
+
+	if (claims == NULL || claims[0] == '\0')
+		return NULL;
+	return claims;
+}
+
+/* Text value of a top-level string claim, or NULL. */
+static char *
+claim_string(const char *claims, const char *key)
+{
+	Jsonb	   *jb;
+	JsonbValue *v;
+
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(claims)));
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static bool
+is_uuid_text(const char *s)
+{
+	static const int dash_at[] = {8, 13, 18, 23};
+	int			i,
+				d = 0;
+
+	if (strlen(s) != 36)
+		return false;
+	for (i = 0; i < 36; i++)
+	{
+		if (d < 4 && i == dash_at[d])
+		{
+			if (s[i] != '-')
+				return false;
+			d++;
+		}
+		else if (!isxdigit((unsigned char) s[i]))
+			return false;
+	}
+	return true;
+}
+
+Oid
+evs_relation_oid(const char *relname)
+{
+	Oid			nsp = get_namespace_oid("eventsvc", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+
+	if (!OidIsValid(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("eventsvc.%s does not exist", relname),
+				 errhint("Run CREATE EXTENSION eventsvc CASCADE in this database.")));
+	return rel;
+}
+
+/*
+ * Look the tenant up directly through its primary key index: no SPI, no RLS
+ * (this is the check RLS itself relies on), and no privilege on the table needed.
+ * Returns true and sets *active when found.
+ */
+static bool
+lookup_tenant(pg_uuid_t *id, bool *active)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	Snapshot	snap;
+	bool		found = false;
+	Oid			index_oid = get_relname_relid("tenants_pkey", get_namespace_oid("eventsvc", false));
+
+	rel = table_open(evs_relation_oid("tenants"), AccessShareLock);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, index_oid, true, snap, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		int			attno = SPI_fnumber(RelationGetDescr(rel), "is_active");
+		Datum		d = heap_getattr(tup, attno, RelationGetDescr(rel), &isnull);
+
+		found = true;
+		*active = !isnull && DatumGetBool(d);
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+Datum
+evs_current_tenant(void)
+{
+	const char *claims = claims_text();
+	const char *raw;
+	const char *source;
+	bool		active = false;
+	pg_uuid_t  *result;
+
+	if (claims != NULL)
+	{
+		raw = claim_string(claims, "tenant_id");
+		source = "JWT claim tenant_id";
+	}
+	else
+	{
+		raw = GetConfigOption("app.current_tenant_id", true, false);
+		source = "setting app.current_tenant_id";
+	}
+
+	if (raw == NULL || raw[0] == '\0')
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("no tenant is set for this session"),
+				 errdetail("eventsvc reads the tenant from the %s and found none.", source),
+				 errhint("Send a JWT with a tenant_id claim, or as a trusted SQL client run SET app.current_tenant_id = '<tenant uuid>'.")));
+
+	result = palloc(sizeof(pg_uuid_t));
+	if (MyProc->lxid == cached_lxid && strcmp(raw, cached_source) == 0)
+	{
+		*result = cached_tenant;
+		return UUIDPGetDatum(result);
+	}
+
+	if (!is_uuid_text(raw))
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("tenant id \"%s\" is not a valid UUID", raw),
+				 errdetail("The tenant comes from the %s.", source),
+				 errhint("A tenant id looks like 6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f.")));
+
+	*result = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(raw)));
+	if (!lookup_tenant(result, &active))
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("tenant %s does not exist", raw),
+				 errdetail("The tenant comes from the %s.", source)));
+	if (!active)
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("tenant %s is not active", raw),
+				 errhint("An inactive tenant cannot read or change anything; ask the platform operator to reactivate it.")));
+
+	cached_lxid = MyProc->lxid;
+	strlcpy(cached_source, raw, sizeof(cached_source));
+	cached_tenant = *result;
+	return UUIDPGetDatum(result);
+}
+
+char *
+evs_current_actor(void)
+{
+	const char *claims = claims_text();
+	const char *setting;
+
+	if (claims != NULL)
+	{
+		char	   *sub = claim_string(claims, "sub");
+
+		if (sub != NULL && sub[0] != '\0')
+			return sub;
+	}
+	else
+	{
+		setting = GetConfigOption("app.current_user_id", true, false);
+		if (setting != NULL && setting[0] != '\0')
+			return pstrdup(setting);
+	}
+	return GetUserNameFromId(GetOuterUserId(), false);
+}
+
+static bool
+has_role(const char *rolname)
+{
+	Oid			role = get_role_oid(rolname, true);
+
+	return OidIsValid(role) && has_privs_of_role(GetOuterUserId(), role);
+}
+
+bool
+evs_is_tenant_admin(void)
+{
+	return has_role("eventsvc_admin");
+}
+
+bool
+evs_is_service(void)
+{
+	return has_role("eventsvc_service");
+}
+
+void
+evs_require_admin(const char *action)
+{
+	if (!evs_is_tenant_admin())
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("only a tenant admin may %s", action),
+				 errhint("Call as a member of role eventsvc_admin.")));
+}
+
+Datum
+evs_sql_current_tenant_id(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(evs_current_tenant());
+}
+
+Datum
+evs_sql_current_actor(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(evs_current_actor()));
+}
+
+Datum
+evs_sql_is_tenant_admin(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(evs_is_tenant_admin());
+}
