@@ -9,7 +9,7 @@ REGRESS_OPTS = --load-extension=btree_gist --load-extension=eventsvc
 ISOLATION   = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=btree_gist --load-extension=eventsvc
 PG_CPPFLAGS = -Isrc -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror=implicit-function-declaration
-SHLIB_LINK  = -lcurl -lrabbitmq
+SHLIB_LINK  = -lcurl -lrabbitmq -lcrypto
 EXTRA_CLEAN = results regression.diffs regression.out output_iso
 
 PG_CONFIG ?= pg_config

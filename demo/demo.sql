@@ -23,5 +23,5 @@ SELECT count(*) AS acme_events_visible_to_globex FROM eventsvc.events
 SET app.current_tenant_id = '11111111-1111-4111-8111-111111111111';
 
 -- The audit trail: who changed what, field by field.
-SELECT id, action, actor_id, actor_role, changed_fields - 'created_at' - 'id' - 'tenant_id' AS changes
+SELECT id, action, actor_id, actor_role, (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(changed_fields) k) AS changed_fields
   FROM eventsvc.event_audit_log ORDER BY id;

@@ -1,7 +1,41 @@
--- Event lifecycle part of the demo (plain table writes until the lifecycle API lands).
-INSERT INTO eventsvc.events (tenant_id, venue_id, name, slug, starts_at, ends_at)
-VALUES (eventsvc.current_tenant_id(), 'aaaaaaaa-0000-4000-8000-000000000001', 'Acme Rock Night', 'acme-rock-night',
-        eventsvc.now() + interval '30 days', eventsvc.now() + interval '30 days 3 hours')
-RETURNING id, name, status, version;
-UPDATE eventsvc.events SET name = 'Acme Rock Night (Live)' WHERE slug = 'acme-rock-night' RETURNING name, version;
-UPDATE eventsvc.events SET name = 'stale write', version = 1 WHERE slug = 'acme-rock-night';
+-- The event's life: create with sections, price it, publish, put on sale, sell seats
+-- (holds), postpone and reschedule, refuse an illegal move, and the outbox it wrote.
+SELECT api.create_event(venue_id => 'aaaaaaaa-0000-4000-8000-000000000001', name => 'Acme Rock Night',
+       starts_at => date_trunc('hour', now()) + interval '30 days',
+       ends_at => date_trunc('hour', now()) + interval '30 days 3 hours',
+       metadata => '{"headliner": "The Amplifiers"}',
+       sections => '[{"section_name": "Floor", "total_capacity": 1000},
+                     {"section_name": "Balcony", "total_capacity": 200}]') ->> 'id' AS ev \gset
+SELECT id AS floor FROM api.event_sections WHERE event_id = :'ev' AND section_name = 'Floor' \gset
+SELECT api.create_pricing(event_id => :'ev', name => 'Floor GA', base_price => 4950, currency => 'USD',
+       capacity_id => :'floor', service_fee => 350, facility_fee => 125, tax_rate => 0.0825) ->> 'id' AS tier \gset
+SELECT api.calculate_price(:'tier', 3) AS price_for_three;
+
+SELECT api.publish_event(:'ev') ->> 'status' AS status;
+SELECT api.transition_event(:'ev', 'ON_SALE') ->> 'status' AS status;
+
+-- Buyers hold seats (one row per hold, its own expiry, the locked price); one confirms, one releases.
+SET app.current_user_id = 'buyer-1';
+SELECT api.reserve_capacity(:'floor', 4, pricing_id => :'tier') AS hold1_json \gset
+SELECT :'hold1_json'::jsonb ->> 'id' AS hold1 \gset
+SELECT jsonb_pretty(:'hold1_json'::jsonb -> 'locked_price') AS locked_price_of_first_hold;
+SELECT api.confirm_hold(:'hold1') ->> 'state' AS hold1_state;
+SET app.current_user_id = 'buyer-2';
+SELECT api.reserve_capacity(:'floor', 2, pricing_id => :'tier') ->> 'id' AS hold2 \gset
+SELECT api.release_hold(:'hold2') ->> 'state' AS hold2_state;
+SELECT section_name, total_capacity, sold, reserved, available
+  FROM api.section_availability WHERE event_id = :'ev' ORDER BY section_name;
+SELECT api.reserve_capacity(:'floor', 5000);   -- sold out says how many remain
+SET app.current_user_id = 'demo-promoter';
+
+-- An illegal transition names both states and the allowed targets.
+SELECT api.transition_event(:'ev', 'DRAFT');
+
+-- Postpone, then reschedule a week later, straight back on sale.
+SELECT api.postpone_event(:'ev', 'Storm warning') ->> 'status' AS status;
+SELECT api.reschedule_event(:'ev', date_trunc('hour', now()) + interval '37 days',
+                            date_trunc('hour', now()) + interval '37 days 3 hours', status => 'ON_SALE') ->> 'status' AS status;
+
+-- Everything that happened is in the outbox, in order, for the worker to deliver.
+SELECT sequence, exchange, routing_key, payload->'data'->>'status' AS status
+  FROM eventsvc.outbox WHERE aggregate_id = :'ev' ORDER BY sequence;

@@ -4,7 +4,7 @@
  * Every SQLSTATE below is listed in docs/errors.md with its HTTP status under
  * PostgREST. PostgREST turns "PTxyz" into HTTP status xyz, so the product codes
  * use that form; standard codes are used where PostgREST already maps them right.
- * test/catalogue.sh fails when a code here is missing from docs/errors.md.
+ * test/integration/catalogue.sh fails when a code here is missing from docs/errors.md.
  */
 #ifndef EVENTSVC_ERRORS_H
 #define EVENTSVC_ERRORS_H
@@ -15,6 +15,8 @@
 #define EVS_ERR_VALIDATION      ERRCODE_INVALID_PARAMETER_VALUE        /* 22023 */
 /* 400: an amount does not fit in 64-bit minor units. */
 #define EVS_ERR_OVERFLOW        ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE     /* 22003 */
+/* 401 (HTTP surface): the token was revoked by the auth service (raised by eventsvc.check_request). */
+#define EVS_ERR_TOKEN_REVOKED   MAKE_SQLSTATE('P','T','4','0','1')
 /* 401 without a token, 403 with one: no tenant, unknown or inactive tenant, role lacks a right. */
 #define EVS_ERR_FORBIDDEN       ERRCODE_INSUFFICIENT_PRIVILEGE         /* 42501 */
 /* 404: the row does not exist or belongs to another tenant (never says which). */
@@ -33,6 +35,8 @@
 #define EVS_ERR_CONFIRMATION_REQUIRED MAKE_SQLSTATE('P','T','4','2','8')
 /* 400 (23514): a row would break a table invariant (check constraint). */
 #define EVS_ERR_INVARIANT       ERRCODE_CHECK_VIOLATION                /* 23514 */
+/* 503: not ready to serve (health_ready: worker down, outbox lagging, broker unreachable). */
+#define EVS_ERR_UNAVAILABLE     MAKE_SQLSTATE('P','T','5','0','3')
 /* 500 (XX000): internal inconsistency; should never be seen. */
 #define EVS_ERR_INTERNAL        ERRCODE_INTERNAL_ERROR                 /* XX000 */
 

@@ -33,5 +33,8 @@ void
 _PG_init(void)
 {
 	evs_define_core_settings();
+	evs_worker_init();
+	evs_capacity_init();
+	evs_discovery_init();
 	MarkGUCPrefixReserved("eventsvc");
 }

@@ -69,6 +69,8 @@ evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *exchange,
 		elog(ERROR, "outbox insert failed: %s", SPI_result_code_string(rc));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
+	/* the worker publishes right after commit instead of at its next poll */
+	evs_worker_wake_at_commit();
 	return id;
 }
 

@@ -1,0 +1,339 @@
+-- Part 40: capacity sections, holds and pricing tiers (docs/capacity.md, docs/money.md).
+-- The rules live in C triggers so every writer meets them; the api functions are
+-- thin. Hold rows change only through the C hold functions (seat counters).
+
+-- ---------------------------------------------------------------- triggers
+
+CREATE FUNCTION eventsvc.pricing_validate_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'evs_pricing_validate_trigger' LANGUAGE C;
+CREATE TRIGGER event_pricing_validate BEFORE INSERT OR UPDATE ON eventsvc.event_pricing
+    FOR EACH ROW EXECUTE FUNCTION eventsvc.pricing_validate_trigger();
+
+CREATE FUNCTION eventsvc.section_validate_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'evs_section_validate_trigger' LANGUAGE C;
+CREATE TRIGGER event_capacity_validate BEFORE INSERT OR UPDATE ON eventsvc.event_capacity
+    FOR EACH ROW EXECUTE FUNCTION eventsvc.section_validate_trigger();
+
+-- Hold rows have no foreign keys: every reservation would take a key-share lock
+-- on its section, event, tier and currency rows, and on a hot section those locks
+-- queue every buyer (one multixact per concurrent buyer). The C hold path reads
+-- and checks all four before it inserts; deletes of sections are guarded below
+-- through the seat counter, of tiers by the trigger after it. docs/capacity.md.
+ALTER TABLE eventsvc.capacity_holds
+    DROP CONSTRAINT capacity_holds_tenant_id_capacity_id_fkey,
+    DROP CONSTRAINT capacity_holds_tenant_id_event_id_fkey,
+    DROP CONSTRAINT capacity_holds_tenant_id_pricing_id_fkey,
+    DROP CONSTRAINT capacity_holds_currency_fkey;
+
+CREATE FUNCTION eventsvc.section_delete_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'evs_section_delete_trigger' LANGUAGE C;
+CREATE TRIGGER event_capacity_delete_guard BEFORE DELETE ON eventsvc.event_capacity
+    FOR EACH ROW EXECUTE FUNCTION eventsvc.section_delete_trigger();
+
+CREATE FUNCTION eventsvc.pricing_delete_trigger() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM eventsvc.capacity_holds h
+                WHERE h.tenant_id = OLD.tenant_id AND h.pricing_id = OLD.id) THEN
+        RAISE EXCEPTION 'cannot delete a pricing tier that holds refer to'
+            USING ERRCODE = 'PT409', HINT = 'Deactivate the tier (is_active = false) instead.';
+    END IF;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER event_pricing_delete_guard BEFORE DELETE ON eventsvc.event_pricing
+    FOR EACH ROW EXECUTE FUNCTION eventsvc.pricing_delete_trigger();
+
+-- Direct DML on holds would bypass the seat counters: refused for everyone.
+CREATE FUNCTION eventsvc.hold_guard_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'evs_hold_guard_trigger' LANGUAGE C;
+CREATE TRIGGER capacity_holds_guard BEFORE INSERT OR UPDATE OR DELETE ON eventsvc.capacity_holds
+    FOR EACH ROW EXECUTE FUNCTION eventsvc.hold_guard_trigger();
+CREATE TRIGGER capacity_holds_guard_truncate BEFORE TRUNCATE ON eventsvc.capacity_holds
+    FOR EACH STATEMENT EXECUTE FUNCTION eventsvc.hold_guard_trigger();
+
+-- ---------------------------------------------------------------- money and pricing
+
+CREATE FUNCTION api.calculate_price(pricing_id uuid, quantity integer) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_calculate_price' LANGUAGE C STABLE;
+COMMENT ON FUNCTION api.calculate_price(uuid, integer) IS
+    'Exact price of quantity tickets of a tier at eventsvc.now(): integers in minor units, tax rounded half-even once per line (docs/money.md).';
+
+CREATE FUNCTION api.active_pricing(capacity_id uuid, at timestamptz DEFAULT NULL) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_active_pricing' LANGUAGE C STABLE;
+COMMENT ON FUNCTION api.active_pricing(uuid, timestamptz) IS
+    'The tier that sells a section at a moment (default now) and its unit price kind: early_bird, last_minute, dynamic or base. NULL when none is on sale.';
+
+CREATE FUNCTION api.update_dynamic_price(pricing_id uuid, price bigint, expected_version integer) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_update_dynamic_price'
+    LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.update_dynamic_price(uuid, bigint, integer) IS
+    'Moves a dynamic tier''s current price within [min_price, max_price]; versioned; emits pricing.price_changed.';
+
+CREATE FUNCTION api.create_pricing(
+    event_id uuid, name text, base_price bigint,
+    currency text DEFAULT 'USD', capacity_id uuid DEFAULT NULL, tier text DEFAULT NULL,
+    description text DEFAULT NULL, service_fee bigint DEFAULT 0, facility_fee bigint DEFAULT 0,
+    tax_rate numeric DEFAULT 0, is_dynamic boolean DEFAULT false, min_price bigint DEFAULT NULL,
+    max_price bigint DEFAULT NULL, early_bird_price bigint DEFAULT NULL,
+    early_bird_ends_at timestamptz DEFAULT NULL, last_minute_price bigint DEFAULT NULL,
+    last_minute_starts_at timestamptz DEFAULT NULL, group_size_min integer DEFAULT NULL,
+    group_discount_percentage numeric DEFAULT NULL, sales_start_at timestamptz DEFAULT NULL,
+    sales_end_at timestamptz DEFAULT NULL, max_per_order integer DEFAULT NULL,
+    max_per_customer integer DEFAULT NULL, display_order integer DEFAULT 0)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r eventsvc.event_pricing;
+BEGIN
+    -- Checked here, not only in the trigger: the char(3) column would refuse a long code
+    -- with a raw "value too long" before any trigger runs.
+    IF create_pricing.currency IS NULL OR create_pricing.currency !~ '^[A-Za-z]{3}$' THEN
+        RAISE EXCEPTION 'invalid pricing tier: currency must be a 3-letter ISO 4217 code'
+            USING ERRCODE = '22023', HINT = 'For example USD or EUR.';
+    END IF;
+    -- Exact decimals only: a rate with more digits than the column keeps is refused, not rounded.
+    IF tax_rate IS NOT NULL AND tax_rate <> round(tax_rate, 8) THEN
+        RAISE EXCEPTION 'invalid pricing tier: tax_rate has more than 8 decimal places'
+            USING ERRCODE = '22023';
+    END IF;
+    IF group_discount_percentage IS NOT NULL AND group_discount_percentage <> round(group_discount_percentage, 2) THEN
+        RAISE EXCEPTION 'invalid pricing tier: group_discount_percentage has more than 2 decimal places'
+            USING ERRCODE = '22023';
+    END IF;
+    IF tax_rate IS NOT NULL AND (tax_rate < 0 OR tax_rate > 1) THEN
+        RAISE EXCEPTION 'invalid pricing tier: tax_rate must be between 0 and 1'
+            USING ERRCODE = '22023', HINT = 'Write 8.25 % as 0.0825.';
+    END IF;
+    IF group_discount_percentage IS NOT NULL AND (group_discount_percentage < 0 OR group_discount_percentage > 100) THEN
+        RAISE EXCEPTION 'invalid pricing tier: group_discount_percentage must be between 0 and 100'
+            USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO eventsvc.event_pricing AS p
+        (tenant_id, event_id, capacity_id, name, description, tier, currency, base_price,
+         service_fee, facility_fee, tax_rate, is_dynamic, min_price, max_price, current_price,
+         early_bird_price, early_bird_ends_at, last_minute_price, last_minute_starts_at,
+         group_size_min, group_discount_percentage, sales_start_at, sales_end_at,
+         max_per_order, max_per_customer, display_order)
+    VALUES (eventsvc.current_tenant_id(), create_pricing.event_id, create_pricing.capacity_id,
+            create_pricing.name, create_pricing.description, create_pricing.tier,
+            upper(create_pricing.currency), create_pricing.base_price,
+            coalesce(create_pricing.service_fee, 0), coalesce(create_pricing.facility_fee, 0),
+            coalesce(create_pricing.tax_rate, 0), coalesce(create_pricing.is_dynamic, false),
+            create_pricing.min_price, create_pricing.max_price,
+            CASE WHEN create_pricing.is_dynamic THEN create_pricing.base_price END,
+            create_pricing.early_bird_price, create_pricing.early_bird_ends_at,
+            create_pricing.last_minute_price, create_pricing.last_minute_starts_at,
+            create_pricing.group_size_min, create_pricing.group_discount_percentage,
+            create_pricing.sales_start_at, create_pricing.sales_end_at,
+            create_pricing.max_per_order, create_pricing.max_per_customer,
+            coalesce(create_pricing.display_order, 0))
+    RETURNING * INTO r;
+    RETURN to_jsonb(r) - 'tenant_id';
+END
+$$;
+COMMENT ON FUNCTION api.create_pricing IS 'Creates a pricing tier; amounts in minor units; the tier rules are in docs/money.md.';
+
+-- The fields update_pricing may change; the rest (ids, event, version, timestamps) are fixed.
+CREATE FUNCTION api.update_pricing(pricing_id uuid, expected_version integer, changes jsonb)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    allowed constant text[] := ARRAY['name', 'description', 'tier', 'capacity_id', 'currency', 'base_price',
+        'service_fee', 'facility_fee', 'tax_rate', 'is_dynamic', 'min_price', 'max_price', 'current_price',
+        'early_bird_price', 'early_bird_ends_at', 'last_minute_price', 'last_minute_starts_at',
+        'group_size_min', 'group_discount_percentage', 'sales_start_at', 'sales_end_at', 'max_per_order',
+        'max_per_customer', 'is_active', 'is_visible', 'display_order'];
+    bad text[];
+    cur eventsvc.event_pricing;
+    nxt eventsvc.event_pricing;
+BEGIN
+    IF pricing_id IS NULL OR expected_version IS NULL THEN
+        RAISE EXCEPTION 'update_pricing needs pricing_id and expected_version' USING ERRCODE = '22023';
+    END IF;
+    IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
+        RAISE EXCEPTION 'changes must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    SELECT array_agg(k ORDER BY k) INTO bad FROM jsonb_object_keys(changes) k WHERE k <> ALL (allowed);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'these pricing fields cannot be changed: %', array_to_string(bad, ', ')
+            USING ERRCODE = '22023', HINT = 'Changeable: ' || array_to_string(allowed, ', ');
+    END IF;
+    -- (jsonb_populate_record into the char(3) column would fail with a raw "value too long")
+    IF changes ? 'currency' AND (jsonb_typeof(changes -> 'currency') <> 'string'
+                                 OR (changes ->> 'currency') !~ '^[A-Za-z]{3}$') THEN
+        RAISE EXCEPTION 'invalid pricing tier: currency must be a 3-letter ISO 4217 code'
+            USING ERRCODE = '22023', HINT = 'For example USD or EUR.';
+    END IF;
+    SELECT * INTO cur FROM eventsvc.event_pricing p
+     WHERE p.tenant_id = eventsvc.current_tenant_id() AND p.id = pricing_id FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'pricing tier % not found', pricing_id USING ERRCODE = 'PT404';
+    END IF;
+    IF cur.version <> expected_version THEN
+        RAISE EXCEPTION 'pricing tier was changed by someone else'
+            USING ERRCODE = 'PT409', DETAIL = format('Expected version %s, current version %s.', expected_version, cur.version),
+                  HINT = 'Reload the tier and try again.';
+    END IF;
+    nxt := jsonb_populate_record(cur, changes);
+    UPDATE eventsvc.event_pricing p SET
+        name = nxt.name, description = nxt.description, tier = nxt.tier, capacity_id = nxt.capacity_id,
+        currency = upper(nxt.currency), base_price = nxt.base_price, service_fee = nxt.service_fee,
+        facility_fee = nxt.facility_fee, tax_rate = nxt.tax_rate, is_dynamic = nxt.is_dynamic,
+        min_price = nxt.min_price, max_price = nxt.max_price, current_price = nxt.current_price,
+        early_bird_price = nxt.early_bird_price, early_bird_ends_at = nxt.early_bird_ends_at,
+        last_minute_price = nxt.last_minute_price, last_minute_starts_at = nxt.last_minute_starts_at,
+        group_size_min = nxt.group_size_min, group_discount_percentage = nxt.group_discount_percentage,
+        sales_start_at = nxt.sales_start_at, sales_end_at = nxt.sales_end_at,
+        max_per_order = nxt.max_per_order, max_per_customer = nxt.max_per_customer,
+        is_active = nxt.is_active, is_visible = nxt.is_visible, display_order = nxt.display_order,
+        version = expected_version, updated_at = now()
+     WHERE p.tenant_id = cur.tenant_id AND p.id = cur.id
+    RETURNING * INTO nxt;
+    RETURN to_jsonb(nxt) - 'tenant_id';
+END
+$$;
+COMMENT ON FUNCTION api.update_pricing(uuid, integer, jsonb) IS
+    'Changes a pricing tier (fields in changes; explicit null clears) if it is still at expected_version.';
+
+-- ---------------------------------------------------------------- sections
+
+CREATE FUNCTION api.create_section(
+    event_id uuid, section_name text, total_capacity integer,
+    section_code text DEFAULT NULL, tier text DEFAULT NULL, schedule_id uuid DEFAULT NULL,
+    minimum_purchase integer DEFAULT 1, maximum_purchase integer DEFAULT NULL,
+    row_config jsonb DEFAULT NULL, seat_map jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO eventsvc.event_capacity AS c
+        (tenant_id, event_id, schedule_id, section_name, section_code, tier, total_capacity,
+         available_capacity, minimum_purchase, maximum_purchase, row_config, seat_map)
+    VALUES (eventsvc.current_tenant_id(), create_section.event_id, create_section.schedule_id,
+            create_section.section_name, create_section.section_code, create_section.tier,
+            create_section.total_capacity, greatest(create_section.total_capacity, 0),
+            coalesce(create_section.minimum_purchase, 1), create_section.maximum_purchase,
+            create_section.row_config, create_section.seat_map)
+    RETURNING to_jsonb(c) - 'tenant_id'
+$$;
+COMMENT ON FUNCTION api.create_section IS
+    'Creates a capacity section; all active sections of an event must fit in the venue.';
+
+CREATE FUNCTION api.update_section(capacity_id uuid, expected_version integer, changes jsonb)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    allowed constant text[] := ARRAY['section_name', 'section_code', 'tier', 'total_capacity',
+        'minimum_purchase', 'maximum_purchase', 'row_config', 'seat_map', 'is_active'];
+    bad text[];
+    cur eventsvc.event_capacity;
+    nxt eventsvc.event_capacity;
+BEGIN
+    IF capacity_id IS NULL OR expected_version IS NULL THEN
+        RAISE EXCEPTION 'update_section needs capacity_id and expected_version' USING ERRCODE = '22023';
+    END IF;
+    IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
+        RAISE EXCEPTION 'changes must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    SELECT array_agg(k ORDER BY k) INTO bad FROM jsonb_object_keys(changes) k WHERE k <> ALL (allowed);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'these section fields cannot be changed: %', array_to_string(bad, ', ')
+            USING ERRCODE = '22023', HINT = 'Changeable: ' || array_to_string(allowed, ', ')
+                  || '. Seat counts follow from the holds.';
+    END IF;
+    SELECT * INTO cur FROM eventsvc.event_capacity c
+     WHERE c.tenant_id = eventsvc.current_tenant_id() AND c.id = capacity_id FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'section % not found', capacity_id USING ERRCODE = 'PT404';
+    END IF;
+    IF cur.version <> expected_version THEN
+        RAISE EXCEPTION 'section was changed by someone else'
+            USING ERRCODE = 'PT409', DETAIL = format('Expected version %s, current version %s.', expected_version, cur.version),
+                  HINT = 'Reload the section and try again.';
+    END IF;
+    nxt := jsonb_populate_record(cur, changes);
+    -- The row's counters are a refreshed copy (eventsvc.check_capacity); keep them inside the new total.
+    UPDATE eventsvc.event_capacity c SET
+        section_name = nxt.section_name, section_code = nxt.section_code, tier = nxt.tier,
+        total_capacity = nxt.total_capacity,
+        available_capacity = greatest(nxt.total_capacity - cur.reserved_capacity - cur.sold_count, 0),
+        minimum_purchase = nxt.minimum_purchase, maximum_purchase = nxt.maximum_purchase,
+        row_config = nxt.row_config, seat_map = nxt.seat_map, is_active = nxt.is_active,
+        version = expected_version, updated_at = now()
+     WHERE c.tenant_id = cur.tenant_id AND c.id = cur.id
+    RETURNING * INTO nxt;
+    RETURN to_jsonb(nxt) - 'tenant_id';
+END
+$$;
+COMMENT ON FUNCTION api.update_section(uuid, integer, jsonb) IS
+    'Changes a section if it is still at expected_version; total_capacity cannot go below the seats held or sold.';
+
+-- ---------------------------------------------------------------- holds
+
+CREATE FUNCTION api.reserve_capacity(capacity_id uuid, quantity integer, pricing_id uuid DEFAULT NULL,
+                                     holder_id text DEFAULT NULL, hold_seconds integer DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_sql_reserve_capacity'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.reserve_capacity(uuid, integer, uuid, text, integer) IS
+    'Holds quantity seats of a section for holder_id (default: the caller) until the hold expires, at a locked price. PT409 when sold out (says how many remain).';
+
+CREATE FUNCTION api.confirm_hold(hold_id uuid) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_confirm_hold'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.confirm_hold(uuid) IS
+    'Turns an active, unexpired hold into sold seats at its locked price; PT410 when it expired or was released.';
+
+CREATE FUNCTION api.release_hold(hold_id uuid) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_release_hold'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.release_hold(uuid) IS 'Gives an active hold''s seats back.';
+
+CREATE FUNCTION api.extend_hold(hold_id uuid, seconds integer) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_extend_hold'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.extend_hold(uuid, integer) IS
+    'Moves an active hold''s expiry later by seconds, at most eventsvc.hold_max_seconds after its creation.';
+
+CREATE FUNCTION api.expire_holds(max_rows integer DEFAULT 1000) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'evs_sql_expire_holds'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.expire_holds(integer) IS
+    'Expires up to max_rows overdue holds of every tenant (for pg_cron and the worker); returns how many.';
+
+CREATE FUNCTION eventsvc.release_event_holds(event_id uuid) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'evs_sql_release_event_holds'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION eventsvc.check_capacity(capacity_id uuid) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_check_capacity'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION eventsvc.check_capacity(uuid) IS
+    'Recomputes a section from its hold rows, compares with its seat counter (drift), refreshes the row counters.';
+
+CREATE FUNCTION eventsvc.escrow_state(capacity_id uuid) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_escrow_state' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION eventsvc.escrow_reset(capacity_id uuid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'evs_sql_escrow_reset' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Live seats per section in one query: api.section_availability (part 64) reads
+-- the hold rows, which are the truth; the row's counters are a refreshed copy.
+
+CREATE VIEW api.holds WITH (security_invoker = true) AS
+SELECT h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h.state, h.currency,
+       h.unit_price, h.locked_price, h.expires_at, h.created_at, h.confirmed_at, h.released_at
+  FROM eventsvc.capacity_holds h;
+COMMENT ON VIEW api.holds IS 'Holds of the tenant (one row per hold).';
+
+-- ---------------------------------------------------------------- grants
+
+GRANT EXECUTE ON FUNCTION api.calculate_price(uuid, integer), api.active_pricing(uuid, timestamptz),
+                          api.reserve_capacity(uuid, integer, uuid, text, integer),
+                          api.confirm_hold(uuid), api.release_hold(uuid), api.extend_hold(uuid, integer)
+    TO eventsvc_user, eventsvc_service;
+GRANT EXECUTE ON FUNCTION api.create_pricing, api.update_pricing(uuid, integer, jsonb),
+                          api.update_dynamic_price(uuid, bigint, integer),
+                          api.create_section, api.update_section(uuid, integer, jsonb)
+    TO eventsvc_user;
+GRANT EXECUTE ON FUNCTION api.expire_holds(integer) TO eventsvc_service, eventsvc_worker;
+GRANT EXECUTE ON FUNCTION eventsvc.release_event_holds(uuid), eventsvc.check_capacity(uuid)
+    TO eventsvc_admin, eventsvc_service;
+GRANT EXECUTE ON FUNCTION eventsvc.pricing_validate_trigger(), eventsvc.section_validate_trigger(),
+                          eventsvc.hold_guard_trigger(), eventsvc.section_delete_trigger(),
+                          eventsvc.pricing_delete_trigger()
+    TO eventsvc_user, eventsvc_service, eventsvc_worker;
+GRANT SELECT ON api.holds TO eventsvc_user, eventsvc_service;

@@ -1,0 +1,267 @@
+-- Part 52: the cancellation saga's SQL surface, driven by the worker (saga.c).
+-- api.cancel_event writes a pending report and five pending steps:
+--   1 fetch_tickets    GET  ticket-service        /internal/events/{id}/tickets?tenantId=
+--   2 cancel_tickets   POST ticket-service        /internal/tickets/cancel-batch (one call per batch)
+--   3 refund_payments  POST payment-service       /internal/refunds/bulk
+--   4 cancel_listings  POST marketplace-service   /internal/events/{id}/cancel-listings
+--   5 notify_holders   POST notification-service  /internal/notifications/batch
+-- Steps run in order, one HTTP call at a time, outside any transaction; each
+-- finished call is recorded (result.calls_done) before the next, so a restart
+-- resumes at the first call not yet done and repeats nothing that completed.
+-- The report ends completed, partial (failed_steps says which and why) or
+-- failed, and a second event.cancelled message (data.phase = 'settled') goes out.
+
+-- The next due step of the oldest unfinished saga, marked running.
+CREATE FUNCTION eventsvc.saga_claim_step(
+    OUT tenant_id uuid, OUT report_id uuid, OUT event_id uuid, OUT step_no smallint, OUT step text,
+    OUT idempotency_key uuid, OUT attempts integer, OUT skip_reason text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s record;
+    first_state text;
+BEGIN
+    SELECT c.tenant_id, c.report_id, c.step_no, c.step, c.idempotency_key, c.attempts, r.event_id
+      INTO s
+      FROM eventsvc.cancellation_steps c
+      JOIN eventsvc.event_cancellation_reports r ON r.tenant_id = c.tenant_id AND r.id = c.report_id
+     WHERE r.status IN ('pending', 'in_progress')
+       AND c.state = 'pending'
+       -- first attempts are due at once (whatever clock wrote next_attempt_at); retries wait
+       AND (c.attempts = 0 OR c.next_attempt_at <= pg_catalog.now())
+       AND NOT EXISTS (SELECT 1 FROM eventsvc.cancellation_steps p
+                        WHERE p.tenant_id = c.tenant_id AND p.report_id = c.report_id
+                          AND p.step_no < c.step_no AND p.state NOT IN ('done', 'failed'))
+     ORDER BY r.created_at, c.report_id, c.step_no
+     LIMIT 1
+       FOR UPDATE OF c SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    UPDATE eventsvc.cancellation_steps c SET state = 'running', updated_at = pg_catalog.now()
+     WHERE c.tenant_id = s.tenant_id AND c.report_id = s.report_id AND c.step_no = s.step_no;
+    UPDATE eventsvc.event_cancellation_reports r SET status = 'in_progress', updated_at = pg_catalog.now()
+     WHERE r.tenant_id = s.tenant_id AND r.id = s.report_id AND r.status = 'pending';
+
+    tenant_id := s.tenant_id; report_id := s.report_id; event_id := s.event_id;
+    step_no := s.step_no; step := s.step; idempotency_key := s.idempotency_key; attempts := s.attempts;
+    -- cancel_tickets and notify_holders need the ticket list of step 1
+    IF s.step IN ('cancel_tickets', 'notify_holders') THEN
+        SELECT c.state INTO first_state FROM eventsvc.cancellation_steps c
+         WHERE c.tenant_id = s.tenant_id AND c.report_id = s.report_id AND c.step = 'fetch_tickets';
+        IF first_state IS DISTINCT FROM 'done' THEN
+            skip_reason := 'skipped: the ticket list is unknown because fetch_tickets failed';
+        END IF;
+    END IF;
+    RETURN NEXT;
+END
+$$;
+
+-- The HTTP calls of a step not yet done: (call_no, service, method, path, body).
+CREATE FUNCTION eventsvc.saga_step_calls(p_tenant_id uuid, p_report_id uuid, p_step_no smallint,
+                                         p_batch integer)
+RETURNS TABLE (call_no integer, service text, method text, path text, body text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st record;
+    rep record;
+    tickets jsonb;
+    done integer;
+BEGIN
+    SELECT c.* INTO st FROM eventsvc.cancellation_steps c
+     WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no;
+    SELECT r.* INTO rep FROM eventsvc.event_cancellation_reports r
+     WHERE r.tenant_id = p_tenant_id AND r.id = p_report_id;
+    done := coalesce((st.result ->> 'calls_done')::integer, 0);
+    SELECT c.result -> 'tickets' INTO tickets FROM eventsvc.cancellation_steps c
+     WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step = 'fetch_tickets'
+       AND c.state = 'done';
+    tickets := coalesce(tickets, '[]');
+
+    IF st.step = 'fetch_tickets' THEN
+        RETURN QUERY SELECT 1, 'ticket', 'GET',
+            format('/internal/events/%s/tickets?tenantId=%s', rep.event_id, rep.tenant_id), NULL::text
+         WHERE done < 1;
+    ELSIF st.step = 'cancel_tickets' THEN
+        RETURN QUERY
+        SELECT b.n::integer, 'ticket', 'POST', '/internal/tickets/cancel-batch',
+               pg_catalog.jsonb_build_object('eventId', rep.event_id, 'tenantId', rep.tenant_id,
+                   'reason', rep.reason, 'ticketIds', b.ids)::text
+          FROM (SELECT ((t.ord - 1) / p_batch) + 1 AS n, pg_catalog.jsonb_agg(t.v -> 'id' ORDER BY t.ord) AS ids
+                  FROM pg_catalog.jsonb_array_elements(tickets) WITH ORDINALITY AS t(v, ord)
+                 GROUP BY 1) b
+         WHERE b.n > done
+         ORDER BY b.n;
+    ELSIF st.step = 'refund_payments' THEN
+        RETURN QUERY SELECT 1, 'payment', 'POST', '/internal/refunds/bulk',
+            pg_catalog.jsonb_build_object('eventId', rep.event_id, 'tenantId', rep.tenant_id,
+                'reason', rep.reason,
+                'ticketIds', (SELECT coalesce(pg_catalog.jsonb_agg(t.v -> 'id'), '[]') FROM pg_catalog.jsonb_array_elements(tickets) t(v)))::text
+         WHERE done < 1;
+    ELSIF st.step = 'cancel_listings' THEN
+        RETURN QUERY SELECT 1, 'marketplace', 'POST',
+            format('/internal/events/%s/cancel-listings', rep.event_id),
+            pg_catalog.jsonb_build_object('tenantId', rep.tenant_id, 'reason', rep.reason,
+                'notifySellers', true)::text
+         WHERE done < 1;
+    ELSIF st.step = 'notify_holders' THEN
+        RETURN QUERY SELECT 1, 'notification', 'POST', '/internal/notifications/batch',
+            pg_catalog.jsonb_build_object('type', 'event.cancelled', 'eventId', rep.event_id,
+                'tenantId', rep.tenant_id,
+                'recipients', (SELECT coalesce(pg_catalog.jsonb_agg(DISTINCT t.v -> 'userId'), '[]')
+                                 FROM pg_catalog.jsonb_array_elements(tickets) t(v) WHERE t.v ? 'userId'),
+                'data', pg_catalog.jsonb_build_object('reason', rep.reason))::text
+         WHERE done < 1 AND pg_catalog.jsonb_array_length(tickets) > 0;
+    END IF;
+END
+$$;
+
+-- One call answered 2xx: record it before the next call. Raises (22023) when the
+-- answer is not what the service promises, and the worker retries the step.
+CREATE FUNCTION eventsvc.saga_call_done(p_tenant_id uuid, p_report_id uuid, p_step_no smallint,
+                                        p_call_no integer, p_response text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st record;
+    resp jsonb;
+    key text;
+    n bigint;
+BEGIN
+    SELECT c.* INTO st FROM eventsvc.cancellation_steps c
+     WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no
+       FOR UPDATE;
+    BEGIN
+        resp := coalesce(nullif(p_response, ''), '{}')::jsonb;
+    EXCEPTION WHEN others THEN
+        RAISE EXCEPTION 'invalid response from the % step: not JSON', st.step USING ERRCODE = '22023';
+    END;
+    IF st.step = 'fetch_tickets' THEN
+        IF pg_catalog.jsonb_typeof(resp -> 'tickets') IS DISTINCT FROM 'array' THEN
+            RAISE EXCEPTION 'invalid response from ticket-service: no "tickets" array' USING ERRCODE = '22023';
+        END IF;
+        UPDATE eventsvc.cancellation_steps c
+           SET result = pg_catalog.jsonb_build_object('calls_done', p_call_no,
+                   'count', pg_catalog.jsonb_array_length(resp -> 'tickets'), 'tickets', resp -> 'tickets'),
+               updated_at = pg_catalog.now()
+         WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no;
+        RETURN;
+    END IF;
+    key := CASE st.step WHEN 'cancel_tickets' THEN 'cancelled' WHEN 'refund_payments' THEN 'refundsRequested'
+                        WHEN 'cancel_listings' THEN 'cancelled' ELSE 'sent' END;
+    n := CASE WHEN pg_catalog.jsonb_typeof(resp -> key) = 'number' THEN (resp ->> key)::bigint ELSE 0 END;
+    UPDATE eventsvc.cancellation_steps c
+       SET result = coalesce(c.result, '{}') || pg_catalog.jsonb_build_object('calls_done', p_call_no,
+               'count', coalesce((c.result ->> 'count')::bigint, 0) + n),
+           updated_at = pg_catalog.now()
+     WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no;
+END
+$$;
+
+-- Close the report once every step is done or failed, and announce it.
+CREATE FUNCTION eventsvc.saga_finish_if_complete(p_tenant_id uuid, p_report_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rep record;
+    n_open integer;
+    n_failed integer;
+    n_all integer;
+    failed jsonb;
+    steps jsonb;
+    final eventsvc.report_status;
+    cnt jsonb;
+BEGIN
+    SELECT r.* INTO rep FROM eventsvc.event_cancellation_reports r
+     WHERE r.tenant_id = p_tenant_id AND r.id = p_report_id FOR UPDATE;
+    IF rep.status NOT IN ('pending', 'in_progress') THEN
+        RETURN;
+    END IF;
+    SELECT count(*) FILTER (WHERE c.state NOT IN ('done', 'failed')), count(*) FILTER (WHERE c.state = 'failed'),
+           count(*),
+           coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('step_no', c.step_no, 'step', c.step,
+               'attempts', c.attempts, 'reason', c.last_error) ORDER BY c.step_no)
+               FILTER (WHERE c.state = 'failed'), '[]'),
+           pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('step_no', c.step_no, 'step', c.step,
+               'state', c.state, 'attempts', c.attempts, 'count', c.result -> 'count',
+               'error', c.last_error) ORDER BY c.step_no),
+           pg_catalog.jsonb_object_agg(c.step, c.result -> 'count') FILTER (WHERE c.state = 'done')
+      INTO n_open, n_failed, n_all, failed, steps, cnt
+      FROM eventsvc.cancellation_steps c
+     WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id;
+    IF n_open > 0 THEN
+        RETURN;
+    END IF;
+    cnt := coalesce(cnt, '{}');
+    final := CASE WHEN n_failed = 0 THEN 'completed' WHEN n_failed = n_all THEN 'failed' ELSE 'partial' END;
+    UPDATE eventsvc.event_cancellation_reports r
+       SET status = final,
+           tickets_found = (cnt ->> 'fetch_tickets')::integer,
+           tickets_cancelled = (cnt ->> 'cancel_tickets')::integer,
+           refunds_requested = (cnt ->> 'refund_payments')::integer,
+           listings_cancelled = (cnt ->> 'cancel_listings')::integer,
+           notifications_sent = (cnt ->> 'notify_holders')::integer,
+           failed_steps = failed,
+           report = r.report || pg_catalog.jsonb_build_object('steps', steps),
+           completed_at = pg_catalog.now(), updated_at = pg_catalog.now()
+     WHERE r.tenant_id = p_tenant_id AND r.id = p_report_id;
+    PERFORM eventsvc.outbox_emit(p_tenant_id, rep.event_id, 'tickettoken_events', 'event.cancelled',
+        pg_catalog.jsonb_build_object('phase', 'settled', 'report_id', p_report_id, 'status', final,
+            'reason', rep.reason, 'holds_released', rep.holds_released,
+            'tickets_found', (cnt ->> 'fetch_tickets')::integer,
+            'tickets_cancelled', (cnt ->> 'cancel_tickets')::integer,
+            'refunds_requested', (cnt ->> 'refund_payments')::integer,
+            'listings_cancelled', (cnt ->> 'cancel_listings')::integer,
+            'notifications_sent', (cnt ->> 'notify_holders')::integer,
+            'failed_steps', failed));
+END
+$$;
+
+CREATE FUNCTION eventsvc.saga_step_done(p_tenant_id uuid, p_report_id uuid, p_step_no smallint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE eventsvc.cancellation_steps c
+       SET state = 'done', attempts = c.attempts + 1, last_error = NULL,
+           result = coalesce(c.result, '{}') || pg_catalog.jsonb_build_object('count', coalesce((c.result ->> 'count')::bigint, 0)),
+           updated_at = pg_catalog.now()
+     WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no;
+    PERFORM eventsvc.saga_finish_if_complete(p_tenant_id, p_report_id);
+END
+$$;
+
+-- A failed attempt: retry after a full-jitter exponential delay, or record the
+-- step as failed (permanent error, or attempts exhausted) and go on.
+CREATE FUNCTION eventsvc.saga_step_failed(p_tenant_id uuid, p_report_id uuid, p_step_no smallint,
+                                          p_error text, p_permanent boolean, p_max_attempts integer,
+                                          p_base_ms integer, p_max_ms integer)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    new_state text;
+BEGIN
+    UPDATE eventsvc.cancellation_steps c
+       SET attempts = c.attempts + 1,
+           state = CASE WHEN p_permanent OR c.attempts + 1 >= p_max_attempts THEN 'failed' ELSE 'pending' END,
+           next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs =>
+               pg_catalog.random() * LEAST(p_max_ms::float8, p_base_ms * pg_catalog.power(2::float8, c.attempts)) / 1000.0),
+           last_error = pg_catalog.left(p_error, 1000),
+           updated_at = pg_catalog.now()
+     WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no
+    RETURNING c.state INTO new_state;
+    IF new_state = 'failed' THEN
+        PERFORM eventsvc.saga_finish_if_complete(p_tenant_id, p_report_id);
+    END IF;
+    RETURN new_state;
+END
+$$;
+
+REVOKE ALL ON FUNCTION eventsvc.saga_claim_step(), eventsvc.saga_step_calls(uuid, uuid, smallint, integer),
+    eventsvc.saga_call_done(uuid, uuid, smallint, integer, text), eventsvc.saga_finish_if_complete(uuid, uuid),
+    eventsvc.saga_step_done(uuid, uuid, smallint),
+    eventsvc.saga_step_failed(uuid, uuid, smallint, text, boolean, integer, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventsvc.saga_claim_step(), eventsvc.saga_step_calls(uuid, uuid, smallint, integer),
+    eventsvc.saga_call_done(uuid, uuid, smallint, integer, text),
+    eventsvc.saga_step_done(uuid, uuid, smallint),
+    eventsvc.saga_step_failed(uuid, uuid, smallint, text, boolean, integer, integer, integer)
+    TO eventsvc_worker;

@@ -1,0 +1,146 @@
+-- Part 65: internal lookups for other platform services (the original's
+-- /internal routes): event by id, event by blockchain PDA, scan stats, and the
+-- blockchain-service status callback. Service role only: every other role gets
+-- 42501, even with EXECUTE (checked in C, src/discovery.c).
+--
+-- Cross-tenant by design, exactly where the original was: its internal routes
+-- take an event id (or PDA) from a service that holds no tenant context (ticket
+-- scanning, blockchain-service) and look the event up by that key alone. The
+-- answers therefore carry tenant_id, so the calling service can scope its own
+-- work. Tenant-scoped reads stay behind RLS. See docs/discovery.md "Internal lookups".
+
+CREATE FUNCTION eventsvc.require_service(action text) RETURNS void
+    AS 'MODULE_PATHNAME', 'evs_sql_require_service' LANGUAGE C STABLE PARALLEL SAFE;
+
+-- What services see of an event: everything but the search vector.
+CREATE FUNCTION eventsvc.internal_event_document(e eventsvc.events) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT to_jsonb(e) - 'search_vector'
+$$;
+
+CREATE FUNCTION api.internal_event(event_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e eventsvc.events;
+BEGIN
+    PERFORM eventsvc.require_service('look up events by id across tenants');
+    SELECT * INTO e FROM eventsvc.events x WHERE x.id = internal_event.event_id AND x.deleted_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'event % not found', internal_event.event_id USING ERRCODE = 'PT404';
+    END IF;
+    RETURN eventsvc.internal_event_document(e);
+END
+$$;
+COMMENT ON FUNCTION api.internal_event(uuid) IS
+    'Service role: an event by id across tenants, with its tenant_id (GET /rpc/internal_event?event_id=...).';
+
+CREATE FUNCTION api.internal_event_by_pda(event_pda text) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e eventsvc.events;
+BEGIN
+    PERFORM eventsvc.require_service('look up events by blockchain PDA');
+    IF event_pda IS NULL OR event_pda !~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$' THEN
+        RAISE EXCEPTION 'event_pda must be a base58 Solana address of 32 to 44 characters' USING ERRCODE = '22023';
+    END IF;
+    -- a PDA names one on-chain account; if two rows claimed it, refuse rather than guess
+    SELECT * INTO e FROM eventsvc.events x
+     WHERE x.event_pda = internal_event_by_pda.event_pda AND x.deleted_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no event has PDA %', event_pda USING ERRCODE = 'PT404';
+    END IF;
+    RETURN eventsvc.internal_event_document(e);
+EXCEPTION
+    WHEN too_many_rows THEN
+        RAISE EXCEPTION 'more than one event has PDA %', event_pda USING ERRCODE = 'PT409';
+END
+$$;
+COMMENT ON FUNCTION api.internal_event_by_pda(text) IS
+    'Service role: the event whose on-chain account is event_pda (GET /rpc/internal_event_by_pda?event_pda=...).';
+
+-- What the scanning service needs at the door: the event, its times, and how many
+-- seats are sold (tickets to expect), reserved and still available, live.
+CREATE FUNCTION api.internal_scan_stats(event_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e eventsvc.events;
+    result jsonb;
+BEGIN
+    PERFORM eventsvc.require_service('read scan stats');
+    SELECT * INTO e FROM eventsvc.events x WHERE x.id = internal_scan_stats.event_id AND x.deleted_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'event % not found', internal_scan_stats.event_id USING ERRCODE = 'PT404';
+    END IF;
+    SELECT jsonb_build_object(
+               'event_id', e.id, 'tenant_id', e.tenant_id, 'venue_id', e.venue_id, 'name', e.name,
+               'status', e.status, 'starts_at', e.starts_at, 'ends_at', e.ends_at, 'doors_open', e.doors_open,
+               'sections', count(s.*),
+               'total_capacity', coalesce(sum(s.total_capacity), 0),
+               'tickets_sold', coalesce(sum(s.sold), 0),
+               'reserved', coalesce(sum(s.reserved), 0),
+               'available', coalesce(sum(s.available), 0))
+      INTO result
+      FROM api.section_availability s
+     WHERE s.tenant_id = e.tenant_id AND s.event_id = e.id;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION api.internal_scan_stats(uuid) IS
+    'Service role: sold/reserved/available seats of an event for the scanning service (GET /rpc/internal_scan_stats?event_id=...).';
+
+-- blockchain-service's callback (PUT /internal/events/{id}/blockchain-status).
+-- Idempotent: the same report twice changes nothing the second time. A synced
+-- event keeps its PDA: a different one is a conflict, not an overwrite.
+CREATE FUNCTION api.update_blockchain_status(event_id uuid, status text, event_pda text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e eventsvc.events;
+    new_status eventsvc.blockchain_status;
+BEGIN
+    PERFORM eventsvc.require_service('report blockchain status');
+    IF status IS NULL OR status NOT IN ('pending', 'queued', 'synced', 'failed') THEN
+        RAISE EXCEPTION 'status must be pending, queued, synced or failed' USING ERRCODE = '22023',
+              DETAIL = format('Got %s.', coalesce(quote_literal(status), 'null'));
+    END IF;
+    new_status := status::eventsvc.blockchain_status;
+    IF event_pda IS NOT NULL AND event_pda !~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$' THEN
+        RAISE EXCEPTION 'event_pda must be a base58 Solana address of 32 to 44 characters' USING ERRCODE = '22023';
+    END IF;
+    IF new_status = 'synced' AND event_pda IS NULL THEN
+        RAISE EXCEPTION 'a synced event needs its event_pda' USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO e FROM eventsvc.events x WHERE x.id = update_blockchain_status.event_id AND x.deleted_at IS NULL
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'event % not found', update_blockchain_status.event_id USING ERRCODE = 'PT404';
+    END IF;
+    IF e.blockchain_status = 'synced' AND e.event_pda IS NOT NULL
+       AND (new_status <> 'synced' OR event_pda IS DISTINCT FROM e.event_pda) THEN
+        RAISE EXCEPTION 'event % is already synced with PDA %', e.id, e.event_pda USING ERRCODE = 'PT409',
+              HINT = 'A synced event keeps its on-chain account; fix the blockchain side instead.';
+    END IF;
+    IF e.blockchain_status IS DISTINCT FROM new_status OR e.event_pda IS DISTINCT FROM coalesce(event_pda, e.event_pda) THEN
+        UPDATE eventsvc.events x
+           SET blockchain_status = new_status,
+               event_pda = coalesce(update_blockchain_status.event_pda, x.event_pda),
+               updated_by = eventsvc.current_actor()
+         WHERE x.tenant_id = e.tenant_id AND x.id = e.id
+        RETURNING * INTO e;
+    END IF;
+    RETURN jsonb_build_object('event_id', e.id, 'tenant_id', e.tenant_id, 'blockchain_status', e.blockchain_status,
+                              'event_pda', e.event_pda, 'version', e.version);
+END
+$$;
+COMMENT ON FUNCTION api.update_blockchain_status(uuid, text, text) IS
+    'Service role: blockchain-service reports an event''s on-chain status and PDA (POST /rpc/update_blockchain_status).';
+
+REVOKE ALL ON FUNCTION eventsvc.require_service(text), eventsvc.internal_event_document(eventsvc.events),
+                       api.internal_event(uuid), api.internal_event_by_pda(text), api.internal_scan_stats(uuid),
+                       api.update_blockchain_status(uuid, text, text)
+    FROM PUBLIC;
+-- Two locks: only the service role may execute these, and each one checks the
+-- caller again (eventsvc.require_service) in case a grant is ever widened.
+GRANT EXECUTE ON FUNCTION api.internal_event(uuid), api.internal_event_by_pda(text), api.internal_scan_stats(uuid),
+                          api.update_blockchain_status(uuid, text, text)
+    TO eventsvc_service;
+GRANT EXECUTE ON FUNCTION eventsvc.require_service(text) TO eventsvc_anon, eventsvc_user, eventsvc_service;

@@ -1,0 +1,125 @@
+-- Part 70: the HTTP surface's authentication checks, run by PostgREST before every
+-- request (db-pre-request = "eventsvc.check_request"): revoked tokens by jti, and the
+-- tenant of tenant-scoped tokens. See docs/postgrest.md.
+
+-- Revoked tokens, keyed by jti alone: the auth service issues tokens for the whole
+-- platform and a jti is unique across tenants, so a revocation is global. A row is
+-- kept until the token would have expired anyway; after that the signature check
+-- refuses the token and the row is only clutter (eventsvc.purge_revoked_tokens()).
+-- No API role has any right on this table: it is read and written only through the
+-- SECURITY DEFINER functions below. RLS is forced with no policy as a second lock.
+CREATE TABLE eventsvc.revoked_tokens (
+    jti         text PRIMARY KEY CHECK (length(jti) BETWEEN 1 AND 255),
+    expires_at  timestamptz NOT NULL,
+    revoked_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_by  text
+);
+CREATE INDEX idx_revoked_tokens_expires ON eventsvc.revoked_tokens (expires_at);
+ALTER TABLE eventsvc.revoked_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE eventsvc.revoked_tokens FORCE ROW LEVEL SECURITY;
+COMMENT ON TABLE eventsvc.revoked_tokens IS
+    'JWT ids revoked by the auth service (api.revoke_token); refused by eventsvc.check_request until expires_at.';
+
+-- Is this jti revoked and not yet past its expiry? Definer: the caller has no
+-- right on the table and must not be given one (it would list every revoked jti).
+CREATE FUNCTION eventsvc.token_is_revoked(p_jti text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM eventsvc.revoked_tokens r
+                    WHERE r.jti = p_jti AND r.expires_at > eventsvc.now())
+$$;
+
+-- PostgREST's db-pre-request: runs as the role of the token (or eventsvc_anon),
+-- after request.jwt.claims is set and before the query. Invoker rights on purpose:
+-- the tenant check below must see the caller's role, not the owner's.
+CREATE FUNCTION eventsvc.check_request() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    raw    text := current_setting('request.jwt.claims', true);
+    claims jsonb;
+BEGIN
+    IF raw IS NULL OR raw = '' THEN
+        RETURN;     -- a trusted SQL client, not PostgREST
+    END IF;
+    claims := raw::jsonb;
+    IF jsonb_typeof(claims) <> 'object' THEN
+        RAISE EXCEPTION 'the token claims are not a JSON object'
+            USING ERRCODE = 'PT401', HINT = 'Sign in again to get a new token.';
+    END IF;
+
+    IF claims ? 'jti' AND eventsvc.token_is_revoked(claims ->> 'jti') THEN
+        RAISE EXCEPTION 'this token has been revoked'
+            USING ERRCODE = 'PT401',
+                  DETAIL = format('Token id (jti) %s was revoked by the auth service.', claims ->> 'jti'),
+                  HINT = 'Sign in again to get a new token.';
+    END IF;
+
+    -- Tenant users and admins always act for one tenant: their token must name an
+    -- existing, active one. Other roles (service) are checked when they name one.
+    -- eventsvc.current_tenant_id() raises 42501 (403) with the reason.
+    IF claims ? 'tenant_id' OR pg_catalog.pg_has_role(current_user, 'eventsvc_user', 'MEMBER') THEN
+        PERFORM eventsvc.current_tenant_id();
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION eventsvc.check_request() IS
+    'PostgREST db-pre-request: refuses revoked tokens (PT401) and tokens whose tenant is missing, unknown or inactive (42501).';
+
+-- The auth service revokes a token (logout, password change, compromise). Service
+-- role only. Idempotent: revoking again keeps the later expiry.
+CREATE FUNCTION api.revoke_token(jti text, expires_at timestamptz) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rec eventsvc.revoked_tokens;
+BEGIN
+    IF jti IS NULL OR length(jti) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'jti must be a token id of 1 to 255 characters'
+            USING ERRCODE = '22023', DETAIL = format('Got %s.', coalesce(quote_literal(left(jti, 40)), 'null')),
+                  HINT = 'Pass the jti claim of the token to revoke.';
+    END IF;
+    IF expires_at IS NULL THEN
+        RAISE EXCEPTION 'expires_at is required'
+            USING ERRCODE = '22023',
+                  HINT = 'Pass the exp claim of the token as a timestamp, e.g. "2030-01-01T00:00:00Z".';
+    END IF;
+    INSERT INTO eventsvc.revoked_tokens AS r (jti, expires_at, revoked_by)
+    VALUES (revoke_token.jti, revoke_token.expires_at, eventsvc.current_actor())
+    ON CONFLICT ON CONSTRAINT revoked_tokens_pkey
+        DO UPDATE SET expires_at = greatest(r.expires_at, excluded.expires_at)
+    RETURNING * INTO rec;
+    RETURN jsonb_build_object('jti', rec.jti, 'revoked', true, 'expires_at', rec.expires_at,
+                              'revoked_at', rec.revoked_at);
+END
+$$;
+COMMENT ON FUNCTION api.revoke_token(text, timestamptz) IS
+    'Service role: revoke a token by jti until expires_at (POST /rpc/revoke_token).';
+
+-- The original's GET /internal/token-status/{jti}: service role only.
+CREATE FUNCTION api.token_status(jti text) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('jti', token_status.jti,
+                              'revoked', r.jti IS NOT NULL AND r.expires_at > eventsvc.now(),
+                              'expires_at', r.expires_at)
+      FROM (SELECT 1) AS one
+      LEFT JOIN eventsvc.revoked_tokens r ON r.jti = token_status.jti
+$$;
+COMMENT ON FUNCTION api.token_status(text) IS
+    'Service role: is this jti revoked? (GET /rpc/token_status?jti=...)';
+
+-- Rows whose token has expired anyway; run it from pg_cron or the service.
+CREATE FUNCTION eventsvc.purge_revoked_tokens() RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    WITH gone AS (DELETE FROM eventsvc.revoked_tokens WHERE expires_at <= eventsvc.now() RETURNING 1)
+    SELECT count(*)::integer FROM gone
+$$;
+
+-- PostgREST runs the pre-request for anonymous requests too, as eventsvc_anon:
+-- it needs the schema (only to resolve the function; anon has no table rights).
+GRANT USAGE ON SCHEMA eventsvc TO eventsvc_anon;
+REVOKE ALL ON FUNCTION eventsvc.token_is_revoked(text), eventsvc.check_request(),
+                       api.revoke_token(text, timestamptz), api.token_status(text),
+                       eventsvc.purge_revoked_tokens() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventsvc.check_request(), eventsvc.token_is_revoked(text)
+    TO eventsvc_anon, eventsvc_user, eventsvc_service;
+GRANT EXECUTE ON FUNCTION api.revoke_token(text, timestamptz), api.token_status(text)
+    TO eventsvc_service;
+GRANT EXECUTE ON FUNCTION eventsvc.purge_revoked_tokens() TO eventsvc_service, eventsvc_worker;

@@ -1,0 +1,187 @@
+/*
+ * money.c: exact money. Amounts are int64 counts of the currency's minor unit,
+ * rates are exact decimals turned into integers (tax in 1e-8, discounts in
+ * 1e-2 percent), products are formed in 128 bits and rounded once per line,
+ * half to even. Nothing here touches float or double; overflow is an error.
+ */
+#include "eventsvc.h"
+
+#include "common/int.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "money.h"
+
+static void
+money_overflow(const char *what)
+{
+	ereport(ERROR,
+			(errcode(EVS_ERR_OVERFLOW),
+			 errmsg("amount out of range: %s does not fit in 64-bit minor units", what),
+			 errhint("Use a smaller quantity or price.")));
+}
+
+int64
+evs_money_add(int64 a, int64 b, const char *what)
+{
+	int64		r;
+
+	if (pg_add_s64_overflow(a, b, &r))
+		money_overflow(what);
+	return r;
+}
+
+int64
+evs_money_sub(int64 a, int64 b, const char *what)
+{
+	int64		r;
+
+	if (pg_sub_s64_overflow(a, b, &r))
+		money_overflow(what);
+	return r;
+}
+
+int64
+evs_money_mul(int64 a, int64 b, const char *what)
+{
+	int64		r;
+
+	if (pg_mul_s64_overflow(a, b, &r))
+		money_overflow(what);
+	return r;
+}
+
+/*
+ * round(amount * num / den), half to even, for amount >= 0, 0 <= num, den > 0.
+ * Half-even keeps the sum of many roundings unbiased (the banker's rule).
+ */
+int64
+evs_money_scale_half_even(int64 amount, int64 num, int64 den, const char *what)
+{
+	__int128	p,
+				q,
+				r;
+
+	Assert(amount >= 0 && num >= 0 && den > 0);
+	p = (__int128) amount * (__int128) num;
+	q = p / den;
+	r = p % den;
+	if (2 * r > den || (2 * r == den && (q & 1) != 0))
+		q++;
+	if (q > (__int128) PG_INT64_MAX)
+		money_overflow(what);
+	return (int64) q;
+}
+
+/*
+ * Price one line of `quantity` tickets. Order (docs/money.md):
+ *   base_total     = unit * qty
+ *   group_discount = round_he(base_total * pct / 100)   when qty >= group minimum
+ *   service_fee    = fee * qty, facility_fee = fee * qty (fees are not discounted)
+ *   subtotal       = base_total - group_discount + service_fee + facility_fee
+ *   tax            = round_he(subtotal * rate)
+ *   total          = subtotal + tax
+ */
+void
+evs_price_line(const EvsPriceInput *in, int32 quantity, EvsPriceLine *out)
+{
+	if (quantity < 1)
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION),
+				 errmsg("quantity must be at least 1, not %d", quantity)));
+	if (in->unit_price < 0 || in->service_fee < 0 || in->facility_fee < 0 ||
+		in->tax_rate_e8 < 0 || in->tax_rate_e8 > EVS_TAX_RATE_ONE ||
+		in->group_discount_e2 < 0 || in->group_discount_e2 > 10000)
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION),
+				 errmsg("pricing tier holds a negative amount or a rate out of range")));
+
+	out->quantity = quantity;
+	out->unit_price = in->unit_price;
+	out->base_total = evs_money_mul(in->unit_price, quantity, "base total");
+	out->group_discount = 0;
+	if (in->group_size_min > 0 && quantity >= in->group_size_min)
+		out->group_discount = evs_money_scale_half_even(out->base_total, in->group_discount_e2,
+														10000, "group discount");
+	out->service_fee = evs_money_mul(in->service_fee, quantity, "service fee");
+	out->facility_fee = evs_money_mul(in->facility_fee, quantity, "facility fee");
+	out->subtotal = evs_money_sub(out->base_total, out->group_discount, "subtotal");
+	out->subtotal = evs_money_add(out->subtotal, out->service_fee, "subtotal");
+	out->subtotal = evs_money_add(out->subtotal, out->facility_fee, "subtotal");
+	out->tax = evs_money_scale_half_even(out->subtotal, in->tax_rate_e8, EVS_TAX_RATE_ONE, "tax");
+	out->total = evs_money_add(out->subtotal, out->tax, "total");
+}
+
+/* Builders for the price object: jsonb values straight from integers, no text round trip. */
+static void
+push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	(void) pushJsonbValue(st, WJB_KEY, &k);
+}
+
+static void
+push_numeric(JsonbParseState **st, const char *key, Numeric n)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = n;
+	(void) pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+push_string(JsonbParseState **st, const char *key, const char *str)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	v.type = jbvString;
+	v.val.string.val = (char *) str;
+	v.val.string.len = strlen(str);
+	(void) pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* The rate as an exact decimal with its 8 places (0.0825 -> 0.08250000). */
+static Numeric
+tax_rate_numeric(int64 rate_e8)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld.%08lld", (long long) (rate_e8 / EVS_TAX_RATE_ONE),
+			 (long long) (rate_e8 % EVS_TAX_RATE_ONE));
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+
+/* The jsonb object api.calculate_price returns and holds keep as locked_price. */
+Datum
+evs_price_line_jsonb(const EvsPriceInput *in, const EvsPriceLine *l)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *obj;
+
+	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_string(&st, "currency", in->currency);
+	push_numeric(&st, "minor_unit", int64_to_numeric(in->minor_unit));
+	push_string(&st, "price_kind", in->price_kind);
+	push_numeric(&st, "quantity", int64_to_numeric(l->quantity));
+	push_numeric(&st, "unit_price", int64_to_numeric(l->unit_price));
+	push_numeric(&st, "base_total", int64_to_numeric(l->base_total));
+	push_numeric(&st, "group_discount", int64_to_numeric(l->group_discount));
+	push_numeric(&st, "service_fee", int64_to_numeric(l->service_fee));
+	push_numeric(&st, "facility_fee", int64_to_numeric(l->facility_fee));
+	push_numeric(&st, "subtotal", int64_to_numeric(l->subtotal));
+	push_numeric(&st, "tax_rate", tax_rate_numeric(in->tax_rate_e8));
+	push_numeric(&st, "tax", int64_to_numeric(l->tax));
+	push_numeric(&st, "total", int64_to_numeric(l->total));
+	push_string(&st, "rounding", "half-even per line");
+	obj = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(obj));
+}
