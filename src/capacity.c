@@ -1,48 +1,38 @@
 /*
- * capacity.c: sections and holds. A hold is one row (quantity, expiry, holder,
- * locked price); seats are counted by the escrow counters of escrow.c, or, for
- * a section without one, under the section's row lock. The reservation path
- * reads top to bottom in reserve(): checks, per-holder limit, seats, price, row.
+ * capacity.c: the hold path: reserve, confirm, release, extend. A hold is one
+ * row (quantity, expiry, holder, locked price); seats are counted by the escrow
+ * counters of escrow.c, or, for a section without one, under the section's row
+ * lock. The reservation path reads top to bottom in reserve(): checks,
+ * per-holder limit, seats, price, row. Sections are checked in sections.c,
+ * outbox thresholds live in thresholds.c, bulk release in hold_sweep.c.
  */
 #include "eventsvc.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
-#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/numeric.h"
-#include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/uuid.h"
 #include "capacity.h"
 #include "money.h"
 
 PG_FUNCTION_INFO_V1(evs_hold_guard_trigger);
-PG_FUNCTION_INFO_V1(evs_section_validate_trigger);
-PG_FUNCTION_INFO_V1(evs_section_delete_trigger);
 PG_FUNCTION_INFO_V1(evs_sql_reserve_capacity);
 PG_FUNCTION_INFO_V1(evs_sql_confirm_hold);
 PG_FUNCTION_INFO_V1(evs_sql_release_hold);
 PG_FUNCTION_INFO_V1(evs_sql_extend_hold);
-PG_FUNCTION_INFO_V1(evs_sql_expire_holds);
-PG_FUNCTION_INFO_V1(evs_sql_release_event_holds);
-PG_FUNCTION_INFO_V1(evs_sql_check_capacity);
 
 #define EVS_LOCK_HOLDER 0x4557	/* advisory lock class: one holder on one event */
 
@@ -79,8 +69,8 @@ evs_capacity_init(void)
 
 /* ---- small helpers ---- */
 
-static void
-spi_connect(void)
+void
+evs_cap_spi_connect(void)
 {
 	int			rc = SPI_connect();
 
@@ -88,8 +78,8 @@ spi_connect(void)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 }
 
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *types)
+SPIPlanPtr
+evs_cap_prepare_kept(const char *sql, int nargs, Oid *types)
 {
 	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
 
@@ -99,8 +89,8 @@ prepare_kept(const char *sql, int nargs, Oid *types)
 }
 
 /* Statements that write hold rows run through here: the guard trigger lets them pass. */
-static int
-hold_write(SPIPlanPtr plan, Datum *values, const char *nulls, long limit)
+int
+evs_hold_write(SPIPlanPtr plan, Datum *values, const char *nulls, long limit)
 {
 	int			rc;
 
@@ -117,8 +107,8 @@ hold_write(SPIPlanPtr plan, Datum *values, const char *nulls, long limit)
 	return rc;
 }
 
-static char *
-uuid_text(Datum d)
+char *
+evs_uuid_text(Datum d)
 {
 	return DatumGetCString(DirectFunctionCall1(uuid_out, d));
 }
@@ -145,8 +135,8 @@ lock_holder(Datum event_id, const char *holder)
 }
 
 /* Seats held or sold in a section, from the latest committed rows. */
-static int64
-section_held_latest(Datum tenant, Datum section)
+int64
+evs_section_held_latest(Datum tenant, Datum section)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		v[2] = {tenant, section};
@@ -157,7 +147,7 @@ section_held_latest(Datum tenant, Datum section)
 	{
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
-		plan = prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
+		plan = evs_cap_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
 							" WHERE tenant_id = $1 AND capacity_id = $2 AND state IN ('ACTIVE', 'CONFIRMED')",
 							2, t);
 	}
@@ -167,7 +157,7 @@ section_held_latest(Datum tenant, Datum section)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* ---- the DML guard: hold rows change only through this file ---- */
+/* ---- the DML guard: hold rows change only through the hold functions ---- */
 
 Datum
 evs_hold_guard_trigger(PG_FUNCTION_ARGS)
@@ -187,275 +177,6 @@ evs_hold_guard_trigger(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
 		return PointerGetDatum(NULL);
 	return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple);
-}
-
-/* ---- sections ---- */
-
-static bool
-tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value)
-{
-	bool		isnull;
-	int			att = SPI_fnumber(desc, name);
-
-	if (att <= 0)
-		elog(ERROR, "column \"%s\" missing", name);
-	*value = heap_getattr(tup, att, desc, &isnull);
-	return !isnull;
-}
-
-static int32
-tup_int(HeapTuple tup, TupleDesc desc, const char *name, int32 dflt)
-{
-	Datum		v;
-
-	return tup_get(tup, desc, name, &v) ? DatumGetInt32(v) : dflt;
-}
-
-static void
-section_invalid(const char *msg)
-{
-	ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("invalid section: %s", msg)));
-}
-
-/*
- * Seats a row configuration describes: {"rows": R, "seats_per_row": S} gives
- * R*S; {"rows": [n1, n2, ...]} or [{"seats": n}, ...] gives the sum; -1 when
- * the shape is not one of these.
- */
-static int64
-row_config_seats(Datum row_config)
-{
-	static SPIPlanPtr plan = NULL;
-	bool		isnull;
-	int			rc;
-	Datum		r;
-
-	if (plan == NULL)
-	{
-		Oid			t[1] = {JSONBOID};
-
-		plan = prepare_kept(
-			"SELECT CASE"
-			" WHEN jsonb_typeof($1->'rows') = 'number' AND jsonb_typeof($1->'seats_per_row') = 'number'"
-			"  AND ($1->>'rows') ~ '^[0-9]{1,9}$' AND ($1->>'seats_per_row') ~ '^[0-9]{1,9}$'"
-			"  AND ($1->>'rows')::int8 >= 1 AND ($1->>'seats_per_row')::int8 >= 1"
-			"  THEN ($1->>'rows')::int8 * ($1->>'seats_per_row')::int8"
-			" WHEN jsonb_typeof($1->'rows') = 'array' AND jsonb_array_length($1->'rows') > 0"
-			"  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements($1->'rows') x"
-			"   WHERE coalesce(CASE jsonb_typeof(x) WHEN 'number' THEN x::text ELSE x->>'seats' END, '')"
-			"         !~ '^[0-9]{1,9}$')"
-			"  THEN (SELECT sum(CASE jsonb_typeof(x) WHEN 'number' THEN x::text ELSE x->>'seats' END::int8)::int8"
-			"        FROM jsonb_array_elements($1->'rows') x)"
-			" ELSE -1 END", 1, t);
-	}
-	rc = SPI_execute_plan(plan, &row_config, NULL, true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "row configuration check failed: %s", SPI_result_code_string(rc));
-	r = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? -1 : DatumGetInt64(r);
-}
-
-/*
- * BEFORE INSERT OR UPDATE on event_capacity: the section rules for every
- * writer, and the seat counter's share of a change of total_capacity (a cut
- * takes seats now, refused when they are held; a rise gives them on commit).
- */
-Datum
-evs_section_validate_trigger(PG_FUNCTION_ARGS)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	Datum		tenant,
-				id,
-				event_id,
-				v;
-	int32		total,
-				avail,
-				reserved,
-				sold,
-				pending,
-				minp,
-				maxp;
-	bool		active;
-	int			rc;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		elog(ERROR, "evs_section_validate_trigger must be a BEFORE ROW trigger");
-	tup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
-	desc = RelationGetDescr(td->tg_relation);
-	/* the keys are used below (venue check, counter): refuse NULLs before reading them */
-	if (!tup_get(tup, desc, "tenant_id", &tenant))
-		section_invalid("tenant_id is required (set the tenant of the request)");
-	if (!tup_get(tup, desc, "id", &id))
-		section_invalid("id is required");
-	if (!tup_get(tup, desc, "event_id", &event_id))
-		section_invalid("event_id is required");
-	if (!tup_get(tup, desc, "section_name", &v))
-		section_invalid("section_name is required");
-	if (!tup_get(tup, desc, "total_capacity", &v))
-		section_invalid("total_capacity is required");
-	total = tup_int(tup, desc, "total_capacity", -1);
-	avail = tup_int(tup, desc, "available_capacity", -1);
-	reserved = tup_int(tup, desc, "reserved_capacity", 0);
-	sold = tup_int(tup, desc, "sold_count", 0);
-	pending = tup_int(tup, desc, "pending_count", 0);
-	minp = tup_int(tup, desc, "minimum_purchase", 1);
-	maxp = tup_int(tup, desc, "maximum_purchase", 0);
-	active = tup_get(tup, desc, "is_active", &v) && DatumGetBool(v);
-
-	if (total < 0)
-		section_invalid("total_capacity must be a non-negative number");
-	if (avail < 0 || reserved < 0 || sold < 0 || pending < 0)
-		section_invalid("available, reserved, sold and pending counts must be non-negative");
-	if ((int64) avail + reserved + sold > total)
-		ereport(ERROR,
-				(errcode(EVS_ERR_VALIDATION),
-				 errmsg("invalid section: available + reserved + sold exceeds total_capacity"),
-				 errdetail("%d + %d + %d > %d.", avail, reserved, sold, total)));
-	if (minp < 1)
-		section_invalid("minimum_purchase must be at least 1");
-	if (tup_get(tup, desc, "maximum_purchase", &v) && maxp < minp)
-		ereport(ERROR,
-				(errcode(EVS_ERR_VALIDATION),
-				 errmsg("invalid section: maximum_purchase %d is below minimum_purchase %d", maxp, minp)));
-
-	spi_connect();
-	if (tup_get(tup, desc, "row_config", &v))
-	{
-		int64		seats = row_config_seats(v);
-
-		if (seats < 0)
-			ereport(ERROR,
-					(errcode(EVS_ERR_VALIDATION),
-					 errmsg("invalid section: row_config is not understood"),
-					 errhint("Use {\"rows\": R, \"seats_per_row\": S} or {\"rows\": [n1, n2, ...]} with positive integers.")));
-		if (seats != total)
-			ereport(ERROR,
-					(errcode(EVS_ERR_VALIDATION),
-					 errmsg("invalid section: row_config describes " INT64_FORMAT " seats but total_capacity is %d",
-							seats, total)));
-	}
-
-	/* All active sections of the event fit in the venue; the event row lock serialises creators. */
-	if (active)
-	{
-		Datum		vals[3] = {tenant, event_id, id};
-		Oid			types[3] = {UUIDOID, UUIDOID, UUIDOID};
-		bool		isnull;
-		int64		venue_cap,
-					others;
-
-		rc = SPI_execute_with_args(
-			"SELECT v.capacity::int8, (SELECT coalesce(sum(s.total_capacity), 0)::int8 FROM eventsvc.event_capacity s"
-			"   WHERE s.tenant_id = $1 AND s.event_id = $2 AND s.id <> $3 AND s.is_active)"
-			" FROM eventsvc.events e JOIN eventsvc.venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id"
-			" WHERE e.tenant_id = $1 AND e.id = $2 FOR NO KEY UPDATE OF e",
-			3, types, vals, NULL, false, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "venue capacity check failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed == 1)
-		{
-			venue_cap = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			others = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-			if (others + total > venue_cap)
-				ereport(ERROR,
-						(errcode(EVS_ERR_VALIDATION),
-						 errmsg("invalid section: the event's sections would exceed the venue's capacity"),
-						 errdetail("Other sections hold " INT64_FORMAT " seats, this one %d, the venue " INT64_FORMAT ".",
-								   others, total, venue_cap)));
-		}
-	}
-
-	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-	{
-		int32		old_total = tup_int(td->tg_trigtuple, desc, "total_capacity", 0);
-		int64		delta = (int64) total - old_total;
-
-		if (delta != 0)
-		{
-			EvsEscrowEntry *e = evs_escrow_section(tenant, id);
-			int64		remaining;
-
-			if (e != NULL && delta < 0 && !evs_escrow_take(e, -delta, &remaining))
-				ereport(ERROR,
-						(errcode(EVS_ERR_CONFLICT),
-						 errmsg("cannot cut total_capacity to %d: only " INT64_FORMAT " seats are free", total, remaining),
-						 errhint("Seats that are held or sold cannot be removed.")));
-			else if (e != NULL && delta > 0)
-				evs_escrow_give_on_commit(e, delta);
-			else if (e == NULL)
-			{
-				int64		held = section_held_latest(tenant, id);
-
-				if (held > total)
-					ereport(ERROR,
-							(errcode(EVS_ERR_CONFLICT),
-							 errmsg("cannot cut total_capacity to %d: " INT64_FORMAT " seats are held or sold", total, held)));
-			}
-		}
-	}
-	SPI_finish();
-	return PointerGetDatum(tup);
-}
-
-/*
- * BEFORE DELETE on event_capacity (also reached by an event's cascade): hold
- * rows carry no foreign key to their section (a key-share lock per reservation
- * on one hot row would queue every buyer), so this guard keeps them from being
- * orphaned. It takes every seat from the counter first: that fails while any
- * seat is held, sold or being reserved right now, and leaves nothing for a
- * reservation that comes later. Sections with any hold history stay.
- */
-Datum
-evs_section_delete_trigger(PG_FUNCTION_ARGS)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	Datum		tenant,
-				id;
-	int32		total;
-	EvsEscrowEntry *e;
-	int64		remaining;
-	Oid			t[2] = {UUIDOID, UUIDOID};
-	Datum		v[2];
-	SPIPlanPtr	plan;
-	int			rc;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_DELETE(td->tg_event))
-		elog(ERROR, "evs_section_delete_trigger must be a BEFORE DELETE ROW trigger");
-	tup = td->tg_trigtuple;
-	desc = RelationGetDescr(td->tg_relation);
-	tup_get(tup, desc, "tenant_id", &tenant);
-	tup_get(tup, desc, "id", &id);
-	total = tup_int(tup, desc, "total_capacity", 0);
-	spi_connect();
-	e = evs_escrow_section(tenant, id);
-	if (e != NULL && total > 0 && !evs_escrow_take(e, total, &remaining))
-		ereport(ERROR,
-				(errcode(EVS_ERR_CONFLICT),
-				 errmsg("cannot delete a section with held or sold seats"),
-				 errdetail("%d of its %d seats are held, sold or being reserved.", (int) (total - remaining), total),
-				 errhint("Deactivate the section (is_active = false) instead.")));
-	v[0] = tenant;
-	v[1] = id;
-	plan = SPI_prepare("SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2 LIMIT 1", 2, t);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed > 0)
-		ereport(ERROR,
-				(errcode(EVS_ERR_CONFLICT),
-				 errmsg("cannot delete a section that has holds"),
-				 errdetail("Its hold history (released, expired or sold) refers to it."),
-				 errhint("Deactivate the section (is_active = false) instead.")));
-	SPI_finish();
-	return PointerGetDatum(tup);
 }
 
 /* ---- the hold path ---- */
@@ -497,9 +218,9 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 	{
 		Oid			t[3] = {UUIDOID, UUIDOID, UUIDOID};
 
-		plain_plan = prepare_kept("SELECT " SECTION_COLUMNS SECTION_FROM
+		plain_plan = evs_cap_prepare_kept("SELECT " SECTION_COLUMNS SECTION_FROM
 								  " WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
-		priced_plan = prepare_kept("SELECT " SECTION_COLUMNS ", " EVS_PRICING_COLUMNS SECTION_FROM
+		priced_plan = evs_cap_prepare_kept("SELECT " SECTION_COLUMNS ", " EVS_PRICING_COLUMNS SECTION_FROM
 								   " LEFT JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.id = $3"
 								   " LEFT JOIN eventsvc.currencies c ON c.code = p.currency"
 								   " WHERE s.tenant_id = $1 AND s.id = $2", 3, t);
@@ -510,7 +231,7 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(EVS_ERR_NOT_FOUND),
-				 errmsg("section %s not found", uuid_text(section_id))));
+				 errmsg("section %s not found", evs_uuid_text(section_id))));
 	row = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	s->event_id = datumCopy(SPI_getbinval(row, desc, 1, &isnull), false, UUID_LEN);
@@ -564,7 +285,7 @@ reclaim_expired(Datum tenant, Datum section_id)
 	{
 		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
 
-		plan = prepare_kept(
+		plan = evs_cap_prepare_kept(
 			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $3"
 			"  WHERE h.ctid = ANY (ARRAY(SELECT ctid FROM eventsvc.capacity_holds"
 			"         WHERE state = 'ACTIVE' AND expires_at <= $3 AND tenant_id = $1 AND capacity_id = $2"
@@ -572,7 +293,7 @@ reclaim_expired(Datum tenant, Datum section_id)
 			"  RETURNING h.quantity)"
 			" SELECT coalesce(sum(quantity), 0)::int8 FROM u", 3, t);
 	}
-	rc = hold_write(plan, v, NULL, 1);
+	rc = evs_hold_write(plan, v, NULL, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reclaiming expired holds failed: %s", SPI_result_code_string(rc));
 	freed = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -619,20 +340,20 @@ take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 *remaini
 	{
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
-		plan = prepare_kept("SELECT total_capacity::int8 FROM eventsvc.event_capacity"
+		plan = evs_cap_prepare_kept("SELECT total_capacity::int8 FROM eventsvc.event_capacity"
 							" WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE", 2, t);
 	}
 	rc = SPI_execute_plan(plan, v, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "section lock failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)		/* deleted while we waited for its lock */
-		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", uuid_text(section_id))));
+		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section_id))));
 	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	/* latest snapshot: under REPEATABLE READ the transaction's own would miss holds committed meanwhile */
-	held = section_held_latest(tenant, section_id);
+	held = evs_section_held_latest(tenant, section_id);
 	*remaining = total - held;
 	if (*remaining < quantity && reclaim_expired(tenant, section_id) > 0)
-		*remaining = total - section_held_latest(tenant, section_id);	/* sees its own expiries */
+		*remaining = total - evs_section_held_latest(tenant, section_id);	/* sees its own expiries */
 	if (*remaining < quantity)
 		sold_out(quantity, *remaining < 0 ? 0 : *remaining);
 	*remaining -= quantity;
@@ -652,51 +373,12 @@ new_uuid(void)
 }
 
 static void
-push_key(JsonbParseState **st, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	(void) pushJsonbValue(st, WJB_KEY, &k);
-}
-
-static void
-push_text(JsonbParseState **st, const char *key, const char *str)
-{
-	JsonbValue	v;
-
-	push_key(st, key);
-	if (str == NULL)
-		v.type = jbvNull;
-	else
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) str;
-		v.val.string.len = strlen(str);
-	}
-	(void) pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-push_int(JsonbParseState **st, const char *key, int64 n)
-{
-	JsonbValue	v;
-
-	push_key(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(n);
-	(void) pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
 push_time(JsonbParseState **st, const char *key, TimestampTz t)
 {
 	char		buf[MAXDATELEN + 1];
 
 	/* the parse state keeps the pointer until the object is built: copy out of the stack */
-	push_text(st, key, pstrdup(JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL)));
+	evs_jsonb_push_text(st, key, pstrdup(JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL)));
 }
 
 /*
@@ -711,20 +393,20 @@ hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing 
 	JsonbValue *obj;
 
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_text(&st, "id", uuid_text(id));
-	push_text(&st, "tenant_id", uuid_text(tenant));
-	push_text(&st, "event_id", uuid_text(event_id));
-	push_text(&st, "capacity_id", uuid_text(section_id));
-	push_text(&st, "pricing_id", priced ? uuid_text(p->id) : NULL);
-	push_text(&st, "holder_id", holder);
-	push_int(&st, "quantity", quantity);
-	push_text(&st, "state", "ACTIVE");
-	push_text(&st, "currency", priced ? p->price.currency : NULL);
+	evs_jsonb_push_text(&st, "id", evs_uuid_text(id));
+	evs_jsonb_push_text(&st, "tenant_id", evs_uuid_text(tenant));
+	evs_jsonb_push_text(&st, "event_id", evs_uuid_text(event_id));
+	evs_jsonb_push_text(&st, "capacity_id", evs_uuid_text(section_id));
+	evs_jsonb_push_text(&st, "pricing_id", priced ? evs_uuid_text(p->id) : NULL);
+	evs_jsonb_push_text(&st, "holder_id", holder);
+	evs_jsonb_push_int(&st, "quantity", quantity);
+	evs_jsonb_push_text(&st, "state", "ACTIVE");
+	evs_jsonb_push_text(&st, "currency", priced ? p->price.currency : NULL);
 	if (priced)
-		push_int(&st, "unit_price", p->price.unit_price);
+		evs_jsonb_push_int(&st, "unit_price", p->price.unit_price);
 	else
-		push_text(&st, "unit_price", NULL);
-	push_key(&st, "locked_price");
+		evs_jsonb_push_text(&st, "unit_price", NULL);
+	evs_jsonb_push_key(&st, "locked_price");
 	if (priced)
 	{
 		Jsonb	   *j = DatumGetJsonbP(locked);
@@ -744,118 +426,12 @@ hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing 
 	}
 	push_time(&st, "expires_at", expires);
 	push_time(&st, "created_at", created);
-	push_text(&st, "confirmed_at", NULL);
-	push_text(&st, "released_at", NULL);
+	evs_jsonb_push_text(&st, "confirmed_at", NULL);
+	evs_jsonb_push_text(&st, "released_at", NULL);
 	obj = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(obj));
 }
 
-/* ---- thresholds: 80 % and 95 % of a section, and the sell-out ---- */
-
-static void
-emit_capacity(Datum tenant, Datum event_id, const char *key, Datum section_id, int32 total,
-			  int64 used, int threshold)
-{
-	char		buf[256];
-
-	snprintf(buf, sizeof(buf),
-			 "{\"capacity_id\": \"%s\", \"total_capacity\": %d, \"held_or_sold\": " INT64_FORMAT
-			 ", \"threshold_percent\": %d}", uuid_text(section_id), total, used, threshold);
-	(void) evs_outbox_emit(tenant, event_id, "tickettoken_events", key,
-						   DirectFunctionCall1(jsonb_in, CStringGetDatum(buf)));
-}
-
-/*
- * When every seat of the event is sold (every active section's counter at 0
- * and no hold of the event still ACTIVE), the event becomes SOLD_OUT through
- * the state machine trigger, with one event.soldout message. Held seats do not
- * count: SOLD_OUT has no way back to ON_SALE, and expiring holds would strand
- * their seats. The event row lock orders the last confirmations, so the last
- * one to commit sees all the others.
- */
-static void
-event_soldout_check(Datum tenant, Datum event_id)
-{
-	Datum		v[3] = {tenant, event_id, 0};
-	Oid			t[3] = {UUIDOID, UUIDOID, TEXTOID};
-	int			rc;
-	uint64		i,
-				n;
-	SPITupleTable *sections;
-	bool		isnull;
-	SPIPlanPtr	active;
-
-	rc = SPI_execute_with_args("SELECT status::text FROM eventsvc.events WHERE tenant_id = $1 AND id = $2"
-							   " FOR NO KEY UPDATE", 2, t, v, NULL, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "event lock failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1 || strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "ON_SALE") != 0)
-		return;
-	rc = SPI_execute_with_args("SELECT id, total_capacity FROM eventsvc.event_capacity"
-							   " WHERE tenant_id = $1 AND event_id = $2 AND is_active", 2, t, v, NULL, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "section list failed: %s", SPI_result_code_string(rc));
-	sections = SPI_tuptable;
-	n = SPI_processed;
-	for (i = 0; i < n; i++)
-	{
-		Datum		id = SPI_getbinval(sections->vals[i], sections->tupdesc, 1, &isnull);
-		int32		total = DatumGetInt32(SPI_getbinval(sections->vals[i], sections->tupdesc, 2, &isnull));
-		EvsEscrowEntry *e = evs_escrow_section(tenant, id);
-		int64		left = e != NULL ? evs_escrow_available(e) : total - section_held_latest(tenant, id);
-
-		/*
-		 * Seats being reserved or released right now may come back or become
-		 * holds; the confirmation of those holds will look again.
-		 */
-		if (left > 0 || (e != NULL && evs_escrow_in_flight(e) > 0))
-			return;
-	}
-	active = SPI_prepare("SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND event_id = $2"
-						 " AND state = 'ACTIVE' LIMIT 1", 2, t);
-	if (active == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(active, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "active hold check failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed > 0)
-		return;
-	v[2] = CStringGetTextDatum(evs_current_actor());
-	rc = SPI_execute_with_args("UPDATE eventsvc.events SET status = 'SOLD_OUT', updated_by = $3, updated_at = eventsvc.now()"
-							   " WHERE tenant_id = $1 AND id = $2 AND status = 'ON_SALE'", 3, t, v, NULL, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "sold-out update failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 1)
-		(void) evs_outbox_emit(tenant, event_id, "tickettoken_events", "event.soldout",
-							   DirectFunctionCall1(jsonb_in, CStringGetDatum(
-								   "{\"previous_status\": \"ON_SALE\", \"changed_fields\": [\"status\"],"
-								   " \"previous\": {\"status\": \"ON_SALE\"}, \"reason\": \"every seat is sold\"}")));
-}
-
-/*
- * A reservation that moved the section's counter across 80 % or 95 % of its
- * seats emits event.capacity.warning / .critical. Counter moves are atomic, so
- * exactly one reservation crosses each line on the way up; if it aborts, the
- * next one to cross emits instead. Seats given back and taken again cross again.
- */
-static void
-section_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total, int64 remaining,
-				   int32 quantity)
-{
-	static const struct
-	{
-		int			percent;
-		const char *key;
-	}			lines[] = {{80, "event.capacity.warning"}, {95, "event.capacity.critical"}};
-	int64		after = total - remaining;
-	int64		before = after - quantity;
-
-	if (total <= 0)
-		return;
-	for (int i = 0; i < (int) lengthof(lines); i++)
-		if (before * 100 < (int64) lines[i].percent * total && after * 100 >= (int64) lines[i].percent * total)
-			emit_capacity(tenant, event_id, lines[i].key, section_id, total, after, lines[i].percent);
-}
 
 /*
  * api.reserve_capacity(capacity_id, quantity, pricing_id, holder_id, hold_seconds)
@@ -909,7 +485,7 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 	if (strlen(holder) < 1 || strlen(holder) > 200)
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("holder_id must have 1 to 200 characters")));
 	tenant = evs_current_tenant();
-	spi_connect();
+	evs_cap_spi_connect();
 
 	/* 1. the section sells now */
 	section_load(tenant, section_id, PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), !PG_ARGISNULL(2),
@@ -934,7 +510,7 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 	{
 		if (!priced)
-			ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("pricing tier %s not found", uuid_text(PG_GETARG_DATUM(2)))));
+			ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("pricing tier %s not found", evs_uuid_text(PG_GETARG_DATUM(2)))));
 		if (!datumIsEqual(p.event_id, s.event_id, false, UUID_LEN) ||
 			(p.has_capacity && !datumIsEqual(p.capacity_id, section_id, false, UUID_LEN)))
 			ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("pricing tier does not sell this section")));
@@ -971,7 +547,7 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 		{
 			Oid			t[3] = {UUIDOID, UUIDOID, TEXTOID};
 
-			holder_plan = prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
+			holder_plan = evs_cap_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
 									   " WHERE tenant_id = $1 AND event_id = $2 AND holder_id = $3"
 									   " AND state IN ('ACTIVE', 'CONFIRMED')", 3, t);
 		}
@@ -1007,7 +583,7 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 		Oid			t[12] = {UUIDOID, UUIDOID, UUIDOID, UUIDOID, TEXTOID, INT4OID, TEXTOID, INT8OID,
 		JSONBOID, TIMESTAMPTZOID, UUIDOID, TIMESTAMPTZOID};
 
-		insert_plan = prepare_kept(
+		insert_plan = evs_cap_prepare_kept(
 			"INSERT INTO eventsvc.capacity_holds (tenant_id, event_id, capacity_id, pricing_id, holder_id,"
 			" quantity, currency, unit_price, locked_price, expires_at, id, created_at)"
 			" VALUES ($1, $2, $3, $4, $5, $6, $7::bpchar, $8, $9, $10, $11, $12)", 12, t);
@@ -1027,7 +603,7 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 		nulls[3] = nulls[6] = nulls[7] = nulls[8] = 'n';
 	vals[10] = new_uuid();
 	vals[11] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());	/* the column default, now() */
-	rc = hold_write(insert_plan, vals, nulls, 1);
+	rc = evs_hold_write(insert_plan, vals, nulls, 1);
 	if (rc != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "hold insert failed: %s", SPI_result_code_string(rc));
 	{
@@ -1039,7 +615,7 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 	}
 
 	/* 7. thresholds crossed by this reservation */
-	section_thresholds(tenant, s.event_id, section_id, s.total, remaining, quantity);
+	evs_section_thresholds(tenant, s.event_id, section_id, s.total, remaining, quantity);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
@@ -1065,25 +641,25 @@ hold_refused(Datum tenant, Datum hold_id, const char *action)
 		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold not found"),
-						errdetail("No hold %s in this tenant.", uuid_text(hold_id))));
+						errdetail("No hold %s in this tenant.", evs_uuid_text(hold_id))));
 	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	expires = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 	if (strcmp(state, "CONFIRMED") == 0)
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
 				 errmsg("cannot %s the hold: it is already confirmed", action),
-				 errdetail("Hold %s.", uuid_text(hold_id))));
+				 errdetail("Hold %s.", evs_uuid_text(hold_id))));
 	if (strcmp(state, "ACTIVE") == 0)
 		ereport(ERROR,
 				(errcode(EVS_ERR_GONE),
 				 errmsg("cannot %s the hold: it has expired", action),
-				 errdetail("Hold %s expired at %s.", uuid_text(hold_id), expires),
+				 errdetail("Hold %s expired at %s.", evs_uuid_text(hold_id), expires),
 				 errhint("Reserve the seats again.")));
 	ereport(ERROR,
 			(errcode(EVS_ERR_GONE),
 			 errmsg("cannot %s the hold: it was %s", action,
 					strcmp(state, "EXPIRED") == 0 ? "expired" : "released"),
-			 errdetail("Hold %s.", uuid_text(hold_id)),
+			 errdetail("Hold %s.", evs_uuid_text(hold_id)),
 			 errhint("Reserve the seats again.")));
 }
 
@@ -1103,12 +679,12 @@ require_holder(Datum tenant, Datum hold_id)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
-		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold %s not found", uuid_text(hold_id))));
+		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold %s not found", evs_uuid_text(hold_id))));
 	holder = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	/* someone else's hold is reported as missing, never as forbidden: no probing */
 	if (strcmp(holder, evs_current_actor()) != 0)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold not found"),
-						errdetail("No hold %s in this tenant.", uuid_text(hold_id))));
+						errdetail("No hold %s in this tenant.", evs_uuid_text(hold_id))));
 }
 
 /* api.confirm_hold(hold_id): ACTIVE and unexpired -> CONFIRMED at the locked price. */
@@ -1127,18 +703,18 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 	v[0] = evs_current_tenant();
 	v[1] = PG_GETARG_DATUM(0);
 	v[2] = TimestampTzGetDatum(evs_now());
-	spi_connect();
+	evs_cap_spi_connect();
 	require_holder(v[0], v[1]);
 	if (plan == NULL)
 	{
 		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
 
 		/* The expiry test is in the UPDATE: an expired hold never confirms, swept or not. */
-		plan = prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'CONFIRMED', confirmed_at = $3"
+		plan = evs_cap_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'CONFIRMED', confirmed_at = $3"
 							" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE' AND expires_at > $3"
 							" RETURNING to_jsonb(h), capacity_id, event_id", 3, t);
 	}
-	rc = hold_write(plan, v, NULL, 1);
+	rc = evs_hold_write(plan, v, NULL, 1);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "hold confirm failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -1153,7 +729,7 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 
 		/* the last seats of a section were just sold: maybe the whole event is */
 		if (e == NULL || evs_escrow_available(e) == 0)
-			event_soldout_check(v[0], event_id);
+			evs_event_soldout_check(v[0], event_id);
 	}
 	SPI_finish();
 	PG_RETURN_DATUM(result);
@@ -1196,20 +772,20 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 	v[0] = evs_current_tenant();
 	v[1] = PG_GETARG_DATUM(0);
 	v[2] = TimestampTzGetDatum(evs_now());
-	spi_connect();
+	evs_cap_spi_connect();
 	require_holder(v[0], v[1]);
 	if (!hold_section(v[0], v[1], &section))
-		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold %s not found", uuid_text(v[1]))));
+		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold %s not found", evs_uuid_text(v[1]))));
 	e = evs_escrow_section(v[0], section);
 	if (plan == NULL)
 	{
 		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
 
-		plan = prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'RELEASED', released_at = $3"
+		plan = evs_cap_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'RELEASED', released_at = $3"
 							" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE'"
 							" RETURNING to_jsonb(h), quantity", 3, t);
 	}
-	rc = hold_write(plan, v, NULL, 1);
+	rc = evs_hold_write(plan, v, NULL, 1);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "hold release failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -1245,18 +821,18 @@ evs_sql_extend_hold(PG_FUNCTION_ARGS)
 	v[2] = TimestampTzGetDatum(evs_now());
 	v[3] = Int64GetDatum((int64) seconds * USECS_PER_SEC);
 	v[4] = Int64GetDatum((int64) evs_hold_max_seconds * USECS_PER_SEC);
-	spi_connect();
+	evs_cap_spi_connect();
 	require_holder(v[0], v[1]);
 	if (plan == NULL)
 	{
 		Oid			t[5] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, INT8OID, INT8OID};
 
-		plan = prepare_kept(
+		plan = evs_cap_prepare_kept(
 			"UPDATE eventsvc.capacity_holds AS h SET expires_at = expires_at + make_interval(secs => $4 / 1e6)"
 			" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE' AND expires_at > $3"
 			" RETURNING to_jsonb(h), expires_at > created_at + make_interval(secs => $5 / 1e6)", 5, t);
 	}
-	rc = hold_write(plan, v, NULL, 1);
+	rc = evs_hold_write(plan, v, NULL, 1);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "hold extension failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -1267,320 +843,6 @@ evs_sql_extend_hold(PG_FUNCTION_ARGS)
 				 errmsg("a hold lives at most %d seconds from its creation", evs_hold_max_seconds),
 				 errhint("Extend by fewer seconds, or confirm the hold.")));
 	result = copy_out(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), outer);
-	SPI_finish();
-	PG_RETURN_DATUM(result);
-}
-
-/* ---- releasing many holds: the sweeper and event cancellation ---- */
-
-static int64 give_back_grouped(void);
-
-/*
- * Run as the schema owner: the sweeper's role has no RLS policy and works
- * across tenants; every statement below filters explicitly.
- */
-static void
-become_owner(Oid *saved_user, int *saved_sec)
-{
-	HeapTuple	tup;
-	Oid			owner;
-
-	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(get_namespace_oid("eventsvc", false)));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "schema eventsvc not found");
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
-	GetUserIdAndSecContext(saved_user, saved_sec);
-	SetUserIdAndSecContext(owner, *saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-/*
- * Changes the locked hold rows listed by `pick` (first column tenant, second
- * hold id, third section) to `state` and gives their seats back at commit.
- * Counters of the sections are built before any row changes (a rebuild counts
- * what this transaction sees). Returns the number of holds changed.
- */
-static int64
-release_picked(SPIPlanPtr pick, Datum *pick_args, const char *state)
-{
-	static SPIPlanPtr update_plan = NULL;
-	uint64		n,
-				i;
-	Datum	   *tenants,
-			   *ids;
-	ArrayType  *ta,
-			   *ia;
-	Datum		uv[4];
-	int			rc;
-	int64		changed;
-	SPITupleTable *picked;
-	bool		isnull;
-
-	rc = SPI_execute_plan(pick, pick_args, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "hold selection failed: %s", SPI_result_code_string(rc));
-	n = SPI_processed;
-	if (n == 0)
-		return 0;
-	picked = SPI_tuptable;
-	tenants = palloc(n * sizeof(Datum));
-	ids = palloc(n * sizeof(Datum));
-	for (i = 0; i < n; i++)
-	{
-		HeapTuple	row = picked->vals[i];
-
-		tenants[i] = SPI_getbinval(row, picked->tupdesc, 1, &isnull);
-		ids[i] = SPI_getbinval(row, picked->tupdesc, 2, &isnull);
-		/* cheap after the first hold of a section: a backend-local lookup */
-		(void) evs_escrow_section(tenants[i], SPI_getbinval(row, picked->tupdesc, 3, &isnull));
-		if ((i & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	ta = construct_array(tenants, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
-	ia = construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
-	uv[0] = PointerGetDatum(ta);
-	uv[1] = PointerGetDatum(ia);
-	uv[2] = CStringGetTextDatum(state);
-	uv[3] = TimestampTzGetDatum(evs_now());
-	if (update_plan == NULL)
-	{
-		Oid			t[4] = {UUIDARRAYOID, UUIDARRAYOID, TEXTOID, TIMESTAMPTZOID};
-
-		update_plan = prepare_kept(
-			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = $3::eventsvc.hold_state, released_at = $4"
-			"  FROM unnest($1, $2) AS k(tenant_id, id)"
-			"  WHERE h.tenant_id = k.tenant_id AND h.id = k.id AND h.state = 'ACTIVE'"
-			"  RETURNING h.tenant_id, h.capacity_id, h.quantity)"
-			" SELECT tenant_id, capacity_id, sum(quantity)::int8, count(*)::int8 FROM u GROUP BY 1, 2", 4, t);
-	}
-	rc = hold_write(update_plan, uv, NULL, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "hold release failed: %s", SPI_result_code_string(rc));
-	changed = give_back_grouped();
-	return changed;
-}
-
-/* Gives back the seats of the rows a hold-changing statement reported as (tenant, section, seats, holds). */
-static int64
-give_back_grouped(void)
-{
-	int64		changed = 0;
-	bool		isnull;
-
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		EvsEscrowEntry *e = evs_escrow_section(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull),
-											   SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
-
-		if (e != NULL)
-			evs_escrow_give_on_commit(e, DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull)));
-		changed += DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 4, &isnull));
-	}
-	return changed;
-}
-
-/*
- * Expire up to `limit` holds whose time has passed, across tenants, in the
- * caller's transaction (the worker's sweeper and api.expire_holds call it).
- * First the sections of the batch get their counters (before any row changes:
- * a rebuild counts what this transaction sees), then one UPDATE expires the
- * batch, restricted to those sections, by row address (the locked rows
- * cannot move before the UPDATE). A hold being confirmed or released
- * right now is skipped (SKIP LOCKED), never waited for: a buyer's open
- * transaction cannot stall the sweep; the next sweep sees how it ended.
- */
-int64
-evs_expire_holds(int limit)
-{
-	static SPIPlanPtr sections_plan = NULL;
-	static SPIPlanPtr expire_plan = NULL;
-	Oid			saved_user;
-	int			saved_sec;
-	Datum		args[4];
-	int			rc;
-	int64		n = 0;
-	uint64		nsec;
-	Datum	   *tenants,
-			   *sections;
-	bool		isnull;
-
-	if (limit < 1)
-		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("expire_holds needs a limit of at least 1")));
-	become_owner(&saved_user, &saved_sec);
-	spi_connect();
-	if (sections_plan == NULL)
-	{
-		Oid			t[2] = {TIMESTAMPTZOID, INT4OID};
-		Oid			u[4] = {TIMESTAMPTZOID, INT4OID, UUIDARRAYOID, UUIDARRAYOID};
-
-		sections_plan = prepare_kept(
-			"SELECT DISTINCT tenant_id, capacity_id FROM (SELECT tenant_id, capacity_id FROM eventsvc.capacity_holds"
-			"  WHERE state = 'ACTIVE' AND expires_at <= $1 ORDER BY expires_at LIMIT $2) b", 2, t);
-		expire_plan = prepare_kept(
-			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $1"
-			"  WHERE h.ctid = ANY (ARRAY(SELECT ctid FROM eventsvc.capacity_holds"
-			"         WHERE state = 'ACTIVE' AND expires_at <= $1"
-			"           AND (tenant_id, capacity_id) IN (SELECT * FROM unnest($3, $4))"
-			"         ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)) AND h.state = 'ACTIVE'"
-			"  RETURNING h.tenant_id, h.capacity_id, h.quantity)"
-			" SELECT tenant_id, capacity_id, sum(quantity)::int8, count(*)::int8 FROM u GROUP BY 1, 2", 4, u);
-	}
-	args[0] = TimestampTzGetDatum(evs_now());
-	args[1] = Int32GetDatum(limit);
-	rc = SPI_execute_plan(sections_plan, args, NULL, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "expired sections query failed: %s", SPI_result_code_string(rc));
-	nsec = SPI_processed;
-	if (nsec > 0)
-	{
-		SPITupleTable *found = SPI_tuptable;
-
-		tenants = palloc(nsec * sizeof(Datum));
-		sections = palloc(nsec * sizeof(Datum));
-		for (uint64 i = 0; i < nsec; i++)
-		{
-			tenants[i] = SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull);
-			sections[i] = SPI_getbinval(found->vals[i], found->tupdesc, 2, &isnull);
-			(void) evs_escrow_section(tenants[i], sections[i]);
-			CHECK_FOR_INTERRUPTS();
-		}
-		args[2] = PointerGetDatum(construct_array(tenants, nsec, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-		args[3] = PointerGetDatum(construct_array(sections, nsec, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-		rc = hold_write(expire_plan, args, NULL, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "hold expiry failed: %s", SPI_result_code_string(rc));
-		n = give_back_grouped();
-	}
-	SPI_finish();
-	SetUserIdAndSecContext(saved_user, saved_sec);
-	return n;
-}
-
-/* Release every active hold of an event (event cancellation). Returns holds released. */
-int64
-evs_release_event_holds(Datum tenant_id, Datum event_id)
-{
-	static SPIPlanPtr pick = NULL;
-	Oid			saved_user;
-	int			saved_sec;
-	Datum		args[2] = {tenant_id, event_id};
-	int64		n;
-
-	become_owner(&saved_user, &saved_sec);
-	spi_connect();
-	if (pick == NULL)
-	{
-		Oid			t[2] = {UUIDOID, UUIDOID};
-
-		pick = prepare_kept("SELECT tenant_id, id, capacity_id FROM eventsvc.capacity_holds"
-							" WHERE tenant_id = $1 AND event_id = $2 AND state = 'ACTIVE' FOR UPDATE", 2, t);
-	}
-	n = release_picked(pick, args, "RELEASED");
-	SPI_finish();
-	SetUserIdAndSecContext(saved_user, saved_sec);
-	return n;
-}
-
-Datum
-evs_sql_expire_holds(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_INT64(evs_expire_holds(PG_ARGISNULL(0) ? 1000 : PG_GETARG_INT32(0)));
-}
-
-Datum
-evs_sql_release_event_holds(PG_FUNCTION_ARGS)
-{
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("release_event_holds needs event_id")));
-	PG_RETURN_INT64(evs_release_event_holds(evs_current_tenant(), PG_GETARG_DATUM(0)));
-}
-
-/*
- * eventsvc.check_capacity(section): recompute the section from its hold rows
- * (latest committed state), compare with the shared counter, and refresh the
- * row's derived counters. Reports drift; never hides it.
- */
-Datum
-evs_sql_check_capacity(PG_FUNCTION_ARGS)
-{
-	Datum		tenant;
-	Datum		section;
-	Datum		v[2];
-	Oid			t[2] = {UUIDOID, UUIDOID};
-	EvsEscrowEntry *e;
-	SPIPlanPtr	check;
-	int64		total,
-				active,
-				sold,
-				counter = -1;
-	int			rc;
-	bool		isnull;
-	StringInfoData b;
-	Datum		result;
-	MemoryContext outer = CurrentMemoryContext;
-	MemoryContext spi;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("check_capacity needs capacity_id")));
-	tenant = evs_current_tenant();
-	section = PG_GETARG_DATUM(0);
-	v[0] = tenant;
-	v[1] = section;
-	spi_connect();
-
-	/*
-	 * The section must be the caller's before its counter is touched: building
-	 * a counter reads the rows this tenant sees, and another tenant's section
-	 * (or an unknown id) must leave shared memory alone.
-	 */
-	rc = SPI_execute_with_args("SELECT 1 FROM eventsvc.event_capacity WHERE tenant_id = $1 AND id = $2",
-							   2, t, v, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", uuid_text(section))));
-	e = evs_escrow_section(tenant, section);
-	check = SPI_prepare(
-		"SELECT s.total_capacity::int8,"
-		" coalesce(sum(h.quantity) FILTER (WHERE h.state = 'ACTIVE'), 0)::int8,"
-		" coalesce(sum(h.quantity) FILTER (WHERE h.state = 'CONFIRMED'), 0)::int8"
-		" FROM eventsvc.event_capacity s LEFT JOIN eventsvc.capacity_holds h"
-		"  ON h.tenant_id = s.tenant_id AND h.capacity_id = s.id"
-		" WHERE s.tenant_id = $1 AND s.id = $2 GROUP BY s.total_capacity", 2, t);
-	if (check == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(check, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "capacity check failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", uuid_text(section))));
-	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	active = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	if (e != NULL)
-		counter = evs_escrow_available(e);
-	rc = SPI_execute_with_args("UPDATE eventsvc.event_capacity SET available_capacity = greatest($3::int8, 0)::int4,"
-							   " reserved_capacity = $4::int4, sold_count = $5::int4"
-							   " WHERE tenant_id = $1 AND id = $2 AND (available_capacity, reserved_capacity, sold_count)"
-							   "  IS DISTINCT FROM (greatest($3::int8, 0)::int4, $4::int4, $5::int4)",
-							   5, (Oid[]) {UUIDOID, UUIDOID, INT8OID, INT8OID, INT8OID},
-							   (Datum[]) {tenant, section, Int64GetDatum(total - active - sold),
-							   Int64GetDatum(active), Int64GetDatum(sold)}, NULL, false, 1);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "counter refresh failed: %s", SPI_result_code_string(rc));
-	spi = MemoryContextSwitchTo(outer);
-	initStringInfo(&b);
-	appendStringInfo(&b, "{\"section_id\": \"%s\", \"total\": " INT64_FORMAT ", \"held\": " INT64_FORMAT
-					 ", \"sold\": " INT64_FORMAT ", \"available\": " INT64_FORMAT ", \"counter\": %s%s"
-					 ", \"in_flight\": %d, \"drift\": " INT64_FORMAT ", \"oversold\": %s}",
-					 uuid_text(section), total, active, sold, total - active - sold,
-					 e != NULL ? "" : "null", e != NULL ? psprintf(INT64_FORMAT, counter) : "",
-					 e != NULL ? evs_escrow_in_flight(e) : 0,
-					 e != NULL ? counter - (total - active - sold) : 0,
-					 active + sold > total ? "true" : "false");
-	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(b.data));
-	MemoryContextSwitchTo(spi);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

@@ -1,11 +1,18 @@
 /*
- * capacity.h: the escrow counters (escrow.c) as the hold path (capacity.c)
- * uses them. See docs/capacity.md for the design and its invariants.
+ * capacity.h: the capacity area's shared declarations: the escrow counters
+ * (escrow.c) as the hold path uses them, and the helpers the hold path
+ * (capacity.c), the sections (sections.c), the sell-out and threshold messages
+ * (thresholds.c) and the bulk release (hold_sweep.c) share. See
+ * docs/capacity.md for the design and its invariants.
  */
 #ifndef EVS_CAPACITY_H
 #define EVS_CAPACITY_H
 
 #include "eventsvc.h"
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "executor/spi.h"
 
 typedef struct EvsEscrowEntry EvsEscrowEntry;
 
@@ -34,5 +41,22 @@ extern void evs_escrow_shmem_init(void);
 
 /* capacity.c: hold rows change only while this is true (the DML guard trigger). */
 extern bool evs_hold_writer_active;
+
+/* capacity.c: small SPI helpers; errors are raised, never returned */
+extern void evs_cap_spi_connect(void);
+extern SPIPlanPtr evs_cap_prepare_kept(const char *sql, int nargs, Oid *types);
+/* Statements that write hold rows run through here: the guard trigger lets them pass. */
+extern int	evs_hold_write(SPIPlanPtr plan, Datum *values, const char *nulls, long limit);
+extern char *evs_uuid_text(Datum d);
+/* Seats held or sold in a section, from the latest committed rows. */
+extern int64 evs_section_held_latest(Datum tenant, Datum section);
+
+/* sections.c: a column of a trigger tuple by name; false when it is NULL */
+extern bool evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value);
+
+/* thresholds.c: outbox messages after a reservation / a confirmation */
+extern void evs_section_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,
+								   int64 remaining, int32 quantity);
+extern void evs_event_soldout_check(Datum tenant, Datum event_id);
 
 #endif

@@ -320,19 +320,15 @@ escrow_build(EvsEscrowEntry *e, Datum tenant_id, Datum section_id)
 		pg_usleep(1000L);
 	}
 
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	evs_cap_spi_connect();
 	if (plan == NULL)
 	{
 		Oid			types[2] = {UUIDOID, UUIDOID};
-		SPIPlanPtr	p = SPI_prepare(
+
+		plan = evs_cap_prepare_kept(
 			"SELECT s.total_capacity::int8 - coalesce((SELECT sum(h.quantity) FROM eventsvc.capacity_holds h"
 			"  WHERE h.tenant_id = $1 AND h.capacity_id = $2 AND h.state IN ('ACTIVE', 'CONFIRMED')), 0)::int8"
 			" FROM eventsvc.event_capacity s WHERE s.tenant_id = $1 AND s.id = $2", 2, types);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		plan = p;
 	}
 	{
 		Datum		values[2] = {tenant_id, section_id};

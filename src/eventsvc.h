@@ -37,7 +37,7 @@ extern int64 evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *ex
 extern void evs_worker_init(void);
 extern void evs_worker_wake_at_commit(void);
 
-/* lifecycle (state_machine.c, validation.c, lifecycle.c, idempotency.c) */
+/* lifecycle (state_machine.c, validation.c, lifecycle*.c, event_*.c, cancellation.c, confirmation.c, idempotency.c) */
 extern int   evs_status_from_name(const char *name);      /* -1 when unknown */
 extern const char *evs_status_name(int status);
 extern bool  evs_transition_allowed(int from, int to);
@@ -66,7 +66,7 @@ extern void  evs_idempotency_finish(EvsIdempotency *idem, Jsonb *response);
 extern void  evs_idempotency_abandon(EvsIdempotency *idem);   /* free the key, store nothing */
 #define EVS_IDEMPOTENCY_TTL_SECONDS (24 * 60 * 60)
 
-/* capacity, holds, pricing (capacity.c, escrow.c, money.c, pricing.c) */
+/* capacity, holds, pricing (capacity.c, hold_sweep.c, escrow.c, money.c, pricing.c) */
 extern void  evs_capacity_init(void);   /* settings and, when preloaded, the seat counters */
 
 /* schedules, discovery, content, health (discovery.c) */

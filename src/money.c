@@ -113,9 +113,12 @@ evs_price_line(const EvsPriceInput *in, int32 quantity, EvsPriceLine *out)
 	out->total = evs_money_add(out->subtotal, out->tax, "total");
 }
 
-/* Builders for the price object: jsonb values straight from integers, no text round trip. */
-static void
-push_key(JsonbParseState **st, const char *key)
+/*
+ * Builders for jsonb objects (the price object here, the hold in capacity.c):
+ * values straight from integers, no text round trip.
+ */
+void
+evs_jsonb_push_key(JsonbParseState **st, const char *key)
 {
 	JsonbValue	k;
 
@@ -125,27 +128,39 @@ push_key(JsonbParseState **st, const char *key)
 	(void) pushJsonbValue(st, WJB_KEY, &k);
 }
 
-static void
-push_numeric(JsonbParseState **st, const char *key, Numeric n)
+void
+evs_jsonb_push_numeric(JsonbParseState **st, const char *key, Numeric n)
 {
 	JsonbValue	v;
 
-	push_key(st, key);
+	evs_jsonb_push_key(st, key);
 	v.type = jbvNumeric;
 	v.val.numeric = n;
 	(void) pushJsonbValue(st, WJB_VALUE, &v);
 }
 
-static void
-push_string(JsonbParseState **st, const char *key, const char *str)
+/* A NULL str gives a JSON null. */
+void
+evs_jsonb_push_text(JsonbParseState **st, const char *key, const char *str)
 {
 	JsonbValue	v;
 
-	push_key(st, key);
-	v.type = jbvString;
-	v.val.string.val = (char *) str;
-	v.val.string.len = strlen(str);
+	evs_jsonb_push_key(st, key);
+	if (str == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) str;
+		v.val.string.len = strlen(str);
+	}
 	(void) pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+void
+evs_jsonb_push_int(JsonbParseState **st, const char *key, int64 n)
+{
+	evs_jsonb_push_numeric(st, key, int64_to_numeric(n));
 }
 
 /* The rate as an exact decimal with its 8 places (0.0825 -> 0.08250000). */
@@ -168,20 +183,20 @@ evs_price_line_jsonb(const EvsPriceInput *in, const EvsPriceLine *l)
 	JsonbValue *obj;
 
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_string(&st, "currency", in->currency);
-	push_numeric(&st, "minor_unit", int64_to_numeric(in->minor_unit));
-	push_string(&st, "price_kind", in->price_kind);
-	push_numeric(&st, "quantity", int64_to_numeric(l->quantity));
-	push_numeric(&st, "unit_price", int64_to_numeric(l->unit_price));
-	push_numeric(&st, "base_total", int64_to_numeric(l->base_total));
-	push_numeric(&st, "group_discount", int64_to_numeric(l->group_discount));
-	push_numeric(&st, "service_fee", int64_to_numeric(l->service_fee));
-	push_numeric(&st, "facility_fee", int64_to_numeric(l->facility_fee));
-	push_numeric(&st, "subtotal", int64_to_numeric(l->subtotal));
-	push_numeric(&st, "tax_rate", tax_rate_numeric(in->tax_rate_e8));
-	push_numeric(&st, "tax", int64_to_numeric(l->tax));
-	push_numeric(&st, "total", int64_to_numeric(l->total));
-	push_string(&st, "rounding", "half-even per line");
+	evs_jsonb_push_text(&st, "currency", in->currency);
+	evs_jsonb_push_int(&st, "minor_unit", in->minor_unit);
+	evs_jsonb_push_text(&st, "price_kind", in->price_kind);
+	evs_jsonb_push_int(&st, "quantity", l->quantity);
+	evs_jsonb_push_int(&st, "unit_price", l->unit_price);
+	evs_jsonb_push_int(&st, "base_total", l->base_total);
+	evs_jsonb_push_int(&st, "group_discount", l->group_discount);
+	evs_jsonb_push_int(&st, "service_fee", l->service_fee);
+	evs_jsonb_push_int(&st, "facility_fee", l->facility_fee);
+	evs_jsonb_push_int(&st, "subtotal", l->subtotal);
+	evs_jsonb_push_numeric(&st, "tax_rate", tax_rate_numeric(in->tax_rate_e8));
+	evs_jsonb_push_int(&st, "tax", l->tax);
+	evs_jsonb_push_int(&st, "total", l->total);
+	evs_jsonb_push_text(&st, "rounding", "half-even per line");
 	obj = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(obj));
 }

@@ -9,6 +9,8 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 
 #define EVS_TAX_RATE_ONE INT64CONST(100000000)	/* tax rates are in 1e-8 units */
 
@@ -62,6 +64,12 @@ extern int64 evs_money_mul(int64 a, int64 b, const char *what);
 extern int64 evs_money_scale_half_even(int64 amount, int64 num, int64 den, const char *what);
 extern void evs_price_line(const EvsPriceInput *in, int32 quantity, EvsPriceLine *out);
 extern Datum evs_price_line_jsonb(const EvsPriceInput *in, const EvsPriceLine *line);
+
+/* jsonb object builders (money.c), shared with the hold object of capacity.c */
+extern void evs_jsonb_push_key(JsonbParseState **st, const char *key);
+extern void evs_jsonb_push_text(JsonbParseState **st, const char *key, const char *str);	/* NULL: null */
+extern void evs_jsonb_push_int(JsonbParseState **st, const char *key, int64 n);
+extern void evs_jsonb_push_numeric(JsonbParseState **st, const char *key, Numeric n);
 
 /* Rates leave SQL as exact integers: numeric * 10^k is exact, so is ::int8. */
 #define EVS_PRICING_COLUMNS \

@@ -17,6 +17,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/uuid.h"
+#include "capacity.h"
 #include "money.h"
 
 PG_FUNCTION_INFO_V1(evs_pricing_validate_trigger);
@@ -258,18 +259,6 @@ evs_sql_active_pricing(PG_FUNCTION_ARGS)
 
 /* ---- the tier rules, as a BEFORE INSERT OR UPDATE trigger ---- */
 
-static bool
-tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value)
-{
-	bool		isnull;
-	int			att = SPI_fnumber(desc, name);
-
-	if (att <= 0)
-		elog(ERROR, "column \"%s\" missing", name);
-	*value = heap_getattr(tup, att, desc, &isnull);
-	return !isnull;
-}
-
 static void
 pricing_invalid(const char *msg, const char *hint)
 {
@@ -307,13 +296,13 @@ evs_pricing_validate_trigger(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(td->tg_relation);
 
 	/* the keys are read below (section check): refuse NULLs before using them */
-	if (!tup_get(tup, desc, "tenant_id", &v))
+	if (!evs_tup_get(tup, desc, "tenant_id", &v))
 		pricing_invalid("tenant_id is required", "Set the tenant of the request.");
-	if (!tup_get(tup, desc, "event_id", &v))
+	if (!evs_tup_get(tup, desc, "event_id", &v))
 		pricing_invalid("event_id is required", NULL);
-	if (!tup_get(tup, desc, "name", &v))
+	if (!evs_tup_get(tup, desc, "name", &v))
 		pricing_invalid("name is required", NULL);
-	if (!tup_get(tup, desc, "currency", &v))
+	if (!evs_tup_get(tup, desc, "currency", &v))
 		pricing_invalid("currency must be a 3-letter ISO 4217 code", "For example USD or EUR.");
 	{
 		Oid			ctype[1] = {BPCHAROID};
@@ -330,27 +319,27 @@ evs_pricing_validate_trigger(PG_FUNCTION_ARGS)
 							"eventsvc.currencies lists the supported codes.");
 		SPI_finish();
 	}
-	if (!tup_get(tup, desc, "base_price", &v))
+	if (!evs_tup_get(tup, desc, "base_price", &v))
 		pricing_invalid("base_price is required", NULL);
 	base = DatumGetInt64(v);
 	if (base < 0)
 		pricing_invalid("base_price must be >= 0", "Prices are integers in the currency's minor unit.");
-	if (tup_get(tup, desc, "service_fee", &v) && DatumGetInt64(v) < 0)
+	if (evs_tup_get(tup, desc, "service_fee", &v) && DatumGetInt64(v) < 0)
 		pricing_invalid("service_fee must be >= 0", NULL);
-	if (tup_get(tup, desc, "facility_fee", &v) && DatumGetInt64(v) < 0)
+	if (evs_tup_get(tup, desc, "facility_fee", &v) && DatumGetInt64(v) < 0)
 		pricing_invalid("facility_fee must be >= 0", NULL);
-	if (tup_get(tup, desc, "tax_rate", &v) &&
+	if (evs_tup_get(tup, desc, "tax_rate", &v) &&
 		(numeric_cmp_int(v, 0) < 0 || numeric_cmp_int(v, 1) > 0))
 		pricing_invalid("tax_rate must be between 0 and 1", "Write 8.25 % as 0.0825.");
-	if (tup_get(tup, desc, "sales_start_at", &v) && tup_get(tup, desc, "sales_end_at", &v2) &&
+	if (evs_tup_get(tup, desc, "sales_start_at", &v) && evs_tup_get(tup, desc, "sales_end_at", &v2) &&
 		DatumGetTimestampTz(v2) <= DatumGetTimestampTz(v))
 		pricing_invalid("sales_end_at must be after sales_start_at", NULL);
 
-	dynamic = tup_get(tup, desc, "is_dynamic", &v) && DatumGetBool(v);
-	has_min = tup_get(tup, desc, "min_price", &v);
+	dynamic = evs_tup_get(tup, desc, "is_dynamic", &v) && DatumGetBool(v);
+	has_min = evs_tup_get(tup, desc, "min_price", &v);
 	if (has_min)
 		minp = DatumGetInt64(v);
-	has_max = tup_get(tup, desc, "max_price", &v);
+	has_max = evs_tup_get(tup, desc, "max_price", &v);
 	if (has_max)
 		maxp = DatumGetInt64(v);
 	if ((has_min && minp < 0) || (has_max && maxp < 0))
@@ -365,51 +354,51 @@ evs_pricing_validate_trigger(PG_FUNCTION_ARGS)
 					 errmsg("invalid pricing tier: a dynamic tier needs min_price <= base_price <= max_price"),
 					 errdetail("min_price " INT64_FORMAT ", base_price " INT64_FORMAT ", max_price " INT64_FORMAT ".",
 							   minp, base, maxp)));
-		if (tup_get(tup, desc, "current_price", &v) &&
+		if (evs_tup_get(tup, desc, "current_price", &v) &&
 			(DatumGetInt64(v) < minp || DatumGetInt64(v) > maxp))
 			pricing_invalid("current_price must be between min_price and max_price", NULL);
 	}
-	else if (tup_get(tup, desc, "current_price", &v) && DatumGetInt64(v) < 0)
+	else if (evs_tup_get(tup, desc, "current_price", &v) && DatumGetInt64(v) < 0)
 		pricing_invalid("current_price must be >= 0", NULL);
 
-	if (tup_get(tup, desc, "early_bird_price", &v))
+	if (evs_tup_get(tup, desc, "early_bird_price", &v))
 	{
 		if (DatumGetInt64(v) < 0 || DatumGetInt64(v) >= base)
 			pricing_invalid("early_bird_price must be >= 0 and below base_price", NULL);
-		if (!tup_get(tup, desc, "early_bird_ends_at", &v2))
+		if (!evs_tup_get(tup, desc, "early_bird_ends_at", &v2))
 			pricing_invalid("early_bird_price needs early_bird_ends_at", "Say when the early-bird price ends.");
 	}
-	if (tup_get(tup, desc, "last_minute_price", &v))
+	if (evs_tup_get(tup, desc, "last_minute_price", &v))
 	{
 		if (DatumGetInt64(v) < 0)
 			pricing_invalid("last_minute_price must be >= 0", NULL);
-		if (!tup_get(tup, desc, "last_minute_starts_at", &v2))
+		if (!evs_tup_get(tup, desc, "last_minute_starts_at", &v2))
 			pricing_invalid("last_minute_price needs last_minute_starts_at", NULL);
 	}
-	if (tup_get(tup, desc, "group_discount_percentage", &v))
+	if (evs_tup_get(tup, desc, "group_discount_percentage", &v))
 	{
 		if (numeric_cmp_int(v, 0) < 0 || numeric_cmp_int(v, 100) > 0)
 			pricing_invalid("group_discount_percentage must be between 0 and 100", NULL);
-		if (!tup_get(tup, desc, "group_size_min", &v2) || DatumGetInt32(v2) < 2)
+		if (!evs_tup_get(tup, desc, "group_size_min", &v2) || DatumGetInt32(v2) < 2)
 			pricing_invalid("a group discount needs group_size_min of at least 2", NULL);
 	}
-	else if (tup_get(tup, desc, "group_size_min", &v2))
+	else if (evs_tup_get(tup, desc, "group_size_min", &v2))
 		pricing_invalid("group_size_min is set but group_discount_percentage is not", NULL);
-	if (tup_get(tup, desc, "max_per_order", &v) && DatumGetInt32(v) < 1)
+	if (evs_tup_get(tup, desc, "max_per_order", &v) && DatumGetInt32(v) < 1)
 		pricing_invalid("max_per_order must be >= 1", NULL);
-	if (tup_get(tup, desc, "max_per_customer", &v) && DatumGetInt32(v) < 1)
+	if (evs_tup_get(tup, desc, "max_per_customer", &v) && DatumGetInt32(v) < 1)
 		pricing_invalid("max_per_customer must be >= 1", NULL);
 
 	/* A tier that names a section must name one of its own event. */
-	if (tup_get(tup, desc, "capacity_id", &v))
+	if (evs_tup_get(tup, desc, "capacity_id", &v))
 	{
 		Datum		vals[3];
 		Oid			types[3] = {UUIDOID, UUIDOID, UUIDOID};
 		int			rc;
 
-		tup_get(tup, desc, "tenant_id", &vals[0]);
+		evs_tup_get(tup, desc, "tenant_id", &vals[0]);
 		vals[1] = v;
-		tup_get(tup, desc, "event_id", &vals[2]);
+		evs_tup_get(tup, desc, "event_id", &vals[2]);
 		spi_connect();
 		rc = SPI_execute_with_args("SELECT 1 FROM eventsvc.event_capacity"
 								   " WHERE tenant_id = $1 AND id = $2 AND event_id = $3",

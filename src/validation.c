@@ -1,8 +1,8 @@
 /*
  * validation.c: the field rules of an event, checked before anything is
  * written. Each failure names the field, what was wrong and what is allowed
- * (EVS_ERR_VALIDATION). Rules that need other rows (venue, overlap, slug)
- * live in lifecycle.c next to the writes they guard.
+ * (EVS_ERR_VALIDATION). Rules that need other rows (venue, overlap, slug,
+ * category) live in event_checks.c.
  */
 #include "eventsvc.h"
 
@@ -35,25 +35,28 @@ evs_field_prefix(const char *prefix)
 	strlcpy(field_prefix, prefix ? prefix : "", sizeof(field_prefix));
 }
 
+/* The field's value of JSON type `type`, or NULL when not given; another type is an error. */
 static JsonbValue *
-field(Jsonb *obj, const char *key)
+field(Jsonb *obj, const char *key, enum jbvType type, const char *what)
 {
 	JsonbValue *v = getKeyJsonValueFromContainer(&obj->root, key, strlen(key), NULL);
 
-	return (v == NULL || v->type == jbvNull) ? NULL : v;
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type != type)
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION),
+				 errmsg("%s%s: must be %s", field_prefix, key, what)));
+	return v;
 }
 
 char *
 evs_field_text(Jsonb *obj, const char *key)
 {
-	JsonbValue *v = field(obj, key);
+	JsonbValue *v = field(obj, key, jbvString, "a string");
 
 	if (v == NULL)
 		return NULL;
-	if (v->type != jbvString)
-		ereport(ERROR,
-				(errcode(EVS_ERR_VALIDATION),
-				 errmsg("%s%s: must be a string", field_prefix, key)));
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
@@ -76,14 +79,10 @@ evs_field_timestamptz(Jsonb *obj, const char *key, TimestampTz *out)
 bool
 evs_field_bool(Jsonb *obj, const char *key, bool dflt)
 {
-	JsonbValue *v = field(obj, key);
+	JsonbValue *v = field(obj, key, jbvBool, "true or false");
 
 	if (v == NULL)
 		return dflt;
-	if (v->type != jbvBool)
-		ereport(ERROR,
-				(errcode(EVS_ERR_VALIDATION),
-				 errmsg("%s%s: must be true or false", field_prefix, key)));
 	return v->val.boolean;
 }
 
@@ -91,15 +90,9 @@ evs_field_bool(Jsonb *obj, const char *key, bool dflt)
 static Numeric
 field_numeric(Jsonb *obj, const char *key)
 {
-	JsonbValue *v = field(obj, key);
+	JsonbValue *v = field(obj, key, jbvNumeric, "a number");
 
-	if (v == NULL)
-		return NULL;
-	if (v->type != jbvNumeric)
-		ereport(ERROR,
-				(errcode(EVS_ERR_VALIDATION),
-				 errmsg("%s%s: must be a number", field_prefix, key)));
-	return v->val.numeric;
+	return v ? v->val.numeric : NULL;
 }
 
 bool

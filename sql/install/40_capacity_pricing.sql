@@ -133,6 +133,26 @@ END
 $$;
 COMMENT ON FUNCTION api.create_pricing IS 'Creates a pricing tier; amounts in minor units; the tier rules are in docs/money.md.';
 
+-- The check update_pricing and update_section share: `changes` is a JSON object
+-- naming only fields in `allowed` (`what` names the object, `hint_tail` ends the hint).
+CREATE FUNCTION eventsvc.check_changes(changes jsonb, allowed text[], what text, hint_tail text)
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    bad text[];
+BEGIN
+    IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
+        RAISE EXCEPTION 'changes must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    SELECT array_agg(k ORDER BY k) INTO bad FROM jsonb_object_keys(changes) k WHERE k <> ALL (allowed);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'these % fields cannot be changed: %', what, array_to_string(bad, ', ')
+            USING ERRCODE = '22023', HINT = 'Changeable: ' || array_to_string(allowed, ', ') || coalesce(hint_tail, '');
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION eventsvc.check_changes(jsonb, text[], text, text) IS
+    'Refuses a changes object that is not a JSON object or names a field outside allowed.';
+
 -- The fields update_pricing may change; the rest (ids, event, version, timestamps) are fixed.
 CREATE FUNCTION api.update_pricing(pricing_id uuid, expected_version integer, changes jsonb)
 RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -142,21 +162,13 @@ DECLARE
         'early_bird_price', 'early_bird_ends_at', 'last_minute_price', 'last_minute_starts_at',
         'group_size_min', 'group_discount_percentage', 'sales_start_at', 'sales_end_at', 'max_per_order',
         'max_per_customer', 'is_active', 'is_visible', 'display_order'];
-    bad text[];
     cur eventsvc.event_pricing;
     nxt eventsvc.event_pricing;
 BEGIN
     IF pricing_id IS NULL OR expected_version IS NULL THEN
         RAISE EXCEPTION 'update_pricing needs pricing_id and expected_version' USING ERRCODE = '22023';
     END IF;
-    IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
-        RAISE EXCEPTION 'changes must be a JSON object' USING ERRCODE = '22023';
-    END IF;
-    SELECT array_agg(k ORDER BY k) INTO bad FROM jsonb_object_keys(changes) k WHERE k <> ALL (allowed);
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'these pricing fields cannot be changed: %', array_to_string(bad, ', ')
-            USING ERRCODE = '22023', HINT = 'Changeable: ' || array_to_string(allowed, ', ');
-    END IF;
+    PERFORM eventsvc.check_changes(changes, allowed, 'pricing', '');
     -- (jsonb_populate_record into the char(3) column would fail with a raw "value too long")
     IF changes ? 'currency' AND (jsonb_typeof(changes -> 'currency') <> 'string'
                                  OR (changes ->> 'currency') !~ '^[A-Za-z]{3}$') THEN
@@ -220,22 +232,13 @@ RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 DECLARE
     allowed constant text[] := ARRAY['section_name', 'section_code', 'tier', 'total_capacity',
         'minimum_purchase', 'maximum_purchase', 'row_config', 'seat_map', 'is_active'];
-    bad text[];
     cur eventsvc.event_capacity;
     nxt eventsvc.event_capacity;
 BEGIN
     IF capacity_id IS NULL OR expected_version IS NULL THEN
         RAISE EXCEPTION 'update_section needs capacity_id and expected_version' USING ERRCODE = '22023';
     END IF;
-    IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
-        RAISE EXCEPTION 'changes must be a JSON object' USING ERRCODE = '22023';
-    END IF;
-    SELECT array_agg(k ORDER BY k) INTO bad FROM jsonb_object_keys(changes) k WHERE k <> ALL (allowed);
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'these section fields cannot be changed: %', array_to_string(bad, ', ')
-            USING ERRCODE = '22023', HINT = 'Changeable: ' || array_to_string(allowed, ', ')
-                  || '. Seat counts follow from the holds.';
-    END IF;
+    PERFORM eventsvc.check_changes(changes, allowed, 'section', '. Seat counts follow from the holds.');
     SELECT * INTO cur FROM eventsvc.event_capacity c
      WHERE c.tenant_id = eventsvc.current_tenant_id() AND c.id = capacity_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -329,6 +332,7 @@ GRANT EXECUTE ON FUNCTION api.create_pricing, api.update_pricing(uuid, integer, 
                           api.update_dynamic_price(uuid, bigint, integer),
                           api.create_section, api.update_section(uuid, integer, jsonb)
     TO eventsvc_user;
+GRANT EXECUTE ON FUNCTION eventsvc.check_changes(jsonb, text[], text, text) TO eventsvc_user;
 GRANT EXECUTE ON FUNCTION api.expire_holds(integer) TO eventsvc_service, eventsvc_worker;
 GRANT EXECUTE ON FUNCTION eventsvc.release_event_holds(uuid), eventsvc.check_capacity(uuid)
     TO eventsvc_admin, eventsvc_service;

@@ -189,6 +189,14 @@ done < <(q -F $'\x1f' -c "SELECT view, problem, string_agg(DISTINCT role, ','), 
                                   left(coalesce(min(sqlstate || ' ' || message), 'none'), 300)
                              FROM hostile.view_results WHERE problem IS NOT NULL GROUP BY view, problem ORDER BY view::text")
 
+# A tenant user acting on another user's hold of the same tenant (the seeded hold belongs
+# to "seed-eventsvc_user"; the calls act as "eventsvc_user" or the JWT sub "hostile-sub").
+bad=$(q -c "SELECT string_agg(hostile.describe(c.id), '; ') FROM hostile.calls c JOIN hostile.results r ON r.call_id = c.id
+             WHERE c.role = 'eventsvc_user' AND c.mode IN ('tenantA', 'jwtA') AND c.probe = 'baseline' AND r.ok
+               AND c.fn IN ('api.confirm_hold(uuid)'::regprocedure, 'api.release_hold(uuid)'::regprocedure,
+                            'api.extend_hold(uuid,integer)'::regprocedure)")
+if [ -z "$bad" ]; then ok "a tenant user cannot confirm, release or extend another user's hold"; else notok "a user acted on another user's hold: $bad"; fi
+
 # A SECURITY DEFINER function without a fixed search_path runs a caller's objects with
 # the owner's rights (temp schema tricks): every one must pin pg_catalog, pg_temp.
 bad=$(q -c "SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p
