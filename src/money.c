@@ -2,7 +2,7 @@
  * money.c: exact money. Amounts are int64 counts of the currency's minor unit,
  * rates are exact decimals turned into integers (tax in 1e-8, discounts in
  * 1e-2 percent), products are formed in 128 bits and rounded once per line,
- * half to even. Nothing here touches float or double; overflow is an error.
+ * half to even. No binary floating point anywhere here; overflow is an error.
  */
 #include "eventsvc.h"
 
