@@ -193,6 +193,11 @@ evs_section_validate_trigger(PG_FUNCTION_ARGS)
 						 errdetail("Other sections hold " INT64_FORMAT " seats, this one %d, the venue " INT64_FORMAT ".",
 								   others, total, venue_cap)));
 		}
+		else
+			ereport(ERROR,
+					(errcode(EVS_ERR_NOT_FOUND),
+					 errmsg("event %s not found", evs_uuid_text(event_id)),
+					 errhint("The event does not exist or belongs to another tenant.")));
 	}
 
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))

@@ -1,7 +1,7 @@
 -- pgTAP: the SQLSTATE of every hold and pricing refusal (PostgREST maps them to
 -- HTTP statuses: 22023 -> 400, 22003 -> 400, PT404, PT409, PT410, 42501 -> 403).
 BEGIN;
-SELECT plan(37);
+SELECT plan(38);
 SET LOCAL client_min_messages = warning;
 
 SELECT eventsvc.create_tenant('Tap Seats', 'tap-seats', '88888888-8888-4888-8888-888888888888');
@@ -111,6 +111,9 @@ SELECT throws_ok($$SELECT eventsvc.check_capacity('88888888-0000-4000-8000-00000
                  'another tenant''s section is PT404');
 SELECT is(eventsvc.escrow_state('88888888-0000-4000-8000-0000000000bc') ->> 'valid', 'false',
           'and its counter was not built from what this tenant sees');
+SELECT throws_ok($$SELECT api.create_section('88888888-0000-4000-8000-0000000000be', 'Mine', 1)$$, 'PT404',
+                 'event 88888888-0000-4000-8000-0000000000be not found',
+                 'a section on another tenant''s event is PT404, not a foreign-key conflict');
 -- A section of this tenant that carries the same id has a counter of its own.
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 VALUES ('88888888-8888-4888-8888-888888888888', '88888888-0000-4000-8000-0000000000bc',
