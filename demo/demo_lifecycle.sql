@@ -31,10 +31,23 @@ SET app.current_user_id = 'demo-promoter';
 -- An illegal transition names both states and the allowed targets.
 SELECT api.transition_event(:'ev', 'DRAFT');
 
--- Postpone, then reschedule a week later, straight back on sale.
+-- Postpone, then reschedule a week later. Tickets are sold, so moving the dates is a
+-- critical change: a tenant user is refused; a tenant admin gets a confirmation token
+-- (5 minutes, single use, bound to this change) and confirms with it.
 SELECT api.postpone_event(:'ev', 'Storm warning') ->> 'status' AS status;
-SELECT api.reschedule_event(:'ev', date_trunc('hour', now()) + interval '37 days',
-                            date_trunc('hour', now()) + interval '37 days 3 hours', status => 'ON_SALE') ->> 'status' AS status;
+\set new_start 'date_trunc(''hour'', now()) + interval ''37 days'''
+\set new_end 'date_trunc(''hour'', now()) + interval ''37 days 3 hours'''
+SELECT api.reschedule_event(:'ev', :new_start, :new_end, status => 'ON_SALE');
+RESET ROLE;
+SET ROLE eventsvc_admin;
+SET app.current_user_id = 'demo-admin';
+SELECT api.reschedule_event(:'ev', :new_start, :new_end, status => 'ON_SALE') AS first_attempt \gset
+SELECT :'first_attempt'::jsonb - 'token' AS first_attempt;
+SELECT api.reschedule_event(:'ev', :new_start, :new_end, status => 'ON_SALE',
+       confirmation_token => (:'first_attempt'::jsonb ->> 'token')::uuid) ->> 'status' AS status;
+RESET ROLE;
+SET ROLE eventsvc_user;
+SET app.current_user_id = 'demo-promoter';
 
 -- Everything that happened is in the outbox, in order, for the worker to deliver.
 SELECT sequence, exchange, routing_key, payload->'data'->>'status' AS status
