@@ -90,3 +90,15 @@ http_summary() {
     echo "# $HTTP_CHECKS checks, $HTTP_FAILS failed"
     [ "$HTTP_FAILS" = 0 ]
 }
+
+# http_seeded_pgrst NAME: a database NAME with eventsvc and test/http/seed.sql, and
+# PostgREST in front of it (stopped on exit). Sets HTTP_DB.
+http_seeded_pgrst() {
+    HTTP_DB=$1
+    psql -X -q -d postgres -c "CREATE DATABASE $HTTP_DB" >/dev/null || return 1
+    psql -X -q -d "$HTTP_DB" -c "CREATE EXTENSION eventsvc CASCADE" >/dev/null 2>&1 || return 1
+    psql -X -q -v ON_ERROR_STOP=1 -d "$HTTP_DB" -f "$ROOT/test/http/seed.sql" >/dev/null || return 1
+    evs_pgrst_setup "$EVS_WORK/${HTTP_DB#eventsvc_}" || return 1
+    trap evs_pgrst_stop EXIT
+    evs_pgrst_start "$HTTP_DB"
+}

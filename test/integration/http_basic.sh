@@ -7,15 +7,7 @@ set -uo pipefail
 ROOT=${EVS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$ROOT/test/lib/postgrest.sh"
 . "$ROOT/test/http/lib.sh"
-HTTP_DB=eventsvc_http_basic
-
-psql -X -q -d postgres -c "CREATE DATABASE $HTTP_DB" >/dev/null || exit 1
-psql -X -q -d "$HTTP_DB" -c "CREATE EXTENSION eventsvc CASCADE" >/dev/null 2>&1 || exit 1
-psql -X -q -v ON_ERROR_STOP=1 -d "$HTTP_DB" -f "$ROOT/test/http/seed.sql" >/dev/null || exit 1
-
-evs_pgrst_setup "$EVS_WORK/http_basic" || exit 1
-trap evs_pgrst_stop EXIT
-evs_pgrst_start "$HTTP_DB" || exit 1
+http_seeded_pgrst eventsvc_http_basic || exit 1
 
 A=11111111-1111-4111-8111-111111111111      # Acme (active)
 B=22222222-2222-4222-8222-222222222222      # Globex (active)

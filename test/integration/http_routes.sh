@@ -8,15 +8,7 @@ set -uo pipefail
 ROOT=${EVS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$ROOT/test/lib/postgrest.sh"
 . "$ROOT/test/http/lib.sh"
-HTTP_DB=eventsvc_http_routes
-
-psql -X -q -d postgres -c "CREATE DATABASE $HTTP_DB" >/dev/null || exit 1
-psql -X -q -d "$HTTP_DB" -c "CREATE EXTENSION eventsvc CASCADE" >/dev/null 2>&1 || exit 1
-psql -X -q -v ON_ERROR_STOP=1 -d "$HTTP_DB" -f "$ROOT/test/http/seed.sql" >/dev/null || exit 1
-
-evs_pgrst_setup "$EVS_WORK/http_routes" || exit 1
-trap evs_pgrst_stop EXIT
-evs_pgrst_start "$HTTP_DB" || exit 1
+http_seeded_pgrst eventsvc_http_routes || exit 1
 HTTP_TRANSCRIPT=$EVS_WORK/http_routes/transcript.jsonl
 HTTP_REQUEST_LOG=$EVS_WORK/http_routes/requests.log
 : >"$HTTP_TRANSCRIPT"; : >"$HTTP_REQUEST_LOG"
