@@ -41,6 +41,7 @@ int			evs_hold_max_seconds = 1800;
 int			evs_max_seats_per_holder = 0;
 int			evs_escrow_max_sections = 10000;
 bool		evs_hold_writer_active = false;
+int			evs_sweep_lock_wait_ms = 100;
 
 void
 evs_capacity_init(void)
@@ -64,7 +65,14 @@ evs_capacity_init(void)
 								"Sections beyond this use row locks. Needs a restart.",
 								&evs_escrow_max_sections, 10000, 0, 10000000,
 								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.sweep_lock_wait_ms",
+							"How long the expiry sweep waits for a hold a buyer is changing right now.",
+							"Past it the batch skips the locked holds (the next sweep sees how they ended). "
+							"0: skip locked holds at once.",
+							&evs_sweep_lock_wait_ms, 100, 0, 10000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	evs_escrow_shmem_init();
+	evs_sweep_horizon_shmem_init();
 }
 
 /* ---- small helpers ---- */
@@ -94,6 +102,7 @@ evs_hold_write(SPIPlanPtr plan, Datum *values, const char *nulls, long limit)
 {
 	int			rc;
 
+	evs_sweep_note_writer();
 	evs_hold_writer_active = true;
 	PG_TRY();
 	{
@@ -276,22 +285,25 @@ static int64
 reclaim_expired(Datum tenant, Datum section_id)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		v[3] = {tenant, section_id, TimestampTzGetDatum(evs_now())};
+	uint64		gen;
+	Datum		v[4] = {tenant, section_id, TimestampTzGetDatum(evs_now()), TimestampTzGetDatum(evs_sweep_start(&gen))};
 	bool		isnull;
 	Datum		freed;
 	int			rc;
 
 	if (plan == NULL)
 	{
-		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
+		Oid			t[4] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 
+		/* the section's slice of the sweep's range (sweep_horizon.c) */
 		plan = evs_cap_prepare_kept(
 			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $3"
 			"  WHERE h.ctid = ANY (ARRAY(SELECT ctid FROM eventsvc.capacity_holds"
-			"         WHERE state = 'ACTIVE' AND expires_at <= $3 AND tenant_id = $1 AND capacity_id = $2"
+			"         WHERE tenant_id = $1 AND capacity_id = $2 AND expires_at >= $4 AND expires_at <= $3"
+			"           AND state = 'ACTIVE'"
 			"         ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)) AND h.state = 'ACTIVE'"
 			"  RETURNING h.quantity)"
-			" SELECT coalesce(sum(quantity), 0)::int8 FROM u", 3, t);
+			" SELECT coalesce(sum(quantity), 0)::int8 FROM u", 4, t);
 	}
 	rc = evs_hold_write(plan, v, NULL, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
@@ -606,6 +618,7 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 	rc = evs_hold_write(insert_plan, vals, nulls, 1);
 	if (rc != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "hold insert failed: %s", SPI_result_code_string(rc));
+	evs_sweep_note_expiry(DatumGetTimestampTz(vals[9]));
 	{
 		MemoryContext spi = MemoryContextSwitchTo(outer);
 
@@ -614,8 +627,8 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(spi);
 	}
 
-	/* 7. thresholds crossed by this reservation */
-	evs_section_thresholds(tenant, s.event_id, section_id, s.total, remaining, quantity);
+	/* 7. thresholds crossed by this reservation: its section's, the event's */
+	evs_capacity_thresholds(tenant, s.event_id, section_id, s.total, remaining, quantity);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

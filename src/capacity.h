@@ -21,6 +21,7 @@ extern int	evs_hold_default_seconds;
 extern int	evs_hold_max_seconds;
 extern int	evs_max_seats_per_holder;
 extern int	evs_escrow_max_sections;
+extern int	evs_sweep_lock_wait_ms;
 
 /*
  * The section's shared counter with a valid value, rebuilt from committed rows
@@ -55,8 +56,21 @@ extern int64 evs_section_held_latest(Datum tenant, Datum section);
 extern bool evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value);
 
 /* thresholds.c: outbox messages after a reservation / a confirmation */
-extern void evs_section_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,
-								   int64 remaining, int32 quantity);
+extern void evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,
+									int64 remaining, int32 quantity);
 extern void evs_event_soldout_check(Datum tenant, Datum event_id);
+
+/*
+ * sweep_horizon.c: where the expiry sweep starts reading (no ACTIVE hold
+ * expires before it). Writers announce themselves before writing hold rows
+ * and report each new hold's expiry; a sweep reads the start first, then the
+ * oldest open writer, and proposes a new start that applies at its commit.
+ */
+extern void evs_sweep_horizon_shmem_init(void);
+extern void evs_sweep_note_writer(void);
+extern void evs_sweep_note_expiry(TimestampTz expires);
+extern TimestampTz evs_sweep_start(uint64 *gen);
+extern TimestampTz evs_sweep_oldest_writer(void);
+extern void evs_sweep_propose(TimestampTz new_horizon, uint64 gen);
 
 #endif

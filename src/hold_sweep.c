@@ -6,6 +6,7 @@
 #include "eventsvc.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -13,7 +14,10 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "storage/itemptr.h"
 #include "utils/uuid.h"
 #include "capacity.h"
 
@@ -128,77 +132,194 @@ give_back_grouped(void)
 }
 
 /*
+ * Runs the expiry UPDATE over the picked row addresses with a short lock
+ * wait, in a subtransaction. False when a row stayed locked (nothing changed:
+ * the subtransaction rolled back); other errors propagate.
+ */
+static bool
+expire_picked_waiting(SPIPlanPtr plan, Datum *args)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool done = true;
+	int			rc;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(outer);
+	PG_TRY();
+	{
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout", psprintf("%d", evs_sweep_lock_wait_ms), PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		rc = evs_hold_write(plan, args, NULL, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "hold expiry failed: %s", SPI_result_code_string(rc));
+		AtEOXact_GUC(true, nest);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(outer);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(outer);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(outer);
+		CurrentResourceOwner = owner;
+		done = false;
+	}
+	PG_END_TRY();
+	return done;
+}
+
+/*
  * Expire up to `limit` holds whose time has passed, across tenants, in the
  * caller's transaction (the worker's sweeper and api.expire_holds call it).
- * First the sections of the batch get their counters (before any row changes:
- * a rebuild counts what this transaction sees), then one UPDATE expires the
- * batch, restricted to those sections, by row address (the locked rows
- * cannot move before the UPDATE). A hold being confirmed or released
- * right now is skipped (SKIP LOCKED), never waited for: a buyer's open
- * transaction cannot stall the sweep; the next sweep sees how it ended.
+ *  1. Pick the batch, reading only [read start, now] of the expiry index
+ *     (sweep_horizon.c), and build the counters of its sections before any
+ *     row changes (a rebuild counts what this transaction sees).
+ *  2. Expire the picked rows by address (no row can take the address of a
+ *     picked one while this transaction runs: VACUUM keeps what it may see).
+ *     A state change only, a HOT update, since no index covers the state. A row
+ *     being confirmed or released right now is waited for at most
+ *     eventsvc.sweep_lock_wait_ms; past that the batch is taken again with FOR UPDATE SKIP
+ *     LOCKED, so a buyer's open transaction never stalls the sweep (the next
+ *     sweep sees how it ended).
+ *  3. Propose the new read start: the first ACTIVE hold left in the range, the
+ *     oldest open hold writer, or the real clock, whichever is earliest; it
+ *     applies when this transaction commits.
  */
 int64
 evs_expire_holds(int limit)
 {
-	static SPIPlanPtr sections_plan = NULL;
+	static SPIPlanPtr pick_plan = NULL;
 	static SPIPlanPtr expire_plan = NULL;
+	static SPIPlanPtr locked_plan = NULL;
+	static SPIPlanPtr left_plan = NULL;
 	Oid			saved_user;
 	int			saved_sec;
-	Datum		args[4];
+	Datum		args[3];
 	int			rc;
 	int64		n = 0;
-	uint64		nsec;
-	Datum	   *tenants,
-			   *sections;
+	uint64		npicked,
+				gen;
+	TimestampTz from,
+				upto,
+				next,
+				oldest;
 	bool		isnull;
 
 	if (limit < 1)
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("expire_holds needs a limit of at least 1")));
+	from = evs_sweep_start(&gen);
+	oldest = evs_sweep_oldest_writer();
+	upto = evs_now();
 	become_owner(&saved_user, &saved_sec);
 	evs_cap_spi_connect();
-	if (sections_plan == NULL)
+	if (pick_plan == NULL)
 	{
-		Oid			t[2] = {TIMESTAMPTZOID, INT4OID};
-		Oid			u[4] = {TIMESTAMPTZOID, INT4OID, UUIDARRAYOID, UUIDARRAYOID};
-
-		sections_plan = evs_cap_prepare_kept(
-			"SELECT DISTINCT tenant_id, capacity_id FROM (SELECT tenant_id, capacity_id FROM eventsvc.capacity_holds"
-			"  WHERE state = 'ACTIVE' AND expires_at <= $1 ORDER BY expires_at LIMIT $2) b", 2, t);
-		expire_plan = evs_cap_prepare_kept(
-			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $1"
-			"  WHERE h.ctid = ANY (ARRAY(SELECT ctid FROM eventsvc.capacity_holds"
-			"         WHERE state = 'ACTIVE' AND expires_at <= $1"
-			"           AND (tenant_id, capacity_id) IN (SELECT * FROM unnest($3, $4))"
-			"         ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)) AND h.state = 'ACTIVE'"
+		Oid			t[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+		Oid			u[3] = {TIDARRAYOID, TIMESTAMPTZOID, INT4OID};
+		/*
+		 * The expiry is checked again (a buyer may extend the hold meanwhile),
+		 * in a form the expiry index cannot serve: the rows come by address.
+		 */
+		const char *update =
+			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $2"
+			"  WHERE h.ctid = ANY (%s) AND h.state = 'ACTIVE' AND h.expires_at - $2 <= interval '0'"
 			"  RETURNING h.tenant_id, h.capacity_id, h.quantity)"
-			" SELECT tenant_id, capacity_id, sum(quantity)::int8, count(*)::int8 FROM u GROUP BY 1, 2", 4, u);
+			" SELECT tenant_id, capacity_id, sum(quantity)::int8, count(*)::int8 FROM u GROUP BY 1, 2";
+
+		pick_plan = evs_cap_prepare_kept(
+			"SELECT ctid, tenant_id, capacity_id FROM eventsvc.capacity_holds"
+			" WHERE expires_at >= $1 AND expires_at <= $2 AND state = 'ACTIVE'"
+			" ORDER BY expires_at LIMIT $3", 3, t);
+		/* an array the planner cannot size: it reads the rows by address, not by a table scan */
+		expire_plan = evs_cap_prepare_kept(psprintf(update, "ARRAY(SELECT unnest($1))"), 3, u);
+		locked_plan = evs_cap_prepare_kept(psprintf(update,
+			"ARRAY(SELECT ctid FROM eventsvc.capacity_holds WHERE ctid = ANY ($1) AND state = 'ACTIVE'"
+			"  AND expires_at <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED)"), 3, u);
+		left_plan = evs_cap_prepare_kept(
+			"SELECT expires_at FROM eventsvc.capacity_holds"
+			" WHERE expires_at >= $1 AND expires_at <= $2 AND state = 'ACTIVE'"
+			" ORDER BY expires_at LIMIT 1", 2, t);
 	}
-	args[0] = TimestampTzGetDatum(evs_now());
-	args[1] = Int32GetDatum(limit);
-	rc = SPI_execute_plan(sections_plan, args, NULL, true, 0);
+	args[0] = TimestampTzGetDatum(from);
+	args[1] = TimestampTzGetDatum(upto);
+	args[2] = Int32GetDatum(limit);
+	rc = SPI_execute_plan(pick_plan, args, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "expired sections query failed: %s", SPI_result_code_string(rc));
-	nsec = SPI_processed;
-	if (nsec > 0)
+		elog(ERROR, "expired holds query failed: %s", SPI_result_code_string(rc));
+	npicked = SPI_processed;
+	if (npicked > 0)
 	{
 		SPITupleTable *found = SPI_tuptable;
+		Datum	   *tids = palloc(npicked * sizeof(Datum));
+		Datum	   *tenants = palloc(npicked * sizeof(Datum));
+		Datum	   *sections = palloc(npicked * sizeof(Datum));
+		int			nsec = 0;
+		Datum		uv[3];
 
-		tenants = palloc(nsec * sizeof(Datum));
-		sections = palloc(nsec * sizeof(Datum));
-		for (uint64 i = 0; i < nsec; i++)
+		for (uint64 i = 0; i < npicked; i++)
 		{
-			tenants[i] = SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull);
-			sections[i] = SPI_getbinval(found->vals[i], found->tupdesc, 2, &isnull);
-			(void) evs_escrow_section(tenants[i], sections[i]);
-			CHECK_FOR_INTERRUPTS();
+			Datum		tenant = SPI_getbinval(found->vals[i], found->tupdesc, 2, &isnull);
+			Datum		section = SPI_getbinval(found->vals[i], found->tupdesc, 3, &isnull);
+			bool		seen = false;
+
+			tids[i] = SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull);
+			/* batches are ordered by expiry, so a section's holds mostly come in runs */
+			for (int k = nsec - 1; k >= 0 && k >= nsec - 8 && !seen; k--)
+				seen = memcmp(DatumGetUUIDP(sections[k]), DatumGetUUIDP(section), UUID_LEN) == 0 &&
+					memcmp(DatumGetUUIDP(tenants[k]), DatumGetUUIDP(tenant), UUID_LEN) == 0;
+			if (!seen)
+			{
+				/* a backend-local lookup once the section's counter exists */
+				(void) evs_escrow_section(tenant, section);
+				tenants[nsec] = tenant;
+				sections[nsec] = section;
+				nsec++;
+			}
+			if ((i & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
 		}
-		args[2] = PointerGetDatum(construct_array(tenants, nsec, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-		args[3] = PointerGetDatum(construct_array(sections, nsec, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-		rc = evs_hold_write(expire_plan, args, NULL, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "hold expiry failed: %s", SPI_result_code_string(rc));
+		uv[0] = PointerGetDatum(construct_array(tids, npicked, TIDOID, sizeof(ItemPointerData), false,
+												TYPALIGN_SHORT));
+		uv[1] = TimestampTzGetDatum(upto);
+		uv[2] = Int32GetDatum(limit);
+		if (evs_sweep_lock_wait_ms == 0 || !expire_picked_waiting(expire_plan, uv))
+		{
+			rc = evs_hold_write(locked_plan, uv, NULL, 0);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "hold expiry failed: %s", SPI_result_code_string(rc));
+		}
 		n = give_back_grouped();
 	}
+	/* what this sweep leaves ACTIVE in its range: locked rows, or the rest past the limit */
+	rc = SPI_execute_plan(left_plan, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "sweep horizon query failed: %s", SPI_result_code_string(rc));
+	next = upto;
+	if (SPI_processed == 1)
+	{
+		TimestampTz first = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+															  &isnull));
+
+		if (first < next)
+			next = first;
+	}
+	if (oldest < next)
+		next = oldest;
+	/* never past the real clock: a test clock ahead must not skip today's holds */
+	if (GetCurrentTransactionStartTimestamp() < next)
+		next = GetCurrentTransactionStartTimestamp();
+	evs_sweep_propose(next, gen);
 	SPI_finish();
 	SetUserIdAndSecContext(saved_user, saved_sec);
 	return n;

@@ -45,10 +45,11 @@ CREATE TRIGGER event_pricing_delete_guard BEFORE DELETE ON eventsvc.event_pricin
     FOR EACH ROW EXECUTE FUNCTION eventsvc.pricing_delete_trigger();
 
 -- Direct DML on holds would bypass the seat counters: refused for everyone.
+-- Once per statement: the sweep changes 100 000 rows in one statement.
 CREATE FUNCTION eventsvc.hold_guard_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'evs_hold_guard_trigger' LANGUAGE C;
 CREATE TRIGGER capacity_holds_guard BEFORE INSERT OR UPDATE OR DELETE ON eventsvc.capacity_holds
-    FOR EACH ROW EXECUTE FUNCTION eventsvc.hold_guard_trigger();
+    FOR EACH STATEMENT EXECUTE FUNCTION eventsvc.hold_guard_trigger();
 CREATE TRIGGER capacity_holds_guard_truncate BEFORE TRUNCATE ON eventsvc.capacity_holds
     FOR EACH STATEMENT EXECUTE FUNCTION eventsvc.hold_guard_trigger();
 
@@ -298,6 +299,11 @@ CREATE FUNCTION api.expire_holds(max_rows integer DEFAULT 1000) RETURNS bigint
 COMMENT ON FUNCTION api.expire_holds(integer) IS
     'Expires up to max_rows overdue holds of every tenant (for pg_cron and the worker); returns how many.';
 
+CREATE FUNCTION eventsvc.sweep_horizon() RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'evs_sql_sweep_horizon' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION eventsvc.sweep_horizon() IS
+    'Where the next expiry sweep of this database starts reading holds (no ACTIVE hold expires before it); NULL: from the beginning (after a start, or without shared_preload_libraries).';
+
 CREATE FUNCTION eventsvc.release_event_holds(event_id uuid) RETURNS bigint
     AS 'MODULE_PATHNAME', 'evs_sql_release_event_holds'
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -334,6 +340,7 @@ GRANT EXECUTE ON FUNCTION api.create_pricing, api.update_pricing(uuid, integer, 
     TO eventsvc_user;
 GRANT EXECUTE ON FUNCTION eventsvc.check_changes(jsonb, text[], text, text) TO eventsvc_user;
 GRANT EXECUTE ON FUNCTION api.expire_holds(integer) TO eventsvc_service, eventsvc_worker;
+GRANT EXECUTE ON FUNCTION eventsvc.sweep_horizon() TO eventsvc_admin, eventsvc_service, eventsvc_worker;
 GRANT EXECUTE ON FUNCTION eventsvc.release_event_holds(uuid), eventsvc.check_capacity(uuid)
     TO eventsvc_admin, eventsvc_service;
 GRANT EXECUTE ON FUNCTION eventsvc.pricing_validate_trigger(), eventsvc.section_validate_trigger(),
