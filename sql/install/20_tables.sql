@@ -345,8 +345,9 @@ CREATE TABLE eventsvc.outbox (
     last_error      text,
     created_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, id),
-    CONSTRAINT outbox_message_key UNIQUE (tenant_id, message_id),
-    CONSTRAINT outbox_aggregate_sequence_key UNIQUE (tenant_id, aggregate_id, exchange, sequence)
+    -- the per-event order consumers rely on; message_id is a random UUID with no
+    -- unique index: every settle of a row would insert an entry into it (docs/outbox.md)
+    CONSTRAINT outbox_aggregate_sequence_key UNIQUE (tenant_id, aggregate_id, sequence)
 );
 CREATE INDEX idx_outbox_pending ON eventsvc.outbox (id) WHERE state = 'pending';
 CREATE INDEX idx_outbox_aggregate_pending ON eventsvc.outbox (aggregate_id, id) WHERE state = 'pending';

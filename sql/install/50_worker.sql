@@ -5,9 +5,11 @@
 -- Leases and backoff use the real clock (now()), not eventsvc.now(): they
 -- measure the worker's own progress, not business time.
 
--- Room on each page so that claiming a row (lease columns only, no indexed
--- column) is a HOT update: no new index entries for the busiest write.
-ALTER TABLE eventsvc.outbox SET (fillfactor = 70);
+-- Room on each page for a second version of every row, so that claiming a row
+-- (lease columns only, no indexed column) is a HOT update: no index entries.
+-- Measured on 50,000 rows claimed and settled 1,000 at a time: the claims took
+-- 3.3 s at fillfactor 70 (27 % of them HOT) and 2.0 s at 40 (all HOT).
+ALTER TABLE eventsvc.outbox SET (fillfactor = 40);
 
 -- Failed rows and the status view look these up without scanning published rows.
 CREATE INDEX idx_outbox_dead ON eventsvc.outbox (id) WHERE state = 'dead';

@@ -103,6 +103,8 @@ check "after the broker is back all 1,000 are published" \
 load_drain "$EVS_WORK/got.tsv"
 total=$(qv "SELECT count(*) FROM eventsvc.outbox")
 echo "  outbox rows $total, messages received $(wc -l <"$EVS_WORK/got.tsv")"
+check "every outbox row has its own message id (no unique index backs it: docs/outbox.md)" \
+    wait_sql "SELECT count(*) - count(DISTINCT message_id) FROM eventsvc.outbox" 0 1
 check "every outbox row arrived at least once, by its message id" \
     wait_sql "SELECT count(*) FROM eventsvc.outbox o WHERE NOT EXISTS (SELECT 1 FROM got g WHERE g.message_id = o.message_id)" 0 1
 check "nothing arrived that is not in the outbox" \
