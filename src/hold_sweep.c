@@ -192,7 +192,8 @@ expire_picked_waiting(SPIPlanPtr plan, Datum *args)
  *     eventsvc.sweep_lock_wait_ms; past that the batch is taken again with FOR UPDATE SKIP
  *     LOCKED, so a buyer's open transaction never stalls the sweep (the next
  *     sweep sees how it ended).
- *  3. Propose the new read start: the first ACTIVE hold left in the range, the
+ *  3. Propose the new read start: the first ACTIVE hold left in the range (the
+ *     last one picked, when the batch was full and every pick expired), the
  *     oldest open hold writer, or the real clock, whichever is earliest; it
  *     applies when this transaction commits.
  */
@@ -238,7 +239,7 @@ evs_expire_holds(int limit)
 			" SELECT tenant_id, capacity_id, sum(quantity)::int8, count(*)::int8 FROM u GROUP BY 1, 2";
 
 		pick_plan = evs_cap_prepare_kept(
-			"SELECT ctid, tenant_id, capacity_id FROM eventsvc.capacity_holds"
+			"SELECT ctid, tenant_id, capacity_id, expires_at FROM eventsvc.capacity_holds"
 			" WHERE expires_at >= $1 AND expires_at <= $2 AND state = 'ACTIVE'"
 			" ORDER BY expires_at LIMIT $3", 3, t);
 		/* an array the planner cannot size: it reads the rows by address, not by a table scan */
@@ -258,6 +259,7 @@ evs_expire_holds(int limit)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "expired holds query failed: %s", SPI_result_code_string(rc));
 	npicked = SPI_processed;
+	next = upto;
 	if (npicked > 0)
 	{
 		SPITupleTable *found = SPI_tuptable;
@@ -289,6 +291,9 @@ evs_expire_holds(int limit)
 			if ((i & 1023) == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
+		/* the batch is in expiry order: its last hold bounds what a full batch leaves */
+		if (npicked == (uint64) limit)
+			next = DatumGetTimestampTz(SPI_getbinval(found->vals[npicked - 1], found->tupdesc, 4, &isnull));
 		uv[0] = PointerGetDatum(construct_array(tids, npicked, TIDOID, sizeof(ItemPointerData), false,
 												TYPALIGN_SHORT));
 		uv[1] = TimestampTzGetDatum(upto);
@@ -301,18 +306,25 @@ evs_expire_holds(int limit)
 		}
 		n = give_back_grouped();
 	}
-	/* what this sweep leaves ACTIVE in its range: locked rows, or the rest past the limit */
-	rc = SPI_execute_plan(left_plan, args, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "sweep horizon query failed: %s", SPI_result_code_string(rc));
-	next = upto;
-	if (SPI_processed == 1)
+	/*
+	 * What this sweep leaves ACTIVE in its range. When every picked hold was
+	 * expired, that is nothing before the last one picked (a full batch) or
+	 * nothing at all: the pick read the range in expiry order. Otherwise some
+	 * were skipped (locked, or changed meanwhile): look for the first left.
+	 */
+	if ((uint64) n != npicked)
 	{
-		TimestampTz first = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-															  &isnull));
+		rc = SPI_execute_plan(left_plan, args, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "sweep horizon query failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 1)
+		{
+			TimestampTz first = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+																  &isnull));
 
-		if (first < next)
-			next = first;
+			if (first < next)
+				next = first;
+		}
 	}
 	if (oldest < next)
 		next = oldest;
