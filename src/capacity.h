@@ -72,5 +72,6 @@ extern void evs_sweep_note_expiry(TimestampTz expires);
 extern TimestampTz evs_sweep_start(uint64 *gen);
 extern TimestampTz evs_sweep_oldest_writer(void);
 extern void evs_sweep_propose(TimestampTz new_horizon, uint64 gen);
+extern bool evs_sweep_wrote_holds(void);
 
 #endif

@@ -175,12 +175,12 @@ escrow_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
-			/* No callback ever fires for a prepared transaction: its seats would leak or double. */
-			if (nrecords > 0)
-				ereport(ERROR,
-						(errcode(EVS_ERR_CONFLICT),
-						 errmsg("cannot PREPARE a transaction that reserved or released seats"),
-						 errhint("Commit or roll back hold changes in an ordinary transaction.")));
+			/*
+			 * No callback ever fires for a prepared transaction: its seats
+			 * would leak or double. Every record comes with a hold write, and
+			 * sweep_horizon.c refuses PREPARE after any hold write.
+			 */
+			Assert(nrecords == 0 || evs_sweep_wrote_holds());
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:

@@ -148,7 +148,11 @@ horizon_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
-			/* a prepared transaction has no backend to publish its start */
+			/*
+			 * A prepared transaction has no backend to publish its start, and
+			 * no callback ever fires for it: the escrow counters' seats would
+			 * leak or double.
+			 */
 			if (wrote_holds)
 				ereport(ERROR,
 						(errcode(EVS_ERR_CONFLICT),
@@ -182,6 +186,13 @@ horizon_xact_callback(XactEvent event, void *arg)
 		default:
 			break;
 	}
+}
+
+/* Whether this transaction has written hold rows (PREPARE is refused then). */
+bool
+evs_sweep_wrote_holds(void)
+{
+	return wrote_holds;
 }
 
 static void
