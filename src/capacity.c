@@ -473,6 +473,7 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		result;
 	MemoryContext outer = CurrentMemoryContext;
+	EvsIdempotency idem;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -497,6 +498,25 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 	if (strlen(holder) < 1 || strlen(holder) > 200)
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("holder_id must have 1 to 200 characters")));
 	tenant = evs_current_tenant();
+
+	/* 0. a retry with the same Idempotency-Key header gets the first hold back, not a second */
+	idem.active = false;
+	if (evs_idempotency_header_present())
+	{
+		JsonbParseState *st = NULL;
+		Jsonb	   *replay;
+
+		(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		evs_jsonb_push_text(&st, "capacity_id", evs_uuid_text(section_id));
+		evs_jsonb_push_int(&st, "quantity", quantity);
+		evs_jsonb_push_text(&st, "pricing_id", PG_ARGISNULL(2) ? NULL : evs_uuid_text(PG_GETARG_DATUM(2)));
+		evs_jsonb_push_text(&st, "holder_id", holder);
+		evs_jsonb_push_int(&st, "hold_seconds", seconds);
+		replay = evs_idempotency_begin(&idem, "reserve_capacity", NULL,
+									   JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+		if (replay != NULL)
+			PG_RETURN_JSONB_P(replay);
+	}
 	evs_cap_spi_connect();
 
 	/* 1. the section sells now */
@@ -630,6 +650,7 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 	/* 7. thresholds crossed by this reservation: its section's, the event's */
 	evs_capacity_thresholds(tenant, s.event_id, section_id, s.total, remaining, quantity);
 	SPI_finish();
+	evs_idempotency_finish(&idem, DatumGetJsonbP(result));
 	PG_RETURN_DATUM(result);
 }
 

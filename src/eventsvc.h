@@ -64,6 +64,7 @@ extern Jsonb *evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
                                     const char *key_or_null, Jsonb *request);
 extern void  evs_idempotency_finish(EvsIdempotency *idem, Jsonb *response);
 extern void  evs_idempotency_abandon(EvsIdempotency *idem);   /* free the key, store nothing */
+extern bool  evs_idempotency_header_present(void);  /* a cheap test before building the request */
 #define EVS_IDEMPOTENCY_TTL_SECONDS (24 * 60 * 60)
 
 /* capacity, holds, pricing (capacity.c, hold_sweep.c, escrow.c, money.c, pricing.c) */

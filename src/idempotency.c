@@ -51,6 +51,15 @@ header_key(void)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
+/* Whether a call may carry a key in the Idempotency-Key header (cheap: no parsing). */
+bool
+evs_idempotency_header_present(void)
+{
+	const char *headers = GetConfigOption("request.headers", true, false);
+
+	return headers != NULL && strstr(headers, "\"idempotency-key\"") != NULL;
+}
+
 Jsonb *
 evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 					  const char *key_or_null, Jsonb *request)

@@ -78,7 +78,8 @@ out.push('PostgREST serves the `api` schema (see docs/postgrest.md). Reads are v
 out.push('or STABLE functions (`GET /rpc/name?arg=value`); actions are functions called with');
 out.push('`POST /rpc/name` and a JSON object of named arguments. Every error is');
 out.push('`{code, message, details, hint}` with the status of docs/errors.md. The event actions');
-out.push('(create, update, publish, transition, postpone, reschedule, cancel, delete) take an');
+out.push('(create, update, publish, transition, postpone, reschedule, cancel, delete) and');
+out.push('`reserve_capacity` take an');
 out.push('`Idempotency-Key` header: a retry with the same key and body returns the first answer.');
 out.push('');
 out.push('The examples use `API=http://127.0.0.1:3000` and tokens signed by the auth service:');
