@@ -67,6 +67,90 @@ item(const char *field, uint64 i)
 	return s;
 }
 
+/*
+ * Metadata of a create request: only the metadata fields, each of its type, so
+ * that a wrong one is named here rather than failing as a raw cast later.
+ */
+static void
+check_metadata(Jsonb *metadata)
+{
+	static const struct
+	{
+		const char *name;
+		enum jbvType type;
+		const char *what;
+	}			fields[] = {
+		{"performers", jbvArray, "an array"},
+		{"headliner", jbvString, "a string"},
+		{"supporting_acts", jbvArray, "an array of strings"},
+		{"production_company", jbvString, "a string"},
+		{"sponsors", jbvArray, "an array"},
+		{"custom_fields", jbvObject, "an object"},
+	};
+	JsonbIterator *it = JsonbIteratorInit(&metadata->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0;
+	char	   *key = NULL;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+		{
+			if (depth == 1 && key != NULL)
+			{
+				for (int i = 0; i < (int) lengthof(fields); i++)
+					if (strcmp(key, fields[i].name) == 0 &&
+						((tok == WJB_BEGIN_OBJECT) != (fields[i].type == jbvObject) ||
+						 (tok == WJB_BEGIN_ARRAY && fields[i].type != jbvArray)))
+						ereport(ERROR,
+								(errcode(EVS_ERR_VALIDATION),
+								 errmsg("metadata.%s: must be %s", key, fields[i].what)));
+			}
+			if (depth == 2 && key != NULL && strcmp(key, "supporting_acts") == 0)
+				ereport(ERROR,
+						(errcode(EVS_ERR_VALIDATION),
+						 errmsg("metadata.supporting_acts: must be an array of strings")));
+			depth++;
+			continue;
+		}
+		if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+		{
+			depth--;
+			continue;
+		}
+		if (depth == 1 && tok == WJB_KEY)
+		{
+			bool		known = false;
+
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			for (int i = 0; i < (int) lengthof(fields) && !known; i++)
+				known = strcmp(key, fields[i].name) == 0;
+			if (!known)
+				ereport(ERROR,
+						(errcode(EVS_ERR_VALIDATION),
+						 errmsg("metadata.%s: not a metadata field", key),
+						 errhint("Metadata fields: performers, headliner, supporting_acts, production_company, "
+								 "sponsors, custom_fields.")));
+			continue;
+		}
+		if (depth == 1 && tok == WJB_VALUE && v.type != jbvNull)
+		{
+			for (int i = 0; i < (int) lengthof(fields); i++)
+				if (strcmp(key, fields[i].name) == 0 && v.type != fields[i].type)
+					ereport(ERROR,
+							(errcode(EVS_ERR_VALIDATION),
+							 errmsg("metadata.%s: must be %s", key, fields[i].what)));
+		}
+		/* the acts become text[]: each must be a string */
+		if (depth == 2 && tok == WJB_ELEM && key != NULL && strcmp(key, "supporting_acts") == 0 &&
+			v.type != jbvString)
+			ereport(ERROR,
+					(errcode(EVS_ERR_VALIDATION),
+					 errmsg("metadata.supporting_acts: must be an array of strings")));
+	}
+}
+
 /* Sections of a create request: objects with a name and a whole total; returns the sum. */
 static int64
 check_sections(Jsonb *sections)
@@ -205,6 +289,8 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 	}
 	if (metadata && !JB_ROOT_IS_OBJECT(metadata))
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("metadata: must be a JSON object")));
+	if (metadata)
+		check_metadata(metadata);
 	sections_sum = check_sections(sections);
 	check_schedules(schedules);
 	has_capacity = evs_field_int(req, "capacity", &capacity);

@@ -601,6 +601,28 @@ require_arg(FunctionCallInfo fcinfo, int n, const char *name)
 				 errmsg("%s is required", name)));
 }
 
+/* A schedule's times are real instants: 'infinity' has no wall-clock time to repeat. */
+static void
+require_finite(TimestampTz t, const char *name)
+{
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION),
+				 errmsg("%s must be a finite time, not %s", name, t == DT_NOBEGIN ? "-infinity" : "infinity")));
+}
+
+PG_FUNCTION_INFO_V1(evs_sql_require_finite);
+
+/* eventsvc.require_finite(ts, name): ts, or the error above. */
+Datum
+evs_sql_require_finite(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	require_finite(PG_GETARG_TIMESTAMPTZ(0), PG_ARGISNULL(1) ? "time" : text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+}
+
 /*
  * eventsvc.expand_rrule(rule, dtstart timestamp, tz, duration, max_count, window_end)
  * RETURNS TABLE(starts_at timestamptz, ends_at timestamptz)
@@ -684,6 +706,8 @@ evs_schedule_recurrence_end(PG_FUNCTION_ARGS)
 	starts_at = PG_GETARG_TIMESTAMPTZ(1);
 	ends_at = PG_GETARG_TIMESTAMPTZ(2);
 	tzname = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	require_finite(starts_at, "starts_at");
+	require_finite(ends_at, "ends_at");
 	(void) evs_rrule_zone(tzname);	/* a clear error before timestamptz_zone's own */
 	if (ends_at <= starts_at)
 		ereport(ERROR,

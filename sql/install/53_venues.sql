@@ -6,7 +6,13 @@
 -- completed or cancelled, and older than p_max_age_seconds. Oldest first.
 CREATE FUNCTION eventsvc.venue_refresh_due(p_max_age_seconds integer, p_limit integer)
 RETURNS TABLE (tenant_id uuid, venue_id uuid)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF p_max_age_seconds IS NULL OR p_max_age_seconds < 0 OR p_limit IS NULL OR p_limit < 1 THEN
+        RAISE EXCEPTION 'venue_refresh_due needs a max age of at least 0 s and a limit of at least 1'
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY
     SELECT v.tenant_id, v.id
       FROM eventsvc.venues v
      WHERE v.refreshed_at < pg_catalog.now() - pg_catalog.make_interval(secs => p_max_age_seconds)
@@ -14,7 +20,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
                     WHERE e.tenant_id = v.tenant_id AND e.venue_id = v.id AND e.deleted_at IS NULL
                       AND e.status NOT IN ('COMPLETED', 'CANCELLED'))
      ORDER BY v.refreshed_at
-     LIMIT p_limit
+     LIMIT p_limit;
+END
 $$;
 
 -- Apply venue-service's answer. 200: {"name", "capacity", "timezone", "isActive"}

@@ -48,14 +48,21 @@ CREATE TRIGGER event_schedules_check BEFORE INSERT OR UPDATE ON eventsvc.event_s
 
 -- What a rule would produce, before a schedule is saved (for editors' previews).
 CREATE TYPE eventsvc.occurrence AS (starts_at timestamptz, ends_at timestamptz);
+CREATE FUNCTION eventsvc.require_finite(t timestamptz, name text) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'evs_sql_require_finite' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION eventsvc.require_finite(timestamptz, text) IS
+    'Returns t, or fails with 22023 naming the argument when t is +-infinity.';
+
 CREATE FUNCTION api.preview_occurrences(recurrence_rule text, starts_at timestamptz, ends_at timestamptz,
                                         timezone text, max_count integer DEFAULT 20)
 RETURNS SETOF eventsvc.occurrence
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT x.starts_at, x.ends_at
       FROM eventsvc.expand_rrule(recurrence_rule,
-                                 starts_at AT TIME ZONE eventsvc.check_timezone(timezone), timezone,
-                                 (ends_at AT TIME ZONE timezone) - (starts_at AT TIME ZONE timezone),
+                                 eventsvc.require_finite(starts_at, 'starts_at') AT TIME ZONE eventsvc.check_timezone(timezone),
+                                 timezone,
+                                 (eventsvc.require_finite(ends_at, 'ends_at') AT TIME ZONE timezone)
+                                   - (starts_at AT TIME ZONE timezone),
                                  max_count) x
 $$;
 COMMENT ON FUNCTION api.preview_occurrences(text, timestamptz, timestamptz, text, integer) IS
@@ -266,6 +273,7 @@ COMMENT ON FUNCTION api.event_occurrences(uuid, timestamptz, timestamptz) IS
 
 REVOKE ALL ON FUNCTION eventsvc.expand_rrule(text, timestamp, text, interval, integer, timestamptz),
                        eventsvc.validate_rrule(text), eventsvc.check_timezone(text),
+                       eventsvc.require_finite(timestamptz, text),
                        eventsvc.schedule_recurrence_end(text, timestamptz, timestamptz, text),
                        eventsvc.schedule_check_trigger(), eventsvc.caller_scope(),
                        eventsvc.event_is_visible(uuid, eventsvc.events, boolean),
@@ -278,6 +286,7 @@ REVOKE ALL ON FUNCTION eventsvc.expand_rrule(text, timestamp, text, interval, in
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION eventsvc.expand_rrule(text, timestamp, text, interval, integer, timestamptz),
                           eventsvc.validate_rrule(text), eventsvc.check_timezone(text),
+                          eventsvc.require_finite(timestamptz, text),
                           eventsvc.schedule_recurrence_end(text, timestamptz, timestamptz, text),
                           eventsvc.schedule_check_trigger(), eventsvc.caller_scope(),
                           eventsvc.event_is_visible(uuid, eventsvc.events, boolean),
