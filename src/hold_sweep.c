@@ -164,15 +164,16 @@ expire_picked_waiting(SPIPlanPtr plan, Datum *args)
 	{
 		ErrorData  *edata;
 
+		/* end our subtransaction first: a caller's exception block expects its own to be current */
 		MemoryContextSwitchTo(outer);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			PG_RE_THROW();
 		FlushErrorState();
-		FreeErrorData(edata);
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(outer);
 		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
 		done = false;
 	}
 	PG_END_TRY();

@@ -5,7 +5,7 @@
 -- goes (the horizon moves at commit), own tenant.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(15);
+SELECT plan(19);
 
 SELECT eventsvc.create_tenant('Tap Sweep', 'tap-sweep', '55555555-5555-4555-8555-555555555555') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -87,5 +87,37 @@ SELECT is(pg_temp.seats(), '0 held, 2 sold, 48 free, drift 0', 'two seats sold, 
 SELECT is(pg_temp.active_below_horizon(), 0::bigint, 'still no active hold before the horizon');
 
 SELECT throws_ok($$SET eventsvc.sweep_lock_wait_ms = -1$$, '22023', NULL, 'the sweep lock wait cannot be negative');
+
+-- an error inside the sweep's own subtransaction reaches a caller's exception
+-- block with the caller's subtransaction current: the session goes on
+CREATE FUNCTION public.tap_sweep_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'boom';
+END
+$$;
+SELECT api.reserve_capacity('55555555-0000-4000-8000-0000000000c1', 1, holder_id => 'boom', hold_seconds => 60) IS NOT NULL AS held;
+CREATE TRIGGER tap_sweep_boom BEFORE UPDATE ON eventsvc.capacity_holds
+    FOR EACH ROW WHEN (OLD.holder_id = 'boom') EXECUTE FUNCTION public.tap_sweep_boom();
+CREATE FUNCTION pg_temp.sweep_caught() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM api.expire_holds(100);
+    RETURN 'not caught';
+EXCEPTION WHEN raise_exception THEN
+    RETURN 'caught: ' || SQLERRM;
+END
+$$;
+BEGIN;
+SET LOCAL eventsvc.clock_offset_seconds = 120;
+SELECT is(pg_temp.sweep_caught(), 'caught: boom', 'the caller catches the error raised inside the sweep');
+SELECT is((SELECT state::text FROM eventsvc.capacity_holds WHERE holder_id = 'boom'), 'ACTIVE',
+          'and the hold is as it was');
+COMMIT;
+DROP TRIGGER tap_sweep_boom ON eventsvc.capacity_holds;
+DROP FUNCTION public.tap_sweep_boom();
+BEGIN;
+SET LOCAL eventsvc.clock_offset_seconds = 120;
+SELECT is(api.expire_holds(100), 1::bigint, 'the session goes on: the next sweep expires the hold');
+COMMIT;
+SELECT is(pg_temp.seats(), '0 held, 2 sold, 48 free, drift 0', 'counter and rows agree');
 
 SELECT * FROM finish();
