@@ -722,6 +722,25 @@ require_holder(Datum tenant, Datum hold_id)
 }
 
 /* api.confirm_hold(hold_id): ACTIVE and unexpired -> CONFIRMED at the locked price. */
+/*
+ * A retried confirm or release with the same Idempotency-Key header (over
+ * HTTP) gets the first answer back instead of "already confirmed/released".
+ * Returns that answer, or NULL to go ahead (then finish with the result).
+ */
+static Jsonb *
+hold_change_replay(EvsIdempotency *idem, const char *operation, Datum hold_id)
+{
+	JsonbParseState *st = NULL;
+
+	idem->active = false;
+	if (!evs_idempotency_header_present())
+		return NULL;
+	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	evs_jsonb_push_text(&st, "hold_id", evs_uuid_text(hold_id));
+	return evs_idempotency_begin(idem, operation, NULL,
+								 JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+}
+
 Datum
 evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 {
@@ -731,12 +750,16 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		result;
 	MemoryContext outer = CurrentMemoryContext;
+	EvsIdempotency idem;
+	Jsonb	   *replay;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("confirm_hold needs hold_id")));
 	v[0] = evs_current_tenant();
 	v[1] = PG_GETARG_DATUM(0);
 	v[2] = TimestampTzGetDatum(evs_now());
+	if ((replay = hold_change_replay(&idem, "confirm_hold", v[1])) != NULL)
+		PG_RETURN_JSONB_P(replay);
 	evs_cap_spi_connect();
 	require_holder(v[0], v[1]);
 	if (plan == NULL)
@@ -766,6 +789,7 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 			evs_event_soldout_check(v[0], event_id);
 	}
 	SPI_finish();
+	evs_idempotency_finish(&idem, DatumGetJsonbP(result));
 	PG_RETURN_DATUM(result);
 }
 
@@ -800,12 +824,16 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		result;
 	MemoryContext outer = CurrentMemoryContext;
+	EvsIdempotency idem;
+	Jsonb	   *replay;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("release_hold needs hold_id")));
 	v[0] = evs_current_tenant();
 	v[1] = PG_GETARG_DATUM(0);
 	v[2] = TimestampTzGetDatum(evs_now());
+	if ((replay = hold_change_replay(&idem, "release_hold", v[1])) != NULL)
+		PG_RETURN_JSONB_P(replay);
 	evs_cap_spi_connect();
 	require_holder(v[0], v[1]);
 	if (!hold_section(v[0], v[1], &section))
@@ -828,6 +856,7 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 		evs_escrow_give_on_commit(e, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
 	result = copy_out(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), outer);
 	SPI_finish();
+	evs_idempotency_finish(&idem, DatumGetJsonbP(result));
 	PG_RETURN_DATUM(result);
 }
 

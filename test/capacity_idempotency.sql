@@ -3,7 +3,7 @@
 -- seats; the same key with another request is refused; no header, no key.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(9);
+SELECT plan(13);
 
 SELECT eventsvc.create_tenant('Tap Idem', 'tap-idem', '44444444-4444-4444-8444-444444444444') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -42,6 +42,22 @@ SELECT is((SELECT r->>'available' FROM eventsvc.check_capacity('44444444-0000-40
 SELECT set_config('request.headers', '{"idempotency-key": "ivy-hold-3"}', false);
 SELECT throws_ok($$SELECT api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 5)$$, 'PT409', NULL,
                  'sold out: 5 asked, 2 left');
+
+-- confirm and release: the retry gets the first answer, not "already confirmed/released"
+SELECT set_config('request.headers', '{"idempotency-key": "ivy-confirm-1"}', false);
+SELECT api.confirm_hold(:'first_hold') ->> 'confirmed_at' AS confirmed_at \gset
+SELECT is(api.confirm_hold(:'first_hold') ->> 'confirmed_at', :'confirmed_at', 'a retried confirm returns the first answer');
+SELECT set_config('request.headers', '{"idempotency-key": "ivy-confirm-2"}', false);
+SELECT throws_ok(format('SELECT api.confirm_hold(%L)', :'first_hold'), 'PT409', NULL,
+                 'a new key on a confirmed hold: already confirmed');
+SELECT set_config('request.headers', '{"idempotency-key": "ivy-release-1"}', false);
+SELECT api.release_hold(id) ->> 'state' AS released FROM eventsvc.capacity_holds
+ WHERE tenant_id = '44444444-4444-4444-8444-444444444444' AND quantity = 1 ORDER BY created_at LIMIT 1 \gset
+SELECT is((SELECT api.release_hold(id) ->> 'state' FROM eventsvc.capacity_holds
+            WHERE tenant_id = '44444444-4444-4444-8444-444444444444' AND quantity = 1 ORDER BY created_at LIMIT 1),
+          'RELEASED', 'a retried release returns the first answer');
+SELECT is((SELECT r->>'available' FROM eventsvc.check_capacity('44444444-0000-4000-8000-0000000000c1') r),
+          '3', 'the released seat came back once');
 RESET request.headers;
 
 SELECT * FROM finish();

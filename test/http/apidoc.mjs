@@ -79,7 +79,7 @@ out.push('or STABLE functions (`GET /rpc/name?arg=value`); actions are functions
 out.push('`POST /rpc/name` and a JSON object of named arguments. Every error is');
 out.push('`{code, message, details, hint}` with the status of docs/errors.md. The event actions');
 out.push('(create, update, publish, transition, postpone, reschedule, cancel, delete) and');
-out.push('`reserve_capacity` take an');
+out.push('`reserve_capacity`, `confirm_hold`, `release_hold` take an');
 out.push('`Idempotency-Key` header: a retry with the same key and body returns the first answer.');
 out.push('');
 out.push('The examples use `API=http://127.0.0.1:3000` and tokens signed by the auth service:');
