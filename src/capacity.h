@@ -73,5 +73,6 @@ extern TimestampTz evs_sweep_start(uint64 *gen);
 extern TimestampTz evs_sweep_oldest_writer(void);
 extern void evs_sweep_propose(TimestampTz new_horizon, uint64 gen);
 extern bool evs_sweep_wrote_holds(void);
+extern void evs_sweep_horizon_reset(void);
 
 #endif

@@ -311,6 +311,30 @@ evs_sweep_propose(TimestampTz new_horizon, uint64 gen)
 	proposed_gen = gen;
 }
 
+/*
+ * Forget this database's horizon: the next sweep reads from the beginning.
+ * For hold rows written around the hold functions (a repair in replica mode,
+ * a restore), which may expire before it; eventsvc.escrow_reset calls it.
+ */
+void
+evs_sweep_horizon_reset(void)
+{
+	HorizonSlot *s;
+
+	if (!usable())
+		return;
+	SpinLockAcquire(&horizon->mutex);
+	s = my_slot();
+	if (s != NULL)
+	{
+		/* through "low" too, so that a sweep that started before cannot restore the old start */
+		s->horizon = DT_NOBEGIN;
+		s->low = DT_NOBEGIN;
+		s->low_gen++;
+	}
+	SpinLockRelease(&horizon->mutex);
+}
+
 PG_FUNCTION_INFO_V1(evs_sql_sweep_horizon);
 
 /* eventsvc.sweep_horizon(): this database's read start, NULL when unknown. */

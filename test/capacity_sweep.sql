@@ -5,7 +5,7 @@
 -- goes (the horizon moves at commit), own tenant.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(19);
+SELECT plan(21);
 
 SELECT eventsvc.create_tenant('Tap Sweep', 'tap-sweep', '55555555-5555-4555-8555-555555555555') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -119,5 +119,15 @@ SET LOCAL eventsvc.clock_offset_seconds = 120;
 SELECT is(api.expire_holds(100), 1::bigint, 'the session goes on: the next sweep expires the hold');
 COMMIT;
 SELECT is(pg_temp.seats(), '0 held, 2 sold, 48 free, drift 0', 'counter and rows agree');
+
+-- a hold written around the hold functions (a repair, a restore) below the horizon:
+-- escrow_reset makes the next sweep read from the beginning and find it
+SET session_replication_role = replica;
+INSERT INTO eventsvc.capacity_holds (tenant_id, event_id, capacity_id, holder_id, quantity, expires_at)
+VALUES ('55555555-5555-4555-8555-555555555555', '55555555-0000-4000-8000-0000000000e1',
+        '55555555-0000-4000-8000-0000000000c1', 'restored', 1, now() - interval '1 day');
+RESET session_replication_role;
+SELECT ok(eventsvc.escrow_reset('55555555-0000-4000-8000-0000000000c1'), 'the repaired section is reset');
+SELECT is(api.expire_holds(100), 1::bigint, 'the restored hold, a day old, is swept');
 
 SELECT * FROM finish();
