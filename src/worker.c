@@ -60,7 +60,7 @@ bool		evs_amqp_tls = false;
 bool		evs_amqp_tls_verify = true;
 char	   *evs_amqp_cacert = NULL;
 int			evs_amqp_timeout_ms = 5000;
-int			evs_outbox_batch_size = 1000;
+int			evs_outbox_batch_size = 2000;
 int			evs_outbox_max_attempts = 10;
 int			evs_outbox_backoff_base_ms = 1000;
 int			evs_outbox_backoff_max_ms = 300000;
@@ -130,7 +130,7 @@ define_settings(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("eventsvc.outbox_batch_size",
 							"Outbox rows claimed and published per confirm window.", NULL,
-							&evs_outbox_batch_size, 1000, 1, 10000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+							&evs_outbox_batch_size, 2000, 1, 10000, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("eventsvc.outbox_max_attempts",
 							"Failed publishes (returned or rejected) before a row goes dead.",
 							"Broker outages are not counted.",
