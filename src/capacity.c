@@ -41,7 +41,6 @@ int			evs_hold_max_seconds = 1800;
 int			evs_max_seats_per_holder = 0;
 int			evs_escrow_max_sections = 10000;
 bool		evs_hold_writer_active = false;
-int			evs_sweep_lock_wait_ms = 100;
 
 void
 evs_capacity_init(void)
@@ -65,14 +64,8 @@ evs_capacity_init(void)
 								"Sections beyond this use row locks. Needs a restart.",
 								&evs_escrow_max_sections, 10000, 0, 10000000,
 								PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.sweep_lock_wait_ms",
-							"How long the expiry sweep waits for a hold a buyer is changing right now.",
-							"Past it the batch skips the locked holds (the next sweep sees how they ended). "
-							"0: skip locked holds at once.",
-							&evs_sweep_lock_wait_ms, 100, 0, 10000,
-							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	evs_escrow_shmem_init();
-	evs_sweep_horizon_shmem_init();
+	evs_sweep_horizon_init();
 }
 
 /* ---- small helpers ---- */
@@ -274,43 +267,6 @@ sold_out(int32 quantity, int64 remaining)
 			 errhint("Held seats come back when their holds expire or are released.")));
 }
 
-/*
- * Expires, in this transaction, the section's holds that are past their time
- * but not yet swept, and returns their seats. Used when a request would
- * otherwise be refused: a section is sold out only when it truly lacks the
- * seats. Rows a sweeper or a buyer is changing right now are skipped; if this
- * transaction aborts, the holds are simply ACTIVE (and expired) again.
- */
-static int64
-reclaim_expired(Datum tenant, Datum section_id)
-{
-	static SPIPlanPtr plan = NULL;
-	uint64		gen;
-	Datum		v[4] = {tenant, section_id, TimestampTzGetDatum(evs_now()), TimestampTzGetDatum(evs_sweep_start(&gen))};
-	bool		isnull;
-	Datum		freed;
-	int			rc;
-
-	if (plan == NULL)
-	{
-		Oid			t[4] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-
-		/* the section's slice of the sweep's range (sweep_horizon.c) */
-		plan = evs_cap_prepare_kept(
-			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $3"
-			"  WHERE h.ctid = ANY (ARRAY(SELECT ctid FROM eventsvc.capacity_holds"
-			"         WHERE tenant_id = $1 AND capacity_id = $2 AND expires_at >= $4 AND expires_at <= $3"
-			"           AND state = 'ACTIVE'"
-			"         ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)) AND h.state = 'ACTIVE'"
-			"  RETURNING h.quantity)"
-			" SELECT coalesce(sum(quantity), 0)::int8 FROM u", 4, t);
-	}
-	rc = evs_hold_write(plan, v, NULL, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reclaiming expired holds failed: %s", SPI_result_code_string(rc));
-	freed = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : DatumGetInt64(freed);
-}
 
 /*
  * Takes `quantity` seats from the shared counter, reclaiming overdue holds of
@@ -326,7 +282,7 @@ take_seats_escrow(EvsEscrowEntry *e, Datum tenant, Datum section_id, int32 quant
 
 	if (evs_escrow_take(e, quantity, remaining))
 		return;
-	freed = reclaim_expired(tenant, section_id);
+	freed = evs_reclaim_expired(tenant, section_id);
 	if (*remaining + freed < quantity)
 		sold_out(quantity, *remaining + freed);
 	use = Min(freed, quantity);
@@ -364,7 +320,7 @@ take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 *remaini
 	/* latest snapshot: under REPEATABLE READ the transaction's own would miss holds committed meanwhile */
 	held = evs_section_held_latest(tenant, section_id);
 	*remaining = total - held;
-	if (*remaining < quantity && reclaim_expired(tenant, section_id) > 0)
+	if (*remaining < quantity && evs_reclaim_expired(tenant, section_id) > 0)
 		*remaining = total - evs_section_held_latest(tenant, section_id);	/* sees its own expiries */
 	if (*remaining < quantity)
 		sold_out(quantity, *remaining < 0 ? 0 : *remaining);

@@ -55,6 +55,9 @@ extern int64 evs_section_held_latest(Datum tenant, Datum section);
 /* sections.c: a column of a trigger tuple by name; false when it is NULL */
 extern bool evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value);
 
+/* hold_sweep.c: expires a section's overdue holds now, for a request short of seats; returns the seats freed */
+extern int64 evs_reclaim_expired(Datum tenant, Datum section_id);
+
 /* thresholds.c: outbox messages after a reservation / a confirmation */
 extern void evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,
 									int64 remaining, int32 quantity);
@@ -66,7 +69,7 @@ extern void evs_event_soldout_check(Datum tenant, Datum event_id);
  * and report each new hold's expiry; a sweep reads the start first, then the
  * oldest open writer, and proposes a new start that applies at its commit.
  */
-extern void evs_sweep_horizon_shmem_init(void);
+extern void evs_sweep_horizon_init(void);
 extern void evs_sweep_note_writer(void);
 extern void evs_sweep_note_expiry(TimestampTz expires);
 extern TimestampTz evs_sweep_start(uint64 *gen);

@@ -1,7 +1,8 @@
 /*
  * hold_sweep.c: releasing many holds at once, across tenants for the expiry
- * sweeper (api.expire_holds) and per event for event cancellation. Seats go
- * back to the sections' counters when the transaction commits.
+ * sweeper (api.expire_holds), per section for a reservation short of seats,
+ * and per event for event cancellation. Seats go back to the sections'
+ * counters when the transaction commits.
  */
 #include "eventsvc.h"
 
@@ -336,6 +337,44 @@ evs_expire_holds(int limit)
 	SPI_finish();
 	SetUserIdAndSecContext(saved_user, saved_sec);
 	return n;
+}
+
+/*
+ * Expires, in this transaction, the section's holds that are past their time
+ * but not yet swept, and returns their seats. Used when a request would
+ * otherwise be refused: a section is sold out only when it truly lacks the
+ * seats. Rows a sweeper or a buyer is changing right now are skipped; if this
+ * transaction aborts, the holds are simply ACTIVE (and expired) again.
+ */
+int64
+evs_reclaim_expired(Datum tenant, Datum section_id)
+{
+	static SPIPlanPtr plan = NULL;
+	uint64		gen;
+	Datum		v[4] = {tenant, section_id, TimestampTzGetDatum(evs_now()), TimestampTzGetDatum(evs_sweep_start(&gen))};
+	bool		isnull;
+	Datum		freed;
+	int			rc;
+
+	if (plan == NULL)
+	{
+		Oid			t[4] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+
+		/* the section's slice of the sweep's range (sweep_horizon.c) */
+		plan = evs_cap_prepare_kept(
+			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $3"
+			"  WHERE h.ctid = ANY (ARRAY(SELECT ctid FROM eventsvc.capacity_holds"
+			"         WHERE tenant_id = $1 AND capacity_id = $2 AND expires_at >= $4 AND expires_at <= $3"
+			"           AND state = 'ACTIVE'"
+			"         ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)) AND h.state = 'ACTIVE'"
+			"  RETURNING h.quantity)"
+			" SELECT coalesce(sum(quantity), 0)::int8 FROM u", 4, t);
+	}
+	rc = evs_hold_write(plan, v, NULL, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reclaiming expired holds failed: %s", SPI_result_code_string(rc));
+	freed = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(freed);
 }
 
 /* Release every active hold of an event (event cancellation). Returns holds released. */
