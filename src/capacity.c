@@ -679,20 +679,26 @@ require_holder(Datum tenant, Datum hold_id)
 
 /* api.confirm_hold(hold_id): ACTIVE and unexpired -> CONFIRMED at the locked price. */
 /*
- * A retried confirm or release with the same Idempotency-Key header (over
- * HTTP) gets the first answer back instead of "already confirmed/released".
- * Returns that answer, or NULL to go ahead (then finish with the result).
+ * The start of a confirm or release: the hold id (required), and v[] = tenant,
+ * hold, now. A retry with the same Idempotency-Key header (over HTTP) gets the
+ * first answer back instead of "already confirmed/released": that answer is
+ * returned; NULL means go ahead (and finish *idem with the result).
  */
 static Jsonb *
-hold_change_replay(EvsIdempotency *idem, const char *operation, Datum hold_id)
+hold_change_begin(FunctionCallInfo fcinfo, const char *operation, Datum *v, EvsIdempotency *idem)
 {
 	JsonbParseState *st = NULL;
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("%s needs hold_id", operation)));
+	v[0] = evs_current_tenant();
+	v[1] = PG_GETARG_DATUM(0);
+	v[2] = TimestampTzGetDatum(evs_now());
 	idem->active = false;
 	if (!evs_idempotency_header_present())
 		return NULL;
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	evs_jsonb_push_text(&st, "hold_id", evs_uuid_text(hold_id));
+	evs_jsonb_push_text(&st, "hold_id", evs_uuid_text(v[1]));
 	return evs_idempotency_begin(idem, operation, NULL,
 								 JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }
@@ -709,12 +715,7 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 	EvsIdempotency idem;
 	Jsonb	   *replay;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("confirm_hold needs hold_id")));
-	v[0] = evs_current_tenant();
-	v[1] = PG_GETARG_DATUM(0);
-	v[2] = TimestampTzGetDatum(evs_now());
-	if ((replay = hold_change_replay(&idem, "confirm_hold", v[1])) != NULL)
+	if ((replay = hold_change_begin(fcinfo, "confirm_hold", v, &idem)) != NULL)
 		PG_RETURN_JSONB_P(replay);
 	evs_cap_spi_connect();
 	require_holder(v[0], v[1]);
@@ -783,12 +784,7 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 	EvsIdempotency idem;
 	Jsonb	   *replay;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("release_hold needs hold_id")));
-	v[0] = evs_current_tenant();
-	v[1] = PG_GETARG_DATUM(0);
-	v[2] = TimestampTzGetDatum(evs_now());
-	if ((replay = hold_change_replay(&idem, "release_hold", v[1])) != NULL)
+	if ((replay = hold_change_begin(fcinfo, "release_hold", v, &idem)) != NULL)
 		PG_RETURN_JSONB_P(replay);
 	evs_cap_spi_connect();
 	require_holder(v[0], v[1]);
