@@ -143,6 +143,14 @@ SET app.current_user_id = 'gina';
 SELECT api.reserve_capacity(:'floor', 2) ->> 'quantity' AS rolled_back_seats_reusable;
 SET app.current_user_id = 'alice';
 
+-- Nor one that changed the rows reservations read (their copies would stay stale).
+RESET ROLE;
+BEGIN;
+UPDATE eventsvc.event_capacity SET maximum_purchase = maximum_purchase WHERE id = :'floor';
+PREPARE TRANSACTION 'evs_reference_test';
+SELECT count(*) AS prepared FROM pg_prepared_xacts WHERE gid = 'evs_reference_test';
+SET ROLE eventsvc_user;
+
 -- Nobody writes hold rows directly.
 RESET ROLE;
 INSERT INTO eventsvc.capacity_holds (tenant_id, event_id, capacity_id, holder_id, quantity, expires_at)

@@ -66,6 +66,7 @@ evs_capacity_init(void)
 								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	evs_escrow_shmem_init();
 	evs_sweep_horizon_init();
+	evs_refcache_init();
 }
 
 /* ---- small helpers ---- */
@@ -197,7 +198,11 @@ typedef struct Section
 /*
  * The section, its event's status and, when `pricing_id` is given, the tier
  * (columns 8..29; *priced says whether it exists) in one statement: the hold
- * path runs this on every reservation.
+ * path runs this on every reservation. The row is read with a fresh snapshot
+ * (the latest committed state, whatever the isolation level) and the backend
+ * keeps a copy until the reference generation moves (refcache.c): a change to
+ * any column read here raises it (the triggers of 42_reference_rows.sql list
+ * the columns of events and event_capacity: keep them in step).
  */
 static void
 section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing, TimestampTz at,
@@ -210,32 +215,47 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 	TupleDesc	desc;
 	bool		isnull;
 	int			rc;
+	EvsRefKey	key;
+	uint64		generation;
 
 #define SECTION_COLUMNS "s.event_id, s.total_capacity, s.minimum_purchase, s.maximum_purchase," \
 		" s.is_active, e.status::text, e.deleted_at IS NULL"
 #define SECTION_FROM " FROM eventsvc.event_capacity s" \
 		" JOIN eventsvc.events e ON e.tenant_id = s.tenant_id AND e.id = s.event_id"
 
-	if (plain_plan == NULL)
+	memset(&key, 0, sizeof(key));
+	key.kind = with_pricing ? 2 : 1;
+	memcpy(key.ids[0], DatumGetUUIDP(tenant)->data, UUID_LEN);
+	memcpy(key.ids[1], DatumGetUUIDP(section_id)->data, UUID_LEN);
+	if (with_pricing)
+		memcpy(key.ids[2], DatumGetUUIDP(pricing_id)->data, UUID_LEN);
+	generation = evs_refcache_generation();
+	row = evs_refcache_lookup(&key, generation, &desc);
+	if (row == NULL)
 	{
-		Oid			t[3] = {UUIDOID, UUIDOID, UUIDOID};
+		if (plain_plan == NULL)
+		{
+			Oid			t[3] = {UUIDOID, UUIDOID, UUIDOID};
 
-		plain_plan = evs_cap_prepare_kept("SELECT " SECTION_COLUMNS SECTION_FROM
-								  " WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
-		priced_plan = evs_cap_prepare_kept("SELECT " SECTION_COLUMNS ", " EVS_PRICING_COLUMNS SECTION_FROM
-								   " LEFT JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.id = $3"
-								   " LEFT JOIN eventsvc.currencies c ON c.code = p.currency"
-								   " WHERE s.tenant_id = $1 AND s.id = $2", 3, t);
+			plain_plan = evs_cap_prepare_kept("SELECT " SECTION_COLUMNS SECTION_FROM
+											  " WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
+			priced_plan = evs_cap_prepare_kept("SELECT " SECTION_COLUMNS ", " EVS_PRICING_COLUMNS SECTION_FROM
+											   " LEFT JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.id = $3"
+											   " LEFT JOIN eventsvc.currencies c ON c.code = p.currency"
+											   " WHERE s.tenant_id = $1 AND s.id = $2", 3, t);
+		}
+		rc = SPI_execute_snapshot(with_pricing ? priced_plan : plain_plan, v, NULL, GetLatestSnapshot(),
+								  InvalidSnapshot, true, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(EVS_ERR_NOT_FOUND),
+					 errmsg("section %s not found", evs_uuid_text(section_id))));
+		row = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		evs_refcache_store(&key, generation, row, desc);
 	}
-	rc = SPI_execute_plan(with_pricing ? priced_plan : plain_plan, v, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(EVS_ERR_NOT_FOUND),
-				 errmsg("section %s not found", evs_uuid_text(section_id))));
-	row = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
 	s->event_id = datumCopy(SPI_getbinval(row, desc, 1, &isnull), false, UUID_LEN);
 	s->total = DatumGetInt32(SPI_getbinval(row, desc, 2, &isnull));
 	s->min_purchase = DatumGetInt32(SPI_getbinval(row, desc, 3, &isnull));
@@ -360,20 +380,25 @@ hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing 
 	JsonbParseState *st = NULL;
 	JsonbValue *obj;
 
+	/* keys in jsonb's own order (length, then bytes): its sort then only checks */
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	evs_jsonb_push_text(&st, "id", evs_uuid_text(id));
-	evs_jsonb_push_text(&st, "tenant_id", evs_uuid_text(tenant));
-	evs_jsonb_push_text(&st, "event_id", evs_uuid_text(event_id));
-	evs_jsonb_push_text(&st, "capacity_id", evs_uuid_text(section_id));
-	evs_jsonb_push_text(&st, "pricing_id", priced ? evs_uuid_text(p->id) : NULL);
-	evs_jsonb_push_text(&st, "holder_id", holder);
-	evs_jsonb_push_int(&st, "quantity", quantity);
 	evs_jsonb_push_text(&st, "state", "ACTIVE");
 	evs_jsonb_push_text(&st, "currency", priced ? p->price.currency : NULL);
+	evs_jsonb_push_text(&st, "event_id", evs_uuid_text(event_id));
+	evs_jsonb_push_int(&st, "quantity", quantity);
+	evs_jsonb_push_text(&st, "holder_id", holder);
+	evs_jsonb_push_text(&st, "tenant_id", evs_uuid_text(tenant));
+	push_time(&st, "created_at", created);
+	push_time(&st, "expires_at", expires);
+	evs_jsonb_push_text(&st, "pricing_id", priced ? evs_uuid_text(p->id) : NULL);
 	if (priced)
 		evs_jsonb_push_int(&st, "unit_price", p->price.unit_price);
 	else
 		evs_jsonb_push_text(&st, "unit_price", NULL);
+	evs_jsonb_push_text(&st, "capacity_id", evs_uuid_text(section_id));
+	evs_jsonb_push_text(&st, "released_at", NULL);
+	evs_jsonb_push_text(&st, "confirmed_at", NULL);
 	evs_jsonb_push_key(&st, "locked_price");
 	if (priced)
 	{
@@ -392,10 +417,6 @@ hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing 
 		v.type = jbvNull;
 		(void) pushJsonbValue(&st, WJB_VALUE, &v);
 	}
-	push_time(&st, "expires_at", expires);
-	push_time(&st, "created_at", created);
-	evs_jsonb_push_text(&st, "confirmed_at", NULL);
-	evs_jsonb_push_text(&st, "released_at", NULL);
 	obj = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(obj));
 }
@@ -565,17 +586,7 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 		locked = evs_price_line_jsonb(&p.price, &line);
 	}
 
-	/* 6. the row */
-	if (insert_plan == NULL)
-	{
-		Oid			t[12] = {UUIDOID, UUIDOID, UUIDOID, UUIDOID, TEXTOID, INT4OID, TEXTOID, INT8OID,
-		JSONBOID, TIMESTAMPTZOID, UUIDOID, TIMESTAMPTZOID};
-
-		insert_plan = evs_cap_prepare_kept(
-			"INSERT INTO eventsvc.capacity_holds (tenant_id, event_id, capacity_id, pricing_id, holder_id,"
-			" quantity, currency, unit_price, locked_price, expires_at, id, created_at)"
-			" VALUES ($1, $2, $3, $4, $5, $6, $7::bpchar, $8, $9, $10, $11, $12)", 12, t);
-	}
+	/* 6. the row: directly (hold_insert.c), or through SQL if the table has changed shape */
 	memset(nulls, ' ', sizeof(nulls));
 	vals[0] = tenant;
 	vals[1] = s.event_id;
@@ -591,9 +602,32 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 		nulls[3] = nulls[6] = nulls[7] = nulls[8] = 'n';
 	vals[10] = new_uuid();
 	vals[11] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());	/* the column default, now() */
-	rc = evs_hold_write(insert_plan, vals, nulls, 1);
-	if (rc != SPI_OK_INSERT || SPI_processed != 1)
-		elog(ERROR, "hold insert failed: %s", SPI_result_code_string(rc));
+	{
+		EvsHoldRow	row = {
+			.tenant_id = tenant, .id = vals[10], .event_id = s.event_id, .capacity_id = section_id,
+			.holder_id = holder, .quantity = quantity, .expires_at = DatumGetTimestampTz(vals[9]),
+			.created_at = DatumGetTimestampTz(vals[11]), .priced = priced, .pricing_id = vals[3],
+			.currency = priced ? p.price.currency : NULL, .unit_price = priced ? p.price.unit_price : 0,
+		.locked_price = locked};
+
+		evs_sweep_note_writer();
+		if (!evs_hold_insert_direct(&row))
+		{
+			if (insert_plan == NULL)
+			{
+				Oid			t[12] = {UUIDOID, UUIDOID, UUIDOID, UUIDOID, TEXTOID, INT4OID, TEXTOID, INT8OID,
+				JSONBOID, TIMESTAMPTZOID, UUIDOID, TIMESTAMPTZOID};
+
+				insert_plan = evs_cap_prepare_kept(
+					"INSERT INTO eventsvc.capacity_holds (tenant_id, event_id, capacity_id, pricing_id, holder_id,"
+					" quantity, currency, unit_price, locked_price, expires_at, id, created_at)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7::bpchar, $8, $9, $10, $11, $12)", 12, t);
+			}
+			rc = evs_hold_write(insert_plan, vals, nulls, 1);
+			if (rc != SPI_OK_INSERT || SPI_processed != 1)
+				elog(ERROR, "hold insert failed: %s", SPI_result_code_string(rc));
+		}
+	}
 	evs_sweep_note_expiry(DatumGetTimestampTz(vals[9]));
 	{
 		MemoryContext spi = MemoryContextSwitchTo(outer);

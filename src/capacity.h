@@ -40,6 +40,41 @@ extern int64 evs_escrow_available(EvsEscrowEntry *e);
 extern int	evs_escrow_in_flight(EvsEscrowEntry *e);
 extern void evs_escrow_shmem_init(void);
 
+/*
+ * refcache.c: a backend's copies of reference rows (tenant, section, event,
+ * tier, currency), valid while the shared reference generation stays the
+ * same. Read the generation first, then load with a fresh snapshot, then
+ * store under the generation read. Generation 0: nothing is kept.
+ */
+typedef struct EvsRefKey
+{
+	uint32		kind;			/* what was loaded, by whom: see the callers */
+	unsigned char ids[3][16];	/* uuids; unused ones zero */
+} EvsRefKey;
+extern HeapTuple evs_refcache_lookup(const EvsRefKey *key, uint64 generation, TupleDesc *desc);
+extern void evs_refcache_store(const EvsRefKey *key, uint64 generation, HeapTuple tuple, TupleDesc desc);
+extern void evs_refcache_invalidate(void);
+
+/* hold_insert.c: a new hold row, written without the executor */
+typedef struct EvsHoldRow
+{
+	Datum		tenant_id;
+	Datum		id;
+	Datum		event_id;
+	Datum		capacity_id;
+	const char *holder_id;
+	int32		quantity;
+	TimestampTz expires_at;
+	TimestampTz created_at;
+	bool		priced;			/* the four below only when priced */
+	Datum		pricing_id;
+	const char *currency;
+	int64		unit_price;
+	Datum		locked_price;	/* jsonb */
+} EvsHoldRow;
+/* false (nothing written) when the table has changed shape: insert through SQL then */
+extern bool evs_hold_insert_direct(const EvsHoldRow *row);
+
 /* capacity.c: hold rows change only while this is true (the DML guard trigger). */
 extern bool evs_hold_writer_active;
 

@@ -565,6 +565,7 @@ evs_sql_escrow_reset(PG_FUNCTION_ARGS)
 
 	/* rows written around the hold functions may also expire before the sweep's horizon */
 	evs_sweep_horizon_reset();
+	evs_refcache_invalidate();
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(false);
 	n = escrow_find_all(PG_GETARG_DATUM(0), found, lengthof(found));

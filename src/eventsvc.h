@@ -69,6 +69,9 @@ extern bool  evs_idempotency_header_present(void);  /* a cheap test before build
 
 /* capacity, holds, pricing (capacity.c, hold_sweep.c, escrow.c, money.c, pricing.c) */
 extern void  evs_capacity_init(void);   /* settings and, when preloaded, the seat counters */
+/* refcache.c: the shared reference generation (0: none) and its shared memory */
+extern void  evs_refcache_init(void);
+extern uint64 evs_refcache_generation(void);
 
 /* schedules, discovery, content, health (discovery.c) */
 extern int	evs_ready_max_outbox_lag_seconds;

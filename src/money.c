@@ -182,21 +182,22 @@ evs_price_line_jsonb(const EvsPriceInput *in, const EvsPriceLine *l)
 	JsonbParseState *st = NULL;
 	JsonbValue *obj;
 
+	/* keys in jsonb's own order (length, then bytes): its sort then only checks */
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	evs_jsonb_push_text(&st, "currency", in->currency);
-	evs_jsonb_push_int(&st, "minor_unit", in->minor_unit);
-	evs_jsonb_push_text(&st, "price_kind", in->price_kind);
-	evs_jsonb_push_int(&st, "quantity", l->quantity);
-	evs_jsonb_push_int(&st, "unit_price", l->unit_price);
-	evs_jsonb_push_int(&st, "base_total", l->base_total);
-	evs_jsonb_push_int(&st, "group_discount", l->group_discount);
-	evs_jsonb_push_int(&st, "service_fee", l->service_fee);
-	evs_jsonb_push_int(&st, "facility_fee", l->facility_fee);
-	evs_jsonb_push_int(&st, "subtotal", l->subtotal);
-	evs_jsonb_push_numeric(&st, "tax_rate", tax_rate_numeric(in->tax_rate_e8));
 	evs_jsonb_push_int(&st, "tax", l->tax);
 	evs_jsonb_push_int(&st, "total", l->total);
+	evs_jsonb_push_text(&st, "currency", in->currency);
+	evs_jsonb_push_int(&st, "quantity", l->quantity);
 	evs_jsonb_push_text(&st, "rounding", "half-even per line");
+	evs_jsonb_push_int(&st, "subtotal", l->subtotal);
+	evs_jsonb_push_numeric(&st, "tax_rate", tax_rate_numeric(in->tax_rate_e8));
+	evs_jsonb_push_int(&st, "base_total", l->base_total);
+	evs_jsonb_push_int(&st, "minor_unit", in->minor_unit);
+	evs_jsonb_push_text(&st, "price_kind", in->price_kind);
+	evs_jsonb_push_int(&st, "unit_price", l->unit_price);
+	evs_jsonb_push_int(&st, "service_fee", l->service_fee);
+	evs_jsonb_push_int(&st, "facility_fee", l->facility_fee);
+	evs_jsonb_push_int(&st, "group_discount", l->group_discount);
 	obj = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(obj));
 }

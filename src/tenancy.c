@@ -32,8 +32,13 @@ PG_FUNCTION_INFO_V1(evs_sql_current_tenant_id);
 PG_FUNCTION_INFO_V1(evs_sql_current_actor);
 PG_FUNCTION_INFO_V1(evs_sql_is_tenant_admin);
 
-/* The last tenant validated in this transaction, keyed by the raw source text. */
+/*
+ * The last tenant validated, keyed by the raw source text: good for the rest
+ * of its transaction, and for later ones while the reference generation
+ * (refcache.c: raised by every change to eventsvc.tenants) has not moved.
+ */
 static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+static uint64 cached_generation = 0;
 static char cached_source[128];
 static pg_uuid_t cached_tenant;
 
@@ -144,6 +149,7 @@ evs_current_tenant(void)
 	const char *source;
 	bool		active = false;
 	pg_uuid_t  *result;
+	uint64		generation;
 
 	if (claims != NULL)
 	{
@@ -164,7 +170,9 @@ evs_current_tenant(void)
 				 errhint("Send a JWT with a tenant_id claim, or as a trusted SQL client run SET app.current_tenant_id = '<tenant uuid>'.")));
 
 	result = palloc(sizeof(pg_uuid_t));
-	if (MyProc->lxid == cached_lxid && strcmp(raw, cached_source) == 0)
+	if ((MyProc->lxid == cached_lxid ||
+		 (cached_generation != 0 && cached_generation == evs_refcache_generation())) &&
+		strcmp(raw, cached_source) == 0)
 	{
 		*result = cached_tenant;
 		return UUIDPGetDatum(result);
@@ -178,6 +186,7 @@ evs_current_tenant(void)
 				 errhint("A tenant id looks like 6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f.")));
 
 	*result = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(raw)));
+	generation = evs_refcache_generation();	/* before the fresh snapshot of the lookup */
 	if (!lookup_tenant(result, &active))
 		ereport(ERROR,
 				(errcode(EVS_ERR_FORBIDDEN),
@@ -190,6 +199,7 @@ evs_current_tenant(void)
 				 errhint("An inactive tenant cannot read or change anything; ask the platform operator to reactivate it.")));
 
 	cached_lxid = MyProc->lxid;
+	cached_generation = generation;
 	strlcpy(cached_source, raw, sizeof(cached_source));
 	cached_tenant = *result;
 	return UUIDPGetDatum(result);

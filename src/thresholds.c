@@ -6,6 +6,10 @@
  */
 #include "eventsvc.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -14,6 +18,8 @@
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -289,38 +295,50 @@ sections_cache_fill(SectionsEntry *entry, Datum tenant, Datum event_id, int64 ve
 	entry->version = version > 0 ? version : -1;
 }
 
+/*
+ * The event's threshold state row (level, changes, sections_version) through
+ * its primary key, without the executor: the reservation path reads it every
+ * time. False when the event has no row yet.
+ */
+static bool
+state_row_read(Datum tenant, Datum event_id, Snapshot snapshot, int *level, int64 *changes, int64 *version)
+{
+	Relation	rel = table_open(evs_relation_oid("event_capacity_thresholds"), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	ScanKeyInit(&key[0], SPI_fnumber(desc, "tenant_id"), BTEqualStrategyNumber, F_UUID_EQ, tenant);
+	ScanKeyInit(&key[1], SPI_fnumber(desc, "event_id"), BTEqualStrategyNumber, F_UUID_EQ, event_id);
+	scan = systable_beginscan(rel, evs_relation_oid("event_capacity_thresholds_pkey"), true, snapshot, 2, key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+
+		*level = DatumGetInt16(heap_getattr(tup, SPI_fnumber(desc, "level"), desc, &isnull));
+		*changes = DatumGetInt64(heap_getattr(tup, SPI_fnumber(desc, "changes"), desc, &isnull));
+		*version = DatumGetInt64(heap_getattr(tup, SPI_fnumber(desc, "sections_version"), desc, &isnull));
+		found = true;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 static void
 event_seats_load(Datum tenant, Datum event_id, EventSeats *es)
 {
-	static SPIPlanPtr plan = NULL;
-	Datum		v[2] = {tenant, event_id};
-	bool		isnull;
 	int64		version = 0;
 	SectionsEntry *entry;
-	int			rc;
 
-	if (plan == NULL)
-	{
-		Oid			t[2] = {UUIDOID, UUIDOID};
-
-		plan = evs_cap_prepare_kept("SELECT level, changes, sections_version FROM eventsvc.event_capacity_thresholds"
-									" WHERE tenant_id = $1 AND event_id = $2", 2, t);
-	}
-	/* read-only: the statement's snapshot, so a state row seen here was committed before our seats were taken */
-	rc = SPI_execute_plan(plan, v, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "threshold state read failed: %s", SPI_result_code_string(rc));
 	es->level = 0;
 	es->changes = 0;
-	if (SPI_processed == 1)
-	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-
-		es->level = DatumGetInt16(SPI_getbinval(row, desc, 1, &isnull));
-		es->changes = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
-		version = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
-	}
+	/* the statement's snapshot, so a state row seen here was committed before our seats were taken */
+	if (!state_row_read(tenant, event_id, GetActiveSnapshot(), &es->level, &es->changes, &version))
+		version = 0;
 	entry = sections_cache_entry(tenant, event_id);
 	if (entry->version != version)
 		sections_cache_fill(entry, tenant, event_id, version);

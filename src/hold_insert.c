@@ -1,0 +1,254 @@
+/*
+ * hold_insert.c: the new hold row of a reservation, written without the SQL
+ * executor. An INSERT through SPI spends more time starting and stopping the
+ * executor and re-reading the table's CHECK constraints from the catalog text
+ * than writing the row; this writes the heap tuple and its index entries
+ * directly, as the executor would:
+ *
+ *   - every CHECK and NOT NULL constraint of the table is evaluated on the row
+ *     (ExecConstraints, same errors) before it is written; the planned CHECK
+ *     expressions are kept until the table's definition or any function
+ *     changes (relcache and pg_proc invalidations);
+ *   - the unique primary key is checked by the index insert;
+ *   - a read-only transaction is refused as the executor refuses it (25006);
+ *   - only when the table still has the shape this file knows: a plain table
+ *     whose columns are exactly the ones below with their types, and no INSERT
+ *     trigger but the statement-level guard (which exists to stop writers
+ *     other than this code). Anything else (a trigger or a column added by an
+ *     operator, a partitioned table) makes evs_hold_insert_direct return
+ *     false, and the caller inserts through SQL.
+ *
+ * Row-level security is not consulted: the row carries the caller's tenant,
+ * which is what the policy checks. docs/capacity.md, "The hold row".
+ */
+#include "eventsvc.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/nodes.h"
+#include "optimizer/optimizer.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "capacity.h"
+
+enum
+{
+	C_TENANT, C_ID, C_EVENT, C_CAPACITY, C_PRICING, C_HOLDER, C_QUANTITY, C_STATE, C_CURRENCY,
+	C_UNIT_PRICE, C_LOCKED, C_EXPIRES, C_CREATED, C_CONFIRMED, C_RELEASED, NCOLUMNS
+};
+
+static const struct
+{
+	const char *name;
+	Oid			type;			/* InvalidOid: the hold_state enum */
+}			columns[NCOLUMNS] = {
+	{"tenant_id", UUIDOID}, {"id", UUIDOID}, {"event_id", UUIDOID}, {"capacity_id", UUIDOID},
+	{"pricing_id", UUIDOID}, {"holder_id", TEXTOID}, {"quantity", INT4OID}, {"state", InvalidOid},
+	{"currency", BPCHAROID}, {"unit_price", INT8OID}, {"locked_price", JSONBOID},
+	{"expires_at", TIMESTAMPTZOID}, {"created_at", TIMESTAMPTZOID}, {"confirmed_at", TIMESTAMPTZOID},
+	{"released_at", TIMESTAMPTZOID},
+};
+
+#define GUARD_TRIGGER "capacity_holds_guard"
+
+/* What this backend knows about eventsvc.capacity_holds; rebuilt after any change to it. */
+typedef struct HoldShape
+{
+	bool		valid;
+	bool		direct;			/* the table has the shape this file writes */
+	Oid			relid;
+	AttrNumber	attnum[NCOLUMNS];
+	Datum		active;			/* the enum value 'ACTIVE' */
+	int			ncheck;
+	Expr	  **checks;			/* planned, in the order of the relcache's constraint list */
+} HoldShape;
+
+static HoldShape shape;
+static MemoryContext shape_cxt = NULL;
+static bool callback_registered = false;
+
+static void
+shape_invalidate(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == shape.relid)
+		shape.valid = false;
+}
+
+/* a function a CHECK calls was replaced: its planned form may have inlined the old body */
+static void
+shape_invalidate_functions(Datum arg, int cacheid, uint32 hashvalue)
+{
+	shape.valid = false;
+}
+
+static bool
+inserts_fire_other_triggers(Relation rel)
+{
+	TriggerDesc *td = rel->trigdesc;
+
+	if (td == NULL)
+		return false;
+	for (int i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *t = &td->triggers[i];
+
+		if (t->tgenabled == TRIGGER_DISABLED || !TRIGGER_FOR_INSERT(t->tgtype))
+			continue;
+		if (strcmp(t->tgname, GUARD_TRIGGER) != 0 || TRIGGER_FOR_ROW(t->tgtype))
+			return true;
+	}
+	return false;
+}
+
+static void
+shape_build(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleConstr *constr = desc->constr;
+	MemoryContext old;
+	int			found = 0;
+
+	if (shape_cxt == NULL)
+		shape_cxt = AllocSetContextCreate(TopMemoryContext, "eventsvc hold row shape", ALLOCSET_SMALL_SIZES);
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(shape_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, shape_invalidate_functions, (Datum) 0);
+		callback_registered = true;
+	}
+	MemoryContextReset(shape_cxt);
+	memset(&shape, 0, sizeof(shape));
+	shape.relid = RelationGetRelid(rel);
+	shape.direct = rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relispartition &&
+		!inserts_fire_other_triggers(rel) && !(constr != NULL && constr->has_generated_stored);
+
+	for (int a = 0; a < desc->natts && shape.direct; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+		int			c;
+
+		if (att->attisdropped)
+			continue;
+		for (c = 0; c < NCOLUMNS; c++)
+			if (strcmp(NameStr(att->attname), columns[c].name) == 0)
+				break;
+		if (c == NCOLUMNS || shape.attnum[c] != 0 ||
+			(OidIsValid(columns[c].type) ? att->atttypid != columns[c].type : !type_is_enum(att->atttypid)))
+			shape.direct = false;	/* a column this file does not write */
+		else
+		{
+			shape.attnum[c] = att->attnum;
+			found++;
+		}
+	}
+	if (found != NCOLUMNS)
+		shape.direct = false;
+	if (shape.direct)
+	{
+		shape.active = DirectFunctionCall2(enum_in, CStringGetDatum("ACTIVE"),
+										   ObjectIdGetDatum(TupleDescAttr(desc, shape.attnum[C_STATE] - 1)->atttypid));
+		shape.ncheck = constr != NULL ? constr->num_check : 0;
+		old = MemoryContextSwitchTo(shape_cxt);
+		shape.checks = palloc0(sizeof(Expr *) * Max(shape.ncheck, 1));
+		for (int i = 0; i < shape.ncheck; i++)
+			shape.checks[i] = expression_planner((Expr *) stringToNode(constr->check[i].ccbin));
+		MemoryContextSwitchTo(old);
+	}
+	shape.valid = true;
+}
+
+/*
+ * Inserts the hold; false (nothing written) when the table is not in the
+ * shape this file knows, and the caller must insert through SQL.
+ */
+bool
+evs_hold_insert_direct(const EvsHoldRow *h)
+{
+	Relation	rel;
+	TupleDesc	desc;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	Datum	   *values;
+	bool	   *nulls;
+
+	/* what the executor checks before any write: a read-only transaction (a GET through PostgREST, a standby) */
+	PreventCommandIfReadOnly("INSERT");
+	PreventCommandIfParallelMode("INSERT");
+
+	rel = table_open(shape.valid ? shape.relid : evs_relation_oid("capacity_holds"), RowExclusiveLock);
+	/* the lock is held now: the table's definition cannot change under us */
+	if (!shape.valid || shape.relid != RelationGetRelid(rel))
+		shape_build(rel);
+	if (!shape.direct)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	desc = RelationGetDescr(rel);
+
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	for (int a = 0; a < desc->natts; a++)
+		nulls[a] = true;
+
+#define SET(c, v) (values[shape.attnum[c] - 1] = (v), nulls[shape.attnum[c] - 1] = false)
+	SET(C_TENANT, h->tenant_id);
+	SET(C_ID, h->id);
+	SET(C_EVENT, h->event_id);
+	SET(C_CAPACITY, h->capacity_id);
+	SET(C_HOLDER, CStringGetTextDatum(h->holder_id));
+	SET(C_QUANTITY, Int32GetDatum(h->quantity));
+	SET(C_STATE, shape.active);
+	SET(C_EXPIRES, TimestampTzGetDatum(h->expires_at));
+	SET(C_CREATED, TimestampTzGetDatum(h->created_at));
+	if (h->priced)
+	{
+		SET(C_PRICING, h->pricing_id);
+		/* char(3), as the column's input would make it (error if the code does not fit) */
+		SET(C_CURRENCY, DirectFunctionCall3(bpcharin, CStringGetDatum(h->currency), ObjectIdGetDatum(InvalidOid),
+											Int32GetDatum(3 + VARHDRSZ)));
+		SET(C_UNIT_PRICE, Int64GetDatum(h->unit_price));
+		SET(C_LOCKED, h->locked_price);
+	}
+#undef SET
+	ExecStoreVirtualTuple(slot);
+
+	if (shape.ncheck > 0)
+	{
+		rri->ri_ConstraintExprs = palloc(sizeof(ExprState *) * shape.ncheck);
+		for (int i = 0; i < shape.ncheck; i++)
+			rri->ri_ConstraintExprs[i] = ExecInitExpr(shape.checks[i], NULL);
+	}
+	if (desc->constr != NULL)
+		ExecConstraints(rri, slot, estate);
+
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+	if (rri->ri_NumIndices > 0)
+		list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
+
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	/* later statements of this transaction see the row, as after an INSERT */
+	CommandCounterIncrement();
+	return true;
+}
