@@ -3,9 +3,10 @@
 -- constraints still refuse a bad row; a read-only transaction is refused;
 -- and when an operator has changed the table (a row trigger, a new column with
 -- a default) the reservation inserts through SQL, so the trigger fires and the
--- default applies. Every refusal leaves the seat counter where it was.
+-- default applies. Every refusal leaves the seat counter where it was; amcheck
+-- finds every index entry the direct path wrote in step with the heap.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 SELECT eventsvc.create_tenant('Tap Row', 'tap-row', '6e6e6e6e-6e6e-4e6e-8e6e-6e6e6e6e6e6e') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -84,6 +85,12 @@ SELECT throws_ok($$SELECT api.reserve_capacity('6e6e6e6e-0000-4000-8000-00000000
     '25006', 'cannot execute INSERT in a read-only transaction', 'a read-only transaction cannot hold seats');
 ROLLBACK TO SAVEPOINT r;
 SELECT is(pg_temp.free(), '36 free, drift 0', 'the read-only attempt took no seat');
+
+-- every index entry the direct path wrote matches its heap row, and no row lacks one
+CREATE EXTENSION amcheck;
+SELECT is((SELECT count(*) FROM (SELECT bt_index_check(i.indexrelid, true) FROM pg_index i
+                                   WHERE i.indrelid = 'eventsvc.capacity_holds'::regclass) x),
+          4::bigint, 'amcheck: the four hold indexes agree with the heap');
 
 SELECT * FROM finish();
 ROLLBACK;
