@@ -10,6 +10,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "money.h"
 
@@ -175,9 +176,35 @@ tax_rate_numeric(int64 rate_e8)
 											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 }
 
-/* The jsonb object api.calculate_price returns and holds keep as locked_price. */
-Datum
-evs_price_line_jsonb(const EvsPriceInput *in, const EvsPriceLine *l)
+/*
+ * The last price lines turned into jsonb, by their inputs: the object is a
+ * pure function of the input and the quantity, and an on-sale prices the same
+ * few lines over and over (same tier, one to a few seats).
+ */
+#define PRICE_MEMO_SIZE 8
+
+typedef struct PriceMemo
+{
+	EvsPriceInput in;			/* price_kind compared by content */
+	int32		quantity;
+	Jsonb	   *jsonb;			/* in TopMemoryContext */
+} PriceMemo;
+
+static PriceMemo price_memo[PRICE_MEMO_SIZE];
+static int	price_memo_next = 0;
+
+static bool
+same_input(const EvsPriceInput *a, const EvsPriceInput *b)
+{
+	return a->unit_price == b->unit_price && a->service_fee == b->service_fee &&
+		a->facility_fee == b->facility_fee && a->tax_rate_e8 == b->tax_rate_e8 &&
+		a->group_size_min == b->group_size_min && a->group_discount_e2 == b->group_discount_e2 &&
+		a->minor_unit == b->minor_unit && strcmp(a->currency, b->currency) == 0 &&
+		strcmp(a->price_kind, b->price_kind) == 0;
+}
+
+static Jsonb *
+price_line_build(const EvsPriceInput *in, const EvsPriceLine *l)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *obj;
@@ -199,5 +226,45 @@ evs_price_line_jsonb(const EvsPriceInput *in, const EvsPriceLine *l)
 	evs_jsonb_push_int(&st, "facility_fee", l->facility_fee);
 	evs_jsonb_push_int(&st, "group_discount", l->group_discount);
 	obj = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbPGetDatum(JsonbValueToJsonb(obj));
+	return JsonbValueToJsonb(obj);
+}
+
+/* The jsonb object api.calculate_price returns and holds keep as locked_price (a fresh copy). */
+Datum
+evs_price_line_jsonb(const EvsPriceInput *in, const EvsPriceLine *l)
+{
+	Jsonb	   *j = NULL;
+	Jsonb	   *copy;
+	PriceMemo  *m;
+
+	for (int i = 0; i < PRICE_MEMO_SIZE && j == NULL; i++)
+		if (price_memo[i].jsonb != NULL && price_memo[i].quantity == l->quantity &&
+			same_input(&price_memo[i].in, in))
+			j = price_memo[i].jsonb;
+	if (j == NULL)
+	{
+		Jsonb	   *kept;
+		char	   *kind;
+
+		j = price_line_build(in, l);
+		m = &price_memo[price_memo_next];
+		price_memo_next = (price_memo_next + 1) % PRICE_MEMO_SIZE;
+		if (m->jsonb != NULL)
+		{
+			pfree(m->jsonb);
+			pfree((char *) m->in.price_kind);
+			m->jsonb = NULL;	/* empty until the new entry is complete */
+		}
+		kept = MemoryContextAlloc(TopMemoryContext, VARSIZE(j));
+		kind = MemoryContextStrdup(TopMemoryContext, in->price_kind);
+		memcpy(kept, j, VARSIZE(j));
+		m->in = *in;
+		m->in.price_kind = kind;
+		m->quantity = l->quantity;
+		m->jsonb = kept;
+		return JsonbPGetDatum(j);
+	}
+	copy = palloc(VARSIZE(j));
+	memcpy(copy, j, VARSIZE(j));
+	return JsonbPGetDatum(copy);
 }

@@ -6,7 +6,7 @@
 -- default applies. Every refusal leaves the seat counter where it was; amcheck
 -- finds every index entry the direct path wrote in step with the heap.
 BEGIN;
-SELECT plan(15);
+SELECT plan(18);
 
 SELECT eventsvc.create_tenant('Tap Row', 'tap-row', '6e6e6e6e-6e6e-4e6e-8e6e-6e6e6e6e6e6e') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -42,13 +42,28 @@ SELECT is((SELECT created_at FROM eventsvc.capacity_holds WHERE id = (SELECT (ho
           now(), 'created at the transaction''s start, as the column default');
 SELECT is(pg_temp.free(), '37 free, drift 0', 'three seats taken');
 
+-- the locked price follows the tier: the same line again, another quantity, a new price
+CREATE TEMP TABLE lines AS
+SELECT n, (api.reserve_capacity('6e6e6e6e-0000-4000-8000-0000000000c1', q, '6e6e6e6e-0000-4000-8000-0000000000f1', 'rita'))->'locked_price' AS locked
+  FROM unnest(ARRAY[3, 1, 3]) WITH ORDINALITY AS u(q, n);
+SELECT is((SELECT array_agg(locked->>'total' ORDER BY n) FROM lines),
+          ARRAY[api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 3)->>'total',
+                api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 1)->>'total',
+                api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 3)->>'total'],
+          'each hold locks the price of its own quantity');
+UPDATE eventsvc.event_pricing SET base_price = 2600 WHERE id = '6e6e6e6e-0000-4000-8000-0000000000f1';
+SELECT is((api.reserve_capacity('6e6e6e6e-0000-4000-8000-0000000000c1', 3, '6e6e6e6e-0000-4000-8000-0000000000f1', 'rita'))->'locked_price',
+          api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 3),
+          'after a price change the hold locks the new line');
+SELECT is(pg_temp.free(), '27 free, drift 0', 'ten more seats held');
+
 -- a CHECK constraint the C code knows nothing of still refuses the row
 SAVEPOINT c;
 ALTER TABLE eventsvc.capacity_holds ADD CONSTRAINT tap_at_most_four CHECK (quantity <= 4) NOT VALID;
 SELECT throws_ok($$SELECT api.reserve_capacity('6e6e6e6e-0000-4000-8000-0000000000c1', 5, holder_id => 'rita')$$,
     '23514', 'new row for relation "capacity_holds" violates check constraint "tap_at_most_four"',
     'a table CHECK refuses the row written without the executor');
-SELECT is(pg_temp.free(), '37 free, drift 0', 'the refused hold gave its seats back');
+SELECT is(pg_temp.free(), '27 free, drift 0', 'the refused hold gave its seats back');
 ROLLBACK TO SAVEPOINT c;
 
 -- a row trigger added by an operator: the reservation goes through SQL and fires it
@@ -70,7 +85,7 @@ SELECT (api.reserve_capacity('6e6e6e6e-0000-4000-8000-0000000000c1', 1, holder_i
 SELECT is((SELECT tap_note FROM eventsvc.capacity_holds WHERE id = (SELECT id::uuid FROM noted)),
           'walk-up', 'a new column gets its default');
 ROLLBACK TO SAVEPOINT d;
-SELECT is(pg_temp.free(), '37 free, drift 0', 'rolled back reservations gave their seats back');
+SELECT is(pg_temp.free(), '27 free, drift 0', 'rolled back reservations gave their seats back');
 
 -- the table is back as it was: the direct path again, and the same row as returned
 CREATE TEMP TABLE again AS
@@ -84,7 +99,7 @@ SET LOCAL transaction_read_only = on;
 SELECT throws_ok($$SELECT api.reserve_capacity('6e6e6e6e-0000-4000-8000-0000000000c1', 1, holder_id => 'rita')$$,
     '25006', 'cannot execute INSERT in a read-only transaction', 'a read-only transaction cannot hold seats');
 ROLLBACK TO SAVEPOINT r;
-SELECT is(pg_temp.free(), '36 free, drift 0', 'the read-only attempt took no seat');
+SELECT is(pg_temp.free(), '26 free, drift 0', 'the read-only attempt took no seat');
 
 -- every index entry the direct path wrote matches its heap row, and no row lacks one
 CREATE EXTENSION amcheck;
