@@ -24,7 +24,8 @@ const TS = /\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}(:\d{2})?|Z
 // Times of the run itself (created_at, revoked_at, a hold's expiry) become <now>;
 // dates the test chose relative to today (events a month ahead) become <today+N>.
 const relTime = (s) => {
-    const t = Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s.replace(' ', 'T'));
+    // PostgreSQL writes offsets as +00; Date.parse wants +00:00
+    const t = Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00'));
     if (!Number.isFinite(t)) return s;
     if (s.length > 10 && Math.abs(t - now) < DAY) return '<now>';
     if (Math.abs(t - now) > 400 * DAY) return s;
