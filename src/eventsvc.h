@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "access/skey.h"
+#include "utils/snapshot.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "errors.h"
@@ -27,6 +29,11 @@ extern bool evs_is_tenant_admin(void);
 extern bool evs_is_service(void);
 extern void evs_require_admin(const char *action);
 extern Oid  evs_relation_oid(const char *relname); /* eventsvc.<relname>, error if missing */
+/* The row of eventsvc.<relname> with these index keys (heap attnos), read without SPI:
+ * false when none, else the named columns. */
+extern bool evs_row_by_key(const char *relname, const char *index_name, int nkeys, ScanKey keys,
+                           Snapshot snapshot, int ncolumns, const char *const *columns,
+                           Datum *values, bool *nulls);
 
 /* outbox.c */
 extern int64 evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *exchange,

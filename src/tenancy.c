@@ -106,6 +106,41 @@ evs_relation_oid(const char *relname)
 }
 
 /*
+ * The one row of eventsvc.<relname> whose index <index_name> matches `keys`
+ * (heap attribute numbers), read through the index without SPI, RLS or a
+ * privilege check, under `snapshot`. False when there is none; else the named
+ * columns in values/nulls (by-reference values point into a copy of the row).
+ * The caller filters by tenant through the keys.
+ */
+bool
+evs_row_by_key(const char *relname, const char *index_name, int nkeys, ScanKey keys, Snapshot snapshot,
+			   int ncolumns, const char *const *columns, Datum *values, bool *nulls)
+{
+	Relation	rel = table_open(evs_relation_oid(relname), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	scan = systable_beginscan(rel, evs_relation_oid(index_name), true, snapshot, nkeys, keys);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		tup = heap_copytuple(tup);
+		for (int i = 0; i < ncolumns; i++)
+		{
+			int			attno = SPI_fnumber(desc, columns[i]);
+
+			if (attno <= 0)
+				elog(ERROR, "eventsvc.%s has no column %s", relname, columns[i]);
+			values[i] = heap_getattr(tup, attno, desc, &nulls[i]);
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, NoLock);
+	return HeapTupleIsValid(tup);
+}
+
+/*
  * Look the tenant up directly through its primary key index: no SPI, no RLS
  * (this is the check RLS itself relies on), and no privilege on the table needed.
  * Returns true and sets *active when found.
@@ -113,31 +148,18 @@ evs_relation_oid(const char *relname)
 static bool
 lookup_tenant(pg_uuid_t *id, bool *active)
 {
-	Relation	rel;
-	SysScanDesc scan;
+	static const char *const columns[] = {"is_active"};
 	ScanKeyData key;
-	HeapTuple	tup;
-	Snapshot	snap;
-	bool		found = false;
-	Oid			index_oid = get_relname_relid("tenants_pkey", get_namespace_oid("eventsvc", false));
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	Datum		value;
+	bool		isnull;
+	bool		found;
 
-	rel = table_open(evs_relation_oid("tenants"), AccessShareLock);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	scan = systable_beginscan(rel, index_oid, true, snap, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-	{
-		bool		isnull;
-		int			attno = SPI_fnumber(RelationGetDescr(rel), "is_active");
-		Datum		d = heap_getattr(tup, attno, RelationGetDescr(rel), &isnull);
-
-		found = true;
-		*active = !isnull && DatumGetBool(d);
-	}
-	systable_endscan(scan);
+	found = evs_row_by_key("tenants", "tenants_pkey", 1, &key, snap, 1, columns, &value, &isnull);
 	UnregisterSnapshot(snap);
-	table_close(rel, AccessShareLock);
+	if (found)
+		*active = !isnull && DatumGetBool(value);
 	return found;
 }
 

@@ -6,10 +6,7 @@
  */
 #include "eventsvc.h"
 
-#include "access/genam.h"
-#include "access/htup_details.h"
 #include "access/stratnum.h"
-#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -19,7 +16,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/rel.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -303,29 +299,21 @@ sections_cache_fill(SectionsEntry *entry, Datum tenant, Datum event_id, int64 ve
 static bool
 state_row_read(Datum tenant, Datum event_id, Snapshot snapshot, int *level, int64 *changes, int64 *version)
 {
-	Relation	rel = table_open(evs_relation_oid("event_capacity_thresholds"), AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(rel);
+	static const char *const columns[] = {"level", "changes", "sections_version"};
 	ScanKeyData key[2];
-	SysScanDesc scan;
-	HeapTuple	tup;
-	bool		found = false;
+	Datum		values[3];
+	bool		nulls[3];
 
-	ScanKeyInit(&key[0], SPI_fnumber(desc, "tenant_id"), BTEqualStrategyNumber, F_UUID_EQ, tenant);
-	ScanKeyInit(&key[1], SPI_fnumber(desc, "event_id"), BTEqualStrategyNumber, F_UUID_EQ, event_id);
-	scan = systable_beginscan(rel, evs_relation_oid("event_capacity_thresholds_pkey"), true, snapshot, 2, key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-	{
-		bool		isnull;
-
-		*level = DatumGetInt16(heap_getattr(tup, SPI_fnumber(desc, "level"), desc, &isnull));
-		*changes = DatumGetInt64(heap_getattr(tup, SPI_fnumber(desc, "changes"), desc, &isnull));
-		*version = DatumGetInt64(heap_getattr(tup, SPI_fnumber(desc, "sections_version"), desc, &isnull));
-		found = true;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return found;
+	/* the table's first two columns are its key */
+	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_UUID_EQ, tenant);
+	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_UUID_EQ, event_id);
+	if (!evs_row_by_key("event_capacity_thresholds", "event_capacity_thresholds_pkey", 2, key, snapshot,
+						3, columns, values, nulls))
+		return false;
+	*level = DatumGetInt16(values[0]);
+	*changes = DatumGetInt64(values[1]);
+	*version = DatumGetInt64(values[2]);
+	return true;
 }
 
 static void
@@ -337,8 +325,7 @@ event_seats_load(Datum tenant, Datum event_id, EventSeats *es)
 	es->level = 0;
 	es->changes = 0;
 	/* the statement's snapshot, so a state row seen here was committed before our seats were taken */
-	if (!state_row_read(tenant, event_id, GetActiveSnapshot(), &es->level, &es->changes, &version))
-		version = 0;
+	(void) state_row_read(tenant, event_id, GetActiveSnapshot(), &es->level, &es->changes, &version);
 	entry = sections_cache_entry(tenant, event_id);
 	if (entry->version != version)
 		sections_cache_fill(entry, tenant, event_id, version);
