@@ -429,7 +429,6 @@ Datum
 evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr holder_plan = NULL;
-	static SPIPlanPtr insert_plan = NULL;
 	Datum		tenant,
 				section_id;
 	int32		quantity,
@@ -444,8 +443,6 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 	int64		remaining;
 	Datum		locked = (Datum) 0;
 	EvsPriceLine line;
-	Datum		vals[12];
-	char		nulls[12];
 	int			rc;
 	bool		isnull;
 	Datum		result;
@@ -586,54 +583,22 @@ evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 		locked = evs_price_line_jsonb(&p.price, &line);
 	}
 
-	/* 6. the row: directly (hold_insert.c), or through SQL if the table has changed shape */
-	memset(nulls, ' ', sizeof(nulls));
-	vals[0] = tenant;
-	vals[1] = s.event_id;
-	vals[2] = section_id;
-	vals[3] = priced ? p.id : (Datum) 0;
-	vals[4] = CStringGetTextDatum(holder);
-	vals[5] = Int32GetDatum(quantity);
-	vals[6] = priced ? CStringGetTextDatum(p.price.currency) : (Datum) 0;
-	vals[7] = priced ? Int64GetDatum(p.price.unit_price) : (Datum) 0;
-	vals[8] = locked;
-	vals[9] = TimestampTzGetDatum(now + (TimestampTz) seconds * USECS_PER_SEC);
-	if (!priced)
-		nulls[3] = nulls[6] = nulls[7] = nulls[8] = 'n';
-	vals[10] = new_uuid();
-	vals[11] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());	/* the column default, now() */
+	/* 6. the row (hold_insert.c) */
 	{
 		EvsHoldRow	row = {
-			.tenant_id = tenant, .id = vals[10], .event_id = s.event_id, .capacity_id = section_id,
-			.holder_id = holder, .quantity = quantity, .expires_at = DatumGetTimestampTz(vals[9]),
-			.created_at = DatumGetTimestampTz(vals[11]), .priced = priced, .pricing_id = vals[3],
+			.tenant_id = tenant, .id = new_uuid(), .event_id = s.event_id, .capacity_id = section_id,
+			.holder_id = holder, .quantity = quantity, .expires_at = now + (TimestampTz) seconds * USECS_PER_SEC,
+			.created_at = GetCurrentTransactionStartTimestamp(),	/* the column default, now() */
+			.priced = priced, .pricing_id = priced ? p.id : (Datum) 0,
 			.currency = priced ? p.price.currency : NULL, .unit_price = priced ? p.price.unit_price : 0,
 		.locked_price = locked};
+		MemoryContext spi;
 
-		evs_sweep_note_writer();
-		if (!evs_hold_insert_direct(&row))
-		{
-			if (insert_plan == NULL)
-			{
-				Oid			t[12] = {UUIDOID, UUIDOID, UUIDOID, UUIDOID, TEXTOID, INT4OID, TEXTOID, INT8OID,
-				JSONBOID, TIMESTAMPTZOID, UUIDOID, TIMESTAMPTZOID};
-
-				insert_plan = evs_cap_prepare_kept(
-					"INSERT INTO eventsvc.capacity_holds (tenant_id, event_id, capacity_id, pricing_id, holder_id,"
-					" quantity, currency, unit_price, locked_price, expires_at, id, created_at)"
-					" VALUES ($1, $2, $3, $4, $5, $6, $7::bpchar, $8, $9, $10, $11, $12)", 12, t);
-			}
-			rc = evs_hold_write(insert_plan, vals, nulls, 1);
-			if (rc != SPI_OK_INSERT || SPI_processed != 1)
-				elog(ERROR, "hold insert failed: %s", SPI_result_code_string(rc));
-		}
-	}
-	evs_sweep_note_expiry(DatumGetTimestampTz(vals[9]));
-	{
-		MemoryContext spi = MemoryContextSwitchTo(outer);
-
-		result = hold_jsonb(tenant, vals[10], s.event_id, section_id, &p, priced, holder, quantity, locked,
-							DatumGetTimestampTz(vals[9]), DatumGetTimestampTz(vals[11]));
+		evs_hold_insert(&row);
+		evs_sweep_note_expiry(row.expires_at);
+		spi = MemoryContextSwitchTo(outer);
+		result = hold_jsonb(tenant, row.id, s.event_id, section_id, &p, priced, holder, quantity, locked,
+							row.expires_at, row.created_at);
 		MemoryContextSwitchTo(spi);
 	}
 

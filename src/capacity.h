@@ -72,8 +72,8 @@ typedef struct EvsHoldRow
 	int64		unit_price;
 	Datum		locked_price;	/* jsonb */
 } EvsHoldRow;
-/* false (nothing written) when the table has changed shape: insert through SQL then */
-extern bool evs_hold_insert_direct(const EvsHoldRow *row);
+/* Written directly, or through SQL when an operator has changed the table; SPI connected. */
+extern void evs_hold_insert(const EvsHoldRow *row);
 
 /* capacity.c: hold rows change only while this is true (the DML guard trigger). */
 extern bool evs_hold_writer_active;

@@ -15,8 +15,8 @@
  *     whose columns are exactly the ones below with their types, and no INSERT
  *     trigger but the statement-level guard (which exists to stop writers
  *     other than this code). Anything else (a trigger or a column added by an
- *     operator, a partitioned table) makes evs_hold_insert_direct return
- *     false, and the caller inserts through SQL.
+ *     operator, a partitioned table) sends the row through an ordinary
+ *     INSERT instead (insert_sql).
  *
  * Row-level security is not consulted: the row carries the caller's tenant,
  * which is what the policy checks. docs/capacity.md, "The hold row".
@@ -31,6 +31,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/nodes.h"
 #include "optimizer/optimizer.h"
@@ -168,12 +169,9 @@ shape_build(Relation rel)
 	shape.valid = true;
 }
 
-/*
- * Inserts the hold; false (nothing written) when the table is not in the
- * shape this file knows, and the caller must insert through SQL.
- */
-bool
-evs_hold_insert_direct(const EvsHoldRow *h)
+/* Writes the hold directly; false (nothing written) when the table is not in the shape this file knows. */
+static bool
+insert_direct(const EvsHoldRow *h)
 {
 	Relation	rel;
 	TupleDesc	desc;
@@ -251,4 +249,52 @@ evs_hold_insert_direct(const EvsHoldRow *h)
 	/* later statements of this transaction see the row, as after an INSERT */
 	CommandCounterIncrement();
 	return true;
+}
+
+/* The same row through SQL, for a table an operator has changed: triggers fire, defaults apply. */
+static void
+insert_sql(const EvsHoldRow *h)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		v[12];
+	char		n[12];
+	int			rc;
+
+	if (plan == NULL)
+	{
+		Oid			t[12] = {UUIDOID, UUIDOID, UUIDOID, UUIDOID, TEXTOID, INT4OID, TEXTOID, INT8OID,
+		JSONBOID, TIMESTAMPTZOID, UUIDOID, TIMESTAMPTZOID};
+
+		plan = evs_cap_prepare_kept(
+			"INSERT INTO eventsvc.capacity_holds (tenant_id, event_id, capacity_id, pricing_id, holder_id,"
+			" quantity, currency, unit_price, locked_price, expires_at, id, created_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7::bpchar, $8, $9, $10, $11, $12)", 12, t);
+	}
+	memset(n, ' ', sizeof(n));
+	v[0] = h->tenant_id;
+	v[1] = h->event_id;
+	v[2] = h->capacity_id;
+	v[3] = h->pricing_id;
+	v[4] = CStringGetTextDatum(h->holder_id);
+	v[5] = Int32GetDatum(h->quantity);
+	v[6] = h->priced ? CStringGetTextDatum(h->currency) : (Datum) 0;
+	v[7] = Int64GetDatum(h->unit_price);
+	v[8] = h->locked_price;
+	v[9] = TimestampTzGetDatum(h->expires_at);
+	v[10] = h->id;
+	v[11] = TimestampTzGetDatum(h->created_at);
+	if (!h->priced)
+		n[3] = n[6] = n[7] = n[8] = 'n';
+	rc = evs_hold_write(plan, v, n, 1);
+	if (rc != SPI_OK_INSERT || SPI_processed != 1)
+		elog(ERROR, "hold insert failed: %s", SPI_result_code_string(rc));
+}
+
+/* A reservation's new hold row; SPI must be connected (for the SQL path). */
+void
+evs_hold_insert(const EvsHoldRow *h)
+{
+	evs_sweep_note_writer();
+	if (!insert_direct(h))
+		insert_sql(h);
 }
