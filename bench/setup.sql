@@ -1,6 +1,7 @@
 -- bench/setup.sql: one tenant, one ON_SALE event, a hot section, 100 spread
--- sections, one tier for all of them, and the two baselines (naive PL/pgSQL
--- reservation with a row lock; bare single-row UPDATE). Run as superuser.
+-- sections, one tier for all of them, the two baselines (naive PL/pgSQL
+-- reservation with a row lock; bare single-row UPDATE) and the hold row alone.
+-- Run as superuser.
 SELECT eventsvc.create_tenant('Bench', 'bench', '0b0b0b0b-0000-4000-8000-000000000000');
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity)
 VALUES ('0b0b0b0b-0000-4000-8000-000000000000', '0b0b0b0b-0000-4000-8000-0000000000a1', 'Bench Arena', 2000000000);
@@ -46,6 +47,11 @@ BEGIN
     RETURN hold_id;
 END
 $$;
+
+-- Reference (1 client): the hold row alone. The row a reservation writes, by a
+-- plain INSERT into a table of the same shape (columns, CHECKs, the four
+-- indexes): what one durable hold costs before a single seat is counted.
+CREATE TABLE bench.hold_rows (LIKE eventsvc.capacity_holds INCLUDING ALL);
 
 -- Baseline 2: the cheapest durable write there is, one row updated in place.
 CREATE TABLE bench.counter (id integer PRIMARY KEY, n bigint NOT NULL);

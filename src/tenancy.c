@@ -21,11 +21,13 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/uuid.h"
 
 PG_FUNCTION_INFO_V1(evs_sql_current_tenant_id);
@@ -91,17 +93,63 @@ is_uuid_text(const char *s)
 	return true;
 }
 
+/*
+ * The OIDs of eventsvc's own relations by name, kept per backend: the hold
+ * path looks several up per reservation, each two catalog lookups. Any
+ * relcache or namespace invalidation (a relation dropped, renamed or
+ * re-created, the schema renamed; processed at transaction start and at every
+ * lock) empties the list.
+ */
+#define RELATION_OIDS_MAX 16
+
+static struct
+{
+	char		name[NAMEDATALEN];
+	Oid			oid;
+}			relation_oids[RELATION_OIDS_MAX];
+static int	n_relation_oids = 0;
+
+static void
+relation_oids_forget(Datum arg, Oid relid)
+{
+	n_relation_oids = 0;
+}
+
+static void
+relation_oids_forget_all(Datum arg, int cacheid, uint32 hashvalue)
+{
+	n_relation_oids = 0;
+}
+
 Oid
 evs_relation_oid(const char *relname)
 {
-	Oid			nsp = get_namespace_oid("eventsvc", true);
-	Oid			rel = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+	static bool callbacks = false;
+	Oid			nsp;
+	Oid			rel;
 
+	for (int i = 0; i < n_relation_oids; i++)
+		if (strcmp(relation_oids[i].name, relname) == 0)
+			return relation_oids[i].oid;
+	nsp = get_namespace_oid("eventsvc", true);
+	rel = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
 	if (!OidIsValid(rel))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("eventsvc.%s does not exist", relname),
 				 errhint("Run CREATE EXTENSION eventsvc CASCADE in this database.")));
+	if (!callbacks)
+	{
+		CacheRegisterRelcacheCallback(relation_oids_forget, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, relation_oids_forget_all, (Datum) 0);
+		callbacks = true;
+	}
+	if (n_relation_oids < RELATION_OIDS_MAX && strlen(relname) < NAMEDATALEN)
+	{
+		strlcpy(relation_oids[n_relation_oids].name, relname, NAMEDATALEN);
+		relation_oids[n_relation_oids].oid = rel;
+		n_relation_oids++;
+	}
 	return rel;
 }
 

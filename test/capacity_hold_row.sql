@@ -6,7 +6,7 @@
 -- default applies. Every refusal leaves the seat counter where it was; amcheck
 -- finds every index entry the direct path wrote in step with the heap.
 BEGIN;
-SELECT plan(18);
+SELECT plan(22);
 
 SELECT eventsvc.create_tenant('Tap Row', 'tap-row', '6e6e6e6e-6e6e-4e6e-8e6e-6e6e6e6e6e6e') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -106,6 +106,20 @@ CREATE EXTENSION amcheck;
 SELECT is((SELECT count(*) FROM (SELECT bt_index_check(i.indexrelid, true) FROM pg_index i
                                    WHERE i.indrelid = 'eventsvc.capacity_holds'::regclass) x),
           4::bigint, 'amcheck: the four hold indexes agree with the heap');
+
+-- the hold table replaced under its name (as a re-created extension replaces it):
+-- the session looks the name up again instead of writing to the table it knew
+SAVEPOINT n;
+ALTER TABLE eventsvc.capacity_holds RENAME TO capacity_holds_before;
+CREATE TABLE eventsvc.capacity_holds (LIKE eventsvc.capacity_holds_before INCLUDING ALL);
+SELECT is((api.reserve_capacity('6e6e6e6e-0000-4000-8000-0000000000c1', 2, holder_id => 'tess'))->>'quantity', '2',
+          'a reservation after the hold table was replaced');
+SELECT is((SELECT count(*) FROM eventsvc.capacity_holds WHERE holder_id = 'tess'), 1::bigint,
+          'its row is in the table that has the name now');
+SELECT is((SELECT count(*) FROM eventsvc.capacity_holds_before WHERE holder_id = 'tess'), 0::bigint,
+          'and not in the renamed one');
+ROLLBACK TO SAVEPOINT n;
+SELECT is(pg_temp.free(), '26 free, drift 0', 'with the table back, the section is where it was');
 
 SELECT * FROM finish();
 ROLLBACK;
