@@ -29,6 +29,7 @@ extern bool evs_is_tenant_admin(void);
 extern bool evs_is_service(void);
 extern void evs_require_admin(const char *action);
 extern Oid  evs_relation_oid(const char *relname); /* eventsvc.<relname>, error if missing */
+extern Oid  evs_schema_owner(void);               /* owner of schema eventsvc */
 /* The row of eventsvc.<relname> with these index keys (heap attnos), read without SPI:
  * false when none, else the named columns. */
 extern bool evs_row_by_key(const char *relname, const char *index_name, int nkeys, ScanKey keys,
@@ -58,6 +59,11 @@ extern int64 evs_event_sold_count(Datum tenant_id, Datum event_id);
 typedef struct EvsOwnerContext { Oid saved_user; int saved_sec; } EvsOwnerContext;
 extern void  evs_become_owner(EvsOwnerContext *ctx);
 extern void  evs_restore_user(EvsOwnerContext *ctx);
+/* What SECURITY DEFINER SET search_path = pg_catalog, pg_temp gives a function,
+ * for a whole C function body: the owner's rights and names looked up in
+ * pg_catalog only. Leave at the same transaction nesting level; errors restore both. */
+extern void  evs_enter_as_definer(EvsOwnerContext *ctx);
+extern void  evs_leave_as_definer(EvsOwnerContext *ctx);
 
 /* idempotency.c: begin returns a stored response (replay) or NULL (go ahead);
  * after the work, finish stores the response. Same transaction as the work. */

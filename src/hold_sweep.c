@@ -34,16 +34,8 @@ static int64 give_back_grouped(void);
 static void
 become_owner(Oid *saved_user, int *saved_sec)
 {
-	HeapTuple	tup;
-	Oid			owner;
-
-	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(get_namespace_oid("eventsvc", false)));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "schema eventsvc not found");
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
 	GetUserIdAndSecContext(saved_user, saved_sec);
-	SetUserIdAndSecContext(owner, *saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(evs_schema_owner(), *saved_sec | SECURITY_LOCAL_USERID_CHANGE);
 }
 
 /*

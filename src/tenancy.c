@@ -13,6 +13,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -98,7 +99,8 @@ is_uuid_text(const char *s)
  * path looks several up per reservation, each two catalog lookups. Any
  * relcache or namespace invalidation (a relation dropped, renamed or
  * re-created, the schema renamed; processed at transaction start and at every
- * lock) empties the list.
+ * lock) empties the list; a namespace invalidation (the schema renamed or
+ * given to another owner) forgets the schema's owner too.
  */
 #define RELATION_OIDS_MAX 16
 
@@ -115,16 +117,48 @@ relation_oids_forget(Datum arg, Oid relid)
 	n_relation_oids = 0;
 }
 
+static Oid	schema_owner = InvalidOid;
+
 static void
 relation_oids_forget_all(Datum arg, int cacheid, uint32 hashvalue)
 {
 	n_relation_oids = 0;
+	schema_owner = InvalidOid;
+}
+
+static void
+register_callbacks(void)
+{
+	static bool done = false;
+
+	if (!done)
+	{
+		CacheRegisterRelcacheCallback(relation_oids_forget, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, relation_oids_forget_all, (Datum) 0);
+		done = true;
+	}
+}
+
+/* The owner of schema eventsvc (the extension's owner), kept until the schema changes. */
+Oid
+evs_schema_owner(void)
+{
+	HeapTuple	tup;
+
+	if (OidIsValid(schema_owner))
+		return schema_owner;
+	register_callbacks();
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(get_namespace_oid("eventsvc", false)));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema eventsvc");
+	schema_owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return schema_owner;
 }
 
 Oid
 evs_relation_oid(const char *relname)
 {
-	static bool callbacks = false;
 	Oid			nsp;
 	Oid			rel;
 
@@ -138,12 +172,7 @@ evs_relation_oid(const char *relname)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("eventsvc.%s does not exist", relname),
 				 errhint("Run CREATE EXTENSION eventsvc CASCADE in this database.")));
-	if (!callbacks)
-	{
-		CacheRegisterRelcacheCallback(relation_oids_forget, (Datum) 0);
-		CacheRegisterSyscacheCallback(NAMESPACEOID, relation_oids_forget_all, (Datum) 0);
-		callbacks = true;
-	}
+	register_callbacks();
 	if (n_relation_oids < RELATION_OIDS_MAX && strlen(relname) < NAMEDATALEN)
 	{
 		strlcpy(relation_oids[n_relation_oids].name, relname, NAMEDATALEN);

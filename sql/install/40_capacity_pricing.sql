@@ -269,10 +269,15 @@ COMMENT ON FUNCTION api.update_section(uuid, integer, jsonb) IS
 
 -- ---------------------------------------------------------------- holds
 
+-- No SECURITY DEFINER and no SET clause here, on purpose: the C body gives itself
+-- the schema owner's rights and pg_catalog as its only search path
+-- (evs_enter_as_definer in src/lifecycle_spi.c), the same as SECURITY DEFINER
+-- SET search_path = pg_catalog, pg_temp without the GUC work a SET clause costs
+-- on every call (docs/capacity.md, "What a reservation costs").
 CREATE FUNCTION api.reserve_capacity(capacity_id uuid, quantity integer, pricing_id uuid DEFAULT NULL,
                                      holder_id text DEFAULT NULL, hold_seconds integer DEFAULT NULL)
 RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_sql_reserve_capacity'
-LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION api.reserve_capacity(uuid, integer, uuid, text, integer) IS
     'Holds quantity seats of a section for holder_id (default: the caller) until the hold expires, at a locked price. PT409 when sold out (says how many remain).';
 
