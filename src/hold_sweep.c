@@ -8,8 +8,6 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -17,7 +15,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/resowner.h"
-#include "utils/syscache.h"
 #include "storage/itemptr.h"
 #include "utils/uuid.h"
 #include "capacity.h"

@@ -8,12 +8,10 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/syscache.h"
 #include "utils/uuid.h"
 #include "lifecycle_internal.h"
 #include "validation.h"
