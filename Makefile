@@ -1,9 +1,13 @@
-# eventsvc: PGXS build. The install script is assembled from sql/install/*.sql.
+# eventsvc: PGXS build. The install script of the current version is assembled from
+# sql/install/*.sql, each upgrade script from sql/upgrade/<from>--<to>/*.sql; released
+# install scripts are frozen in sql/released/.
 EXTENSION   = eventsvc
-EXTVERSION  = 1.0
+EXTVERSION  = $(shell sed -n "s/^default_version = '\\(.*\\)'/\\1/p" eventsvc.control)
 MODULE_big  = eventsvc
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA_built  = eventsvc--$(EXTVERSION).sql
+UPGRADES    = $(patsubst sql/upgrade/%,eventsvc--%.sql,$(wildcard sql/upgrade/*--*))
+DATA        = $(sort $(wildcard sql/released/*.sql))
+DATA_built  = eventsvc--$(EXTVERSION).sql $(UPGRADES)
 REGRESS     = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=btree_gist --load-extension=eventsvc
 ISOLATION   = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
@@ -17,4 +21,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 eventsvc--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
+
+.SECONDEXPANSION:
+$(UPGRADES): eventsvc--%.sql: $$(sort $$(wildcard sql/upgrade/$$*/*.sql))
 	cat $^ > $@

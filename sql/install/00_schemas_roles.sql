@@ -1,5 +1,5 @@
 -- eventsvc install script, part 00: schemas and cluster-wide roles.
--- Fragments in sql/install/ are concatenated in name order into eventsvc--1.0.sql.
+-- Fragments in sql/install/ are concatenated in name order into eventsvc--<default_version>.sql.
 -- Ranges: 00-29 foundation, 30-39 lifecycle, 40-49 capacity and pricing,
 -- 50-59 worker and outbox, 60-69 schedules, discovery and content,
 -- 70-79 HTTP surface, 90-99 final grants and checks.
