@@ -1,9 +1,10 @@
 -- Part 66: health checks PostgREST serves to anyone (load balancers, orchestrators).
 -- Liveness: the database answers. Readiness: the installed schema is the one this
--- script creates, the worker runs, the outbox is not lagging and the broker was
--- reachable when the worker last tried. Not ready is an error PT503, so HTTP
--- callers get status 503 with the failing checks in the detail.
--- See docs/discovery.md "Health".
+-- script creates, the worker runs for this database, the outbox is not lagging and
+-- the broker was reachable when the worker last tried. Not ready is not an error:
+-- the function sets response.status to 503 and returns the same JSON object, so a
+-- probe every few seconds writes nothing to the server log.
+-- See docs/operations.md "Health probes".
 
 CREATE FUNCTION api.health_live() RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -18,8 +19,9 @@ CREATE FUNCTION eventsvc.health_checks() RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     installed   text;
-    expected    text := '1.0';    -- the version this install script belongs to
+    expected    text := '1.1';    -- the version this install script belongs to
     worker      record;
+    worker_db   text;
     worker_ok   boolean := false;
     broker_ok   boolean := false;
     oldest_age  interval;
@@ -27,28 +29,28 @@ DECLARE
     max_lag     integer := coalesce((SELECT s.setting::integer FROM pg_settings s
                                       WHERE s.name = 'eventsvc.ready_max_outbox_lag_seconds'), 60);
     lag_ok      boolean;
+    ready       boolean;
 BEGIN
     SELECT x.extversion INTO installed FROM pg_extension x WHERE x.extname = 'eventsvc';
 
-    -- The worker publishes its state in shared memory (part 50); when that
-    -- function is missing, fall back to looking for its backend.
-    IF to_regprocedure('eventsvc.worker_shmem_status()') IS NOT NULL THEN
-        EXECUTE 'SELECT running, broker_connected FROM eventsvc.worker_shmem_status()' INTO worker;
-        worker_ok := coalesce(worker.running, false);
-        broker_ok := coalesce(worker.broker_connected, false);
-    ELSE
-        worker_ok := EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.backend_type LIKE 'eventsvc%');
-    END IF;
+    -- One worker serves one database of the cluster (eventsvc.database): a worker
+    -- running for another database does not deliver this database's outbox.
+    SELECT s.running, s.database, s.broker_connected INTO worker FROM eventsvc.worker_shmem_status() s;
+    worker_db := nullif(worker.database, '');
+    worker_ok := coalesce(worker.running, false) AND worker_db IS NOT DISTINCT FROM current_database();
+    broker_ok := worker_ok AND coalesce(worker.broker_connected, false);
 
     SELECT now() - min(o.created_at) INTO oldest_age FROM eventsvc.outbox o WHERE o.state = 'pending';
     lag_ok := oldest_age IS NULL OR oldest_age <= make_interval(secs => max_lag);
+    ready := installed IS NOT DISTINCT FROM expected AND worker_ok AND lag_ok AND broker_ok;
 
     RETURN jsonb_build_object(
-        'ready', installed IS NOT DISTINCT FROM expected AND worker_ok AND lag_ok AND broker_ok,
+        'status', CASE WHEN ready THEN 'ok' ELSE 'unavailable' END,
+        'ready', ready,
         'checks', jsonb_build_object(
             'schema', jsonb_build_object('ok', installed IS NOT DISTINCT FROM expected,
                                          'installed', installed, 'expected', expected),
-            'worker', jsonb_build_object('ok', worker_ok),
+            'worker', jsonb_build_object('ok', worker_ok, 'database', worker_db),
             'outbox', jsonb_build_object('ok', lag_ok,
                                          'oldest_pending_seconds', floor(extract(epoch FROM coalesce(oldest_age, interval '0'))),
                                          'max_lag_seconds', max_lag),
@@ -57,22 +59,21 @@ BEGIN
 END
 $$;
 
+-- Not ready answers HTTP 503 through response.status (PostgREST reads it after the
+-- call) with the checks as the body; SQL callers read "ready" in the result.
 CREATE FUNCTION api.health_ready() RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     h jsonb := eventsvc.health_checks();
 BEGIN
     IF NOT (h ->> 'ready')::boolean THEN
-        RAISE EXCEPTION 'eventsvc is not ready'
-            USING ERRCODE = 'PT503',
-                  DETAIL = (h -> 'checks')::text,
-                  HINT = 'See the failing checks; docs/operations.md describes the worker and the broker.';
+        PERFORM pg_catalog.set_config('response.status', '503', true);
     END IF;
     RETURN h;
 END
 $$;
 COMMENT ON FUNCTION api.health_ready() IS
-    'Readiness: schema version, worker running, outbox lag under eventsvc.ready_max_outbox_lag_seconds, broker reachable; 503 (PT503) when not (GET /rpc/health_ready).';
+    'Readiness: schema version, worker running for this database, outbox lag under eventsvc.ready_max_outbox_lag_seconds, broker reachable. Always the checks as a JSON object; HTTP 503 when not ready (GET /rpc/health_ready).';
 
 REVOKE ALL ON FUNCTION api.health_live(), eventsvc.health_checks(), api.health_ready() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.health_live(), eventsvc.health_checks(), api.health_ready()

@@ -310,7 +310,6 @@ CREATE FUNCTION hostile.bad_code(st text, fn regprocedure) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
         WHEN st IS NULL THEN NULL
-        WHEN st = 'PT503' AND fn = 'api.health_ready()'::regprocedure THEN NULL
         WHEN st ~ '^(XX|58)' THEN 'internal error class ' || left(st, 2)
         WHEN st ~ '^(08|09|25|2D|38|39|3B|40|54|55|57|F0|HV)' THEN 'maps to HTTP 500'
         WHEN st ~ '^53' THEN 'maps to HTTP 503/500'
