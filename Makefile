@@ -1,10 +1,12 @@
-# eventsvc: PGXS build. The install script of the current version is assembled from
+# eventsvc: PGXS build. The C sources are src/eventsvc.c and one folder per
+# area (src/core, src/lifecycle, src/capacity, src/worker, src/discovery);
+# headers are included by their path under src/. The install script of the current version is assembled from
 # sql/install/*.sql, each upgrade script from sql/upgrade/<from>--<to>/*.sql; released
 # install scripts are frozen in sql/released/.
 EXTENSION   = eventsvc
 EXTVERSION  = $(shell sed -n "s/^default_version = '\\(.*\\)'/\\1/p" eventsvc.control)
 MODULE_big  = eventsvc
-OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 UPGRADES    = $(patsubst sql/upgrade/%,eventsvc--%.sql,$(wildcard sql/upgrade/*--*))
 DATA        = $(sort $(wildcard sql/released/*.sql))
 DATA_built  = eventsvc--$(EXTVERSION).sql $(UPGRADES)

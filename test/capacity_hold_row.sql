@@ -1,5 +1,5 @@
 -- pgTAP: the hold row a reservation writes without the executor
--- (src/hold_insert.c). It is the row the API returns; the table's CHECK
+-- (src/capacity/hold_store.c). It is the row the API returns; the table's CHECK
 -- constraints still refuse a bad row; a read-only transaction is refused;
 -- and when an operator has changed the table (a row trigger, a new column with
 -- a default) the reservation inserts through SQL, so the trigger fires and the

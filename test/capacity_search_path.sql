@@ -1,6 +1,6 @@
 -- pgTAP: api.reserve_capacity is declared without SECURITY DEFINER and its SET
 -- clause; its C body takes the schema owner's rights and pg_catalog as its only
--- search path itself (evs_enter_as_definer, src/lifecycle_spi.c). A caller whose
+-- search path itself (evs_enter_as_definer, src/core/tenancy.c). A caller whose
 -- search path puts its own "=" for uuid and its own sum(integer) first never gets
 -- them run by the reservation, with the owner's rights or any; the caller's user
 -- and search path are the same after a reservation, and after a refused one.

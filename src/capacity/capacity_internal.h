@@ -1,0 +1,96 @@
+/*
+ * capacity/capacity_internal.h: what the capacity files share and nothing
+ * outside the area uses: the escrow counters (escrow.c) as the hold path uses
+ * them, the hold store (hold_store.c), the sweep's read start
+ * (sweep_horizon.c), the threshold messages (thresholds.c). See
+ * docs/capacity.md for the design and its invariants.
+ */
+#ifndef EVS_CAPACITY_INTERNAL_H
+#define EVS_CAPACITY_INTERNAL_H
+
+#include "capacity/capacity.h"
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "executor/spi.h"
+
+typedef struct EvsEscrowEntry EvsEscrowEntry;
+
+/* settings (capacity.c) */
+extern int	evs_hold_default_seconds;
+extern int	evs_hold_max_seconds;
+extern int	evs_max_seats_per_holder;
+extern int	evs_escrow_max_sections;
+extern int	evs_sweep_lock_wait_ms;
+
+/*
+ * The section's shared counter with a valid value, rebuilt from committed rows
+ * under a heavyweight lock when needed. NULL when escrow cannot serve the
+ * section (not preloaded, table full, recovery, disabled): the caller then
+ * uses the row-lock path. Call it BEFORE this transaction changes any hold row
+ * of the section: a rebuild counts the rows this transaction can see.
+ */
+extern EvsEscrowEntry *evs_escrow_section(Datum tenant_id, Datum section_id);
+/* Take n seats now (given back if the (sub)transaction aborts). */
+extern bool evs_escrow_take(EvsEscrowEntry *e, int64 n, int64 *remaining);
+/* Give n seats back when the transaction commits (nothing on abort). */
+extern void evs_escrow_give_on_commit(EvsEscrowEntry *e, int64 n);
+extern int64 evs_escrow_available(EvsEscrowEntry *e);
+/* records of open transactions on the counter; drift is meaningful only at 0 */
+extern int	evs_escrow_in_flight(EvsEscrowEntry *e);
+extern void evs_escrow_shmem_init(void);
+
+/* hold_store.c: a new hold row, written without the executor */
+typedef struct EvsHoldRow
+{
+	Datum		tenant_id;
+	Datum		id;
+	Datum		event_id;
+	Datum		capacity_id;
+	const char *holder_id;
+	int32		quantity;
+	TimestampTz expires_at;
+	TimestampTz created_at;
+	bool		priced;			/* the four below only when priced */
+	Datum		pricing_id;
+	const char *currency;
+	int64		unit_price;
+	Datum		locked_price;	/* jsonb */
+} EvsHoldRow;
+/* Written directly, or through SQL when an operator has changed the table; SPI connected. */
+extern void evs_hold_insert(const EvsHoldRow *row);
+
+/* hold_store.c: hold rows change only while this is true (the DML guard trigger). */
+extern bool evs_hold_writer_active;
+/* Statements that write hold rows run through here: the guard trigger lets them pass. */
+extern int	evs_hold_write(SPIPlanPtr plan, Datum *values, const char *nulls, long limit);
+/* Seats held or sold in a section, from the latest committed rows. */
+extern int64 evs_section_held_latest(Datum tenant, Datum section);
+
+/* sections.c: a column of a trigger tuple by name; false when it is NULL */
+extern bool evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value);
+
+/* hold_sweep.c: expires a section's overdue holds now, for a request short of seats; returns the seats freed */
+extern int64 evs_reclaim_expired(Datum tenant, Datum section_id);
+
+/* thresholds.c: outbox messages after a reservation / a confirmation */
+extern void evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,
+									int64 remaining, int32 quantity);
+extern void evs_event_soldout_check(Datum tenant, Datum event_id);
+
+/*
+ * sweep_horizon.c: where the expiry sweep starts reading (no ACTIVE hold
+ * expires before it). Writers announce themselves before writing hold rows
+ * and report each new hold's expiry; a sweep reads the start first, then the
+ * oldest open writer, and proposes a new start that applies at its commit.
+ */
+extern void evs_sweep_horizon_init(void);
+extern void evs_sweep_note_writer(void);
+extern void evs_sweep_note_expiry(TimestampTz expires);
+extern TimestampTz evs_sweep_start(uint64 *gen);
+extern TimestampTz evs_sweep_oldest_writer(void);
+extern void evs_sweep_propose(TimestampTz new_horizon, uint64 gen);
+extern bool evs_sweep_wrote_holds(void);
+extern void evs_sweep_horizon_reset(void);
+
+#endif

@@ -1,0 +1,581 @@
+/*
+ * escrow.c: per-section seat counters in shared memory, so that concurrent
+ * reservations on one hot section never queue on a row lock. A reservation
+ * takes seats with a compare-and-swap that never goes below zero; the seats go
+ * back if its (sub)transaction aborts. A release gives seats back only once its
+ * transaction commits. A counter is (re)built from committed hold rows under a
+ * heavyweight lock. docs/capacity.md explains the rules; the comments below say
+ * which race each step closes.
+ */
+#include "core/core.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/uuid.h"
+#include "capacity/capacity_internal.h"
+
+PG_FUNCTION_INFO_V1(evs_sql_escrow_state);
+PG_FUNCTION_INFO_V1(evs_sql_escrow_reset);
+
+/* advisory lock class of the rebuild lock (pg_locks shows it as objsubid) */
+#define EVS_LOCK_ESCROW_BUILD 0x4556
+/* how long a rebuild waits for reservations in flight before giving up */
+#define ESCROW_WAIT_MS 10000
+
+/*
+ * The holds table's OID is part of the key: after DROP and CREATE EXTENSION
+ * (or a restore into a new database that reuses an OID) the same section ids
+ * get fresh counters instead of stale ones. Old entries just sit unused.
+ * The tenant is part of it too: a section's key is (tenant_id, id), so a row
+ * of another tenant that carries the same id must never share its counter.
+ */
+typedef struct EscrowKey
+{
+	Oid			dbid;
+	Oid			holds_rel;
+	pg_uuid_t	tenant;
+	pg_uuid_t	section;
+} EscrowKey;
+
+struct EvsEscrowEntry
+{
+	EscrowKey	key;
+	pg_atomic_uint64 available;	/* seats free for new holds */
+	pg_atomic_uint32 inflight;	/* records of open transactions on this entry */
+	pg_atomic_uint32 generation; /* bumped by every rebuild */
+	pg_atomic_uint32 valid;		/* 0: rebuild before use */
+};
+
+typedef struct EscrowShared
+{
+	LWLock	   *lock;			/* guards the hash table's shape, not the counters */
+} EscrowShared;
+
+typedef enum RecordKind
+{
+	RECORD_TAKE,				/* seats taken: give back on abort */
+	RECORD_GIVE					/* seats released: give back on commit */
+} RecordKind;
+
+/* What this backend's open transaction did to counters (TopTransactionContext). */
+typedef struct EscrowRecord
+{
+	EvsEscrowEntry *entry;
+	uint32		generation;
+	RecordKind	kind;
+	int64		n;
+	SubTransactionId subid;
+} EscrowRecord;
+
+typedef struct LocalEntry
+{
+	EscrowKey	key;
+	EvsEscrowEntry *entry;
+} LocalEntry;
+
+static EscrowShared *escrow_shared = NULL;
+static HTAB *escrow_hash = NULL;
+static HTAB *local_entries = NULL;	/* key -> entry pointer; entries never move */
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static bool callbacks_registered = false;
+
+static EscrowRecord *records = NULL;
+static int	nrecords = 0;
+static int	maxrecords = 0;
+
+static Size
+escrow_shmem_size(void)
+{
+	return add_size(MAXALIGN(sizeof(EscrowShared)),
+					hash_estimate_size(evs_escrow_max_sections, sizeof(EvsEscrowEntry)));
+}
+
+static void
+escrow_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(escrow_shmem_size());
+	RequestNamedLWLockTranche("eventsvc_escrow", 1);
+}
+
+static void
+escrow_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	/* After a crash the postmaster re-runs this: every counter starts unbuilt. */
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	escrow_shared = ShmemInitStruct("eventsvc escrow", sizeof(EscrowShared), &found);
+	if (!found)
+		escrow_shared->lock = &(GetNamedLWLockTranche("eventsvc_escrow"))->lock;
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(EscrowKey);
+	info.entrysize = sizeof(EvsEscrowEntry);
+	escrow_hash = ShmemInitHash("eventsvc escrow sections",
+								evs_escrow_max_sections, evs_escrow_max_sections,
+								&info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Called from _PG_init (through evs_capacity_init) after the settings exist. */
+void
+evs_escrow_shmem_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade ||
+		evs_escrow_max_sections <= 0)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = escrow_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = escrow_shmem_startup;
+}
+
+/* ---- the backend's records and the transaction callbacks ---- */
+
+static void
+undo_record(EscrowRecord *r, bool committed)
+{
+	EvsEscrowEntry *e = r->entry;
+
+	/*
+	 * A record of an older generation belongs to a counter that has since been
+	 * rebuilt from rows; applying it would count the seats twice.
+	 */
+	if (r->generation == pg_atomic_read_u32(&e->generation))
+	{
+		if ((r->kind == RECORD_TAKE && !committed) || (r->kind == RECORD_GIVE && committed))
+			pg_atomic_fetch_add_u64(&e->available, (uint64) r->n);
+	}
+	pg_atomic_fetch_sub_u32(&e->inflight, 1);
+}
+
+static void
+escrow_xact_callback(XactEvent event, void *arg)
+{
+	int			i;
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			/*
+			 * No callback ever fires for a prepared transaction: its seats
+			 * would leak or double. Every record comes with a hold write, and
+			 * sweep_horizon.c refuses PREPARE after any hold write.
+			 */
+			Assert(nrecords == 0 || evs_sweep_wrote_holds());
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			/* Only atomics here: an error after commit would be a PANIC. */
+			for (i = 0; i < nrecords; i++)
+				undo_record(&records[i], event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT);
+			records = NULL;		/* freed with TopTransactionContext */
+			nrecords = maxrecords = 0;
+			evs_hold_writer_active = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+escrow_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	int			i;
+
+	/* A subtransaction's records are always the tail of the list. */
+	switch (event)
+	{
+		case SUBXACT_EVENT_ABORT_SUB:
+			while (nrecords > 0 && records[nrecords - 1].subid >= mySubid)
+			{
+				undo_record(&records[nrecords - 1], false);
+				nrecords--;
+			}
+			evs_hold_writer_active = false;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+			/* The parent inherits the child's records, as namespace.c does. */
+			for (i = nrecords - 1; i >= 0 && records[i].subid >= mySubid; i--)
+				records[i].subid = parentSubid;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Appends a record and counts it in flight. The record exists before the
+ * counter moves, so no error can leave seats taken without a record.
+ */
+static EscrowRecord *
+record_append(EvsEscrowEntry *e, RecordKind kind, int64 n)
+{
+	EscrowRecord *r;
+
+	if (nrecords == maxrecords)
+	{
+		int			newmax = maxrecords == 0 ? 16 : maxrecords * 2;
+
+		if (records == NULL)
+			records = MemoryContextAlloc(TopTransactionContext, newmax * sizeof(EscrowRecord));
+		else
+			records = repalloc(records, newmax * sizeof(EscrowRecord));
+		maxrecords = newmax;
+	}
+	r = &records[nrecords];
+	r->entry = e;
+	r->kind = kind;
+	r->n = n;
+	r->subid = GetCurrentSubTransactionId();
+	pg_atomic_fetch_add_u32(&e->inflight, 1);
+	r->generation = pg_atomic_read_u32(&e->generation);
+	nrecords++;
+	return r;
+}
+
+static void
+record_pop(void)
+{
+	Assert(nrecords > 0);
+	nrecords--;
+	pg_atomic_fetch_sub_u32(&records[nrecords].entry->inflight, 1);
+}
+
+static int
+own_records(EvsEscrowEntry *e)
+{
+	int			n = 0;
+
+	for (int i = 0; i < nrecords; i++)
+		if (records[i].entry == e)
+			n++;
+	return n;
+}
+
+/* ---- finding and building entries ---- */
+
+static void
+escrow_locktag(LOCKTAG *tag, EvsEscrowEntry *e)
+{
+	uint32		hi,
+				lo;
+
+	memcpy(&hi, e->key.section.data, 4);
+	memcpy(&lo, e->key.section.data + 4, 4);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, hi, lo, EVS_LOCK_ESCROW_BUILD);
+}
+
+/*
+ * Rebuild from committed rows. Holds the rebuild lock (reservers of an
+ * unbuilt entry queue on it), waits until no other transaction has records
+ * on the entry (their commits or aborts would otherwise land on the new value),
+ * then reads the rows with the latest snapshot, never the transaction's
+ * (which would be stale under REPEATABLE READ).
+ */
+static void
+escrow_build(EvsEscrowEntry *e, Datum tenant_id, Datum section_id)
+{
+	static SPIPlanPtr plan = NULL;
+	LOCKTAG		tag;
+	int			waited = 0;
+	int			rc;
+
+	escrow_locktag(&tag, e);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	if (pg_atomic_read_u32(&e->valid))
+	{
+		LockRelease(&tag, ExclusiveLock, false);
+		return;
+	}
+	while ((int) pg_atomic_read_u32(&e->inflight) > own_records(e))
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (waited++ >= ESCROW_WAIT_MS)
+			ereport(ERROR,
+					(errcode(EVS_ERR_CONFLICT),
+					 errmsg("section counter is being rebuilt while holds are in flight"),
+					 errhint("Retry the request.")));
+		pg_usleep(1000L);
+	}
+
+	evs_cap_spi_connect();
+	if (plan == NULL)
+	{
+		Oid			types[2] = {UUIDOID, UUIDOID};
+
+		plan = evs_cap_prepare_kept(
+			"SELECT s.total_capacity::int8 - coalesce((SELECT sum(h.quantity) FROM eventsvc.capacity_holds h"
+			"  WHERE h.tenant_id = $1 AND h.capacity_id = $2 AND h.state IN ('ACTIVE', 'CONFIRMED')), 0)::int8"
+			" FROM eventsvc.event_capacity s WHERE s.tenant_id = $1 AND s.id = $2", 2, types);
+	}
+	{
+		Datum		values[2] = {tenant_id, section_id};
+		int64		avail = 0;
+		bool		isnull;
+
+		rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								  true, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "escrow rebuild failed: %s", SPI_result_code_string(rc));
+		/*
+		 * No such section in this tenant: leave the counter unbuilt. Marking it
+		 * valid at 0 would sell nothing from it until the next reset.
+		 */
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(EVS_ERR_NOT_FOUND),
+					 errmsg("section %s not found",
+							DatumGetCString(DirectFunctionCall1(uuid_out, section_id)))));
+		avail = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (avail < 0)
+		{
+			ereport(WARNING,
+					(errmsg("section holds " INT64_FORMAT " seats more than its total", -avail),
+					 errhint("Run eventsvc.check_capacity() on the section.")));
+			avail = 0;
+		}
+		pg_atomic_write_u64(&e->available, (uint64) avail);
+	}
+	SPI_finish();
+	pg_atomic_fetch_add_u32(&e->generation, 1);
+	pg_write_barrier();
+	pg_atomic_write_u32(&e->valid, 1);
+	LockRelease(&tag, ExclusiveLock, false);
+}
+
+static EvsEscrowEntry *
+escrow_lookup(Datum tenant_id, Datum section_id, bool create)
+{
+	EscrowKey	key;
+	EvsEscrowEntry *e;
+	LocalEntry *cached;
+	bool		found;
+
+	if (escrow_hash == NULL || RecoveryInProgress())
+		return NULL;
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.holds_rel = evs_relation_oid("capacity_holds");
+	memcpy(&key.tenant, DatumGetUUIDP(tenant_id), sizeof(pg_uuid_t));
+	memcpy(&key.section, DatumGetUUIDP(section_id), sizeof(pg_uuid_t));
+
+	if (local_entries == NULL)
+	{
+		HASHCTL		info;
+
+		memset(&info, 0, sizeof(info));
+		info.keysize = sizeof(EscrowKey);
+		info.entrysize = sizeof(LocalEntry);
+		info.hcxt = TopMemoryContext;
+		local_entries = hash_create("eventsvc escrow cache", 256, &info,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	cached = hash_search(local_entries, &key, HASH_FIND, NULL);
+	if (cached != NULL)
+		return cached->entry;
+
+	LWLockAcquire(escrow_shared->lock, LW_SHARED);
+	e = hash_search(escrow_hash, &key, HASH_FIND, NULL);
+	LWLockRelease(escrow_shared->lock);
+	if (e == NULL && create)
+	{
+		LWLockAcquire(escrow_shared->lock, LW_EXCLUSIVE);
+		e = hash_search(escrow_hash, &key, HASH_ENTER_NULL, &found);
+		if (e != NULL && !found)
+		{
+			pg_atomic_init_u64(&e->available, 0);
+			pg_atomic_init_u32(&e->inflight, 0);
+			pg_atomic_init_u32(&e->generation, 0);
+			pg_atomic_init_u32(&e->valid, 0);
+		}
+		LWLockRelease(escrow_shared->lock);
+	}
+	if (e == NULL)
+		return NULL;			/* table full: this section stays on row locks */
+	cached = hash_search(local_entries, &key, HASH_ENTER, NULL);
+	cached->entry = e;
+	return e;
+}
+
+EvsEscrowEntry *
+evs_escrow_section(Datum tenant_id, Datum section_id)
+{
+	EvsEscrowEntry *e = escrow_lookup(tenant_id, section_id, true);
+
+	if (e == NULL)
+		return NULL;
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(escrow_xact_callback, NULL);
+		RegisterSubXactCallback(escrow_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+	if (!pg_atomic_read_u32(&e->valid))
+		escrow_build(e, tenant_id, section_id);
+	return e;
+}
+
+bool
+evs_escrow_take(EvsEscrowEntry *e, int64 n, int64 *remaining)
+{
+	uint64		cur;
+
+	Assert(n > 0);
+	record_append(e, RECORD_TAKE, n);
+	/* in flight before checking validity: a rebuild either sees us or we see it */
+	if (!pg_atomic_read_u32(&e->valid))
+	{
+		record_pop();
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg("section counter is being rebuilt"),
+				 errhint("Retry the request.")));
+	}
+	cur = pg_atomic_read_u64(&e->available);
+	for (;;)
+	{
+		if (cur < (uint64) n)
+		{
+			record_pop();
+			*remaining = (int64) cur;
+			return false;
+		}
+		/* on failure cur receives the current value */
+		if (pg_atomic_compare_exchange_u64(&e->available, &cur, cur - (uint64) n))
+			break;
+	}
+	*remaining = (int64) (cur - (uint64) n);
+	return true;
+}
+
+void
+evs_escrow_give_on_commit(EvsEscrowEntry *e, int64 n)
+{
+	EscrowRecord *last = nrecords > 0 ? &records[nrecords - 1] : NULL;
+
+	Assert(n > 0);
+	/* a sweep gives back many holds of one section: fold them into one record */
+	if (last && last->entry == e && last->kind == RECORD_GIVE &&
+		last->subid == GetCurrentSubTransactionId() &&
+		last->generation == pg_atomic_read_u32(&e->generation))
+	{
+		last->n += n;
+		return;
+	}
+	record_append(e, RECORD_GIVE, n);
+}
+
+int64
+evs_escrow_available(EvsEscrowEntry *e)
+{
+	return (int64) pg_atomic_read_u64(&e->available);
+}
+
+int
+evs_escrow_in_flight(EvsEscrowEntry *e)
+{
+	return (int) pg_atomic_read_u32(&e->inflight);
+}
+
+/*
+ * The counters of a section id in this database, whatever their tenant (the
+ * superuser's tools below name a section only). Fills at most `max`.
+ */
+static int
+escrow_find_all(Datum section_id, EvsEscrowEntry **found, int max)
+{
+	HASH_SEQ_STATUS scan;
+	EvsEscrowEntry *e;
+	Oid			holds_rel;
+	int			n = 0;
+
+	if (escrow_hash == NULL || RecoveryInProgress())
+		return 0;
+	holds_rel = evs_relation_oid("capacity_holds");
+	LWLockAcquire(escrow_shared->lock, LW_SHARED);
+	hash_seq_init(&scan, escrow_hash);
+	while ((e = hash_seq_search(&scan)) != NULL)
+	{
+		if (e->key.dbid == MyDatabaseId && e->key.holds_rel == holds_rel &&
+			memcmp(&e->key.section, DatumGetUUIDP(section_id), sizeof(pg_uuid_t)) == 0)
+		{
+			if (n < max)
+				found[n] = e;
+			n++;
+		}
+	}
+	LWLockRelease(escrow_shared->lock);
+	return Min(n, max);
+}
+
+/*
+ * eventsvc.escrow_state(section): what the shared counter says, for operators
+ * and tests (superuser only). NULL when the section has no counter.
+ */
+Datum
+evs_sql_escrow_state(PG_FUNCTION_ARGS)
+{
+	EvsEscrowEntry *e;
+	char		buf[256];
+
+	if (PG_ARGISNULL(0) || escrow_find_all(PG_GETARG_DATUM(0), &e, 1) == 0)
+		PG_RETURN_NULL();
+	snprintf(buf, sizeof(buf),
+			 "{\"valid\": %s, \"available\": " UINT64_FORMAT ", \"in_flight\": %u, \"generation\": %u}",
+			 pg_atomic_read_u32(&e->valid) ? "true" : "false",
+			 pg_atomic_read_u64(&e->available),
+			 pg_atomic_read_u32(&e->inflight),
+			 pg_atomic_read_u32(&e->generation));
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf)));
+}
+
+/*
+ * eventsvc.escrow_reset(section): forget the counter; the next user rebuilds
+ * it from committed rows (after in-flight transactions finish). The repair
+ * when check_capacity reports drift (superuser only).
+ */
+Datum
+evs_sql_escrow_reset(PG_FUNCTION_ARGS)
+{
+	EvsEscrowEntry *found[16];
+	int			n;
+	LOCKTAG		tag;
+
+	/* rows written around the hold functions may also expire before the sweep's horizon */
+	evs_sweep_horizon_reset();
+	evs_refcache_invalidate();
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	n = escrow_find_all(PG_GETARG_DATUM(0), found, lengthof(found));
+	for (int i = 0; i < n; i++)
+	{
+		escrow_locktag(&tag, found[i]);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		pg_atomic_write_u32(&found[i]->valid, 0);
+		pg_memory_barrier();
+		LockRelease(&tag, ExclusiveLock, false);
+	}
+	PG_RETURN_BOOL(n > 0);
+}

@@ -1,0 +1,291 @@
+/*
+ * hold_change.c: the changes of an existing hold: api.confirm_hold (sold at
+ * the locked price), api.release_hold (the seats come back at commit) and
+ * api.extend_hold (a later expiry, bounded from the hold's creation).
+ */
+#include "core/core.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/snapmgr.h"
+#include "utils/uuid.h"
+#include "capacity/capacity_internal.h"
+#include "capacity/money.h"
+PG_FUNCTION_INFO_V1(evs_sql_confirm_hold);
+PG_FUNCTION_INFO_V1(evs_sql_release_hold);
+PG_FUNCTION_INFO_V1(evs_sql_extend_hold);
+
+static Datum
+copy_out(Datum d, MemoryContext outer)
+{
+	MemoryContext old = MemoryContextSwitchTo(outer);
+	Datum		r = datumCopy(d, false, -1);
+
+	MemoryContextSwitchTo(old);
+	return r;
+}
+
+/* Why a hold could not change: not found, expired, released or already confirmed. */
+static void
+hold_refused(Datum tenant, Datum hold_id, const char *action)
+{
+	Datum		v[2] = {tenant, hold_id};
+	Oid			t[2] = {UUIDOID, UUIDOID};
+	int			rc;
+	char	   *state;
+	char	   *expires;
+
+	SPIPlanPtr	plan = SPI_prepare("SELECT state::text, expires_at <= eventsvc.now(), expires_at::text"
+									" FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND id = $2", 2, t);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	/* latest snapshot: after waiting for a concurrent change, say what it did */
+	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold not found"),
+						errdetail("No hold %s in this tenant.", evs_uuid_text(hold_id))));
+	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	expires = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	if (strcmp(state, "CONFIRMED") == 0)
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg("cannot %s the hold: it is already confirmed", action),
+				 errdetail("Hold %s.", evs_uuid_text(hold_id))));
+	if (strcmp(state, "ACTIVE") == 0)
+		ereport(ERROR,
+				(errcode(EVS_ERR_GONE),
+				 errmsg("cannot %s the hold: it has expired", action),
+				 errdetail("Hold %s expired at %s.", evs_uuid_text(hold_id), expires),
+				 errhint("Reserve the seats again.")));
+	ereport(ERROR,
+			(errcode(EVS_ERR_GONE),
+			 errmsg("cannot %s the hold: it was %s", action,
+					strcmp(state, "EXPIRED") == 0 ? "expired" : "released"),
+			 errdetail("Hold %s.", evs_uuid_text(hold_id)),
+			 errhint("Reserve the seats again.")));
+}
+
+/* Only the holder, a service or a tenant admin may act on a hold. */
+static void
+require_holder(Datum tenant, Datum hold_id)
+{
+	Datum		v[2] = {tenant, hold_id};
+	Oid			t[2] = {UUIDOID, UUIDOID};
+	int			rc;
+	char	   *holder;
+
+	if (evs_is_service() || evs_is_tenant_admin())
+		return;
+	rc = SPI_execute_with_args("SELECT holder_id FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND id = $2",
+							   2, t, v, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold %s not found", evs_uuid_text(hold_id))));
+	holder = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	/* someone else's hold is reported as missing, never as forbidden: no probing */
+	if (strcmp(holder, evs_current_actor()) != 0)
+		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold not found"),
+						errdetail("No hold %s in this tenant.", evs_uuid_text(hold_id))));
+}
+
+/* api.confirm_hold(hold_id): ACTIVE and unexpired -> CONFIRMED at the locked price. */
+/*
+ * The start of a confirm or release: the hold id (required), and v[] = tenant,
+ * hold, now. A retry with the same Idempotency-Key header (over HTTP) gets the
+ * first answer back instead of "already confirmed/released": that answer is
+ * returned; NULL means go ahead (and finish *idem with the result).
+ */
+static Jsonb *
+hold_change_begin(FunctionCallInfo fcinfo, const char *operation, Datum *v, EvsIdempotency *idem)
+{
+	JsonbParseState *st = NULL;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("%s needs hold_id", operation)));
+	v[0] = evs_current_tenant();
+	v[1] = PG_GETARG_DATUM(0);
+	v[2] = TimestampTzGetDatum(evs_now());
+	idem->active = false;
+	if (!evs_idempotency_header_present())
+		return NULL;
+	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	evs_jsonb_push_text(&st, "hold_id", evs_uuid_text(v[1]));
+	return evs_idempotency_begin(idem, operation, NULL,
+								 JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+}
+
+Datum
+evs_sql_confirm_hold(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		v[3];
+	int			rc;
+	bool		isnull;
+	Datum		result;
+	MemoryContext outer = CurrentMemoryContext;
+	EvsIdempotency idem;
+	Jsonb	   *replay;
+
+	if ((replay = hold_change_begin(fcinfo, "confirm_hold", v, &idem)) != NULL)
+		PG_RETURN_JSONB_P(replay);
+	evs_cap_spi_connect();
+	require_holder(v[0], v[1]);
+	if (plan == NULL)
+	{
+		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
+
+		/* The expiry test is in the UPDATE: an expired hold never confirms, swept or not. */
+		plan = evs_cap_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'CONFIRMED', confirmed_at = $3"
+							" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE' AND expires_at > $3"
+							" RETURNING to_jsonb(h), capacity_id, event_id", 3, t);
+	}
+	rc = evs_hold_write(plan, v, NULL, 1);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "hold confirm failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		hold_refused(v[0], v[1], "confirm");
+	result = copy_out(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), outer);
+	{
+		Datum		section = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull),
+										false, UUID_LEN);
+		Datum		event_id = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull),
+										 false, UUID_LEN);
+		EvsEscrowEntry *e = evs_escrow_section(v[0], section);
+
+		/* the last seats of a section were just sold: maybe the whole event is */
+		if (e == NULL || evs_escrow_available(e) == 0)
+			evs_event_soldout_check(v[0], event_id);
+	}
+	SPI_finish();
+	evs_idempotency_finish(&idem, DatumGetJsonbP(result));
+	PG_RETURN_DATUM(result);
+}
+
+/* The section of a hold, so its counter can be built before the row changes. */
+static bool
+hold_section(Datum tenant, Datum hold_id, Datum *section)
+{
+	Datum		v[2] = {tenant, hold_id};
+	Oid			t[2] = {UUIDOID, UUIDOID};
+	bool		isnull;
+	int			rc;
+
+	rc = SPI_execute_with_args("SELECT capacity_id FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND id = $2",
+							   2, t, v, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return false;
+	*section = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, UUID_LEN);
+	return true;
+}
+
+/* api.release_hold(hold_id): ACTIVE -> RELEASED; the seats come back at commit. */
+Datum
+evs_sql_release_hold(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		v[3];
+	Datum		section;
+	EvsEscrowEntry *e;
+	int			rc;
+	bool		isnull;
+	Datum		result;
+	MemoryContext outer = CurrentMemoryContext;
+	EvsIdempotency idem;
+	Jsonb	   *replay;
+
+	if ((replay = hold_change_begin(fcinfo, "release_hold", v, &idem)) != NULL)
+		PG_RETURN_JSONB_P(replay);
+	evs_cap_spi_connect();
+	require_holder(v[0], v[1]);
+	if (!hold_section(v[0], v[1], &section))
+		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold %s not found", evs_uuid_text(v[1]))));
+	e = evs_escrow_section(v[0], section);
+	if (plan == NULL)
+	{
+		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
+
+		plan = evs_cap_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'RELEASED', released_at = $3"
+							" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE'"
+							" RETURNING to_jsonb(h), quantity", 3, t);
+	}
+	rc = evs_hold_write(plan, v, NULL, 1);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "hold release failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		hold_refused(v[0], v[1], "release");
+	if (e != NULL)
+		evs_escrow_give_on_commit(e, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
+	result = copy_out(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), outer);
+	SPI_finish();
+	evs_idempotency_finish(&idem, DatumGetJsonbP(result));
+	PG_RETURN_DATUM(result);
+}
+
+/* api.extend_hold(hold_id, seconds): later expiry, never past creation + hold_max_seconds. */
+Datum
+evs_sql_extend_hold(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		v[5];
+	int32		seconds;
+	int			rc;
+	bool		isnull;
+	Datum		result;
+	MemoryContext outer = CurrentMemoryContext;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("extend_hold needs hold_id and seconds")));
+	seconds = PG_GETARG_INT32(1);
+	if (seconds < 1 || seconds > evs_hold_max_seconds)
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION),
+				 errmsg("seconds must be between 1 and %d, not %d", evs_hold_max_seconds, seconds)));
+	v[0] = evs_current_tenant();
+	v[1] = PG_GETARG_DATUM(0);
+	v[2] = TimestampTzGetDatum(evs_now());
+	v[3] = Int64GetDatum((int64) seconds * USECS_PER_SEC);
+	v[4] = Int64GetDatum((int64) evs_hold_max_seconds * USECS_PER_SEC);
+	evs_cap_spi_connect();
+	require_holder(v[0], v[1]);
+	if (plan == NULL)
+	{
+		Oid			t[5] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, INT8OID, INT8OID};
+
+		plan = evs_cap_prepare_kept(
+			"UPDATE eventsvc.capacity_holds AS h SET expires_at = expires_at + make_interval(secs => $4 / 1e6)"
+			" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE' AND expires_at > $3"
+			" RETURNING to_jsonb(h), expires_at > created_at + make_interval(secs => $5 / 1e6)", 5, t);
+	}
+	rc = evs_hold_write(plan, v, NULL, 1);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "hold extension failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		hold_refused(v[0], v[1], "extend");
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION),
+				 errmsg("a hold lives at most %d seconds from its creation", evs_hold_max_seconds),
+				 errhint("Extend by fewer seconds, or confirm the hold.")));
+	result = copy_out(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), outer);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}

@@ -1,0 +1,406 @@
+/*
+ * hold_sweep.c: releasing many holds at once, across tenants for the expiry
+ * sweeper (api.expire_holds), per section for a reservation short of seats,
+ * and per event for event cancellation. Seats go back to the sections'
+ * counters when the transaction commits.
+ */
+#include "core/core.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/resowner.h"
+#include "storage/itemptr.h"
+#include "utils/uuid.h"
+#include "capacity/capacity_internal.h"
+
+PG_FUNCTION_INFO_V1(evs_sql_expire_holds);
+PG_FUNCTION_INFO_V1(evs_sql_release_event_holds);
+
+static int64 give_back_grouped(void);
+
+/*
+ * Run as the schema owner: the sweeper's role has no RLS policy and works
+ * across tenants; every statement below filters explicitly.
+ */
+static void
+become_owner(Oid *saved_user, int *saved_sec)
+{
+	GetUserIdAndSecContext(saved_user, saved_sec);
+	SetUserIdAndSecContext(evs_schema_owner(), *saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/*
+ * Changes the locked hold rows listed by `pick` (first column tenant, second
+ * hold id, third section) to `state` and gives their seats back at commit.
+ * Counters of the sections are built before any row changes (a rebuild counts
+ * what this transaction sees). Returns the number of holds changed.
+ */
+static int64
+release_picked(SPIPlanPtr pick, Datum *pick_args, const char *state)
+{
+	static SPIPlanPtr update_plan = NULL;
+	uint64		n,
+				i;
+	Datum	   *tenants,
+			   *ids;
+	ArrayType  *ta,
+			   *ia;
+	Datum		uv[4];
+	int			rc;
+	int64		changed;
+	SPITupleTable *picked;
+	bool		isnull;
+
+	rc = SPI_execute_plan(pick, pick_args, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "hold selection failed: %s", SPI_result_code_string(rc));
+	n = SPI_processed;
+	if (n == 0)
+		return 0;
+	picked = SPI_tuptable;
+	tenants = palloc(n * sizeof(Datum));
+	ids = palloc(n * sizeof(Datum));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	row = picked->vals[i];
+
+		tenants[i] = SPI_getbinval(row, picked->tupdesc, 1, &isnull);
+		ids[i] = SPI_getbinval(row, picked->tupdesc, 2, &isnull);
+		/* cheap after the first hold of a section: a backend-local lookup */
+		(void) evs_escrow_section(tenants[i], SPI_getbinval(row, picked->tupdesc, 3, &isnull));
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	ta = construct_array(tenants, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
+	ia = construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
+	uv[0] = PointerGetDatum(ta);
+	uv[1] = PointerGetDatum(ia);
+	uv[2] = CStringGetTextDatum(state);
+	uv[3] = TimestampTzGetDatum(evs_now());
+	if (update_plan == NULL)
+	{
+		Oid			t[4] = {UUIDARRAYOID, UUIDARRAYOID, TEXTOID, TIMESTAMPTZOID};
+
+		update_plan = evs_cap_prepare_kept(
+			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = $3::eventsvc.hold_state, released_at = $4"
+			"  FROM unnest($1, $2) AS k(tenant_id, id)"
+			"  WHERE h.tenant_id = k.tenant_id AND h.id = k.id AND h.state = 'ACTIVE'"
+			"  RETURNING h.tenant_id, h.capacity_id, h.quantity)"
+			" SELECT tenant_id, capacity_id, sum(quantity)::int8, count(*)::int8 FROM u GROUP BY 1, 2", 4, t);
+	}
+	rc = evs_hold_write(update_plan, uv, NULL, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "hold release failed: %s", SPI_result_code_string(rc));
+	changed = give_back_grouped();
+	return changed;
+}
+
+/* Gives back the seats of the rows a hold-changing statement reported as (tenant, section, seats, holds). */
+static int64
+give_back_grouped(void)
+{
+	int64		changed = 0;
+	bool		isnull;
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		EvsEscrowEntry *e = evs_escrow_section(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull),
+											   SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+
+		if (e != NULL)
+			evs_escrow_give_on_commit(e, DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull)));
+		changed += DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 4, &isnull));
+	}
+	return changed;
+}
+
+/*
+ * Runs the expiry UPDATE over the picked row addresses with a short lock
+ * wait, in a subtransaction. False when a row stayed locked (nothing changed:
+ * the subtransaction rolled back); other errors propagate.
+ */
+static bool
+expire_picked_waiting(SPIPlanPtr plan, Datum *args)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool done = true;
+	int			rc;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(outer);
+	PG_TRY();
+	{
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout", psprintf("%d", evs_sweep_lock_wait_ms), PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		rc = evs_hold_write(plan, args, NULL, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "hold expiry failed: %s", SPI_result_code_string(rc));
+		AtEOXact_GUC(true, nest);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(outer);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* end our subtransaction first: a caller's exception block expects its own to be current */
+		MemoryContextSwitchTo(outer);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(outer);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		done = false;
+	}
+	PG_END_TRY();
+	return done;
+}
+
+/*
+ * Expire up to `limit` holds whose time has passed, across tenants, in the
+ * caller's transaction (the worker's sweeper and api.expire_holds call it).
+ *  1. Pick the batch, reading only [read start, now] of the expiry index
+ *     (sweep_horizon.c), and build the counters of its sections before any
+ *     row changes (a rebuild counts what this transaction sees).
+ *  2. Expire the picked rows by address (no row can take the address of a
+ *     picked one while this transaction runs: VACUUM keeps what it may see).
+ *     A state change only, a HOT update, since no index covers the state. A row
+ *     being confirmed or released right now is waited for at most
+ *     eventsvc.sweep_lock_wait_ms; past that the batch is taken again with FOR UPDATE SKIP
+ *     LOCKED, so a buyer's open transaction never stalls the sweep (the next
+ *     sweep sees how it ended).
+ *  3. Propose the new read start: the first ACTIVE hold left in the range (the
+ *     last one picked, when the batch was full and every pick expired), the
+ *     oldest open hold writer, or the real clock, whichever is earliest; it
+ *     applies when this transaction commits.
+ */
+int64
+evs_expire_holds(int limit)
+{
+	static SPIPlanPtr pick_plan = NULL;
+	static SPIPlanPtr expire_plan = NULL;
+	static SPIPlanPtr locked_plan = NULL;
+	static SPIPlanPtr left_plan = NULL;
+	Oid			saved_user;
+	int			saved_sec;
+	Datum		args[3];
+	int			rc;
+	int64		n = 0;
+	uint64		npicked,
+				gen;
+	TimestampTz from,
+				upto,
+				next,
+				oldest;
+	bool		isnull;
+
+	if (limit < 1)
+		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("expire_holds needs a limit of at least 1")));
+	from = evs_sweep_start(&gen);
+	oldest = evs_sweep_oldest_writer();
+	upto = evs_now();
+	become_owner(&saved_user, &saved_sec);
+	evs_cap_spi_connect();
+	if (pick_plan == NULL)
+	{
+		Oid			t[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+		Oid			u[3] = {TIDARRAYOID, TIMESTAMPTZOID, INT4OID};
+		/*
+		 * The expiry is checked again (a buyer may extend the hold meanwhile),
+		 * in a form the expiry index cannot serve: the rows come by address.
+		 */
+		const char *update =
+			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $2"
+			"  WHERE h.ctid = ANY (%s) AND h.state = 'ACTIVE' AND h.expires_at - $2 <= interval '0'"
+			"  RETURNING h.tenant_id, h.capacity_id, h.quantity)"
+			" SELECT tenant_id, capacity_id, sum(quantity)::int8, count(*)::int8 FROM u GROUP BY 1, 2";
+
+		pick_plan = evs_cap_prepare_kept(
+			"SELECT ctid, tenant_id, capacity_id, expires_at FROM eventsvc.capacity_holds"
+			" WHERE expires_at >= $1 AND expires_at <= $2 AND state = 'ACTIVE'"
+			" ORDER BY expires_at LIMIT $3", 3, t);
+		/* an array the planner cannot size: it reads the rows by address, not by a table scan */
+		expire_plan = evs_cap_prepare_kept(psprintf(update, "ARRAY(SELECT unnest($1))"), 3, u);
+		locked_plan = evs_cap_prepare_kept(psprintf(update,
+			"ARRAY(SELECT ctid FROM eventsvc.capacity_holds WHERE ctid = ANY ($1) AND state = 'ACTIVE'"
+			"  AND expires_at <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED)"), 3, u);
+		left_plan = evs_cap_prepare_kept(
+			"SELECT expires_at FROM eventsvc.capacity_holds"
+			" WHERE expires_at >= $1 AND expires_at <= $2 AND state = 'ACTIVE'"
+			" ORDER BY expires_at LIMIT 1", 2, t);
+	}
+	args[0] = TimestampTzGetDatum(from);
+	args[1] = TimestampTzGetDatum(upto);
+	args[2] = Int32GetDatum(limit);
+	rc = SPI_execute_plan(pick_plan, args, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "expired holds query failed: %s", SPI_result_code_string(rc));
+	npicked = SPI_processed;
+	next = upto;
+	if (npicked > 0)
+	{
+		SPITupleTable *found = SPI_tuptable;
+		Datum	   *tids = palloc(npicked * sizeof(Datum));
+		Datum	   *tenants = palloc(npicked * sizeof(Datum));
+		Datum	   *sections = palloc(npicked * sizeof(Datum));
+		int			nsec = 0;
+		Datum		uv[3];
+
+		for (uint64 i = 0; i < npicked; i++)
+		{
+			Datum		tenant = SPI_getbinval(found->vals[i], found->tupdesc, 2, &isnull);
+			Datum		section = SPI_getbinval(found->vals[i], found->tupdesc, 3, &isnull);
+			bool		seen = false;
+
+			tids[i] = SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull);
+			/* batches are ordered by expiry, so a section's holds mostly come in runs */
+			for (int k = nsec - 1; k >= 0 && k >= nsec - 8 && !seen; k--)
+				seen = memcmp(DatumGetUUIDP(sections[k]), DatumGetUUIDP(section), UUID_LEN) == 0 &&
+					memcmp(DatumGetUUIDP(tenants[k]), DatumGetUUIDP(tenant), UUID_LEN) == 0;
+			if (!seen)
+			{
+				/* a backend-local lookup once the section's counter exists */
+				(void) evs_escrow_section(tenant, section);
+				tenants[nsec] = tenant;
+				sections[nsec] = section;
+				nsec++;
+			}
+			if ((i & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+		/* the batch is in expiry order: its last hold bounds what a full batch leaves */
+		if (npicked == (uint64) limit)
+			next = DatumGetTimestampTz(SPI_getbinval(found->vals[npicked - 1], found->tupdesc, 4, &isnull));
+		uv[0] = PointerGetDatum(construct_array(tids, npicked, TIDOID, sizeof(ItemPointerData), false,
+												TYPALIGN_SHORT));
+		uv[1] = TimestampTzGetDatum(upto);
+		uv[2] = Int32GetDatum(limit);
+		if (evs_sweep_lock_wait_ms == 0 || !expire_picked_waiting(expire_plan, uv))
+		{
+			rc = evs_hold_write(locked_plan, uv, NULL, 0);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "hold expiry failed: %s", SPI_result_code_string(rc));
+		}
+		n = give_back_grouped();
+	}
+	/*
+	 * What this sweep leaves ACTIVE in its range. When every picked hold was
+	 * expired, that is nothing before the last one picked (a full batch) or
+	 * nothing at all: the pick read the range in expiry order. Otherwise some
+	 * were skipped (locked, or changed meanwhile): look for the first left.
+	 */
+	if ((uint64) n != npicked)
+	{
+		rc = SPI_execute_plan(left_plan, args, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "sweep horizon query failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 1)
+		{
+			TimestampTz first = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+																  &isnull));
+
+			if (first < next)
+				next = first;
+		}
+	}
+	if (oldest < next)
+		next = oldest;
+	/* never past the real clock: a test clock ahead must not skip today's holds */
+	if (GetCurrentTransactionStartTimestamp() < next)
+		next = GetCurrentTransactionStartTimestamp();
+	evs_sweep_propose(next, gen);
+	SPI_finish();
+	SetUserIdAndSecContext(saved_user, saved_sec);
+	return n;
+}
+
+/*
+ * Expires, in this transaction, the section's holds that are past their time
+ * but not yet swept, and returns their seats. Used when a request would
+ * otherwise be refused: a section is sold out only when it truly lacks the
+ * seats. Rows a sweeper or a buyer is changing right now are skipped; if this
+ * transaction aborts, the holds are simply ACTIVE (and expired) again.
+ */
+int64
+evs_reclaim_expired(Datum tenant, Datum section_id)
+{
+	static SPIPlanPtr plan = NULL;
+	uint64		gen;
+	Datum		v[4] = {tenant, section_id, TimestampTzGetDatum(evs_now()), TimestampTzGetDatum(evs_sweep_start(&gen))};
+	bool		isnull;
+	Datum		freed;
+	int			rc;
+
+	if (plan == NULL)
+	{
+		Oid			t[4] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+
+		/* the section's slice of the sweep's range (sweep_horizon.c) */
+		plan = evs_cap_prepare_kept(
+			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $3"
+			"  WHERE h.ctid = ANY (ARRAY(SELECT ctid FROM eventsvc.capacity_holds"
+			"         WHERE tenant_id = $1 AND capacity_id = $2 AND expires_at >= $4 AND expires_at <= $3"
+			"           AND state = 'ACTIVE'"
+			"         ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)) AND h.state = 'ACTIVE'"
+			"  RETURNING h.quantity)"
+			" SELECT coalesce(sum(quantity), 0)::int8 FROM u", 4, t);
+	}
+	rc = evs_hold_write(plan, v, NULL, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reclaiming expired holds failed: %s", SPI_result_code_string(rc));
+	freed = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(freed);
+}
+
+/* Release every active hold of an event (event cancellation). Returns holds released. */
+int64
+evs_release_event_holds(Datum tenant_id, Datum event_id)
+{
+	static SPIPlanPtr pick = NULL;
+	Oid			saved_user;
+	int			saved_sec;
+	Datum		args[2] = {tenant_id, event_id};
+	int64		n;
+
+	become_owner(&saved_user, &saved_sec);
+	evs_cap_spi_connect();
+	if (pick == NULL)
+	{
+		Oid			t[2] = {UUIDOID, UUIDOID};
+
+		pick = evs_cap_prepare_kept("SELECT tenant_id, id, capacity_id FROM eventsvc.capacity_holds"
+							" WHERE tenant_id = $1 AND event_id = $2 AND state = 'ACTIVE' FOR UPDATE", 2, t);
+	}
+	n = release_picked(pick, args, "RELEASED");
+	SPI_finish();
+	SetUserIdAndSecContext(saved_user, saved_sec);
+	return n;
+}
+
+Datum
+evs_sql_expire_holds(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(evs_expire_holds(PG_ARGISNULL(0) ? 1000 : PG_GETARG_INT32(0)));
+}
+
+Datum
+evs_sql_release_event_holds(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("release_event_holds needs event_id")));
+	PG_RETURN_INT64(evs_release_event_holds(evs_current_tenant(), PG_GETARG_DATUM(0)));
+}

@@ -1,0 +1,87 @@
+/*
+ * money.h: exact money (money.c) and pricing tiers (pricing.c), shared with the
+ * hold path in capacity.c, which locks a price snapshot into each hold.
+ */
+#ifndef EVS_MONEY_H
+#define EVS_MONEY_H
+
+#include "core/core.h"
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#define EVS_TAX_RATE_ONE INT64CONST(100000000)	/* tax rates are in 1e-8 units */
+
+/* What one line is priced from: the tier's active figures at one moment. */
+typedef struct EvsPriceInput
+{
+	int64		unit_price;
+	int64		service_fee;		/* per ticket */
+	int64		facility_fee;		/* per ticket */
+	int64		tax_rate_e8;		/* 0 .. 1e8 */
+	int32		group_size_min;		/* 0: no group discount */
+	int64		group_discount_e2;	/* percent in 1e-2 units: 0 .. 10000 */
+	char		currency[4];
+	int			minor_unit;
+	const char *price_kind;			/* base, dynamic, early_bird, last_minute */
+} EvsPriceInput;
+
+typedef struct EvsPriceLine
+{
+	int32		quantity;
+	int64		unit_price;
+	int64		base_total;
+	int64		group_discount;
+	int64		service_fee;
+	int64		facility_fee;
+	int64		subtotal;
+	int64		tax;
+	int64		total;
+} EvsPriceLine;
+
+/* A pricing tier as the hold path needs it (pricing.c). */
+typedef struct EvsPricing
+{
+	Datum		id;
+	Datum		event_id;
+	bool		has_capacity;
+	Datum		capacity_id;
+	bool		is_active;
+	bool		has_sales_start;
+	TimestampTz sales_start_at;
+	bool		has_sales_end;
+	TimestampTz sales_end_at;
+	int32		max_per_order;		/* 0: none */
+	int32		max_per_customer;	/* 0: none */
+	EvsPriceInput price;
+} EvsPricing;
+
+extern int64 evs_money_add(int64 a, int64 b, const char *what);
+extern int64 evs_money_sub(int64 a, int64 b, const char *what);
+extern int64 evs_money_mul(int64 a, int64 b, const char *what);
+extern int64 evs_money_scale_half_even(int64 amount, int64 num, int64 den, const char *what);
+extern void evs_price_line(const EvsPriceInput *in, int32 quantity, EvsPriceLine *out);
+extern Datum evs_price_line_jsonb(const EvsPriceInput *in, const EvsPriceLine *line);
+
+/* jsonb object builders (money.c), shared with the hold object of capacity.c */
+extern void evs_jsonb_push_key(JsonbParseState **st, const char *key);
+extern void evs_jsonb_push_text(JsonbParseState **st, const char *key, const char *str);	/* NULL: null */
+extern void evs_jsonb_push_int(JsonbParseState **st, const char *key, int64 n);
+extern void evs_jsonb_push_numeric(JsonbParseState **st, const char *key, Numeric n);
+
+/* Rates leave SQL as exact integers: numeric * 10^k is exact, so is ::int8. */
+#define EVS_PRICING_COLUMNS \
+	"p.id, p.event_id, p.capacity_id, p.is_active, p.sales_start_at, p.sales_end_at," \
+	" p.max_per_order, p.max_per_customer, p.base_price, p.current_price, p.is_dynamic," \
+	" p.early_bird_price, p.early_bird_ends_at, p.last_minute_price, p.last_minute_starts_at," \
+	" p.service_fee, p.facility_fee, (p.tax_rate * 100000000)::int8," \
+	" p.group_size_min, (p.group_discount_percentage * 100)::int8, p.currency::text, c.minor_unit"
+
+/* Loads the tier (tenant-filtered; runs as caller of SPI, needs SPI connected). */
+extern bool evs_pricing_load(Datum tenant_id, Datum pricing_id, TimestampTz at, EvsPricing *out);
+/* Reads a tier from a row whose columns o .. o+21 are EVS_PRICING_COLUMNS (p = tier, c = currency). */
+extern void evs_pricing_from_row(HeapTuple tup, TupleDesc desc, int o, TimestampTz at, EvsPricing *out);
+
+#endif

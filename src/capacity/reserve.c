@@ -1,0 +1,489 @@
+/*
+ * reserve.c: api.reserve_capacity, the hold path. A hold is one row
+ * (quantity, expiry, holder, locked price); seats are counted by the escrow
+ * counters of escrow.c, or, for a section without one, under the section's
+ * row lock. The reservation reads top to bottom in reserve_capacity(): checks,
+ * per-holder limit, seats, price, row. Sections are checked in sections.c,
+ * outbox thresholds live in thresholds.c, bulk release in hold_sweep.c, the
+ * row itself in hold_store.c; confirm, release and extend in hold_change.c.
+ */
+#include "core/core.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/snapmgr.h"
+#include "utils/uuid.h"
+#include "capacity/capacity_internal.h"
+#include "capacity/money.h"
+PG_FUNCTION_INFO_V1(evs_sql_reserve_capacity);
+
+#define EVS_LOCK_HOLDER 0x4557	/* advisory lock class: one holder on one event */
+
+static void
+lock_holder(Datum event_id, const char *holder)
+{
+	LOCKTAG		tag;
+	uint32		ev = hash_bytes((const unsigned char *) DatumGetUUIDP(event_id), UUID_LEN);
+	uint32		h = hash_bytes((const unsigned char *) holder, strlen(holder));
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, ev, h, EVS_LOCK_HOLDER);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* ---- the hold path ---- */
+
+typedef struct Section
+{
+	Datum		event_id;
+	int32		total;
+	int32		min_purchase;
+	int32		max_purchase;	/* 0: none */
+	bool		active;
+	char	   *event_status;
+	bool		event_live;		/* not soft-deleted */
+} Section;
+
+/*
+ * The section, its event's status and, when `pricing_id` is given, the tier
+ * (columns 8..29; *priced says whether it exists) in one statement: the hold
+ * path runs this on every reservation. The row is read with a fresh snapshot
+ * (the latest committed state, whatever the isolation level) and the backend
+ * keeps a copy until the reference generation moves (refcache.c): a change to
+ * any column read here raises it (the triggers of 42_reference_rows.sql list
+ * the columns of events and event_capacity: keep them in step).
+ */
+static void
+section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing, TimestampTz at,
+			 Section *s, EvsPricing *p, bool *priced)
+{
+	static SPIPlanPtr plain_plan = NULL;
+	static SPIPlanPtr priced_plan = NULL;
+	Datum		v[3] = {tenant, section_id, pricing_id};
+	HeapTuple	row;
+	TupleDesc	desc;
+	bool		isnull;
+	int			rc;
+	EvsRefKey	key;
+	uint64		generation;
+
+#define SECTION_COLUMNS "s.event_id, s.total_capacity, s.minimum_purchase, s.maximum_purchase," \
+		" s.is_active, e.status::text, e.deleted_at IS NULL"
+#define SECTION_FROM " FROM eventsvc.event_capacity s" \
+		" JOIN eventsvc.events e ON e.tenant_id = s.tenant_id AND e.id = s.event_id"
+
+	memset(&key, 0, sizeof(key));
+	key.kind = with_pricing ? 2 : 1;
+	memcpy(key.ids[0], DatumGetUUIDP(tenant)->data, UUID_LEN);
+	memcpy(key.ids[1], DatumGetUUIDP(section_id)->data, UUID_LEN);
+	if (with_pricing)
+		memcpy(key.ids[2], DatumGetUUIDP(pricing_id)->data, UUID_LEN);
+	generation = evs_refcache_generation();
+	row = evs_refcache_lookup(&key, generation, &desc);
+	if (row == NULL)
+	{
+		if (plain_plan == NULL)
+		{
+			Oid			t[3] = {UUIDOID, UUIDOID, UUIDOID};
+
+			plain_plan = evs_cap_prepare_kept("SELECT " SECTION_COLUMNS SECTION_FROM
+											  " WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
+			priced_plan = evs_cap_prepare_kept("SELECT " SECTION_COLUMNS ", " EVS_PRICING_COLUMNS SECTION_FROM
+											   " LEFT JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.id = $3"
+											   " LEFT JOIN eventsvc.currencies c ON c.code = p.currency"
+											   " WHERE s.tenant_id = $1 AND s.id = $2", 3, t);
+		}
+		rc = SPI_execute_snapshot(with_pricing ? priced_plan : plain_plan, v, NULL, GetLatestSnapshot(),
+								  InvalidSnapshot, true, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(EVS_ERR_NOT_FOUND),
+					 errmsg("section %s not found", evs_uuid_text(section_id))));
+		row = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		evs_refcache_store(&key, generation, row, desc);
+	}
+	s->event_id = datumCopy(SPI_getbinval(row, desc, 1, &isnull), false, UUID_LEN);
+	s->total = DatumGetInt32(SPI_getbinval(row, desc, 2, &isnull));
+	s->min_purchase = DatumGetInt32(SPI_getbinval(row, desc, 3, &isnull));
+	s->max_purchase = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
+	if (isnull)
+		s->max_purchase = 0;
+	s->active = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
+	s->event_status = SPI_getvalue(row, desc, 6);
+	s->event_live = DatumGetBool(SPI_getbinval(row, desc, 7, &isnull));
+	*priced = false;
+	if (with_pricing)
+	{
+		(void) SPI_getbinval(row, desc, 8, &isnull);	/* the tier's id: NULL when there is no such tier */
+		if (!isnull)
+		{
+			evs_pricing_from_row(row, desc, 8, at, p);
+			*priced = true;
+		}
+	}
+}
+
+static void
+sold_out(int32 quantity, int64 remaining)
+{
+	ereport(ERROR,
+			(errcode(EVS_ERR_SOLD_OUT),
+			 errmsg("not enough seats: %d requested, " INT64_FORMAT " remaining", quantity, remaining),
+			 errdetail(remaining == 0 ? "The section is sold out." : "Ask for at most " INT64_FORMAT " seats.", remaining),
+			 errhint("Held seats come back when their holds expire or are released.")));
+}
+
+
+/*
+ * Takes `quantity` seats from the shared counter, reclaiming overdue holds of
+ * the section when the counter alone falls short. Seats of reclaimed holds go
+ * first to this request; the rest return to the counter when this commits.
+ * On abort the counter gets its part back and the reclaimed holds revert.
+ */
+static void
+take_seats_escrow(EvsEscrowEntry *e, Datum tenant, Datum section_id, int32 quantity, int64 *remaining)
+{
+	int64		freed,
+				use;
+
+	if (evs_escrow_take(e, quantity, remaining))
+		return;
+	freed = evs_reclaim_expired(tenant, section_id);
+	if (*remaining + freed < quantity)
+		sold_out(quantity, *remaining + freed);
+	use = Min(freed, quantity);
+	if (quantity - use > 0 && !evs_escrow_take(e, quantity - use, remaining))
+		sold_out(quantity, *remaining + freed);	/* others took them meanwhile */
+	if (freed - use > 0)
+		evs_escrow_give_on_commit(e, freed - use);
+	*remaining = evs_escrow_available(e) + (freed - use);
+}
+
+/* Row-lock path for a section without a shared counter. */
+static void
+take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 *remaining)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		v[2] = {tenant, section_id};
+	bool		isnull;
+	int64		total,
+				held;
+	int			rc;
+
+	if (plan == NULL)
+	{
+		Oid			t[2] = {UUIDOID, UUIDOID};
+
+		plan = evs_cap_prepare_kept("SELECT total_capacity::int8 FROM eventsvc.event_capacity"
+							" WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE", 2, t);
+	}
+	rc = SPI_execute_plan(plan, v, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "section lock failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)		/* deleted while we waited for its lock */
+		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section_id))));
+	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	/* latest snapshot: under REPEATABLE READ the transaction's own would miss holds committed meanwhile */
+	held = evs_section_held_latest(tenant, section_id);
+	*remaining = total - held;
+	if (*remaining < quantity && evs_reclaim_expired(tenant, section_id) > 0)
+		*remaining = total - evs_section_held_latest(tenant, section_id);	/* sees its own expiries */
+	if (*remaining < quantity)
+		sold_out(quantity, *remaining < 0 ? 0 : *remaining);
+	*remaining -= quantity;
+}
+
+/* A fresh version-4 UUID, as gen_random_uuid() makes them. */
+static Datum
+new_uuid(void)
+{
+	pg_uuid_t  *u = palloc(UUID_LEN);
+
+	if (!pg_strong_random(u->data, UUID_LEN))
+		ereport(ERROR, (errcode(EVS_ERR_INTERNAL), errmsg("could not generate a random hold id")));
+	u->data[6] = (u->data[6] & 0x0f) | 0x40;
+	u->data[8] = (u->data[8] & 0x3f) | 0x80;
+	return UUIDPGetDatum(u);
+}
+
+static void
+push_time(JsonbParseState **st, const char *key, TimestampTz t)
+{
+	char		buf[MAXDATELEN + 1];
+
+	/* the parse state keeps the pointer until the object is built: copy out of the stack */
+	evs_jsonb_push_text(st, key, pstrdup(JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL)));
+}
+
+/*
+ * The new hold as jsonb, the same object to_jsonb() of its row gives, built
+ * from the values just inserted (cheaper than reading the row back).
+ */
+static Datum
+hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing *p, bool priced,
+		   const char *holder, int32 quantity, Datum locked, TimestampTz expires, TimestampTz created)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *obj;
+
+	/* keys in jsonb's own order (length, then bytes): its sort then only checks */
+	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	evs_jsonb_push_text(&st, "id", evs_uuid_text(id));
+	evs_jsonb_push_text(&st, "state", "ACTIVE");
+	evs_jsonb_push_text(&st, "currency", priced ? p->price.currency : NULL);
+	evs_jsonb_push_text(&st, "event_id", evs_uuid_text(event_id));
+	evs_jsonb_push_int(&st, "quantity", quantity);
+	evs_jsonb_push_text(&st, "holder_id", holder);
+	evs_jsonb_push_text(&st, "tenant_id", evs_uuid_text(tenant));
+	push_time(&st, "created_at", created);
+	push_time(&st, "expires_at", expires);
+	evs_jsonb_push_text(&st, "pricing_id", priced ? evs_uuid_text(p->id) : NULL);
+	if (priced)
+		evs_jsonb_push_int(&st, "unit_price", p->price.unit_price);
+	else
+		evs_jsonb_push_text(&st, "unit_price", NULL);
+	evs_jsonb_push_text(&st, "capacity_id", evs_uuid_text(section_id));
+	evs_jsonb_push_text(&st, "released_at", NULL);
+	evs_jsonb_push_text(&st, "confirmed_at", NULL);
+	evs_jsonb_push_key(&st, "locked_price");
+	if (priced)
+	{
+		Jsonb	   *j = DatumGetJsonbP(locked);
+		JsonbValue	v;
+
+		v.type = jbvBinary;
+		v.val.binary.data = &j->root;
+		v.val.binary.len = VARSIZE(j) - VARHDRSZ;
+		(void) pushJsonbValue(&st, WJB_VALUE, &v);
+	}
+	else
+	{
+		JsonbValue	v;
+
+		v.type = jbvNull;
+		(void) pushJsonbValue(&st, WJB_VALUE, &v);
+	}
+	obj = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(obj));
+}
+
+
+/*
+ * api.reserve_capacity(capacity_id, quantity, pricing_id, holder_id, hold_seconds)
+ */
+static Datum
+reserve_capacity(FunctionCallInfo fcinfo)
+{
+	static SPIPlanPtr holder_plan = NULL;
+	Datum		tenant,
+				section_id;
+	int32		quantity,
+				seconds;
+	char	   *holder;
+	Section		s;
+	EvsPricing	p;
+	bool		priced = false;
+	TimestampTz now = evs_now();
+	int32		limit;
+	EvsEscrowEntry *e;
+	int64		remaining;
+	Datum		locked = (Datum) 0;
+	EvsPriceLine line;
+	int			rc;
+	bool		isnull;
+	Datum		result;
+	MemoryContext outer = CurrentMemoryContext;
+	EvsIdempotency idem;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION), errmsg("reserve_capacity needs capacity_id and quantity")));
+	section_id = PG_GETARG_DATUM(0);
+	quantity = PG_GETARG_INT32(1);
+	holder = PG_ARGISNULL(3) ? evs_current_actor() : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	/* holding seats in someone else's name (and against their limit) is for services and admins */
+	if (!PG_ARGISNULL(3) && strcmp(holder, evs_current_actor()) != 0 &&
+		!evs_is_service() && !evs_is_tenant_admin())
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("only a service or a tenant admin may hold seats for another holder"),
+				 errhint("Leave holder_id out to hold seats for yourself.")));
+	seconds = PG_ARGISNULL(4) ? evs_hold_default_seconds : PG_GETARG_INT32(4);
+	if (quantity < 1)
+		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("quantity must be at least 1, not %d", quantity)));
+	if (seconds < 1 || seconds > evs_hold_max_seconds)
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION),
+				 errmsg("hold_seconds must be between 1 and %d, not %d", evs_hold_max_seconds, seconds)));
+	if (strlen(holder) < 1 || strlen(holder) > 200)
+		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("holder_id must have 1 to 200 characters")));
+	tenant = evs_current_tenant();
+
+	/* 0. a retry with the same Idempotency-Key header gets the first hold back, not a second */
+	idem.active = false;
+	if (evs_idempotency_header_present())
+	{
+		JsonbParseState *st = NULL;
+		Jsonb	   *replay;
+
+		(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		evs_jsonb_push_text(&st, "capacity_id", evs_uuid_text(section_id));
+		evs_jsonb_push_int(&st, "quantity", quantity);
+		evs_jsonb_push_text(&st, "pricing_id", PG_ARGISNULL(2) ? NULL : evs_uuid_text(PG_GETARG_DATUM(2)));
+		evs_jsonb_push_text(&st, "holder_id", holder);
+		evs_jsonb_push_int(&st, "hold_seconds", seconds);
+		replay = evs_idempotency_begin(&idem, "reserve_capacity", NULL,
+									   JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+		if (replay != NULL)
+			PG_RETURN_JSONB_P(replay);
+	}
+	evs_cap_spi_connect();
+
+	/* 1. the section sells now */
+	section_load(tenant, section_id, PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), !PG_ARGISNULL(2),
+				 now, &s, &p, &priced);
+	if (s.event_live && strcmp(s.event_status, "SOLD_OUT") == 0)
+		sold_out(quantity, 0);
+	if (!s.event_live || strcmp(s.event_status, "ON_SALE") != 0)
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg("event is not on sale (status %s)", s.event_live ? s.event_status : "deleted"),
+				 errhint("Seats can be held only while the event is ON_SALE.")));
+	if (!s.active)
+		ereport(ERROR, (errcode(EVS_ERR_CONFLICT), errmsg("section is not active")));
+	if (quantity < s.min_purchase || (s.max_purchase > 0 && quantity > s.max_purchase))
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION),
+				 errmsg("quantity %d is outside the section's purchase limits", quantity),
+				 s.max_purchase > 0 ? errdetail("Buy between %d and %d seats.", s.min_purchase, s.max_purchase)
+				 : errdetail("Buy at least %d seats.", s.min_purchase)));
+
+	/* 2. the tier: open sales window, per-order limit */
+	if (!PG_ARGISNULL(2))
+	{
+		if (!priced)
+			ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("pricing tier %s not found", evs_uuid_text(PG_GETARG_DATUM(2)))));
+		if (!datumIsEqual(p.event_id, s.event_id, false, UUID_LEN) ||
+			(p.has_capacity && !datumIsEqual(p.capacity_id, section_id, false, UUID_LEN)))
+			ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("pricing tier does not sell this section")));
+		if (!p.is_active)
+			ereport(ERROR, (errcode(EVS_ERR_CONFLICT), errmsg("pricing tier is not active")));
+		if ((p.has_sales_start && now < p.sales_start_at) || (p.has_sales_end && now >= p.sales_end_at))
+			ereport(ERROR,
+					(errcode(EVS_ERR_CONFLICT),
+					 errmsg("the tier's sales window is closed"),
+					 errdetail("Sales run from %s to %s.",
+							   p.has_sales_start ? timestamptz_to_str(p.sales_start_at) : "the start",
+							   p.has_sales_end ? timestamptz_to_str(p.sales_end_at) : "the event")));
+		if (p.max_per_order > 0 && quantity > p.max_per_order)
+			ereport(ERROR,
+					(errcode(EVS_ERR_VALIDATION),
+					 errmsg("quantity %d exceeds the tier's limit of %d per order", quantity, p.max_per_order)));
+	}
+
+	/* 3. per-holder limit on the event, exact under concurrency by a lock on (event, holder) */
+	limit = evs_max_seats_per_holder;
+	if (priced && p.max_per_customer > 0 && (limit == 0 || p.max_per_customer < limit))
+		limit = p.max_per_customer;
+	if (limit > 0)
+	{
+		Datum		hv[3] = {tenant, s.event_id, CStringGetTextDatum(holder)};
+		int64		has;
+
+		if (quantity > limit)
+			ereport(ERROR,
+					(errcode(EVS_ERR_CONFLICT),
+					 errmsg("at most %d seats per buyer for this event", limit)));
+		lock_holder(s.event_id, holder);
+		if (holder_plan == NULL)
+		{
+			Oid			t[3] = {UUIDOID, UUIDOID, TEXTOID};
+
+			holder_plan = evs_cap_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
+									   " WHERE tenant_id = $1 AND event_id = $2 AND holder_id = $3"
+									   " AND state IN ('ACTIVE', 'CONFIRMED')", 3, t);
+		}
+		rc = SPI_execute_snapshot(holder_plan, hv, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "holder count failed: %s", SPI_result_code_string(rc));
+		has = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (has + quantity > limit)
+			ereport(ERROR,
+					(errcode(EVS_ERR_CONFLICT),
+					 errmsg("at most %d seats per buyer for this event: %s already has " INT64_FORMAT,
+							limit, holder, has),
+					 errdetail("Ask for at most " INT64_FORMAT " more.", has >= limit ? 0 : limit - has)));
+	}
+
+	/* 4. the seats: shared counter, else the section's row lock */
+	e = evs_escrow_section(tenant, section_id);
+	if (e != NULL)
+		take_seats_escrow(e, tenant, section_id, quantity, &remaining);
+	else
+		take_seats_locked(tenant, section_id, quantity, &remaining);
+
+	/* 5. the price, locked into the hold */
+	if (priced)
+	{
+		evs_price_line(&p.price, quantity, &line);
+		locked = evs_price_line_jsonb(&p.price, &line);
+	}
+
+	/* 6. the row (hold_insert.c) */
+	{
+		EvsHoldRow	row = {
+			.tenant_id = tenant, .id = new_uuid(), .event_id = s.event_id, .capacity_id = section_id,
+			.holder_id = holder, .quantity = quantity, .expires_at = now + (TimestampTz) seconds * USECS_PER_SEC,
+			.created_at = GetCurrentTransactionStartTimestamp(),	/* the column default, now() */
+			.priced = priced, .pricing_id = priced ? p.id : (Datum) 0,
+			.currency = priced ? p.price.currency : NULL, .unit_price = priced ? p.price.unit_price : 0,
+		.locked_price = locked};
+		MemoryContext spi;
+
+		evs_hold_insert(&row);
+		evs_sweep_note_expiry(row.expires_at);
+		spi = MemoryContextSwitchTo(outer);
+		result = hold_jsonb(tenant, row.id, s.event_id, section_id, &p, priced, holder, quantity, locked,
+							row.expires_at, row.created_at);
+		MemoryContextSwitchTo(spi);
+	}
+
+	/* 7. thresholds crossed by this reservation: its section's, the event's */
+	evs_capacity_thresholds(tenant, s.event_id, section_id, s.total, remaining, quantity);
+	SPI_finish();
+	evs_idempotency_finish(&idem, DatumGetJsonbP(result));
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * The SQL function is declared without SECURITY DEFINER and its SET clause:
+ * the body runs as the schema owner with pg_catalog as its only search path
+ * (evs_enter_as_definer), which is the same, for less than a SET clause costs
+ * on the hottest call there is.
+ */
+Datum
+evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
+{
+	EvsOwnerContext ctx;
+	Datum		result;
+
+	evs_enter_as_definer(&ctx);
+	result = reserve_capacity(fcinfo);
+	evs_leave_as_definer(&ctx);
+	PG_RETURN_DATUM(result);
+}

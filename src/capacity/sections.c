@@ -1,0 +1,381 @@
+/*
+ * sections.c: the capacity sections themselves. The BEFORE trigger checks a
+ * section's figures, its row configuration and that the event's active
+ * sections fit the venue; the delete guard keeps sections with holds; and
+ * eventsvc.check_capacity recomputes a section from its hold rows.
+ */
+#include "core/core.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+#include "capacity/capacity_internal.h"
+
+PG_FUNCTION_INFO_V1(evs_section_validate_trigger);
+PG_FUNCTION_INFO_V1(evs_section_delete_trigger);
+PG_FUNCTION_INFO_V1(evs_sql_check_capacity);
+
+bool
+evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value)
+{
+	bool		isnull;
+	int			att = SPI_fnumber(desc, name);
+
+	if (att <= 0)
+		elog(ERROR, "column \"%s\" missing", name);
+	*value = heap_getattr(tup, att, desc, &isnull);
+	return !isnull;
+}
+
+static int32
+tup_int(HeapTuple tup, TupleDesc desc, const char *name, int32 dflt)
+{
+	Datum		v;
+
+	return evs_tup_get(tup, desc, name, &v) ? DatumGetInt32(v) : dflt;
+}
+
+static void
+section_invalid(const char *msg)
+{
+	ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("invalid section: %s", msg)));
+}
+
+/*
+ * Seats a row configuration describes: {"rows": R, "seats_per_row": S} gives
+ * R*S; {"rows": [n1, n2, ...]} or [{"seats": n}, ...] gives the sum; -1 when
+ * the shape is not one of these.
+ */
+static int64
+row_config_seats(Datum row_config)
+{
+	static SPIPlanPtr plan = NULL;
+	bool		isnull;
+	int			rc;
+	Datum		r;
+
+	if (plan == NULL)
+	{
+		Oid			t[1] = {JSONBOID};
+
+		plan = evs_cap_prepare_kept(
+			"SELECT CASE"
+			" WHEN jsonb_typeof($1->'rows') = 'number' AND jsonb_typeof($1->'seats_per_row') = 'number'"
+			"  AND ($1->>'rows') ~ '^[0-9]{1,9}$' AND ($1->>'seats_per_row') ~ '^[0-9]{1,9}$'"
+			"  AND ($1->>'rows')::int8 >= 1 AND ($1->>'seats_per_row')::int8 >= 1"
+			"  THEN ($1->>'rows')::int8 * ($1->>'seats_per_row')::int8"
+			" WHEN jsonb_typeof($1->'rows') = 'array' AND jsonb_array_length($1->'rows') > 0"
+			"  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements($1->'rows') x"
+			"   WHERE coalesce(CASE jsonb_typeof(x) WHEN 'number' THEN x::text ELSE x->>'seats' END, '')"
+			"         !~ '^[0-9]{1,9}$')"
+			"  THEN (SELECT sum(CASE jsonb_typeof(x) WHEN 'number' THEN x::text ELSE x->>'seats' END::int8)::int8"
+			"        FROM jsonb_array_elements($1->'rows') x)"
+			" ELSE -1 END", 1, t);
+	}
+	rc = SPI_execute_plan(plan, &row_config, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "row configuration check failed: %s", SPI_result_code_string(rc));
+	r = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? -1 : DatumGetInt64(r);
+}
+
+/*
+ * BEFORE INSERT OR UPDATE on event_capacity: the section rules for every
+ * writer, and the seat counter's share of a change of total_capacity (a cut
+ * takes seats now, refused when they are held; a rise gives them on commit).
+ */
+Datum
+evs_section_validate_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	Datum		tenant,
+				id,
+				event_id,
+				v;
+	int32		total,
+				avail,
+				reserved,
+				sold,
+				pending,
+				minp,
+				maxp;
+	bool		active;
+	int			rc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		elog(ERROR, "evs_section_validate_trigger must be a BEFORE ROW trigger");
+	tup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	desc = RelationGetDescr(td->tg_relation);
+	/* the keys are used below (venue check, counter): refuse NULLs before reading them */
+	if (!evs_tup_get(tup, desc, "tenant_id", &tenant))
+		section_invalid("tenant_id is required (set the tenant of the request)");
+	if (!evs_tup_get(tup, desc, "id", &id))
+		section_invalid("id is required");
+	if (!evs_tup_get(tup, desc, "event_id", &event_id))
+		section_invalid("event_id is required");
+	if (!evs_tup_get(tup, desc, "section_name", &v))
+		section_invalid("section_name is required");
+	if (!evs_tup_get(tup, desc, "total_capacity", &v))
+		section_invalid("total_capacity is required");
+	total = tup_int(tup, desc, "total_capacity", -1);
+	avail = tup_int(tup, desc, "available_capacity", -1);
+	reserved = tup_int(tup, desc, "reserved_capacity", 0);
+	sold = tup_int(tup, desc, "sold_count", 0);
+	pending = tup_int(tup, desc, "pending_count", 0);
+	minp = tup_int(tup, desc, "minimum_purchase", 1);
+	maxp = tup_int(tup, desc, "maximum_purchase", 0);
+	active = evs_tup_get(tup, desc, "is_active", &v) && DatumGetBool(v);
+
+	if (total < 0)
+		section_invalid("total_capacity must be a non-negative number");
+	if (avail < 0 || reserved < 0 || sold < 0 || pending < 0)
+		section_invalid("available, reserved, sold and pending counts must be non-negative");
+	if ((int64) avail + reserved + sold > total)
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION),
+				 errmsg("invalid section: available + reserved + sold exceeds total_capacity"),
+				 errdetail("%d + %d + %d > %d.", avail, reserved, sold, total)));
+	if (minp < 1)
+		section_invalid("minimum_purchase must be at least 1");
+	if (evs_tup_get(tup, desc, "maximum_purchase", &v) && maxp < minp)
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION),
+				 errmsg("invalid section: maximum_purchase %d is below minimum_purchase %d", maxp, minp)));
+
+	evs_cap_spi_connect();
+	if (evs_tup_get(tup, desc, "row_config", &v))
+	{
+		int64		seats = row_config_seats(v);
+
+		if (seats < 0)
+			ereport(ERROR,
+					(errcode(EVS_ERR_VALIDATION),
+					 errmsg("invalid section: row_config is not understood"),
+					 errhint("Use {\"rows\": R, \"seats_per_row\": S} or {\"rows\": [n1, n2, ...]} with positive integers.")));
+		if (seats != total)
+			ereport(ERROR,
+					(errcode(EVS_ERR_VALIDATION),
+					 errmsg("invalid section: row_config describes " INT64_FORMAT " seats but total_capacity is %d",
+							seats, total)));
+	}
+
+	/* All active sections of the event fit in the venue; the event row lock serialises creators. */
+	if (active)
+	{
+		Datum		vals[3] = {tenant, event_id, id};
+		Oid			types[3] = {UUIDOID, UUIDOID, UUIDOID};
+		bool		isnull;
+		int64		venue_cap,
+					others;
+
+		rc = SPI_execute_with_args(
+			"SELECT v.capacity::int8, (SELECT coalesce(sum(s.total_capacity), 0)::int8 FROM eventsvc.event_capacity s"
+			"   WHERE s.tenant_id = $1 AND s.event_id = $2 AND s.id <> $3 AND s.is_active)"
+			" FROM eventsvc.events e JOIN eventsvc.venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id"
+			" WHERE e.tenant_id = $1 AND e.id = $2 FOR NO KEY UPDATE OF e",
+			3, types, vals, NULL, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "venue capacity check failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 1)
+		{
+			venue_cap = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			others = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+			if (others + total > venue_cap)
+				ereport(ERROR,
+						(errcode(EVS_ERR_VALIDATION),
+						 errmsg("invalid section: the event's sections would exceed the venue's capacity"),
+						 errdetail("Other sections hold " INT64_FORMAT " seats, this one %d, the venue " INT64_FORMAT ".",
+								   others, total, venue_cap)));
+		}
+		else
+			ereport(ERROR,
+					(errcode(EVS_ERR_NOT_FOUND),
+					 errmsg("event %s not found", evs_uuid_text(event_id)),
+					 errhint("The event does not exist or belongs to another tenant.")));
+	}
+
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		int32		old_total = tup_int(td->tg_trigtuple, desc, "total_capacity", 0);
+		int64		delta = (int64) total - old_total;
+
+		if (delta != 0)
+		{
+			EvsEscrowEntry *e = evs_escrow_section(tenant, id);
+			int64		remaining;
+
+			if (e != NULL && delta < 0 && !evs_escrow_take(e, -delta, &remaining))
+				ereport(ERROR,
+						(errcode(EVS_ERR_CONFLICT),
+						 errmsg("cannot cut total_capacity to %d: only " INT64_FORMAT " seats are free", total, remaining),
+						 errhint("Seats that are held or sold cannot be removed.")));
+			else if (e != NULL && delta > 0)
+				evs_escrow_give_on_commit(e, delta);
+			else if (e == NULL)
+			{
+				int64		held = evs_section_held_latest(tenant, id);
+
+				if (held > total)
+					ereport(ERROR,
+							(errcode(EVS_ERR_CONFLICT),
+							 errmsg("cannot cut total_capacity to %d: " INT64_FORMAT " seats are held or sold", total, held)));
+			}
+		}
+	}
+	SPI_finish();
+	return PointerGetDatum(tup);
+}
+
+/*
+ * BEFORE DELETE on event_capacity (also reached by an event's cascade): hold
+ * rows carry no foreign key to their section (a key-share lock per reservation
+ * on one hot row would queue every buyer), so this guard keeps them from being
+ * orphaned. It takes every seat from the counter first: that fails while any
+ * seat is held, sold or being reserved right now, and leaves nothing for a
+ * reservation that comes later. Sections with any hold history stay.
+ */
+Datum
+evs_section_delete_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	Datum		tenant,
+				id;
+	int32		total;
+	EvsEscrowEntry *e;
+	int64		remaining;
+	Oid			t[2] = {UUIDOID, UUIDOID};
+	Datum		v[2];
+	SPIPlanPtr	plan;
+	int			rc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		elog(ERROR, "evs_section_delete_trigger must be a BEFORE DELETE ROW trigger");
+	tup = td->tg_trigtuple;
+	desc = RelationGetDescr(td->tg_relation);
+	evs_tup_get(tup, desc, "tenant_id", &tenant);
+	evs_tup_get(tup, desc, "id", &id);
+	total = tup_int(tup, desc, "total_capacity", 0);
+	evs_cap_spi_connect();
+	e = evs_escrow_section(tenant, id);
+	if (e != NULL && total > 0 && !evs_escrow_take(e, total, &remaining))
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg("cannot delete a section with held or sold seats"),
+				 errdetail("%d of its %d seats are held, sold or being reserved.", (int) (total - remaining), total),
+				 errhint("Deactivate the section (is_active = false) instead.")));
+	v[0] = tenant;
+	v[1] = id;
+	plan = SPI_prepare("SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2 LIMIT 1", 2, t);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg("cannot delete a section that has holds"),
+				 errdetail("Its hold history (released, expired or sold) refers to it."),
+				 errhint("Deactivate the section (is_active = false) instead.")));
+	SPI_finish();
+	return PointerGetDatum(tup);
+}
+
+
+/*
+ * eventsvc.check_capacity(section): recompute the section from its hold rows
+ * (latest committed state), compare with the shared counter, and refresh the
+ * row's derived counters. Reports drift; never hides it.
+ */
+Datum
+evs_sql_check_capacity(PG_FUNCTION_ARGS)
+{
+	Datum		tenant;
+	Datum		section;
+	Datum		v[2];
+	Oid			t[2] = {UUIDOID, UUIDOID};
+	EvsEscrowEntry *e;
+	SPIPlanPtr	check;
+	int64		total,
+				active,
+				sold,
+				counter = -1;
+	int			rc;
+	bool		isnull;
+	StringInfoData b;
+	Datum		result;
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext spi;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("check_capacity needs capacity_id")));
+	tenant = evs_current_tenant();
+	section = PG_GETARG_DATUM(0);
+	v[0] = tenant;
+	v[1] = section;
+	evs_cap_spi_connect();
+
+	/*
+	 * The section must be the caller's before its counter is touched: building
+	 * a counter reads the rows this tenant sees, and another tenant's section
+	 * (or an unknown id) must leave shared memory alone.
+	 */
+	rc = SPI_execute_with_args("SELECT 1 FROM eventsvc.event_capacity WHERE tenant_id = $1 AND id = $2",
+							   2, t, v, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section))));
+	e = evs_escrow_section(tenant, section);
+	check = SPI_prepare(
+		"SELECT s.total_capacity::int8,"
+		" coalesce(sum(h.quantity) FILTER (WHERE h.state = 'ACTIVE'), 0)::int8,"
+		" coalesce(sum(h.quantity) FILTER (WHERE h.state = 'CONFIRMED'), 0)::int8"
+		" FROM eventsvc.event_capacity s LEFT JOIN eventsvc.capacity_holds h"
+		"  ON h.tenant_id = s.tenant_id AND h.capacity_id = s.id"
+		" WHERE s.tenant_id = $1 AND s.id = $2 GROUP BY s.total_capacity", 2, t);
+	if (check == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(check, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "capacity check failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section))));
+	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	active = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	if (e != NULL)
+		counter = evs_escrow_available(e);
+	rc = SPI_execute_with_args("UPDATE eventsvc.event_capacity SET available_capacity = greatest($3::int8, 0)::int4,"
+							   " reserved_capacity = $4::int4, sold_count = $5::int4"
+							   " WHERE tenant_id = $1 AND id = $2 AND (available_capacity, reserved_capacity, sold_count)"
+							   "  IS DISTINCT FROM (greatest($3::int8, 0)::int4, $4::int4, $5::int4)",
+							   5, (Oid[]) {UUIDOID, UUIDOID, INT8OID, INT8OID, INT8OID},
+							   (Datum[]) {tenant, section, Int64GetDatum(total - active - sold),
+							   Int64GetDatum(active), Int64GetDatum(sold)}, NULL, false, 1);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "counter refresh failed: %s", SPI_result_code_string(rc));
+	spi = MemoryContextSwitchTo(outer);
+	initStringInfo(&b);
+	appendStringInfo(&b, "{\"section_id\": \"%s\", \"total\": " INT64_FORMAT ", \"held\": " INT64_FORMAT
+					 ", \"sold\": " INT64_FORMAT ", \"available\": " INT64_FORMAT ", \"counter\": %s%s"
+					 ", \"in_flight\": %d, \"drift\": " INT64_FORMAT ", \"oversold\": %s}",
+					 evs_uuid_text(section), total, active, sold, total - active - sold,
+					 e != NULL ? "" : "null", e != NULL ? psprintf(INT64_FORMAT, counter) : "",
+					 e != NULL ? evs_escrow_in_flight(e) : 0,
+					 e != NULL ? counter - (total - active - sold) : 0,
+					 active + sold > total ? "true" : "false");
+	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(b.data));
+	MemoryContextSwitchTo(spi);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}

@@ -1,0 +1,12 @@
+/*
+ * core/core.c: the core's part of _PG_init: each core module's settings and,
+ * when preloaded, its shared memory.
+ */
+#include "core/core.h"
+
+void
+evs_core_init(void)
+{
+	evs_clock_init();
+	evs_refcache_init();
+}

@@ -1,0 +1,93 @@
+/*
+ * core/core.h: what the core offers every area: the clock, tenancy and the
+ * role switch, the SPI helpers, the outbox, idempotency and the reference-row
+ * cache. The core includes no area header; every area includes this one.
+ */
+#ifndef EVS_CORE_H
+#define EVS_CORE_H
+
+#include "postgres.h"
+#include "fmgr.h"
+#include "access/htup.h"
+#include "access/skey.h"
+#include "access/tupdesc.h"
+#include "executor/spi.h"
+#include "utils/snapshot.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "core/errors.h"
+
+/* core.c: the core's settings and shared memory, from _PG_init */
+extern void evs_core_init(void);
+
+/* clock.c: the one clock every date rule and hold expiry reads */
+extern void evs_clock_init(void);
+extern TimestampTz evs_now(void);
+
+/* tenancy.c */
+extern Datum evs_current_tenant(void);          /* uuid Datum; errors when none */
+extern char *evs_current_actor(void);            /* claims sub, app.current_user_id, or role */
+extern bool evs_is_tenant_admin(void);
+extern bool evs_is_service(void);
+extern void evs_require_admin(const char *action);
+extern Oid  evs_relation_oid(const char *relname); /* eventsvc.<relname>, error if missing */
+extern Oid  evs_schema_owner(void);               /* owner of schema eventsvc */
+/* The row of eventsvc.<relname> with these index keys (heap attnos), read without SPI:
+ * false when none, else the named columns. */
+extern bool evs_row_by_key(const char *relname, const char *index_name, int nkeys, ScanKey keys,
+                           Snapshot snapshot, int ncolumns, const char *const *columns,
+                           Datum *values, bool *nulls);
+
+/* Run SPI statements as the extension owner (rights the caller lacks, RLS off:
+ * such statements must filter by tenant themselves). Errors restore the user. */
+typedef struct EvsOwnerContext { Oid saved_user; int saved_sec; } EvsOwnerContext;
+extern void  evs_become_owner(EvsOwnerContext *ctx);
+extern void  evs_restore_user(EvsOwnerContext *ctx);
+/* What SECURITY DEFINER SET search_path = pg_catalog, pg_temp gives a function,
+ * for a whole C function body: the owner's rights and names looked up in
+ * pg_catalog only. Leave at the same transaction nesting level; errors restore both. */
+extern void  evs_enter_as_definer(EvsOwnerContext *ctx);
+extern void  evs_leave_as_definer(EvsOwnerContext *ctx);
+
+/* spi.c: small SPI helpers; errors are raised, never returned */
+extern void evs_cap_spi_connect(void);
+extern SPIPlanPtr evs_cap_prepare_kept(const char *sql, int nargs, Oid *types);
+extern char *evs_uuid_text(Datum d);
+
+/* outbox.c */
+extern int64 evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *exchange,
+                             const char *routing_key, Datum data_jsonb);
+
+/* idempotency.c: begin returns a stored response (replay) or NULL (go ahead);
+ * after the work, finish stores the response. Same transaction as the work. */
+typedef struct EvsIdempotency
+{
+	bool		active;         /* a key was given and is now reserved */
+	Datum		tenant_id;
+	char	   *key;
+} EvsIdempotency;
+extern Jsonb *evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
+                                    const char *key_or_null, Jsonb *request);
+extern void  evs_idempotency_finish(EvsIdempotency *idem, Jsonb *response);
+extern void  evs_idempotency_abandon(EvsIdempotency *idem);   /* free the key, store nothing */
+extern bool  evs_idempotency_header_present(void);  /* a cheap test before building the request */
+#define EVS_IDEMPOTENCY_TTL_SECONDS (24 * 60 * 60)
+
+/*
+ * refcache.c: a backend's copies of reference rows (tenant, section, event,
+ * tier, currency), valid while the shared reference generation stays the
+ * same. Read the generation first, then load with a fresh snapshot, then
+ * store under the generation read. Generation 0: nothing is kept.
+ */
+extern void  evs_refcache_init(void);
+extern uint64 evs_refcache_generation(void);
+typedef struct EvsRefKey
+{
+	uint32		kind;			/* what was loaded, by whom: see the callers */
+	unsigned char ids[3][16];	/* uuids; unused ones zero */
+} EvsRefKey;
+extern HeapTuple evs_refcache_lookup(const EvsRefKey *key, uint64 generation, TupleDesc *desc);
+extern void evs_refcache_store(const EvsRefKey *key, uint64 generation, HeapTuple tuple, TupleDesc desc);
+extern void evs_refcache_invalidate(void);
+
+#endif

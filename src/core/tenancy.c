@@ -1,0 +1,424 @@
+/*
+ * tenancy.c: who is calling, for which tenant. Fails closed: no tenant, a
+ * malformed id, an unknown or inactive tenant are errors, never "all rows".
+ *
+ * The tenant comes from the JWT claims PostgREST verified (request.jwt.claims,
+ * claim tenant_id); only when no claims are present does a trusted SQL client's
+ * session setting app.current_tenant_id count. See docs/tenancy.md.
+ */
+#include "core/core.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+
+PG_FUNCTION_INFO_V1(evs_sql_current_tenant_id);
+PG_FUNCTION_INFO_V1(evs_sql_current_actor);
+PG_FUNCTION_INFO_V1(evs_sql_is_tenant_admin);
+
+/*
+ * The last tenant validated, keyed by the raw source text: good for the rest
+ * of its transaction, and for later ones while the reference generation
+ * (refcache.c: raised by every change to eventsvc.tenants) has not moved.
+ */
+static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+static uint64 cached_generation = 0;
+static char cached_source[128];
+static pg_uuid_t cached_tenant;
+
+static const char *
+claims_text(void)
+{
+	const char *claims = GetConfigOption("request.jwt.claims", true, false);
+
+	if (claims == NULL || claims[0] == '\0')
+		return NULL;
+	return claims;
+}
+
+/* Text value of a top-level string claim, or NULL. */
+static char *
+claim_string(const char *claims, const char *key)
+{
+	Jsonb	   *jb;
+	JsonbValue *v;
+
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(claims)));
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static bool
+is_uuid_text(const char *s)
+{
+	static const int dash_at[] = {8, 13, 18, 23};
+	int			i,
+				d = 0;
+
+	if (strlen(s) != 36)
+		return false;
+	for (i = 0; i < 36; i++)
+	{
+		if (d < 4 && i == dash_at[d])
+		{
+			if (s[i] != '-')
+				return false;
+			d++;
+		}
+		else if (!isxdigit((unsigned char) s[i]))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The OIDs of eventsvc's own relations by name, kept per backend: the hold
+ * path looks several up per reservation, each two catalog lookups. Any
+ * relcache or namespace invalidation (a relation dropped, renamed or
+ * re-created, the schema renamed; processed at transaction start and at every
+ * lock) empties the list; a namespace invalidation (the schema renamed or
+ * given to another owner) forgets the schema's owner too.
+ */
+#define RELATION_OIDS_MAX 16
+
+static struct
+{
+	char		name[NAMEDATALEN];
+	Oid			oid;
+}			relation_oids[RELATION_OIDS_MAX];
+static int	n_relation_oids = 0;
+
+static void
+relation_oids_forget(Datum arg, Oid relid)
+{
+	n_relation_oids = 0;
+}
+
+static Oid	schema_owner = InvalidOid;
+
+static void
+relation_oids_forget_all(Datum arg, int cacheid, uint32 hashvalue)
+{
+	n_relation_oids = 0;
+	schema_owner = InvalidOid;
+}
+
+static void
+register_callbacks(void)
+{
+	static bool done = false;
+
+	if (!done)
+	{
+		CacheRegisterRelcacheCallback(relation_oids_forget, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, relation_oids_forget_all, (Datum) 0);
+		done = true;
+	}
+}
+
+/* The owner of schema eventsvc (the extension's owner), kept until the schema changes. */
+Oid
+evs_schema_owner(void)
+{
+	HeapTuple	tup;
+
+	if (OidIsValid(schema_owner))
+		return schema_owner;
+	register_callbacks();
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(get_namespace_oid("eventsvc", false)));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema eventsvc");
+	schema_owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return schema_owner;
+}
+
+Oid
+evs_relation_oid(const char *relname)
+{
+	Oid			nsp;
+	Oid			rel;
+
+	for (int i = 0; i < n_relation_oids; i++)
+		if (strcmp(relation_oids[i].name, relname) == 0)
+			return relation_oids[i].oid;
+	nsp = get_namespace_oid("eventsvc", true);
+	rel = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+	if (!OidIsValid(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("eventsvc.%s does not exist", relname),
+				 errhint("Run CREATE EXTENSION eventsvc CASCADE in this database.")));
+	register_callbacks();
+	if (n_relation_oids < RELATION_OIDS_MAX && strlen(relname) < NAMEDATALEN)
+	{
+		strlcpy(relation_oids[n_relation_oids].name, relname, NAMEDATALEN);
+		relation_oids[n_relation_oids].oid = rel;
+		n_relation_oids++;
+	}
+	return rel;
+}
+
+/*
+ * The one row of eventsvc.<relname> whose index <index_name> matches `keys`
+ * (heap attribute numbers), read through the index without SPI, RLS or a
+ * privilege check, under `snapshot`. False when there is none; else the named
+ * columns in values/nulls (by-reference values point into a copy of the row).
+ * The caller filters by tenant through the keys.
+ */
+bool
+evs_row_by_key(const char *relname, const char *index_name, int nkeys, ScanKey keys, Snapshot snapshot,
+			   int ncolumns, const char *const *columns, Datum *values, bool *nulls)
+{
+	Relation	rel = table_open(evs_relation_oid(relname), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	scan = systable_beginscan(rel, evs_relation_oid(index_name), true, snapshot, nkeys, keys);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		tup = heap_copytuple(tup);
+		for (int i = 0; i < ncolumns; i++)
+		{
+			int			attno = SPI_fnumber(desc, columns[i]);
+
+			if (attno <= 0)
+				elog(ERROR, "eventsvc.%s has no column %s", relname, columns[i]);
+			values[i] = heap_getattr(tup, attno, desc, &nulls[i]);
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, NoLock);
+	return HeapTupleIsValid(tup);
+}
+
+/*
+ * Look the tenant up directly through its primary key index: no SPI, no RLS
+ * (this is the check RLS itself relies on), and no privilege on the table needed.
+ * Returns true and sets *active when found.
+ */
+static bool
+lookup_tenant(pg_uuid_t *id, bool *active)
+{
+	static const char *const columns[] = {"is_active"};
+	ScanKeyData key;
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	Datum		value;
+	bool		isnull;
+	bool		found;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
+	found = evs_row_by_key("tenants", "tenants_pkey", 1, &key, snap, 1, columns, &value, &isnull);
+	UnregisterSnapshot(snap);
+	if (found)
+		*active = !isnull && DatumGetBool(value);
+	return found;
+}
+
+Datum
+evs_current_tenant(void)
+{
+	const char *claims = claims_text();
+	const char *raw;
+	const char *source;
+	bool		active = false;
+	pg_uuid_t  *result;
+	uint64		generation;
+
+	if (claims != NULL)
+	{
+		raw = claim_string(claims, "tenant_id");
+		source = "JWT claim tenant_id";
+	}
+	else
+	{
+		raw = GetConfigOption("app.current_tenant_id", true, false);
+		source = "setting app.current_tenant_id";
+	}
+
+	if (raw == NULL || raw[0] == '\0')
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("no tenant is set for this session"),
+				 errdetail("eventsvc reads the tenant from the %s and found none.", source),
+				 errhint("Send a JWT with a tenant_id claim, or as a trusted SQL client run SET app.current_tenant_id = '<tenant uuid>'.")));
+
+	result = palloc(sizeof(pg_uuid_t));
+	if ((MyProc->lxid == cached_lxid ||
+		 (cached_generation != 0 && cached_generation == evs_refcache_generation())) &&
+		strcmp(raw, cached_source) == 0)
+	{
+		*result = cached_tenant;
+		return UUIDPGetDatum(result);
+	}
+
+	if (!is_uuid_text(raw))
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("tenant id \"%s\" is not a valid UUID", raw),
+				 errdetail("The tenant comes from the %s.", source),
+				 errhint("A tenant id looks like 6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f.")));
+
+	*result = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(raw)));
+	generation = evs_refcache_generation();	/* before the fresh snapshot of the lookup */
+	if (!lookup_tenant(result, &active))
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("tenant %s does not exist", raw),
+				 errdetail("The tenant comes from the %s.", source)));
+	if (!active)
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("tenant %s is not active", raw),
+				 errhint("An inactive tenant cannot read or change anything; ask the platform operator to reactivate it.")));
+
+	cached_lxid = MyProc->lxid;
+	cached_generation = generation;
+	strlcpy(cached_source, raw, sizeof(cached_source));
+	cached_tenant = *result;
+	return UUIDPGetDatum(result);
+}
+
+char *
+evs_current_actor(void)
+{
+	const char *claims = claims_text();
+	const char *setting;
+
+	if (claims != NULL)
+	{
+		char	   *sub = claim_string(claims, "sub");
+
+		if (sub != NULL && sub[0] != '\0')
+			return sub;
+	}
+	else
+	{
+		setting = GetConfigOption("app.current_user_id", true, false);
+		if (setting != NULL && setting[0] != '\0')
+			return pstrdup(setting);
+	}
+	return GetUserNameFromId(GetOuterUserId(), false);
+}
+
+static bool
+has_role(const char *rolname)
+{
+	Oid			role = get_role_oid(rolname, true);
+
+	return OidIsValid(role) && has_privs_of_role(GetOuterUserId(), role);
+}
+
+bool
+evs_is_tenant_admin(void)
+{
+	return has_role("eventsvc_admin");
+}
+
+bool
+evs_is_service(void)
+{
+	return has_role("eventsvc_service");
+}
+
+void
+evs_require_admin(const char *action)
+{
+	if (!evs_is_tenant_admin())
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("only a tenant admin may %s", action),
+				 errhint("Call as a member of role eventsvc_admin.")));
+}
+
+Datum
+evs_sql_current_tenant_id(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(evs_current_tenant());
+}
+
+Datum
+evs_sql_current_actor(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(evs_current_actor()));
+}
+
+Datum
+evs_sql_is_tenant_admin(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(evs_is_tenant_admin());
+}
+
+/* ---- running as the owner ---- */
+
+static void
+become(EvsOwnerContext *ctx, int flags)
+{
+	GetUserIdAndSecContext(&ctx->saved_user, &ctx->saved_sec);
+	SetUserIdAndSecContext(evs_schema_owner(), ctx->saved_sec | flags);
+}
+
+void
+evs_become_owner(EvsOwnerContext *ctx)
+{
+	become(ctx, SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+}
+
+void
+evs_restore_user(EvsOwnerContext *ctx)
+{
+	SetUserIdAndSecContext(ctx->saved_user, ctx->saved_sec);
+}
+
+/*
+ * A SET clause on a function costs every call a new GUC nesting level, the
+ * assignment, a pass over every setting when the call ends, and a search path
+ * computed again for the next statement: for api.reserve_capacity, the
+ * hottest call, several per cent of a reservation. This gives the same two
+ * things without it: the schema owner's rights, as SECURITY DEFINER would (no
+ * restricted-operation flag: a trigger an operator added runs as it would
+ * there), and an override search path of pg_catalog alone, so no name in any
+ * statement below resolves to a caller's schema or temporary objects. An error
+ * restores both (transaction or subtransaction abort pops the override and
+ * resets the user).
+ */
+void
+evs_enter_as_definer(EvsOwnerContext *ctx)
+{
+	OverrideSearchPath path = {.schemas = NIL, .addCatalog = true, .addTemp = false, .generation = 0};
+
+	become(ctx, SECURITY_LOCAL_USERID_CHANGE);
+	PushOverrideSearchPath(&path);
+}
+
+void
+evs_leave_as_definer(EvsOwnerContext *ctx)
+{
+	PopOverrideSearchPath();
+	evs_restore_user(ctx);
+}

@@ -1,0 +1,123 @@
+/*
+ * venues.c: the venue read model. Venues of live events whose copy is older
+ * than eventsvc.venue_refresh_seconds are fetched again from venue-service,
+ * one HTTP call outside any transaction and one short transaction per answer.
+ */
+#include "worker/worker_internal.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/uuid.h"
+
+/* ---- venues read model ---- */
+typedef struct VenueBatch
+{
+	MemoryContext cxt;
+	int			n;
+	char	  **tenant;
+	char	  **venue;
+} VenueBatch;
+
+static void
+venues_due(void *arg)
+{
+	VenueBatch *b = (VenueBatch *) arg;
+	Datum		v[2];
+	int			rc;
+	uint64		i;
+
+	v[0] = Int32GetDatum(evs_venue_refresh_seconds);
+	v[1] = Int32GetDatum(50);
+	rc = SPI_execute_with_args("SELECT tenant_id::text, venue_id::text FROM eventsvc.venue_refresh_due($1, $2)",
+							   2, (Oid[]) {INT4OID, INT4OID}, v, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "eventsvc.venue_refresh_due failed: %s", SPI_result_code_string(rc));
+	b->n = (int) SPI_processed;
+	b->tenant = MemoryContextAlloc(b->cxt, sizeof(char *) * Max(b->n, 1));
+	b->venue = MemoryContextAlloc(b->cxt, sizeof(char *) * Max(b->n, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		b->tenant[i] = MemoryContextStrdup(b->cxt, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		b->venue[i] = MemoryContextStrdup(b->cxt, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+	}
+}
+
+typedef struct VenueApply
+{
+	const char *tenant;
+	const char *venue;
+	long		status;
+	const char *body;
+} VenueApply;
+
+static void
+venue_apply(void *arg)
+{
+	VenueApply *a = (VenueApply *) arg;
+	Datum		v[4];
+	int			rc;
+
+	v[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(a->tenant));
+	v[1] = DirectFunctionCall1(uuid_in, CStringGetDatum(a->venue));
+	v[2] = Int32GetDatum((int32) a->status);
+	v[3] = CStringGetTextDatum(a->body ? a->body : "");
+	rc = SPI_execute_with_args("SELECT eventsvc.venue_refresh_apply($1, $2, $3, $4)", 4,
+							   (Oid[]) {UUIDOID, UUIDOID, INT4OID, TEXTOID}, v, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "eventsvc.venue_refresh_apply failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Refresh up to 50 stale venues: GET {venue}/internal/venues/{id}?tenantId=,
+ * one short transaction per answer. A transport error or a 5xx stops this
+ * round (venue-service is unwell; the next round is a few seconds away).
+ */
+void
+evs_venues_refresh(void)
+{
+	static MemoryContext cxt = NULL;
+	VenueBatch	b;
+	int			i;
+
+	if (cxt == NULL)
+		cxt = AllocSetContextCreate(TopMemoryContext, "eventsvc venues", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(cxt);
+	memset(&b, 0, sizeof(b));
+	b.cxt = cxt;
+	if (!evs_worker_run_xact("eventsvc worker: venues due", venues_due, &b))
+		return;
+	for (i = 0; i < b.n; i++)
+	{
+		EvsHttpResponse resp;
+		VenueApply	a;
+		char	   *path;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(cxt);
+		path = psprintf("/internal/venues/%s?tenantId=%s", b.venue[i], b.tenant[i]);
+		if (!evs_http_request("GET", evs_venue_service_url, path, NULL, NULL, &resp) ||
+			resp.status >= 500 || resp.status == 429)
+		{
+			MemoryContextSwitchTo(old);
+			ereport(LOG, (errmsg("eventsvc worker: venue refresh paused: %s",
+								 resp.status ? psprintf("venue-service answered %ld", resp.status) : resp.error)));
+			return;
+		}
+		MemoryContextSwitchTo(old);
+		if (resp.status != 200 && resp.status != 404)
+		{
+			ereport(LOG, (errmsg("eventsvc worker: venue-service answered %ld for venue %s; kept as it was",
+								 resp.status, b.venue[i])));
+			continue;
+		}
+		a.tenant = b.tenant[i];
+		a.venue = b.venue[i];
+		a.status = resp.status;
+		a.body = resp.body;
+		(void) evs_worker_run_xact("eventsvc worker: venue refreshed", venue_apply, &a);
+	}
+}

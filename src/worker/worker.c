@@ -1,0 +1,508 @@
+/*
+ * worker.c: the eventsvc background worker (shaped after PostgreSQL's
+ * worker_spi): its settings, its registration and its main loop. The status in
+ * shared memory is kept in worker_status.c.
+ *
+ * One worker per cluster, registered only when eventsvc is in
+ * shared_preload_libraries and eventsvc.database names a database. It
+ * drains the outbox to RabbitMQ (relay.c), sweeps expired holds, drives
+ * cancellation sagas over HTTP (saga.c) and refreshes venues (venues.c). Each
+ * unit of work is its own short transaction; network I/O happens between
+ * transactions, never inside one, so the worker never holds a lock a user's
+ * transaction waits for.
+ *
+ * Identity: the process connects like autovacuum does (bootstrap superuser),
+ * because it must start before CREATE EXTENSION has created its role and keep
+ * waiting quietly until then. Every transaction it runs switches to the role
+ * eventsvc_worker (SetUserIdAndSecContext) before running any SQL, so what it
+ * may do is exactly what eventsvc_worker is granted: EXECUTE on the
+ * eventsvc.relay_* / saga_* / worker_* SECURITY DEFINER functions and nothing
+ * else (that role has no RLS policy and no table rights).
+ */
+#include "worker/worker_internal.h"
+#include "capacity/capacity.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+PGDLLEXPORT void evs_worker_main(Datum main_arg);
+
+
+/* ---- settings ---- */
+char	   *evs_worker_database = NULL;
+int			evs_worker_naptime_ms = 1000;
+char	   *evs_amqp_host = NULL;
+int			evs_amqp_port = 5672;
+char	   *evs_amqp_vhost = NULL;
+char	   *evs_amqp_user = NULL;
+char	   *evs_amqp_password = NULL;
+char	   *evs_amqp_password_file = NULL;
+bool		evs_amqp_tls = false;
+bool		evs_amqp_tls_verify = true;
+char	   *evs_amqp_cacert = NULL;
+int			evs_amqp_timeout_ms = 5000;
+int			evs_outbox_batch_size = 2000;
+int			evs_outbox_max_attempts = 10;
+int			evs_outbox_backoff_base_ms = 1000;
+int			evs_outbox_backoff_max_ms = 300000;
+int			evs_outbox_lease_seconds = 60;
+int			evs_sweep_interval_ms = 1000;
+int			evs_sweep_batch_size = 5000;
+char	   *evs_service_name = NULL;
+char	   *evs_service_secret = NULL;
+char	   *evs_ticket_service_url = NULL;
+char	   *evs_payment_service_url = NULL;
+char	   *evs_marketplace_service_url = NULL;
+char	   *evs_notification_service_url = NULL;
+int			evs_http_timeout_ms = 5000;
+int			evs_saga_max_attempts = 5;
+int			evs_saga_backoff_base_ms = 500;
+int			evs_saga_backoff_max_ms = 60000;
+int			evs_saga_ticket_batch = 100;
+char	   *evs_venue_service_url = NULL;
+int			evs_venue_refresh_seconds = 3600;
+
+static void
+define_settings(void)
+{
+	/* PGC_POSTMASTER settings can only be defined while preloading (else FATAL). */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("eventsvc.database",
+								   "Database the eventsvc worker connects to.",
+								   "Empty: no worker is started (use the pg_cron jobs instead).",
+								   &evs_worker_database, "", PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.worker_naptime_ms",
+							"Longest sleep of the worker between polls.",
+							"Commits that add outbox rows wake it at once; this bounds retries and sagas.",
+							&evs_worker_naptime_ms, 1000, 10, 600000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.amqp_host", "RabbitMQ host.", NULL,
+							   &evs_amqp_host, "127.0.0.1", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.amqp_port", "RabbitMQ port.", NULL,
+							&evs_amqp_port, 5672, 1, 65535, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.amqp_vhost", "RabbitMQ virtual host.", NULL,
+							   &evs_amqp_vhost, "/", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.amqp_user", "RabbitMQ user.", NULL,
+							   &evs_amqp_user, "guest", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	/* Hidden from SHOW ALL, pg_settings and non-superusers. */
+	DefineCustomStringVariable("eventsvc.amqp_password", "RabbitMQ password.",
+							   "Prefer eventsvc.amqp_password_file: a reload logs changed settings.",
+							   &evs_amqp_password, "guest", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.amqp_password_file",
+							   "File holding the RabbitMQ password (overrides eventsvc.amqp_password).",
+							   "Read at every connect; readable by the server's OS user only.",
+							   &evs_amqp_password_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("eventsvc.amqp_tls", "Connect to RabbitMQ with TLS.", NULL,
+							 &evs_amqp_tls, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("eventsvc.amqp_tls_verify", "Verify the broker's certificate and host name.", NULL,
+							 &evs_amqp_tls_verify, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.amqp_cacert", "CA certificate file for TLS to RabbitMQ.", NULL,
+							   &evs_amqp_cacert, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.amqp_timeout_ms",
+							"Connect, login and publisher-confirm timeout.", NULL,
+							&evs_amqp_timeout_ms, 5000, 100, 600000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.outbox_batch_size",
+							"Outbox rows claimed and published per confirm window.", NULL,
+							&evs_outbox_batch_size, 2000, 1, 10000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.outbox_max_attempts",
+							"Failed publishes (returned or rejected) before a row goes dead.",
+							"Broker outages are not counted.",
+							&evs_outbox_max_attempts, 10, 1, 1000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.outbox_backoff_base_ms",
+							"First retry delay of a failed outbox row (doubles per attempt, full jitter).", NULL,
+							&evs_outbox_backoff_base_ms, 1000, 1, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.outbox_backoff_max_ms",
+							"Cap of the outbox retry delay.", NULL,
+							&evs_outbox_backoff_max_ms, 300000, 1, 86400000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.outbox_lease_seconds",
+							"How long a claimed outbox row stays reserved for the worker.", NULL,
+							&evs_outbox_lease_seconds, 60, 1, 3600, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.sweep_interval_ms",
+							"Interval of the expired-hold sweep (0 disables it).", NULL,
+							&evs_sweep_interval_ms, 1000, 0, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.sweep_batch_size",
+							"Expired holds released per sweep transaction.", NULL,
+							&evs_sweep_batch_size, 5000, 1, 1000000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.service_name",
+							   "Name sent as X-Service-Name on service-to-service calls.", NULL,
+							   &evs_service_name, "event-service", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.service_secret",
+							   "Shared secret of the service-to-service HMAC signature.", NULL,
+							   &evs_service_secret, "", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.ticket_service_url", "Base URL of ticket-service.", NULL,
+							   &evs_ticket_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.payment_service_url", "Base URL of payment-service.", NULL,
+							   &evs_payment_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.marketplace_service_url", "Base URL of marketplace-service.", NULL,
+							   &evs_marketplace_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.notification_service_url", "Base URL of notification-service.", NULL,
+							   &evs_notification_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.http_timeout_ms", "Timeout of one service call.", NULL,
+							&evs_http_timeout_ms, 5000, 100, 600000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.saga_max_attempts",
+							"Attempts of one cancellation step before it is recorded as failed.", NULL,
+							&evs_saga_max_attempts, 5, 1, 1000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.saga_backoff_base_ms",
+							"First retry delay of a failed cancellation step (doubles, full jitter).", NULL,
+							&evs_saga_backoff_base_ms, 500, 1, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.saga_backoff_max_ms",
+							"Cap of the cancellation step retry delay.", NULL,
+							&evs_saga_backoff_max_ms, 60000, 1, 86400000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.venue_service_url", "Base URL of venue-service.",
+							   "Empty: the venues read model is not refreshed.",
+							   &evs_venue_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.venue_refresh_seconds",
+							"Age after which a venue that a live event references is refreshed (0 = never).", NULL,
+							&evs_venue_refresh_seconds, 3600, 0, 31536000, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.saga_ticket_batch",
+							"Tickets per cancel-tickets call.", NULL,
+							&evs_saga_ticket_batch, 100, 1, 10000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
+
+/*
+ * Called from _PG_init: settings always (so ALTER SYSTEM and SHOW work in
+ * every backend); shared memory and the worker only while preloading.
+ */
+void
+evs_worker_init(void)
+{
+	BackgroundWorker worker;
+
+	define_settings();
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	evs_worker_status_shmem_init();
+
+	if (evs_worker_database == NULL || evs_worker_database[0] == '\0')
+		return;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* After a crash (or pg_terminate_backend) it comes back by itself. */
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "eventsvc");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "evs_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "eventsvc worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "eventsvc worker");
+	worker.bgw_main_arg = (Datum) 0;
+	worker.bgw_notify_pid = 0;
+	RegisterBackgroundWorker(&worker);
+}
+
+/* ---- the worker process ---- */
+static MemoryContext worker_cxt = NULL;
+
+static void
+worker_on_exit(int code, Datum arg)
+{
+	if (evs_worker_shared == NULL)
+		return;
+	SpinLockAcquire(&evs_worker_shared->mutex);
+	evs_worker_shared->pid = 0;
+	evs_worker_shared->latch = NULL;
+	evs_worker_shared->state = EVS_WS_NOT_RUNNING;
+	evs_worker_shared->broker_connected = false;
+	SpinLockRelease(&evs_worker_shared->mutex);
+	evs_amqp_disconnect();
+}
+
+/*
+ * Is the extension there, with the worker's role? Checked in every unit of
+ * work (syscache lookups only), so CREATE or DROP EXTENSION at any time is
+ * picked up without a restart.
+ */
+static Oid
+worker_role_if_ready(void)
+{
+	Oid			role;
+
+	if (!OidIsValid(get_extension_oid("eventsvc", true)))
+		return InvalidOid;
+	role = get_role_oid("eventsvc_worker", true);
+	return role;
+}
+
+bool
+evs_worker_run_xact(const char *activity, void (*fn) (void *), void *arg)
+{
+	volatile bool ok = true;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		Oid			role;
+		Oid			save_user;
+		int			save_sec;
+		int			rc;
+
+		PushActiveSnapshot(GetTransactionSnapshot());
+		role = worker_role_if_ready();
+		if (!OidIsValid(role))
+		{
+			evs_worker_set_state(EVS_WS_WAITING_FOR_EXTENSION);
+			ok = false;
+		}
+		else
+		{
+			debug_query_string = activity;
+			pgstat_report_activity(STATE_RUNNING, activity);
+			if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+			GetUserIdAndSecContext(&save_user, &save_sec);
+			SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+			fn(arg);
+			SetUserIdAndSecContext(save_user, save_sec);
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(worker_cxt);
+		edata = CopyErrorData();
+		/* Log it like any server error, then carry on with the next unit. */
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		evs_worker_set_error(edata->message);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	debug_query_string = NULL;
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(oldcxt);
+	return ok;
+}
+
+/* Run a statement in the current worker transaction; error on failure. */
+static void
+exec_simple(void *arg)
+{
+	const char *sql = (const char *) arg;
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "\"%s\" failed: %s", sql, SPI_result_code_string(rc));
+}
+
+typedef struct SweepArgs
+{
+	int64		released;
+} SweepArgs;
+
+/*
+ * One bounded batch through the same C function as api.expire_holds (it
+ * switches to the extension owner itself and skips rows a buyer has locked).
+ */
+static void
+sweep_once(void *arg)
+{
+	SweepArgs  *a = (SweepArgs *) arg;
+
+	a->released = evs_expire_holds(evs_sweep_batch_size);
+}
+
+/* Release expired holds in bounded batches until none are left. */
+static void
+run_sweep(void)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	int64		total = 0;
+
+	evs_worker_set_state(EVS_WS_SWEEPING);
+	for (;;)
+	{
+		SweepArgs	a = {0};
+
+		CHECK_FOR_INTERRUPTS();
+		if (!evs_worker_run_xact("eventsvc worker: expire holds", sweep_once, &a))
+			break;
+		total += a.released;
+		if (a.released < evs_sweep_batch_size)
+			break;
+	}
+	SpinLockAcquire(&evs_worker_shared->mutex);
+	evs_worker_shared->last_sweep_at = GetCurrentTimestamp();
+	/* size and duration of the last sweep that found work (an idle sweep
+	 * every second would hide it) */
+	if (total > 0)
+	{
+		evs_worker_shared->last_sweep_released = total;
+		evs_worker_shared->last_sweep_ms = (GetCurrentTimestamp() - start) / 1000;
+	}
+	evs_worker_shared->swept_total += total;
+	SpinLockRelease(&evs_worker_shared->mutex);
+}
+
+void
+evs_worker_main(Datum main_arg)
+{
+	TimestampTz next_venue_refresh = 0;
+	TimestampTz next_sweep = 0;
+	TimestampTz broker_retry_at = 0;
+	bool		recovered = false;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);		/* sets flags and the latch; CHECK_FOR_INTERRUPTS exits */
+	BackgroundWorkerUnblockSignals();
+
+	worker_cxt = AllocSetContextCreate(TopMemoryContext, "eventsvc worker", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(worker_cxt);
+
+	SpinLockAcquire(&evs_worker_shared->mutex);
+	evs_worker_shared->pid = MyProcPid;
+	evs_worker_shared->latch = MyLatch;
+	evs_worker_shared->state = EVS_WS_STARTING;
+	evs_worker_shared->started_at = GetCurrentTimestamp();
+	evs_worker_shared->broker_connected = false;
+	evs_worker_shared->broker_since = GetCurrentTimestamp();
+	SpinLockRelease(&evs_worker_shared->mutex);
+	before_shmem_exit(worker_on_exit, (Datum) 0);
+
+	BackgroundWorkerInitializeConnection(evs_worker_database, NULL, 0);
+	pgstat_report_appname("eventsvc worker");
+	/*
+	 * The worker only takes row locks nobody should hold for long (SKIP LOCKED
+	 * elsewhere); should a DBA hold one anyway, the unit fails, is logged and
+	 * retried, instead of the whole worker waiting behind it.
+	 */
+	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
+	evs_http_init();
+
+	for (;;)
+	{
+		long		timeout = evs_worker_naptime_ms;
+		TimestampTz now;
+		int			n;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			/* new connection settings take effect on the next connect */
+			evs_relay_flush();
+			evs_amqp_disconnect();
+			SpinLockAcquire(&evs_worker_shared->mutex);
+			evs_worker_shared->broker_connected = false;
+			SpinLockRelease(&evs_worker_shared->mutex);
+			broker_retry_at = 0;
+		}
+
+		/*
+		 * First unit after (re)start: only one worker exists, so leases and
+		 * running saga steps left by an earlier incarnation are void. Reclaim
+		 * them now instead of waiting for the leases to run out.
+		 */
+		if (!recovered)
+		{
+			if (evs_worker_run_xact("eventsvc worker: recover", exec_simple,
+									(void *) "SELECT eventsvc.worker_recover()"))
+				recovered = true;
+			else
+			{
+				/* extension not created yet (or an error, already logged): wait */
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 1000L, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				continue;
+			}
+		}
+
+		/* outbox */
+		now = GetCurrentTimestamp();
+		if (now >= broker_retry_at)
+		{
+			bool		broker_down = false;
+
+			n = evs_relay_run_once(&broker_down);
+			if (broker_down)
+			{
+				int			delay = evs_relay_reconnect_delay_ms();
+
+				broker_retry_at = GetCurrentTimestamp() + (int64) delay * 1000;
+				timeout = Min(timeout, delay);
+			}
+			else if (n > 0)
+				timeout = 0;	/* keep draining until nothing is claimable */
+		}
+		else
+			timeout = Min(timeout, (long) ((broker_retry_at - now) / 1000) + 1);
+
+		/* expired holds */
+		if (evs_sweep_interval_ms > 0 && GetCurrentTimestamp() >= next_sweep)
+		{
+			run_sweep();
+			next_sweep = GetCurrentTimestamp() + (int64) evs_sweep_interval_ms * 1000;
+		}
+		if (evs_sweep_interval_ms > 0)
+			timeout = Min(timeout, (long) ((next_sweep - GetCurrentTimestamp()) / 1000) + 1);
+
+		/* venues read model, every 10 s at most */
+		if (evs_venue_refresh_seconds > 0 && evs_venue_service_url[0] != '\0' &&
+			GetCurrentTimestamp() >= next_venue_refresh)
+		{
+			evs_venues_refresh();
+			next_venue_refresh = GetCurrentTimestamp() + 10 * USECS_PER_SEC;
+		}
+
+		/* cancellation sagas */
+		if (evs_saga_run_once() > 0)
+			timeout = 0;
+
+		evs_worker_set_state(evs_amqp_is_connected() ? EVS_WS_IDLE :
+							 broker_retry_at > GetCurrentTimestamp() ? EVS_WS_BROKER_DOWN : EVS_WS_IDLE);
+		if (timeout > 0)
+		{
+			int			sock = evs_amqp_socket();
+			int			events = WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH;
+
+			/* also wake when the broker talks (it only does to close) */
+			if (sock >= 0)
+				events |= WL_SOCKET_READABLE;
+			(void) WaitLatchOrSocket(MyLatch, events, sock, timeout, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}

@@ -1,0 +1,161 @@
+/*
+ * worker/worker_internal.h: the background worker's own declarations, shared
+ * by worker.c (process, settings), worker_status.c (shared memory), venues.c
+ * (the venue read model), relay.c (outbox to RabbitMQ), amqp.c (rabbitmq-c),
+ * http.c (libcurl + HMAC) and saga.c (cancellation saga). Nothing outside the
+ * worker area includes it; the rest of the extension sees only worker.h.
+ */
+#ifndef EVS_WORKER_INTERNAL_H
+#define EVS_WORKER_INTERNAL_H
+
+#include "worker/worker.h"
+
+#include "storage/latch.h"
+#include "storage/spin.h"
+
+/* ---- settings (worker.c) ---- */
+extern char *evs_worker_database;
+extern int	evs_worker_naptime_ms;
+extern char *evs_amqp_host;
+extern int	evs_amqp_port;
+extern char *evs_amqp_vhost;
+extern char *evs_amqp_user;
+extern char *evs_amqp_password;
+extern char *evs_amqp_password_file;
+extern bool evs_amqp_tls;
+extern bool evs_amqp_tls_verify;
+extern char *evs_amqp_cacert;
+extern int	evs_amqp_timeout_ms;
+extern int	evs_outbox_batch_size;
+extern int	evs_outbox_max_attempts;
+extern int	evs_outbox_backoff_base_ms;
+extern int	evs_outbox_backoff_max_ms;
+extern int	evs_outbox_lease_seconds;
+extern int	evs_sweep_interval_ms;
+extern int	evs_sweep_batch_size;
+extern char *evs_service_name;
+extern char *evs_service_secret;
+extern char *evs_ticket_service_url;
+extern char *evs_payment_service_url;
+extern char *evs_marketplace_service_url;
+extern char *evs_notification_service_url;
+extern int	evs_http_timeout_ms;
+extern int	evs_saga_max_attempts;
+extern int	evs_saga_backoff_base_ms;
+extern int	evs_saga_backoff_max_ms;
+extern int	evs_saga_ticket_batch;
+extern char *evs_venue_service_url;
+extern int	evs_venue_refresh_seconds;
+
+/* ---- shared memory: what api.worker_status shows ---- */
+typedef enum EvsWorkerState
+{
+	EVS_WS_NOT_RUNNING = 0,
+	EVS_WS_STARTING,
+	EVS_WS_WAITING_FOR_EXTENSION,
+	EVS_WS_IDLE,
+	EVS_WS_PUBLISHING,
+	EVS_WS_BROKER_DOWN,
+	EVS_WS_SWEEPING,
+	EVS_WS_SAGA
+} EvsWorkerState;
+
+typedef struct EvsWorkerShared
+{
+	slock_t		mutex;
+	pid_t		pid;
+	Latch	   *latch;			/* the worker's latch while it runs */
+	EvsWorkerState state;
+	bool		broker_connected;
+	TimestampTz started_at;
+	TimestampTz broker_since;	/* connected since, or disconnected since */
+	TimestampTz last_publish_at;
+	TimestampTz last_sweep_at;
+	int64		published_total;
+	int64		failed_total;	/* publish failures counted against rows */
+	int64		last_sweep_released;
+	int64		swept_total;
+	int64		last_sweep_ms;
+	int64		saga_steps_done;
+	char		broker_error[256];
+	char		last_error[256];
+} EvsWorkerShared;
+
+/* worker_status.c: the struct above, and its shared memory while preloading */
+extern EvsWorkerShared *evs_worker_shared;
+extern void evs_worker_status_shmem_init(void);
+
+extern void evs_worker_set_state(EvsWorkerState st);
+extern void evs_worker_set_error(const char *msg);
+
+/* Runs fn in its own transaction as eventsvc_worker; errors are logged and
+ * swallowed (returns false) so one bad unit of work never stops the worker. */
+extern bool evs_worker_run_xact(const char *activity, void (*fn) (void *), void *arg);
+
+/* ---- venues.c: refresh venues whose copy is older than evs_venue_refresh_seconds ---- */
+extern void evs_venues_refresh(void);
+
+/* ---- amqp.c ---- */
+typedef enum EvsPubResult
+{
+	EVS_PUB_UNKNOWN = 0,		/* no confirm yet (connection lost): release */
+	EVS_PUB_OK,
+	EVS_PUB_RETURNED,			/* unroutable with mandatory: the row's fault */
+	EVS_PUB_NACKED
+} EvsPubResult;
+
+typedef struct EvsAmqpMsg
+{
+	char	   *exchange;
+	char	   *routing_key;
+	char	   *message_id;
+	char	   *tenant_id;
+	char	   *body;
+	size_t		body_len;
+	int64		timestamp;		/* seconds since the Unix epoch */
+	int64		sequence;
+	EvsPubResult result;
+	bool		confirmed;		/* ack or nack seen */
+	char		error[128];
+} EvsAmqpMsg;
+
+extern bool evs_amqp_is_connected(void);
+extern bool evs_amqp_ensure_connected(char *err, size_t errlen);
+extern void evs_amqp_disconnect(void);
+extern int	evs_amqp_socket(void);
+extern bool evs_amqp_check_alive(char *err, size_t errlen);
+typedef struct EvsAmqpBatch
+{
+	EvsAmqpMsg *msgs;
+	int			n;
+	uint64		first_tag;		/* delivery tag of msgs[0] */
+	int			pending;		/* messages without a confirm yet */
+} EvsAmqpBatch;
+
+extern bool evs_amqp_send_batch(EvsAmqpBatch *b, char *err, size_t errlen);
+extern bool evs_amqp_wait_batch(EvsAmqpBatch *b, int timeout_ms, char *err, size_t errlen);
+
+/* ---- relay.c ---- */
+extern int	evs_relay_run_once(bool *broker_down);	/* messages handled; -1 when broker down */
+extern void evs_relay_flush(void);	/* settle the batch in flight, if any */
+extern void evs_relay_reset_backoff(void);
+extern int	evs_relay_reconnect_delay_ms(void);
+
+/* ---- http.c ---- */
+typedef struct EvsHttpResponse
+{
+	long		status;			/* 0 when no response (timeout, refused) */
+	char	   *body;			/* palloc'd, NUL-terminated */
+	char		error[256];
+} EvsHttpResponse;
+
+extern void evs_http_init(void);
+extern bool evs_http_request(const char *method, const char *base_url, const char *path,
+							 const char *body, const char *idempotency_key,
+							 EvsHttpResponse *resp);
+extern char *evs_hmac_sha256_hex(const char *secret, const char *data, size_t len);
+
+/* ---- saga.c ---- */
+extern int	evs_saga_run_once(void);	/* steps executed */
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * worker_status.c: the worker's status in shared memory (what
+ * api.worker_status shows), kept by the worker and read by any backend, and
+ * the commit-time wake-up that sets the worker's latch.
+ */
+#include "worker/worker_internal.h"
+
+#include "access/xact.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(evs_sql_worker_wake);
+PG_FUNCTION_INFO_V1(evs_sql_worker_shmem_status);
+
+EvsWorkerShared *evs_worker_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* ---- shared memory ---- */
+static void
+worker_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(EvsWorkerShared)));
+}
+
+static void
+worker_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	evs_worker_shared = ShmemInitStruct("eventsvc worker", sizeof(EvsWorkerShared), &found);
+	if (!found)
+	{
+		memset(evs_worker_shared, 0, sizeof(EvsWorkerShared));
+		SpinLockInit(&evs_worker_shared->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+evs_worker_set_state(EvsWorkerState st)
+{
+	SpinLockAcquire(&evs_worker_shared->mutex);
+	evs_worker_shared->state = st;
+	SpinLockRelease(&evs_worker_shared->mutex);
+}
+
+void
+evs_worker_set_error(const char *msg)
+{
+	SpinLockAcquire(&evs_worker_shared->mutex);
+	strlcpy(evs_worker_shared->last_error, msg ? msg : "", sizeof(evs_worker_shared->last_error));
+	SpinLockRelease(&evs_worker_shared->mutex);
+}
+
+/* Called from evs_worker_init while preloading: the status struct in shared memory. */
+void
+evs_worker_status_shmem_init(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = worker_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = worker_shmem_startup;
+}
+
+/* ---- wake-up at commit (called from evs_outbox_emit in user backends) ---- */
+static bool wake_pending = false;
+static bool xact_cb_registered = false;
+
+static void
+wake_worker_now(void)
+{
+	Latch	   *latch;
+
+	if (evs_worker_shared == NULL)
+		return;
+	SpinLockAcquire(&evs_worker_shared->mutex);
+	latch = evs_worker_shared->latch;
+	SpinLockRelease(&evs_worker_shared->mutex);
+	/* A PGPROC latch stays valid memory; a stale one only costs a spurious wake. */
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+static void
+worker_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			/* the rows are visible now: ProcArrayEndTransaction has run */
+			if (wake_pending)
+			{
+				wake_pending = false;
+				wake_worker_now();
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* aborted: nothing to send; prepared: the worker's poll finds it */
+			wake_pending = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Ask for the worker to be woken when the current transaction commits. Costs
+ * a flag in the transaction and one SetLatch at commit; no-op when the worker
+ * is not configured (library not preloaded).
+ */
+void
+evs_worker_wake_at_commit(void)
+{
+	if (evs_worker_shared == NULL)
+		return;
+	if (!xact_cb_registered)
+	{
+		RegisterXactCallback(worker_xact_callback, NULL);
+		xact_cb_registered = true;
+	}
+	wake_pending = true;
+}
+
+Datum
+evs_sql_worker_wake(PG_FUNCTION_ARGS)
+{
+	evs_worker_wake_at_commit();
+	PG_RETURN_VOID();
+}
+
+/* ---- status for api.worker_status ---- */
+static const char *
+state_name(EvsWorkerState st)
+{
+	switch (st)
+	{
+		case EVS_WS_NOT_RUNNING:
+			return "not_running";
+		case EVS_WS_STARTING:
+			return "starting";
+		case EVS_WS_WAITING_FOR_EXTENSION:
+			return "waiting_for_extension";
+		case EVS_WS_IDLE:
+			return "idle";
+		case EVS_WS_PUBLISHING:
+			return "publishing";
+		case EVS_WS_BROKER_DOWN:
+			return "broker_down";
+		case EVS_WS_SWEEPING:
+			return "sweeping";
+		case EVS_WS_SAGA:
+			return "saga";
+	}
+	return "unknown";
+}
+
+Datum
+evs_sql_worker_shmem_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[17];
+	bool		nulls[17];
+	EvsWorkerShared s;
+	bool		configured = evs_worker_shared != NULL;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "worker_shmem_status must return a record");
+	tupdesc = BlessTupleDesc(tupdesc);
+	memset(nulls, 0, sizeof(nulls));
+	memset(&s, 0, sizeof(s));
+	if (configured)
+	{
+		SpinLockAcquire(&evs_worker_shared->mutex);
+		memcpy(&s, evs_worker_shared, sizeof(s));
+		SpinLockRelease(&evs_worker_shared->mutex);
+	}
+#define TS_OR_NULL(i, t) do { if ((t) == 0) nulls[i] = true; else values[i] = TimestampTzGetDatum(t); } while (0)
+	values[0] = BoolGetDatum(s.pid != 0);
+	if (s.pid != 0)
+		values[1] = Int32GetDatum(s.pid);
+	else
+		nulls[1] = true;
+	values[2] = CStringGetTextDatum(!configured ? "not_configured" : state_name(s.pid ? s.state : EVS_WS_NOT_RUNNING));
+	values[3] = CStringGetTextDatum(configured && evs_worker_database[0] ? evs_worker_database : "");
+	TS_OR_NULL(4, s.started_at);
+	values[5] = BoolGetDatum(s.pid != 0 && s.broker_connected);
+	TS_OR_NULL(6, s.broker_since);
+	if (s.broker_error[0])
+		values[7] = CStringGetTextDatum(s.broker_error);
+	else
+		nulls[7] = true;
+	TS_OR_NULL(8, s.last_publish_at);
+	values[9] = Int64GetDatum(s.published_total);
+	values[10] = Int64GetDatum(s.failed_total);
+	TS_OR_NULL(11, s.last_sweep_at);
+	values[12] = Int64GetDatum(s.last_sweep_released);
+	values[13] = Int64GetDatum(s.last_sweep_ms);
+	values[14] = Int64GetDatum(s.swept_total);
+	values[15] = Int64GetDatum(s.saga_steps_done);
+	if (s.last_error[0])
+		values[16] = CStringGetTextDatum(s.last_error);
+	else
+		nulls[16] = true;
+#undef TS_OR_NULL
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
