@@ -294,6 +294,11 @@ CREATE TABLE eventsvc.confirmation_tokens (
 CREATE INDEX idx_confirmation_tokens_expires ON eventsvc.confirmation_tokens (expires_at);
 
 -- One row per hold (BRIEF decision 3): its own quantity, expiry, holder and locked price.
+-- No foreign keys: every reservation would take a key-share lock on its section,
+-- event, tier and currency rows, and on a hot section those locks queue every buyer
+-- (one multixact per concurrent buyer). The C hold path reads and checks all four
+-- before it inserts; deletes of sections and tiers are guarded by triggers (part 40).
+-- docs/capacity.md.
 CREATE TABLE eventsvc.capacity_holds (
     tenant_id     uuid NOT NULL,
     id            uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -303,17 +308,14 @@ CREATE TABLE eventsvc.capacity_holds (
     holder_id     text NOT NULL CHECK (length(holder_id) BETWEEN 1 AND 200),
     quantity      integer NOT NULL CHECK (quantity > 0),
     state         eventsvc.hold_state NOT NULL DEFAULT 'ACTIVE',
-    currency      char(3) REFERENCES eventsvc.currencies (code),
+    currency      char(3),
     unit_price    bigint CHECK (unit_price >= 0),
     locked_price  jsonb,
     expires_at    timestamptz NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
     confirmed_at  timestamptz,
     released_at   timestamptz,
-    PRIMARY KEY (tenant_id, id),
-    FOREIGN KEY (tenant_id, capacity_id) REFERENCES eventsvc.event_capacity (tenant_id, id),
-    FOREIGN KEY (tenant_id, event_id) REFERENCES eventsvc.events (tenant_id, id),
-    FOREIGN KEY (tenant_id, pricing_id) REFERENCES eventsvc.event_pricing (tenant_id, id)
+    PRIMARY KEY (tenant_id, id)
 ) WITH (fillfactor = 50);
 -- No index covers state, confirmed_at or released_at, and pages keep room for
 -- one more version of each row: confirming, releasing and expiring a hold are

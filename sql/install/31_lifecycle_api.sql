@@ -157,8 +157,8 @@ BEGIN
       FROM eventsvc.events e
      WHERE e.tenant_id = eventsvc.current_tenant_id() AND e.id = get_event.event_id AND e.deleted_at IS NULL;
     IF doc IS NULL THEN
-        RAISE EXCEPTION 'event % not found', event_id USING ERRCODE = 'PT404',
-            HINT = 'The event does not exist, was deleted, or belongs to another tenant.';
+        PERFORM eventsvc.raise_error('not_found', format('event %s not found', coalesce(event_id::text, 'null')),
+            NULL, 'The event does not exist, was deleted, or belongs to another tenant.');
     END IF;
     RETURN doc;
 END
@@ -178,20 +178,22 @@ DECLARE
 BEGIN
     IF status IS NOT NULL THEN
         IF NOT status = ANY (enum_range(NULL::eventsvc.event_status)::text[]) THEN
-            RAISE EXCEPTION 'status: "%" is not an event status', status USING ERRCODE = '22023',
-                HINT = 'Allowed: ' || array_to_string(enum_range(NULL::eventsvc.event_status)::text[], ', ') || '.';
+            PERFORM eventsvc.raise_error('validation', format('status: "%s" is not an event status', status),
+                NULL, 'Allowed: ' || array_to_string(enum_range(NULL::eventsvc.event_status)::text[], ', ') || '.');
         END IF;
         st := status::eventsvc.event_status;
     END IF;
     IF order_by NOT IN ('starts_at', 'created_at', 'name') THEN
-        RAISE EXCEPTION 'order_by: "%" is not allowed', order_by USING ERRCODE = '22023',
-            HINT = 'Allowed: starts_at, created_at, name.';
+        PERFORM eventsvc.raise_error('validation', format('order_by: "%s" is not allowed', order_by),
+            NULL, 'Allowed: starts_at, created_at, name.');
     END IF;
     IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 500 THEN
-        RAISE EXCEPTION 'page_size: must be between 1 and 500, got %', page_size USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation',
+            format('page_size: must be between 1 and 500, got %s', coalesce(page_size::text, 'null')));
     END IF;
     IF page_offset IS NULL OR page_offset < 0 THEN
-        RAISE EXCEPTION 'page_offset: must be 0 or more, got %', page_offset USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation',
+            format('page_offset: must be 0 or more, got %s', coalesce(page_offset::text, 'null')));
     END IF;
 
     WITH matching AS (

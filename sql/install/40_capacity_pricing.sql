@@ -14,17 +14,8 @@ CREATE FUNCTION eventsvc.section_validate_trigger() RETURNS trigger
 CREATE TRIGGER event_capacity_validate BEFORE INSERT OR UPDATE ON eventsvc.event_capacity
     FOR EACH ROW EXECUTE FUNCTION eventsvc.section_validate_trigger();
 
--- Hold rows have no foreign keys: every reservation would take a key-share lock
--- on its section, event, tier and currency rows, and on a hot section those locks
--- queue every buyer (one multixact per concurrent buyer). The C hold path reads
--- and checks all four before it inserts; deletes of sections are guarded below
--- through the seat counter, of tiers by the trigger after it. docs/capacity.md.
-ALTER TABLE eventsvc.capacity_holds
-    DROP CONSTRAINT capacity_holds_tenant_id_capacity_id_fkey,
-    DROP CONSTRAINT capacity_holds_tenant_id_event_id_fkey,
-    DROP CONSTRAINT capacity_holds_tenant_id_pricing_id_fkey,
-    DROP CONSTRAINT capacity_holds_currency_fkey;
-
+-- Hold rows have no foreign keys (part 20): deletes of sections are guarded below
+-- through the seat counter, of tiers by the trigger after it.
 CREATE FUNCTION eventsvc.section_delete_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'evs_section_delete_trigger' LANGUAGE C;
 CREATE TRIGGER event_capacity_delete_guard BEFORE DELETE ON eventsvc.event_capacity
@@ -35,8 +26,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM eventsvc.capacity_holds h
                 WHERE h.tenant_id = OLD.tenant_id AND h.pricing_id = OLD.id) THEN
-        RAISE EXCEPTION 'cannot delete a pricing tier that holds refer to'
-            USING ERRCODE = 'PT409', HINT = 'Deactivate the tier (is_active = false) instead.';
+        PERFORM eventsvc.raise_error('conflict', 'cannot delete a pricing tier that holds refer to',
+            NULL, 'Deactivate the tier (is_active = false) instead.');
     END IF;
     RETURN OLD;
 END
@@ -89,25 +80,22 @@ BEGIN
     -- Checked here, not only in the trigger: the char(3) column would refuse a long code
     -- with a raw "value too long" before any trigger runs.
     IF create_pricing.currency IS NULL OR create_pricing.currency !~ '^[A-Za-z]{3}$' THEN
-        RAISE EXCEPTION 'invalid pricing tier: currency must be a 3-letter ISO 4217 code'
-            USING ERRCODE = '22023', HINT = 'For example USD or EUR.';
+        PERFORM eventsvc.raise_error('validation', 'invalid pricing tier: currency must be a 3-letter ISO 4217 code',
+            NULL, 'For example USD or EUR.');
     END IF;
     -- Exact decimals only: a rate with more digits than the column keeps is refused, not rounded.
     IF tax_rate IS NOT NULL AND tax_rate <> round(tax_rate, 8) THEN
-        RAISE EXCEPTION 'invalid pricing tier: tax_rate has more than 8 decimal places'
-            USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'invalid pricing tier: tax_rate has more than 8 decimal places');
     END IF;
     IF group_discount_percentage IS NOT NULL AND group_discount_percentage <> round(group_discount_percentage, 2) THEN
-        RAISE EXCEPTION 'invalid pricing tier: group_discount_percentage has more than 2 decimal places'
-            USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'invalid pricing tier: group_discount_percentage has more than 2 decimal places');
     END IF;
     IF tax_rate IS NOT NULL AND (tax_rate < 0 OR tax_rate > 1) THEN
-        RAISE EXCEPTION 'invalid pricing tier: tax_rate must be between 0 and 1'
-            USING ERRCODE = '22023', HINT = 'Write 8.25 % as 0.0825.';
+        PERFORM eventsvc.raise_error('validation', 'invalid pricing tier: tax_rate must be between 0 and 1',
+            NULL, 'Write 8.25 % as 0.0825.');
     END IF;
     IF group_discount_percentage IS NOT NULL AND (group_discount_percentage < 0 OR group_discount_percentage > 100) THEN
-        RAISE EXCEPTION 'invalid pricing tier: group_discount_percentage must be between 0 and 100'
-            USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'invalid pricing tier: group_discount_percentage must be between 0 and 100');
     END IF;
     INSERT INTO eventsvc.event_pricing AS p
         (tenant_id, event_id, capacity_id, name, description, tier, currency, base_price,
@@ -142,67 +130,92 @@ DECLARE
     bad text[];
 BEGIN
     IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
-        RAISE EXCEPTION 'changes must be a JSON object' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'changes must be a JSON object');
     END IF;
     SELECT array_agg(k ORDER BY k) INTO bad FROM jsonb_object_keys(changes) k WHERE k <> ALL (allowed);
     IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'these % fields cannot be changed: %', what, array_to_string(bad, ', ')
-            USING ERRCODE = '22023', HINT = 'Changeable: ' || array_to_string(allowed, ', ') || coalesce(hint_tail, '');
+        PERFORM eventsvc.raise_error('validation',
+            format('these %s fields cannot be changed: %s', coalesce(what, 'null'), array_to_string(bad, ', ')),
+            NULL, 'Changeable: ' || array_to_string(allowed, ', ') || coalesce(hint_tail, ''));
     END IF;
 END
 $$;
 COMMENT ON FUNCTION eventsvc.check_changes(jsonb, text[], text, text) IS
     'Refuses a changes object that is not a JSON object or names a field outside allowed.';
 
--- The fields update_pricing may change; the rest (ids, event, version, timestamps) are fixed.
-CREATE FUNCTION api.update_pricing(pricing_id uuid, expected_version integer, changes jsonb)
+-- api.update_pricing and api.update_section: one body. What differs between them is
+-- data: the table, the fields a caller may change (the rest: ids, event, version,
+-- timestamps are fixed) and the columns that follow from the changed ones. The row
+-- is locked, its version compared, the changes laid over it (an explicit null clears
+-- a field) and every changeable column written back.
+CREATE FUNCTION eventsvc.apply_changes(target text, id uuid, expected_version integer, changes jsonb)
 RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    allowed constant text[] := ARRAY['name', 'description', 'tier', 'capacity_id', 'currency', 'base_price',
-        'service_fee', 'facility_fee', 'tax_rate', 'is_dynamic', 'min_price', 'max_price', 'current_price',
-        'early_bird_price', 'early_bird_ends_at', 'last_minute_price', 'last_minute_starts_at',
-        'group_size_min', 'group_discount_percentage', 'sales_start_at', 'sales_end_at', 'max_per_order',
-        'max_per_customer', 'is_active', 'is_visible', 'display_order'];
-    cur eventsvc.event_pricing;
-    nxt eventsvc.event_pricing;
+    t record;
+    cur_version integer;
+    rows_found bigint;
+    cols text[];
+    result jsonb;
 BEGIN
-    IF pricing_id IS NULL OR expected_version IS NULL THEN
-        RAISE EXCEPTION 'update_pricing needs pricing_id and expected_version' USING ERRCODE = '22023';
+    SELECT * INTO t FROM (VALUES
+        ('pricing', 'eventsvc.event_pricing'::regclass, 'pricing_id', 'pricing tier', 'tier',
+         ARRAY['name', 'description', 'tier', 'capacity_id', 'currency', 'base_price',
+               'service_fee', 'facility_fee', 'tax_rate', 'is_dynamic', 'min_price', 'max_price', 'current_price',
+               'early_bird_price', 'early_bird_ends_at', 'last_minute_price', 'last_minute_starts_at',
+               'group_size_min', 'group_discount_percentage', 'sales_start_at', 'sales_end_at', 'max_per_order',
+               'max_per_customer', 'is_active', 'is_visible', 'display_order'],
+         '', '{"currency": "upper(n.currency)"}'::jsonb),
+        -- The row's counters are a refreshed copy (eventsvc.check_capacity); keep them inside the new total.
+        ('section', 'eventsvc.event_capacity'::regclass, 'capacity_id', 'section', 'section',
+         ARRAY['section_name', 'section_code', 'tier', 'total_capacity',
+               'minimum_purchase', 'maximum_purchase', 'row_config', 'seat_map', 'is_active'],
+         '. Seat counts follow from the holds.',
+         '{"available_capacity": "greatest(n.total_capacity - n.reserved_capacity - n.sold_count, 0)"}'::jsonb)
+    ) AS s(target, tbl, id_name, noun, short_noun, allowed, hint_tail, derived)
+     WHERE s.target = apply_changes.target;
+    IF NOT FOUND THEN
+        PERFORM eventsvc.raise_error('validation',
+            format('apply_changes: target must be pricing or section, got %s', coalesce(quote_literal(target), 'null')));
     END IF;
-    PERFORM eventsvc.check_changes(changes, allowed, 'pricing', '');
+    IF id IS NULL OR expected_version IS NULL THEN
+        PERFORM eventsvc.raise_error('validation', format('update_%s needs %s and expected_version', t.target, t.id_name));
+    END IF;
+    PERFORM eventsvc.check_changes(changes, t.allowed, t.target, t.hint_tail);
     -- (jsonb_populate_record into the char(3) column would fail with a raw "value too long")
     IF changes ? 'currency' AND (jsonb_typeof(changes -> 'currency') <> 'string'
                                  OR (changes ->> 'currency') !~ '^[A-Za-z]{3}$') THEN
-        RAISE EXCEPTION 'invalid pricing tier: currency must be a 3-letter ISO 4217 code'
-            USING ERRCODE = '22023', HINT = 'For example USD or EUR.';
+        PERFORM eventsvc.raise_error('validation', format('invalid %s: currency must be a 3-letter ISO 4217 code', t.noun),
+            NULL, 'For example USD or EUR.');
     END IF;
-    SELECT * INTO cur FROM eventsvc.event_pricing p
-     WHERE p.tenant_id = eventsvc.current_tenant_id() AND p.id = pricing_id FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'pricing tier % not found', pricing_id USING ERRCODE = 'PT404';
+    EXECUTE format('SELECT r.version FROM %s r WHERE r.tenant_id = $1 AND r.id = $2 FOR NO KEY UPDATE', t.tbl)
+       INTO cur_version USING eventsvc.current_tenant_id(), id;
+    GET DIAGNOSTICS rows_found = ROW_COUNT;
+    IF rows_found = 0 THEN
+        PERFORM eventsvc.raise_error('not_found', format('%s %s not found', t.noun, id));
     END IF;
-    IF cur.version <> expected_version THEN
-        RAISE EXCEPTION 'pricing tier was changed by someone else'
-            USING ERRCODE = 'PT409', DETAIL = format('Expected version %s, current version %s.', expected_version, cur.version),
-                  HINT = 'Reload the tier and try again.';
+    IF cur_version <> expected_version THEN
+        PERFORM eventsvc.raise_error('conflict', format('%s was changed by someone else', t.noun),
+            format('Expected version %s, current version %s.', expected_version, cur_version),
+            format('Reload the %s and try again.', t.short_noun));
     END IF;
-    nxt := jsonb_populate_record(cur, changes);
-    UPDATE eventsvc.event_pricing p SET
-        name = nxt.name, description = nxt.description, tier = nxt.tier, capacity_id = nxt.capacity_id,
-        currency = upper(nxt.currency), base_price = nxt.base_price, service_fee = nxt.service_fee,
-        facility_fee = nxt.facility_fee, tax_rate = nxt.tax_rate, is_dynamic = nxt.is_dynamic,
-        min_price = nxt.min_price, max_price = nxt.max_price, current_price = nxt.current_price,
-        early_bird_price = nxt.early_bird_price, early_bird_ends_at = nxt.early_bird_ends_at,
-        last_minute_price = nxt.last_minute_price, last_minute_starts_at = nxt.last_minute_starts_at,
-        group_size_min = nxt.group_size_min, group_discount_percentage = nxt.group_discount_percentage,
-        sales_start_at = nxt.sales_start_at, sales_end_at = nxt.sales_end_at,
-        max_per_order = nxt.max_per_order, max_per_customer = nxt.max_per_customer,
-        is_active = nxt.is_active, is_visible = nxt.is_visible, display_order = nxt.display_order,
-        version = expected_version, updated_at = now()
-     WHERE p.tenant_id = cur.tenant_id AND p.id = cur.id
-    RETURNING * INTO nxt;
-    RETURN to_jsonb(nxt) - 'tenant_id';
+    -- every changeable column, then the derived ones, from n: the row with the changes laid over it
+    cols := t.allowed || ARRAY(SELECT k FROM jsonb_object_keys(t.derived) k WHERE k <> ALL (t.allowed) ORDER BY k);
+    EXECUTE format('UPDATE %s r SET (%s, version, updated_at) = (SELECT %s, $3, now() FROM jsonb_populate_record(r, $4) n)'
+                   ' WHERE r.tenant_id = $1 AND r.id = $2 RETURNING to_jsonb(r) - ''tenant_id''',
+                   t.tbl,
+                   (SELECT string_agg(quote_ident(c), ', ' ORDER BY o) FROM unnest(cols) WITH ORDINALITY AS x(c, o)),
+                   (SELECT string_agg(coalesce(t.derived ->> c, 'n.' || quote_ident(c)), ', ' ORDER BY o)
+                      FROM unnest(cols) WITH ORDINALITY AS x(c, o)))
+       INTO result USING eventsvc.current_tenant_id(), id, expected_version, changes;
+    RETURN result;
 END
+$$;
+COMMENT ON FUNCTION eventsvc.apply_changes(text, uuid, integer, jsonb) IS
+    'The body of api.update_pricing (target pricing) and api.update_section (target section): a versioned change of one row.';
+
+CREATE FUNCTION api.update_pricing(pricing_id uuid, expected_version integer, changes jsonb)
+RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT eventsvc.apply_changes('pricing', pricing_id, expected_version, changes)
 $$;
 COMMENT ON FUNCTION api.update_pricing(uuid, integer, jsonb) IS
     'Changes a pricing tier (fields in changes; explicit null clears) if it is still at expected_version.';
@@ -229,40 +242,8 @@ COMMENT ON FUNCTION api.create_section IS
     'Creates a capacity section; all active sections of an event must fit in the venue.';
 
 CREATE FUNCTION api.update_section(capacity_id uuid, expected_version integer, changes jsonb)
-RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    allowed constant text[] := ARRAY['section_name', 'section_code', 'tier', 'total_capacity',
-        'minimum_purchase', 'maximum_purchase', 'row_config', 'seat_map', 'is_active'];
-    cur eventsvc.event_capacity;
-    nxt eventsvc.event_capacity;
-BEGIN
-    IF capacity_id IS NULL OR expected_version IS NULL THEN
-        RAISE EXCEPTION 'update_section needs capacity_id and expected_version' USING ERRCODE = '22023';
-    END IF;
-    PERFORM eventsvc.check_changes(changes, allowed, 'section', '. Seat counts follow from the holds.');
-    SELECT * INTO cur FROM eventsvc.event_capacity c
-     WHERE c.tenant_id = eventsvc.current_tenant_id() AND c.id = capacity_id FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'section % not found', capacity_id USING ERRCODE = 'PT404';
-    END IF;
-    IF cur.version <> expected_version THEN
-        RAISE EXCEPTION 'section was changed by someone else'
-            USING ERRCODE = 'PT409', DETAIL = format('Expected version %s, current version %s.', expected_version, cur.version),
-                  HINT = 'Reload the section and try again.';
-    END IF;
-    nxt := jsonb_populate_record(cur, changes);
-    -- The row's counters are a refreshed copy (eventsvc.check_capacity); keep them inside the new total.
-    UPDATE eventsvc.event_capacity c SET
-        section_name = nxt.section_name, section_code = nxt.section_code, tier = nxt.tier,
-        total_capacity = nxt.total_capacity,
-        available_capacity = greatest(nxt.total_capacity - cur.reserved_capacity - cur.sold_count, 0),
-        minimum_purchase = nxt.minimum_purchase, maximum_purchase = nxt.maximum_purchase,
-        row_config = nxt.row_config, seat_map = nxt.seat_map, is_active = nxt.is_active,
-        version = expected_version, updated_at = now()
-     WHERE c.tenant_id = cur.tenant_id AND c.id = cur.id
-    RETURNING * INTO nxt;
-    RETURN to_jsonb(nxt) - 'tenant_id';
-END
+RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT eventsvc.apply_changes('section', capacity_id, expected_version, changes)
 $$;
 COMMENT ON FUNCTION api.update_section(uuid, integer, jsonb) IS
     'Changes a section if it is still at expected_version; total_capacity cannot go below the seats held or sold.';
@@ -343,7 +324,8 @@ GRANT EXECUTE ON FUNCTION api.create_pricing, api.update_pricing(uuid, integer, 
                           api.update_dynamic_price(uuid, bigint, integer),
                           api.create_section, api.update_section(uuid, integer, jsonb)
     TO eventsvc_user;
-GRANT EXECUTE ON FUNCTION eventsvc.check_changes(jsonb, text[], text, text) TO eventsvc_user;
+GRANT EXECUTE ON FUNCTION eventsvc.check_changes(jsonb, text[], text, text),
+                          eventsvc.apply_changes(text, uuid, integer, jsonb) TO eventsvc_user;
 GRANT EXECUTE ON FUNCTION api.expire_holds(integer) TO eventsvc_service, eventsvc_worker;
 GRANT EXECUTE ON FUNCTION eventsvc.sweep_horizon() TO eventsvc_admin, eventsvc_service, eventsvc_worker;
 GRANT EXECUTE ON FUNCTION eventsvc.release_event_holds(uuid), eventsvc.check_capacity(uuid)

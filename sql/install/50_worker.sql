@@ -45,8 +45,7 @@ DECLARE
     seen uuid[] := '{}';
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 OR p_lease_seconds IS NULL OR p_lease_seconds < 1 THEN
-        RAISE EXCEPTION 'relay_claim needs a limit and a lease of at least 1'
-            USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'relay_claim needs a limit and a lease of at least 1');
     END IF;
     FOR r IN
         SELECT o.tenant_id AS t, o.id AS i, o.aggregate_id AS a

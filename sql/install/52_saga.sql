@@ -134,11 +134,12 @@ BEGIN
     BEGIN
         resp := coalesce(nullif(p_response, ''), '{}')::jsonb;
     EXCEPTION WHEN others THEN
-        RAISE EXCEPTION 'invalid response from the % step: not JSON', st.step USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation',
+            pg_catalog.format('invalid response from the %s step: not JSON', coalesce(st.step::text, 'null')));
     END;
     IF st.step = 'fetch_tickets' THEN
         IF pg_catalog.jsonb_typeof(resp -> 'tickets') IS DISTINCT FROM 'array' THEN
-            RAISE EXCEPTION 'invalid response from ticket-service: no "tickets" array' USING ERRCODE = '22023';
+            PERFORM eventsvc.raise_error('validation', 'invalid response from ticket-service: no "tickets" array');
         END IF;
         UPDATE eventsvc.cancellation_steps c
            SET result = pg_catalog.jsonb_build_object('calls_done', p_call_no,

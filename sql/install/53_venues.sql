@@ -9,8 +9,8 @@ RETURNS TABLE (tenant_id uuid, venue_id uuid)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_max_age_seconds IS NULL OR p_max_age_seconds < 0 OR p_limit IS NULL OR p_limit < 1 THEN
-        RAISE EXCEPTION 'venue_refresh_due needs a max age of at least 0 s and a limit of at least 1'
-            USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation',
+            'venue_refresh_due needs a max age of at least 0 s and a limit of at least 1');
     END IF;
     RETURN QUERY
     SELECT v.tenant_id, v.id
@@ -42,12 +42,12 @@ BEGIN
     BEGIN
         v := p_response::jsonb;
     EXCEPTION WHEN others THEN
-        RAISE EXCEPTION 'venue-service answered with something that is not JSON' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'venue-service answered with something that is not JSON');
     END;
     IF pg_catalog.jsonb_typeof(v) IS DISTINCT FROM 'object'
        OR (v ? 'capacity' AND pg_catalog.jsonb_typeof(v -> 'capacity') <> 'number')
        OR (v ? 'name' AND pg_catalog.jsonb_typeof(v -> 'name') <> 'string') THEN
-        RAISE EXCEPTION 'venue-service answered with an unexpected venue document' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'venue-service answered with an unexpected venue document');
     END IF;
     UPDATE eventsvc.venues
        SET name = coalesce(v ->> 'name', name),

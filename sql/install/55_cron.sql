@@ -136,10 +136,10 @@ DECLARE
     spec record;
 BEGIN
     IF pg_catalog.to_regnamespace('cron') IS NULL THEN
-        -- PT409 (EVS_ERR_CONFLICT): the database is not in a state that allows the action
-        RAISE EXCEPTION 'pg_cron is not installed in database "%"', pg_catalog.current_database()
-            USING ERRCODE = 'PT409',
-                  HINT = 'Run CREATE EXTENSION pg_cron in the database named by cron.database_name and call this function there.';
+        -- a conflict: the database is not in a state that allows the action
+        PERFORM eventsvc.raise_error('conflict',
+            pg_catalog.format('pg_cron is not installed in database "%s"', pg_catalog.current_database()), NULL,
+            'Run CREATE EXTENSION pg_cron in the database named by cron.database_name and call this function there.');
     END IF;
     FOR spec IN
         SELECT * FROM (VALUES

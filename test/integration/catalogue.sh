@@ -22,6 +22,60 @@ done
 for c in $(grep -o '^#define EVS_ERR_[A-Z_]*' src/core/errors.h | awk '{print $2}'); do
     grep -q "$c" docs/errors.md || { echo "not ok - $c defined in errors.h but missing from docs/errors.md"; fails=$((fails + 1)); }
 done
+
+# Errors raised from SQL go through eventsvc.raise_error(kind, ...): its kinds are the
+# entries of src/core/errors.h (the name without EVS_ERR_, in lower case), each raising the
+# SQLSTATE errors.h defines and docs/errors.md lists for it, and no other kind.
+errcodes="$(pg_config --includedir-server)/utils/errcodes.h"
+sqlstate_of() { # an errors.h definition (ERRCODE_... or MAKE_SQLSTATE(...)) -> its SQLSTATE
+    local def=$1
+    [[ $def == ERRCODE_* ]] && def=$(awk -v n="$def" '$1 == "#define" && $2 == n {print $3; exit}' "$errcodes")
+    sed -n 's/^MAKE_SQLSTATE(\(.*\))$/\1/p' <<<"$def" | tr -d "', "
+}
+declare -A code_of
+while read -r name def; do
+    code_of[$name]=$(sqlstate_of "$def")
+    [ -n "${code_of[$name]}" ] || { echo "not ok - cannot tell the SQLSTATE of $name ($def)"; fails=$((fails + 1)); }
+    doc=$(grep -m1 "^| \`[0-9A-Z]\{5\}\` | .*\`$name\`" docs/errors.md | sed 's/^| `\([0-9A-Z]*\)`.*/\1/')
+    [ "$doc" = "${code_of[$name]}" ] || { echo "not ok - docs/errors.md lists $name as '${doc}', src/core/errors.h defines ${code_of[$name]}"; fails=$((fails + 1)); }
+done < <(awk '$1 == "#define" && $2 ~ /^EVS_ERR_/ {print $2, $3}' src/core/errors.h)
+kinds=$(for n in "${!code_of[@]}"; do n=${n#EVS_ERR_}; echo "${n,,}"; done | sort)
+psql -X -q -d postgres -c "CREATE DATABASE catalogue_kinds" >/dev/null
+raised=$(psql -X -q -At -v ON_ERROR_STOP=1 -d catalogue_kinds -v kinds="$kinds"$'\n'unknown_kind <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION eventsvc CASCADE;
+CREATE FUNCTION pg_temp.raised(k text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM eventsvc.raise_error(k, 'probe', 'detail', 'hint');
+    RETURN 'nothing';
+EXCEPTION WHEN others THEN
+    RETURN SQLSTATE;
+END $$;
+SELECT k || ' ' || pg_temp.raised(k) FROM unnest(string_to_array(:'kinds', E'\n')) k;
+SELECT 'helper ' || m[1] FROM regexp_matches(
+    (SELECT prosrc FROM pg_proc WHERE oid = 'eventsvc.raise_error(text,text,text,text)'::regprocedure),
+    $$WHEN '([a-z_]+)' THEN$$, 'g') m;
+SQL
+) || { echo "not ok - eventsvc.raise_error could not be probed"; fails=$((fails + 1)); }
+psql -X -q -d postgres -c "DROP DATABASE catalogue_kinds" >/dev/null
+for k in $kinds; do
+    want=${code_of[EVS_ERR_${k^^}]}
+    got=$(awk -v k="$k" '$1 == k {print $2}' <<<"$raised")
+    [ "$got" = "$want" ] && echo "ok - raise_error('$k') raises $want" \
+        || { echo "not ok - raise_error('$k') raises '$got', the catalogue says $want"; fails=$((fails + 1)); }
+done
+got=$(awk '$1 == "unknown_kind" {print $2}' <<<"$raised")
+[ "$got" = "${code_of[EVS_ERR_VALIDATION]}" ] && echo "ok - raise_error refuses a kind outside the catalogue" \
+    || { echo "not ok - raise_error with an unknown kind raises '$got'"; fails=$((fails + 1)); }
+for k in $(awk '$1 == "helper" {print $2}' <<<"$raised"); do
+    grep -qx "$k" <<<"$kinds" || { echo "not ok - raise_error knows kind '$k', which is not in src/core/errors.h"; fails=$((fails + 1)); }
+done
+# every kind the SQL names exists (a typo would raise 22023 only when that path runs)
+for k in $(grep -rhoE "raise_error\('[a-z_]*'" sql/install sql/upgrade | sed "s/.*('//; s/'//" | sort -u); do
+    grep -qx "$k" <<<"$kinds" && echo "ok - kind $k used in sql/ is in the catalogue" \
+        || { echo "not ok - sql/ raises kind '$k', which is not in src/core/errors.h"; fails=$((fails + 1)); }
+done
+
 # no raw elog(ERROR) for conditions a user can cause is enforced by review; count them for the record
 echo "# elog(ERROR) calls (internal errors only): $(grep -c 'elog(ERROR' src/*.c src/*/*.c | awk -F: '{s+=$2} END {print s}')"
 [ "$fails" = 0 ]
