@@ -101,9 +101,8 @@ BEGIN
       FROM eventsvc.events e JOIN eventsvc.tenants t ON t.id = e.tenant_id
      WHERE e.id = p_event_id AND eventsvc.event_is_visible(scope, e, t.is_active);
     IF tenant IS NULL THEN
-        RAISE EXCEPTION 'event % not found', p_event_id
-            USING ERRCODE = 'PT404',
-                  HINT = 'Check the event id; events of other tenants and unpublished events are not visible.';
+        PERFORM eventsvc.raise_error('not_found', format('event %s not found', coalesce(p_event_id::text, 'null')),
+            NULL, 'Check the event id; events of other tenants and unpublished events are not visible.');
     END IF;
     RETURN tenant;
 END
@@ -121,7 +120,7 @@ BEGIN
     SELECT * INTO s FROM eventsvc.event_schedules x
      WHERE x.tenant_id = eventsvc.current_tenant_id() AND x.id = p_schedule_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'schedule % not found', p_schedule_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found', format('schedule %s not found', coalesce(p_schedule_id::text, 'null')));
     END IF;
     PERFORM eventsvc.outbox_emit(s.tenant_id, s.event_id, 'tickettoken_events', 'event.updated',
         jsonb_build_object('event_id', s.event_id, 'changed', jsonb_build_array('schedules'),
@@ -144,19 +143,18 @@ BEGIN
     SELECT * INTO ev FROM eventsvc.events e
      WHERE e.id = create_schedule.event_id AND e.deleted_at IS NULL;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'event % not found', create_schedule.event_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found',
+            format('event %s not found', coalesce(create_schedule.event_id::text, 'null')));
     END IF;
     IF ev.status IN ('CANCELLED', 'COMPLETED') THEN
-        RAISE EXCEPTION 'event % is %: it cannot get new schedules', ev.id, ev.status
-            USING ERRCODE = 'PT409';
+        PERFORM eventsvc.raise_error('conflict', format('event %s is %s: it cannot get new schedules', ev.id, ev.status));
     END IF;
     IF create_schedule.starts_at IS NULL OR create_schedule.ends_at IS NULL THEN
-        RAISE EXCEPTION 'starts_at and ends_at are required' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'starts_at and ends_at are required');
     END IF;
     IF create_schedule.ends_at <= create_schedule.starts_at THEN
-        RAISE EXCEPTION 'invalid schedule: ends_at must be after starts_at'
-            USING ERRCODE = '22023',
-                  DETAIL = format('starts_at %s, ends_at %s.', create_schedule.starts_at, create_schedule.ends_at);
+        PERFORM eventsvc.raise_error('validation', 'invalid schedule: ends_at must be after starts_at',
+            format('starts_at %s, ends_at %s.', create_schedule.starts_at, create_schedule.ends_at));
     END IF;
     INSERT INTO eventsvc.event_schedules (tenant_id, event_id, starts_at, ends_at, doors_open_at,
                                           timezone, recurrence_rule, notes)
@@ -183,8 +181,8 @@ DECLARE
     rec eventsvc.event_schedules;
 BEGIN
     IF expected_version IS NULL THEN
-        RAISE EXCEPTION 'expected_version is required'
-            USING ERRCODE = '22023', HINT = 'Pass the version you read; a stale version is refused (409).';
+        PERFORM eventsvc.raise_error('validation', 'expected_version is required',
+            NULL, 'Pass the version you read; a stale version is refused (409).');
     END IF;
     UPDATE eventsvc.event_schedules s
        SET starts_at       = coalesce(update_schedule.starts_at, s.starts_at),
@@ -199,7 +197,8 @@ BEGIN
      WHERE s.id = update_schedule.schedule_id
     RETURNING * INTO rec;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'schedule % not found', update_schedule.schedule_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found',
+            format('schedule %s not found', coalesce(update_schedule.schedule_id::text, 'null')));
     END IF;
     PERFORM eventsvc.emit_schedule_change(rec.id, 'updated');
     RETURN to_jsonb(rec);
@@ -218,17 +217,19 @@ DECLARE
 BEGIN
     SELECT * INTO rec FROM eventsvc.event_schedules s WHERE s.id = delete_schedule.schedule_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'schedule % not found', delete_schedule.schedule_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found',
+            format('schedule %s not found', coalesce(delete_schedule.schedule_id::text, 'null')));
     END IF;
     IF expected_version IS DISTINCT FROM rec.version THEN
-        RAISE EXCEPTION 'event_schedules row was changed by someone else: expected version %, current version %',
-              coalesce(expected_version::text, 'null'), rec.version
-              USING ERRCODE = 'PT409', HINT = 'Read the schedule again and retry with its current version.';
+        PERFORM eventsvc.raise_error('conflict',
+            format('event_schedules row was changed by someone else: expected version %s, current version %s',
+                   coalesce(expected_version::text, 'null'), rec.version),
+            NULL, 'Read the schedule again and retry with its current version.');
     END IF;
     IF EXISTS (SELECT 1 FROM eventsvc.event_capacity c WHERE c.tenant_id = rec.tenant_id AND c.schedule_id = rec.id)
        OR EXISTS (SELECT 1 FROM eventsvc.event_pricing p WHERE p.tenant_id = rec.tenant_id AND p.schedule_id = rec.id) THEN
-        RAISE EXCEPTION 'schedule % still has sections or price tiers', rec.id
-              USING ERRCODE = 'PT409', HINT = 'Move or remove the sections and price tiers of this schedule first.';
+        PERFORM eventsvc.raise_error('conflict', format('schedule %s still has sections or price tiers', rec.id),
+            NULL, 'Move or remove the sections and price tiers of this schedule first.');
     END IF;
     PERFORM eventsvc.emit_schedule_change(rec.id, 'deleted');
     DELETE FROM eventsvc.event_schedules s WHERE s.tenant_id = rec.tenant_id AND s.id = rec.id;

@@ -146,23 +146,23 @@ DECLARE
     cats  uuid[];
 BEGIN
     IF page_limit IS NULL OR page_limit NOT BETWEEN 1 AND 100 THEN
-        RAISE EXCEPTION 'page_limit must be from 1 to 100' USING ERRCODE = '22023',
-              DETAIL = format('Got %s.', coalesce(page_limit::text, 'null'));
+        PERFORM eventsvc.raise_error('validation', 'page_limit must be from 1 to 100',
+            format('Got %s.', coalesce(page_limit::text, 'null')));
     END IF;
     IF page_offset IS NULL OR page_offset NOT BETWEEN 0 AND 10000 THEN
-        RAISE EXCEPTION 'page_offset must be from 0 to 10000' USING ERRCODE = '22023',
-              DETAIL = format('Got %s.', coalesce(page_offset::text, 'null')),
-              HINT = 'Narrow the search instead of paging that deep.';
+        PERFORM eventsvc.raise_error('validation', 'page_offset must be from 0 to 10000',
+            format('Got %s.', coalesce(page_offset::text, 'null')), 'Narrow the search instead of paging that deep.');
     END IF;
     IF starts_from IS NOT NULL AND starts_before IS NOT NULL AND starts_before <= starts_from THEN
-        RAISE EXCEPTION 'starts_before must be after starts_from' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'starts_before must be after starts_from');
     END IF;
     IF min_price < 0 OR max_price < 0 OR min_price > max_price THEN
-        RAISE EXCEPTION 'price range must satisfy 0 <= min_price <= max_price (minor units)' USING ERRCODE = '22023',
-              DETAIL = format('Got min_price %s, max_price %s.', min_price, max_price);
+        PERFORM eventsvc.raise_error('validation', 'price range must satisfy 0 <= min_price <= max_price (minor units)',
+            format('Got min_price %s, max_price %s.',
+                   coalesce(min_price::text, 'null'), coalesce(max_price::text, 'null')));
     END IF;
     IF length(q) > 500 THEN
-        RAISE EXCEPTION 'q is longer than 500 characters' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'q is longer than 500 characters');
     END IF;
     IF nullif(btrim(q), '') IS NOT NULL THEN
         query := websearch_to_tsquery('simple', q);
@@ -177,8 +177,8 @@ BEGIN
             SELECT c.id FROM eventsvc.event_categories c JOIN tree t ON c.parent_id = t.id WHERE c.is_active)
         SELECT array_agg(id) INTO cats FROM tree;
         IF cats IS NULL THEN
-            RAISE EXCEPTION 'unknown category "%"', category USING ERRCODE = '22023',
-                  HINT = 'Use a slug from api.categories, e.g. music or rock.';
+            PERFORM eventsvc.raise_error('validation', format('unknown category "%s"', category),
+                NULL, 'Use a slug from api.categories, e.g. music or rock.');
         END IF;
     END IF;
 
@@ -221,7 +221,7 @@ DECLARE
     scope uuid := eventsvc.caller_scope();
 BEGIN
     IF page_limit IS NULL OR page_limit NOT BETWEEN 1 AND 100 THEN
-        RAISE EXCEPTION 'page_limit must be from 1 to 100' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'page_limit must be from 1 to 100');
     END IF;
     RETURN QUERY
     WITH hits AS (

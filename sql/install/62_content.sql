@@ -97,15 +97,15 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         NEW.user_id := eventsvc.current_actor();
         IF NEW.moderation_state <> 'pending' THEN
-            RAISE EXCEPTION 'only a tenant admin may moderate reviews' USING ERRCODE = '42501',
-                  HINT = 'New reviews start as pending; an admin approves them with api.moderate_review.';
+            PERFORM eventsvc.raise_error('forbidden', 'only a tenant admin may moderate reviews',
+                NULL, 'New reviews start as pending; an admin approves them with api.moderate_review.');
         END IF;
     ELSE
         IF OLD.user_id <> eventsvc.current_actor() OR NEW.user_id <> OLD.user_id THEN
-            RAISE EXCEPTION 'a review can only be changed by its author' USING ERRCODE = '42501';
+            PERFORM eventsvc.raise_error('forbidden', 'a review can only be changed by its author');
         END IF;
         IF NEW.moderation_state <> OLD.moderation_state THEN
-            RAISE EXCEPTION 'only a tenant admin may moderate reviews' USING ERRCODE = '42501';
+            PERFORM eventsvc.raise_error('forbidden', 'only a tenant admin may moderate reviews');
         END IF;
         -- an edited review goes back to moderation
         IF (NEW.rating, NEW.title, NEW.body) IS DISTINCT FROM (OLD.rating, OLD.title, OLD.body) THEN
@@ -181,15 +181,16 @@ BEGIN
     SELECT e.tenant_id INTO tenant FROM eventsvc.events e
      WHERE e.id = set_event_content.event_id AND e.deleted_at IS NULL;
     IF tenant IS NULL THEN
-        RAISE EXCEPTION 'event % not found', set_event_content.event_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found',
+            format('event %s not found', coalesce(set_event_content.event_id::text, 'null')));
     END IF;
     IF locale IS NULL OR locale !~ '^[a-z]{2}(-[A-Z]{2})?$' THEN
-        RAISE EXCEPTION 'invalid locale "%"', locale USING ERRCODE = '22023',
-              HINT = 'Use a language code with an optional region, e.g. en, de or pt-BR.';
+        PERFORM eventsvc.raise_error('validation', format('invalid locale %s', coalesce('"' || locale || '"', 'null')),
+            NULL, 'Use a language code with an optional region, e.g. en, de or pt-BR.');
     END IF;
     IF highlights IS NOT NULL AND jsonb_typeof(highlights) <> 'array'
        OR media IS NOT NULL AND jsonb_typeof(media) <> 'array' THEN
-        RAISE EXCEPTION 'highlights and media must be JSON arrays' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'highlights and media must be JSON arrays');
     END IF;
     INSERT INTO eventsvc.event_content AS c (tenant_id, event_id, locale, long_description, highlights, media)
     VALUES (tenant, set_event_content.event_id, set_event_content.locale, set_event_content.long_description,
@@ -214,19 +215,19 @@ BEGIN
     SELECT e.tenant_id INTO tenant FROM eventsvc.events e
      WHERE e.id = set_event_faqs.event_id AND e.deleted_at IS NULL;
     IF tenant IS NULL THEN
-        RAISE EXCEPTION 'event % not found', set_event_faqs.event_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found',
+            format('event %s not found', coalesce(set_event_faqs.event_id::text, 'null')));
     END IF;
     IF faqs IS NULL OR jsonb_typeof(faqs) <> 'array' OR jsonb_array_length(faqs) > 100 THEN
-        RAISE EXCEPTION 'faqs must be a JSON array of at most 100 {"question", "answer"} objects'
-              USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'faqs must be a JSON array of at most 100 {"question", "answer"} objects');
     END IF;
     SELECT f.ord - 1 AS pos INTO bad FROM jsonb_array_elements(faqs) WITH ORDINALITY AS f(item, ord)
      WHERE jsonb_typeof(f.item) <> 'object' OR jsonb_typeof(f.item -> 'question') IS DISTINCT FROM 'string'
         OR jsonb_typeof(f.item -> 'answer') IS DISTINCT FROM 'string'
      LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'faq at position % needs a string "question" and a string "answer"', bad.pos
-              USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation',
+            format('faq at position %s needs a string "question" and a string "answer"', bad.pos));
     END IF;
     DELETE FROM eventsvc.event_faqs f WHERE f.tenant_id = tenant AND f.event_id = set_event_faqs.event_id;
     INSERT INTO eventsvc.event_faqs (tenant_id, event_id, position, question, answer)
@@ -291,13 +292,14 @@ DECLARE
     rec    eventsvc.event_reviews;
 BEGIN
     IF rating IS NULL OR rating NOT BETWEEN 1 AND 5 THEN
-        RAISE EXCEPTION 'rating must be a whole number from 1 to 5' USING ERRCODE = '22023',
-              DETAIL = format('Got %s.', coalesce(rating::text, 'null'));
+        PERFORM eventsvc.raise_error('validation', 'rating must be a whole number from 1 to 5',
+            format('Got %s.', coalesce(rating::text, 'null')));
     END IF;
     SELECT e.tenant_id INTO tenant FROM eventsvc.events e
      WHERE e.id = submit_review.event_id AND e.deleted_at IS NULL;
     IF tenant IS NULL THEN
-        RAISE EXCEPTION 'event % not found', submit_review.event_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found',
+            format('event %s not found', coalesce(submit_review.event_id::text, 'null')));
     END IF;
     INSERT INTO eventsvc.event_reviews AS r (tenant_id, event_id, user_id, rating, title, body)
     VALUES (tenant, submit_review.event_id, eventsvc.current_actor(), submit_review.rating,
@@ -316,18 +318,18 @@ DECLARE
     rec eventsvc.event_reviews;
 BEGIN
     IF NOT eventsvc.is_tenant_admin() THEN
-        RAISE EXCEPTION 'only a tenant admin may moderate reviews' USING ERRCODE = '42501',
-              HINT = 'Call as a member of role eventsvc_admin.';
+        PERFORM eventsvc.raise_error('forbidden', 'only a tenant admin may moderate reviews',
+            NULL, 'Call as a member of role eventsvc_admin.');
     END IF;
     IF moderate_review.moderation_state IS NULL
        OR moderate_review.moderation_state NOT IN ('pending', 'approved', 'rejected') THEN
-        RAISE EXCEPTION 'moderation_state must be pending, approved or rejected' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'moderation_state must be pending, approved or rejected');
     END IF;
     UPDATE eventsvc.event_reviews r SET moderation_state = moderate_review.moderation_state
      WHERE r.id = moderate_review.review_id
     RETURNING * INTO rec;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'review % not found', review_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found', format('review %s not found', coalesce(review_id::text, 'null')));
     END IF;
     RETURN to_jsonb(rec);
 END
@@ -342,7 +344,7 @@ DECLARE
     tenant uuid := eventsvc.visible_event_tenant(event_reviews.event_id);
 BEGIN
     IF page_limit IS NULL OR page_limit NOT BETWEEN 1 AND 100 OR page_offset IS NULL OR page_offset < 0 THEN
-        RAISE EXCEPTION 'page_limit must be from 1 to 100 and page_offset at least 0' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'page_limit must be from 1 to 100 and page_offset at least 0');
     END IF;
     RETURN QUERY
     SELECT r.id, r.user_id, r.rating, r.title, r.body, r.created_at

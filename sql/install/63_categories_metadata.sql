@@ -55,7 +55,7 @@ BEGIN
         RETURN;
     END IF;
     IF jsonb_typeof(items) <> 'array' THEN
-        RAISE EXCEPTION 'invalid %: it must be a JSON array', field USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', format('invalid %s: it must be a JSON array', coalesce(field, 'null')));
     END IF;
     SELECT i.ord - 1 INTO pos FROM jsonb_array_elements(items) WITH ORDINALITY AS i(item, ord)
      WHERE NOT coalesce(jsonb_typeof(i.item) = 'string' AND length(i.item #>> '{}') BETWEEN 1 AND 300
@@ -63,8 +63,10 @@ BEGIN
                            AND length(i.item ->> 'name') BETWEEN 1 AND 300, false)
      LIMIT 1;
     IF pos IS NOT NULL THEN
-        RAISE EXCEPTION 'invalid %: entry % must be a name or an object with a "name" of 1 to 300 characters', field, pos
-              USING ERRCODE = '22023', HINT = 'For example ["The Band"] or [{"name": "The Band", "role": "headliner"}].';
+        PERFORM eventsvc.raise_error('validation',
+            format('invalid %s: entry %s must be a name or an object with a "name" of 1 to 300 characters',
+                   coalesce(field, 'null'), pos),
+            NULL, 'For example ["The Band"] or [{"name": "The Band", "role": "headliner"}].');
     END IF;
 END
 $$;
@@ -81,7 +83,8 @@ BEGIN
     SELECT e.tenant_id INTO tenant FROM eventsvc.events e
      WHERE e.id = set_event_metadata.event_id AND e.deleted_at IS NULL;
     IF tenant IS NULL THEN
-        RAISE EXCEPTION 'event % not found', set_event_metadata.event_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found',
+            format('event %s not found', coalesce(set_event_metadata.event_id::text, 'null')));
     END IF;
     PERFORM eventsvc.check_named_list('performers', performers);
     PERFORM eventsvc.check_named_list('sponsors', sponsors);

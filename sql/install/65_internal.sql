@@ -26,7 +26,8 @@ BEGIN
     PERFORM eventsvc.require_service('look up events by id across tenants');
     SELECT * INTO e FROM eventsvc.events x WHERE x.id = internal_event.event_id AND x.deleted_at IS NULL;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'event % not found', internal_event.event_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found',
+            format('event %s not found', coalesce(internal_event.event_id::text, 'null')));
     END IF;
     RETURN eventsvc.internal_event_document(e);
 END
@@ -41,18 +42,18 @@ DECLARE
 BEGIN
     PERFORM eventsvc.require_service('look up events by blockchain PDA');
     IF event_pda IS NULL OR event_pda !~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$' THEN
-        RAISE EXCEPTION 'event_pda must be a base58 Solana address of 32 to 44 characters' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'event_pda must be a base58 Solana address of 32 to 44 characters');
     END IF;
     -- a PDA names one on-chain account; if two rows claimed it, refuse rather than guess
     SELECT * INTO e FROM eventsvc.events x
      WHERE x.event_pda = internal_event_by_pda.event_pda AND x.deleted_at IS NULL;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no event has PDA %', event_pda USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found', format('no event has PDA %s', event_pda));
     END IF;
     RETURN eventsvc.internal_event_document(e);
 EXCEPTION
     WHEN too_many_rows THEN
-        RAISE EXCEPTION 'more than one event has PDA %', event_pda USING ERRCODE = 'PT409';
+        PERFORM eventsvc.raise_error('conflict', format('more than one event has PDA %s', event_pda));
 END
 $$;
 COMMENT ON FUNCTION api.internal_event_by_pda(text) IS
@@ -69,7 +70,8 @@ BEGIN
     PERFORM eventsvc.require_service('read scan stats');
     SELECT * INTO e FROM eventsvc.events x WHERE x.id = internal_scan_stats.event_id AND x.deleted_at IS NULL;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'event % not found', internal_scan_stats.event_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found',
+            format('event %s not found', coalesce(internal_scan_stats.event_id::text, 'null')));
     END IF;
     SELECT jsonb_build_object(
                'event_id', e.id, 'tenant_id', e.tenant_id, 'venue_id', e.venue_id, 'name', e.name,
@@ -99,25 +101,26 @@ DECLARE
 BEGIN
     PERFORM eventsvc.require_service('report blockchain status');
     IF status IS NULL OR status NOT IN ('pending', 'queued', 'synced', 'failed') THEN
-        RAISE EXCEPTION 'status must be pending, queued, synced or failed' USING ERRCODE = '22023',
-              DETAIL = format('Got %s.', coalesce(quote_literal(status), 'null'));
+        PERFORM eventsvc.raise_error('validation', 'status must be pending, queued, synced or failed',
+            format('Got %s.', coalesce(quote_literal(status), 'null')));
     END IF;
     new_status := status::eventsvc.blockchain_status;
     IF event_pda IS NOT NULL AND event_pda !~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$' THEN
-        RAISE EXCEPTION 'event_pda must be a base58 Solana address of 32 to 44 characters' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'event_pda must be a base58 Solana address of 32 to 44 characters');
     END IF;
     IF new_status = 'synced' AND event_pda IS NULL THEN
-        RAISE EXCEPTION 'a synced event needs its event_pda' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'a synced event needs its event_pda');
     END IF;
     SELECT * INTO e FROM eventsvc.events x WHERE x.id = update_blockchain_status.event_id AND x.deleted_at IS NULL
        FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'event % not found', update_blockchain_status.event_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found',
+            format('event %s not found', coalesce(update_blockchain_status.event_id::text, 'null')));
     END IF;
     IF e.blockchain_status = 'synced' AND e.event_pda IS NOT NULL
        AND (new_status <> 'synced' OR event_pda IS DISTINCT FROM e.event_pda) THEN
-        RAISE EXCEPTION 'event % is already synced with PDA %', e.id, e.event_pda USING ERRCODE = 'PT409',
-              HINT = 'A synced event keeps its on-chain account; fix the blockchain side instead.';
+        PERFORM eventsvc.raise_error('conflict', format('event %s is already synced with PDA %s', e.id, e.event_pda),
+            NULL, 'A synced event keeps its on-chain account; fix the blockchain side instead.');
     END IF;
     IF e.blockchain_status IS DISTINCT FROM new_status OR e.event_pda IS DISTINCT FROM coalesce(event_pda, e.event_pda) THEN
         UPDATE eventsvc.events x

@@ -42,15 +42,14 @@ BEGIN
     END IF;
     claims := raw::jsonb;
     IF jsonb_typeof(claims) <> 'object' THEN
-        RAISE EXCEPTION 'the token claims are not a JSON object'
-            USING ERRCODE = 'PT401', HINT = 'Sign in again to get a new token.';
+        PERFORM eventsvc.raise_error('token_revoked', 'the token claims are not a JSON object',
+            NULL, 'Sign in again to get a new token.');
     END IF;
 
     IF claims ? 'jti' AND eventsvc.token_is_revoked(claims ->> 'jti') THEN
-        RAISE EXCEPTION 'this token has been revoked'
-            USING ERRCODE = 'PT401',
-                  DETAIL = format('Token id (jti) %s was revoked by the auth service.', claims ->> 'jti'),
-                  HINT = 'Sign in again to get a new token.';
+        PERFORM eventsvc.raise_error('token_revoked', 'this token has been revoked',
+            format('Token id (jti) %s was revoked by the auth service.', claims ->> 'jti'),
+            'Sign in again to get a new token.');
     END IF;
 
     -- Tenant users and admins always act for one tenant: their token must name an
@@ -72,14 +71,12 @@ DECLARE
     rec eventsvc.revoked_tokens;
 BEGIN
     IF jti IS NULL OR length(jti) NOT BETWEEN 1 AND 255 THEN
-        RAISE EXCEPTION 'jti must be a token id of 1 to 255 characters'
-            USING ERRCODE = '22023', DETAIL = format('Got %s.', coalesce(quote_literal(left(jti, 40)), 'null')),
-                  HINT = 'Pass the jti claim of the token to revoke.';
+        PERFORM eventsvc.raise_error('validation', 'jti must be a token id of 1 to 255 characters',
+            format('Got %s.', coalesce(quote_literal(left(jti, 40)), 'null')), 'Pass the jti claim of the token to revoke.');
     END IF;
     IF expires_at IS NULL THEN
-        RAISE EXCEPTION 'expires_at is required'
-            USING ERRCODE = '22023',
-                  HINT = 'Pass the exp claim of the token as a timestamp, e.g. "2030-01-01T00:00:00Z".';
+        PERFORM eventsvc.raise_error('validation', 'expires_at is required',
+            NULL, 'Pass the exp claim of the token as a timestamp, e.g. "2030-01-01T00:00:00Z".');
     END IF;
     INSERT INTO eventsvc.revoked_tokens AS r (jti, expires_at, revoked_by)
     VALUES (revoke_token.jti, revoke_token.expires_at, eventsvc.current_actor())

@@ -9,9 +9,8 @@
 CREATE FUNCTION eventsvc.refuse_view_write() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    RAISE EXCEPTION '%.% is read-only', TG_TABLE_SCHEMA, TG_TABLE_NAME
-        USING ERRCODE = '42501',
-              HINT = 'Change data through the api functions (POST /rpc/...), not through the view.';
+    PERFORM eventsvc.raise_error('forbidden', format('%s.%s is read-only', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+        NULL, 'Change data through the api functions (POST /rpc/...), not through the view.');
 END
 $$;
 REVOKE ALL ON FUNCTION eventsvc.refuse_view_write() FROM PUBLIC;

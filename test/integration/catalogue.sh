@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The error catalogue is one header and one page: every code the C sources raise is
 # named in src/core/errors.h or docs/errors.md, and every code in errors.h is documented.
+# The SQL raises only through eventsvc.raise_error, whose kinds are those entries.
 set -uo pipefail
 cd "$EVS_SRC"
 fails=0
@@ -75,6 +76,44 @@ for k in $(grep -rhoE "raise_error\('[a-z_]*'" sql/install sql/upgrade | sed "s/
     grep -qx "$k" <<<"$kinds" && echo "ok - kind $k used in sql/ is in the catalogue" \
         || { echo "not ok - sql/ raises kind '$k', which is not in src/core/errors.h"; fails=$((fails + 1)); }
 done
+
+# No SQL of the extension raises an error itself: outside eventsvc.raise_error there is
+# no RAISE at level EXCEPTION (the default level: RAISE 'x', RAISE SQLSTATE 'x', RAISE
+# some_condition, RAISE USING ...) and no ERRCODE given by hand. A bare RAISE; re-raises.
+own_raises() { # FILE...: file:line: text of every such statement
+    awk '
+        FNR == 1 { helper = 0 }
+        /^CREATE (OR REPLACE )?FUNCTION eventsvc[.]raise_error[(]/ { helper = 1 }
+        helper { if ($0 ~ /^[$][$];/) helper = 0; next }
+        {
+            code = toupper($0); sub(/--.*/, "", code)
+            if ((code ~ /(^|[^A-Z_.])RAISE([^A-Z_]|$)/ && code !~ /RAISE[ \t]+(NOTICE|WARNING|INFO|LOG|DEBUG)([^A-Z_]|$)/ \
+                 && code !~ /RAISE[ \t]*;/) || code ~ /ERRCODE[ \t]*=/)
+                print FILENAME ":" FNR ": " $0
+        }' "$@"
+}
+found=$(own_raises sql/install/*.sql sql/upgrade/*/*.sql)
+[ -z "$found" ] && echo "ok - no SQL in sql/install or sql/upgrade raises an error but eventsvc.raise_error" \
+    || { echo "not ok - SQL raises errors itself; use eventsvc.raise_error(kind, ...):"; echo "$found"; fails=$((fails + 1)); }
+# the check sees what it looks for: each way of raising by hand, planted in a copy
+plant="$EVS_WORK/catalogue_plant.sql"
+{ cat sql/install/40_capacity_pricing.sql; cat <<'PLANT'
+CREATE FUNCTION eventsvc.planted() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'section % not found', 1 USING ERRCODE = 'PT404';
+    RAISE 'no level';
+    RAISE SQLSTATE '22023';
+    raise division_by_zero;
+    RAISE USING MESSAGE = 'only options';
+    RAISE NOTICE 'a notice is fine' USING ERRCODE = '01000';
+    RAISE NOTICE 'fine';
+    RAISE;
+END $$;
+PLANT
+} > "$plant"
+n=$(own_raises "$plant" | wc -l)
+[ "$n" = 6 ] && echo "ok - the check finds each of 6 planted raises by hand" \
+    || { echo "not ok - the check found $n of 6 planted raises by hand:"; own_raises "$plant"; fails=$((fails + 1)); }
 
 # no raw elog(ERROR) for conditions a user can cause is enforced by review; count them for the record
 echo "# elog(ERROR) calls (internal errors only): $(grep -c 'elog(ERROR' src/*.c src/*/*.c | awk -F: '{s+=$2} END {print s}')"
