@@ -320,12 +320,12 @@ escrow_build(EvsEscrowEntry *e, Datum tenant_id, Datum section_id)
 		pg_usleep(1000L);
 	}
 
-	evs_cap_spi_connect();
+	evs_spi_connect();
 	if (plan == NULL)
 	{
 		Oid			types[2] = {UUIDOID, UUIDOID};
 
-		plan = evs_cap_prepare_kept(
+		plan = evs_spi_prepare_kept(
 			"SELECT s.total_capacity::int8 - coalesce((SELECT sum(h.quantity) FROM eventsvc.capacity_holds h"
 			"  WHERE h.tenant_id = $1 AND h.capacity_id = $2 AND h.state IN ('ACTIVE', 'CONFIRMED')), 0)::int8"
 			" FROM eventsvc.event_capacity s WHERE s.tenant_id = $1 AND s.id = $2", 2, types);
@@ -347,7 +347,7 @@ escrow_build(EvsEscrowEntry *e, Datum tenant_id, Datum section_id)
 			ereport(ERROR,
 					(errcode(EVS_ERR_NOT_FOUND),
 					 errmsg("section %s not found",
-							DatumGetCString(DirectFunctionCall1(uuid_out, section_id)))));
+							evs_uuid_text(section_id))));
 		avail = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		if (avail < 0)
 		{

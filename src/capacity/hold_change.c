@@ -28,16 +28,6 @@ PG_FUNCTION_INFO_V1(evs_sql_confirm_hold);
 PG_FUNCTION_INFO_V1(evs_sql_release_hold);
 PG_FUNCTION_INFO_V1(evs_sql_extend_hold);
 
-static Datum
-copy_out(Datum d, MemoryContext outer)
-{
-	MemoryContext old = MemoryContextSwitchTo(outer);
-	Datum		r = datumCopy(d, false, -1);
-
-	MemoryContextSwitchTo(old);
-	return r;
-}
-
 /* Why a hold could not change: not found, expired, released or already confirmed. */
 static void
 hold_refused(Datum tenant, Datum hold_id, const char *action)
@@ -47,12 +37,11 @@ hold_refused(Datum tenant, Datum hold_id, const char *action)
 	int			rc;
 	char	   *state;
 	char	   *expires;
-
-	SPIPlanPtr	plan = SPI_prepare("SELECT state::text, expires_at <= eventsvc.now(), expires_at::text"
-									" FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND id = $2", 2, t);
+	static SPIPlanPtr plan = NULL;
 
 	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		plan = evs_spi_prepare_kept("SELECT state::text, expires_at <= eventsvc.now(), expires_at::text"
+									" FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND id = $2", 2, t);
 	/* latest snapshot: after waiting for a concurrent change, say what it did */
 	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 	if (rc != SPI_OK_SELECT)
@@ -139,20 +128,19 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 	int			rc;
 	bool		isnull;
 	Datum		result;
-	MemoryContext outer = CurrentMemoryContext;
 	EvsIdempotency idem;
 	Jsonb	   *replay;
 
 	if ((replay = hold_change_begin(fcinfo, "confirm_hold", v, &idem)) != NULL)
 		PG_RETURN_JSONB_P(replay);
-	evs_cap_spi_connect();
+	evs_spi_connect();
 	require_holder(v[0], v[1]);
 	if (plan == NULL)
 	{
 		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
 
 		/* The expiry test is in the UPDATE: an expired hold never confirms, swept or not. */
-		plan = evs_cap_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'CONFIRMED', confirmed_at = $3"
+		plan = evs_spi_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'CONFIRMED', confirmed_at = $3"
 							" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE' AND expires_at > $3"
 							" RETURNING to_jsonb(h), capacity_id, event_id", 3, t);
 	}
@@ -161,7 +149,7 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		elog(ERROR, "hold confirm failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		hold_refused(v[0], v[1], "confirm");
-	result = copy_out(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), outer);
+	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
 	{
 		Datum		section = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull),
 										false, UUID_LEN);
@@ -208,13 +196,12 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 	int			rc;
 	bool		isnull;
 	Datum		result;
-	MemoryContext outer = CurrentMemoryContext;
 	EvsIdempotency idem;
 	Jsonb	   *replay;
 
 	if ((replay = hold_change_begin(fcinfo, "release_hold", v, &idem)) != NULL)
 		PG_RETURN_JSONB_P(replay);
-	evs_cap_spi_connect();
+	evs_spi_connect();
 	require_holder(v[0], v[1]);
 	if (!hold_section(v[0], v[1], &section))
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold %s not found", evs_uuid_text(v[1]))));
@@ -223,7 +210,7 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 	{
 		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
 
-		plan = evs_cap_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'RELEASED', released_at = $3"
+		plan = evs_spi_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'RELEASED', released_at = $3"
 							" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE'"
 							" RETURNING to_jsonb(h), quantity", 3, t);
 	}
@@ -234,7 +221,7 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 		hold_refused(v[0], v[1], "release");
 	if (e != NULL)
 		evs_escrow_give_on_commit(e, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
-	result = copy_out(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), outer);
+	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
 	SPI_finish();
 	evs_idempotency_finish(&idem, DatumGetJsonbP(result));
 	PG_RETURN_DATUM(result);
@@ -250,7 +237,6 @@ evs_sql_extend_hold(PG_FUNCTION_ARGS)
 	int			rc;
 	bool		isnull;
 	Datum		result;
-	MemoryContext outer = CurrentMemoryContext;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("extend_hold needs hold_id and seconds")));
@@ -264,13 +250,13 @@ evs_sql_extend_hold(PG_FUNCTION_ARGS)
 	v[2] = TimestampTzGetDatum(evs_now());
 	v[3] = Int64GetDatum((int64) seconds * USECS_PER_SEC);
 	v[4] = Int64GetDatum((int64) evs_hold_max_seconds * USECS_PER_SEC);
-	evs_cap_spi_connect();
+	evs_spi_connect();
 	require_holder(v[0], v[1]);
 	if (plan == NULL)
 	{
 		Oid			t[5] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, INT8OID, INT8OID};
 
-		plan = evs_cap_prepare_kept(
+		plan = evs_spi_prepare_kept(
 			"UPDATE eventsvc.capacity_holds AS h SET expires_at = expires_at + make_interval(secs => $4 / 1e6)"
 			" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE' AND expires_at > $3"
 			" RETURNING to_jsonb(h), expires_at > created_at + make_interval(secs => $5 / 1e6)", 5, t);
@@ -285,7 +271,7 @@ evs_sql_extend_hold(PG_FUNCTION_ARGS)
 				(errcode(EVS_ERR_VALIDATION),
 				 errmsg("a hold lives at most %d seconds from its creation", evs_hold_max_seconds),
 				 errhint("Extend by fewer seconds, or confirm the hold.")));
-	result = copy_out(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), outer);
+	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

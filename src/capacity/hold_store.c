@@ -84,7 +84,7 @@ evs_section_held_latest(Datum tenant, Datum section)
 	{
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
-		plan = evs_cap_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
+		plan = evs_spi_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
 							" WHERE tenant_id = $1 AND capacity_id = $2 AND state IN ('ACTIVE', 'CONFIRMED')",
 							2, t);
 	}
@@ -338,7 +338,7 @@ insert_sql(const EvsHoldRow *h)
 		Oid			t[12] = {UUIDOID, UUIDOID, UUIDOID, UUIDOID, TEXTOID, INT4OID, TEXTOID, INT8OID,
 		JSONBOID, TIMESTAMPTZOID, UUIDOID, TIMESTAMPTZOID};
 
-		plan = evs_cap_prepare_kept(
+		plan = evs_spi_prepare_kept(
 			"INSERT INTO eventsvc.capacity_holds (tenant_id, event_id, capacity_id, pricing_id, holder_id,"
 			" quantity, currency, unit_price, locked_price, expires_at, id, created_at)"
 			" VALUES ($1, $2, $3, $4, $5, $6, $7::bpchar, $8, $9, $10, $11, $12)", 12, t);

@@ -25,17 +25,6 @@ PG_FUNCTION_INFO_V1(evs_sql_release_event_holds);
 static int64 give_back_grouped(void);
 
 /*
- * Run as the schema owner: the sweeper's role has no RLS policy and works
- * across tenants; every statement below filters explicitly.
- */
-static void
-become_owner(Oid *saved_user, int *saved_sec)
-{
-	GetUserIdAndSecContext(saved_user, saved_sec);
-	SetUserIdAndSecContext(evs_schema_owner(), *saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-/*
  * Changes the locked hold rows listed by `pick` (first column tenant, second
  * hold id, third section) to `state` and gives their seats back at commit.
  * Counters of the sections are built before any row changes (a rebuild counts
@@ -87,7 +76,7 @@ release_picked(SPIPlanPtr pick, Datum *pick_args, const char *state)
 	{
 		Oid			t[4] = {UUIDARRAYOID, UUIDARRAYOID, TEXTOID, TIMESTAMPTZOID};
 
-		update_plan = evs_cap_prepare_kept(
+		update_plan = evs_spi_prepare_kept(
 			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = $3::eventsvc.hold_state, released_at = $4"
 			"  FROM unnest($1, $2) AS k(tenant_id, id)"
 			"  WHERE h.tenant_id = k.tenant_id AND h.id = k.id AND h.state = 'ACTIVE'"
@@ -195,8 +184,7 @@ evs_expire_holds(int limit)
 	static SPIPlanPtr expire_plan = NULL;
 	static SPIPlanPtr locked_plan = NULL;
 	static SPIPlanPtr left_plan = NULL;
-	Oid			saved_user;
-	int			saved_sec;
+	EvsRoleSwitch as_owner;
 	Datum		args[3];
 	int			rc;
 	int64		n = 0;
@@ -213,8 +201,9 @@ evs_expire_holds(int limit)
 	from = evs_sweep_start(&gen);
 	oldest = evs_sweep_oldest_writer();
 	upto = evs_now();
-	become_owner(&saved_user, &saved_sec);
-	evs_cap_spi_connect();
+	/* the sweeper's role has no RLS policy and works across tenants; every statement below filters */
+	evs_become_owner(&as_owner);
+	evs_spi_connect();
 	if (pick_plan == NULL)
 	{
 		Oid			t[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
@@ -229,16 +218,16 @@ evs_expire_holds(int limit)
 			"  RETURNING h.tenant_id, h.capacity_id, h.quantity)"
 			" SELECT tenant_id, capacity_id, sum(quantity)::int8, count(*)::int8 FROM u GROUP BY 1, 2";
 
-		pick_plan = evs_cap_prepare_kept(
+		pick_plan = evs_spi_prepare_kept(
 			"SELECT ctid, tenant_id, capacity_id, expires_at FROM eventsvc.capacity_holds"
 			" WHERE expires_at >= $1 AND expires_at <= $2 AND state = 'ACTIVE'"
 			" ORDER BY expires_at LIMIT $3", 3, t);
 		/* an array the planner cannot size: it reads the rows by address, not by a table scan */
-		expire_plan = evs_cap_prepare_kept(psprintf(update, "ARRAY(SELECT unnest($1))"), 3, u);
-		locked_plan = evs_cap_prepare_kept(psprintf(update,
+		expire_plan = evs_spi_prepare_kept(psprintf(update, "ARRAY(SELECT unnest($1))"), 3, u);
+		locked_plan = evs_spi_prepare_kept(psprintf(update,
 			"ARRAY(SELECT ctid FROM eventsvc.capacity_holds WHERE ctid = ANY ($1) AND state = 'ACTIVE'"
 			"  AND expires_at <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED)"), 3, u);
-		left_plan = evs_cap_prepare_kept(
+		left_plan = evs_spi_prepare_kept(
 			"SELECT expires_at FROM eventsvc.capacity_holds"
 			" WHERE expires_at >= $1 AND expires_at <= $2 AND state = 'ACTIVE'"
 			" ORDER BY expires_at LIMIT 1", 2, t);
@@ -324,7 +313,7 @@ evs_expire_holds(int limit)
 		next = GetCurrentTransactionStartTimestamp();
 	evs_sweep_propose(next, gen);
 	SPI_finish();
-	SetUserIdAndSecContext(saved_user, saved_sec);
+	evs_switch_back(&as_owner);
 	return n;
 }
 
@@ -350,7 +339,7 @@ evs_reclaim_expired(Datum tenant, Datum section_id)
 		Oid			t[4] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 
 		/* the section's slice of the sweep's range (sweep_horizon.c) */
-		plan = evs_cap_prepare_kept(
+		plan = evs_spi_prepare_kept(
 			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $3"
 			"  WHERE h.ctid = ANY (ARRAY(SELECT ctid FROM eventsvc.capacity_holds"
 			"         WHERE tenant_id = $1 AND capacity_id = $2 AND expires_at >= $4 AND expires_at <= $3"
@@ -371,23 +360,22 @@ int64
 evs_release_event_holds(Datum tenant_id, Datum event_id)
 {
 	static SPIPlanPtr pick = NULL;
-	Oid			saved_user;
-	int			saved_sec;
+	EvsRoleSwitch as_owner;
 	Datum		args[2] = {tenant_id, event_id};
 	int64		n;
 
-	become_owner(&saved_user, &saved_sec);
-	evs_cap_spi_connect();
+	evs_become_owner(&as_owner);
+	evs_spi_connect();
 	if (pick == NULL)
 	{
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
-		pick = evs_cap_prepare_kept("SELECT tenant_id, id, capacity_id FROM eventsvc.capacity_holds"
+		pick = evs_spi_prepare_kept("SELECT tenant_id, id, capacity_id FROM eventsvc.capacity_holds"
 							" WHERE tenant_id = $1 AND event_id = $2 AND state = 'ACTIVE' FOR UPDATE", 2, t);
 	}
 	n = release_picked(pick, args, "RELEASED");
 	SPI_finish();
-	SetUserIdAndSecContext(saved_user, saved_sec);
+	evs_switch_back(&as_owner);
 	return n;
 }
 

@@ -25,15 +25,6 @@ PG_FUNCTION_INFO_V1(evs_sql_calculate_price);
 PG_FUNCTION_INFO_V1(evs_sql_active_pricing);
 PG_FUNCTION_INFO_V1(evs_sql_update_dynamic_price);
 
-static void
-spi_connect(void)
-{
-	int			rc = SPI_connect();
-
-	if (rc != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-}
-
 static bool
 col_present(HeapTuple tup, TupleDesc desc, int n)
 {
@@ -136,13 +127,10 @@ evs_pricing_load(Datum tenant_id, Datum pricing_id, TimestampTz at, EvsPricing *
 	if (plan == NULL)
 	{
 		Oid			types[2] = {UUIDOID, UUIDOID};
-		SPIPlanPtr	p = SPI_prepare("SELECT " EVS_PRICING_COLUMNS
+
+		plan = evs_spi_prepare_kept("SELECT " EVS_PRICING_COLUMNS
 									" FROM eventsvc.event_pricing p JOIN eventsvc.currencies c ON c.code = p.currency"
 									" WHERE p.tenant_id = $1 AND p.id = $2", 2, types);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		plan = p;
 	}
 	rc = SPI_execute_plan(plan, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
@@ -158,7 +146,7 @@ pricing_not_found(Datum id)
 {
 	ereport(ERROR,
 			(errcode(EVS_ERR_NOT_FOUND),
-			 errmsg("pricing tier %s not found", DatumGetCString(DirectFunctionCall1(uuid_out, id)))));
+			 errmsg("pricing tier %s not found", evs_uuid_text(id))));
 }
 
 /* api.calculate_price(pricing_id, quantity): exact line price at eventsvc.now(). */
@@ -177,7 +165,7 @@ evs_sql_calculate_price(PG_FUNCTION_ARGS)
 				(errcode(EVS_ERR_VALIDATION),
 				 errmsg("calculate_price needs pricing_id and quantity")));
 	tenant = evs_current_tenant();
-	spi_connect();
+	evs_spi_connect();
 	if (!evs_pricing_load(tenant, PG_GETARG_DATUM(0), evs_now(), &p))
 		pricing_not_found(PG_GETARG_DATUM(0));
 	evs_price_line(&p.price, PG_GETARG_INT32(1), &line);
@@ -210,11 +198,12 @@ evs_sql_active_pricing(PG_FUNCTION_ARGS)
 	values[0] = evs_current_tenant();
 	values[1] = PG_GETARG_DATUM(0);
 	values[2] = TimestampTzGetDatum(at);
-	spi_connect();
+	evs_spi_connect();
 	if (plan == NULL)
 	{
 		Oid			types[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
-		SPIPlanPtr	p = SPI_prepare("SELECT " EVS_PRICING_COLUMNS ", p.name"
+
+		plan = evs_spi_prepare_kept("SELECT " EVS_PRICING_COLUMNS ", p.name"
 									" FROM eventsvc.event_capacity s"
 									" JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.event_id = s.event_id"
 									"  AND (p.capacity_id = s.id OR p.capacity_id IS NULL)"
@@ -224,10 +213,6 @@ evs_sql_active_pricing(PG_FUNCTION_ARGS)
 									"  AND (p.sales_end_at IS NULL OR p.sales_end_at > $3)"
 									" ORDER BY p.capacity_id IS NULL, p.display_order, p.created_at, p.id LIMIT 1",
 									3, types);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		plan = p;
 	}
 	rc = SPI_execute_plan(plan, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
@@ -243,7 +228,7 @@ evs_sql_active_pricing(PG_FUNCTION_ARGS)
 		spi = MemoryContextSwitchTo(outer);
 		initStringInfo(&b);
 		appendStringInfo(&b, "{\"pricing_id\": \"%s\", \"name\": ",
-						 DatumGetCString(DirectFunctionCall1(uuid_out, p.id)));
+						 evs_uuid_text(p.id));
 		escape_json(&b, name);
 		appendStringInfo(&b, ", \"price_kind\": \"%s\", \"unit_price\": " INT64_FORMAT ", \"currency\": \"%s\"}",
 						 p.price.price_kind, p.price.unit_price, p.price.currency);
@@ -309,7 +294,7 @@ evs_pricing_validate_trigger(PG_FUNCTION_ARGS)
 		int			rc;
 
 		/* a clear refusal instead of the foreign key's raw 23503 */
-		spi_connect();
+		evs_spi_connect();
 		rc = SPI_execute_with_args("SELECT 1 FROM eventsvc.currencies WHERE code = $1",
 								   1, ctype, &v, NULL, true, 1);
 		if (rc != SPI_OK_SELECT)
@@ -399,7 +384,7 @@ evs_pricing_validate_trigger(PG_FUNCTION_ARGS)
 		evs_tup_get(tup, desc, "tenant_id", &vals[0]);
 		vals[1] = v;
 		evs_tup_get(tup, desc, "event_id", &vals[2]);
-		spi_connect();
+		evs_spi_connect();
 		rc = SPI_execute_with_args("SELECT 1 FROM eventsvc.event_capacity"
 								   " WHERE tenant_id = $1 AND id = $2 AND event_id = $3",
 								   3, types, vals, NULL, true, 1);
@@ -451,7 +436,7 @@ evs_sql_update_dynamic_price(PG_FUNCTION_ARGS)
 	actor = evs_current_actor();
 	vals[0] = tenant;
 	vals[1] = PG_GETARG_DATUM(0);
-	spi_connect();
+	evs_spi_connect();
 	rc = SPI_execute_with_args("SELECT is_dynamic, min_price, max_price, coalesce(current_price, base_price),"
 							   " version, event_id FROM eventsvc.event_pricing"
 							   " WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE",
@@ -497,7 +482,7 @@ evs_sql_update_dynamic_price(PG_FUNCTION_ARGS)
 	initStringInfo(&b);
 	appendStringInfo(&b, "{\"pricing_id\": \"%s\", \"old_price\": " INT64_FORMAT ", \"new_price\": " INT64_FORMAT
 					 ", \"version\": %d, \"changed_by\": ",
-					 DatumGetCString(DirectFunctionCall1(uuid_out, vals[1])), oldp, price, version + 1);
+					 evs_uuid_text(vals[1]), oldp, price, version + 1);
 	escape_json(&b, actor);
 	appendStringInfoChar(&b, '}');
 	evs_outbox_emit(tenant, event_id, "tickettoken_events", "pricing.price_changed",

@@ -98,9 +98,9 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 		{
 			Oid			t[3] = {UUIDOID, UUIDOID, UUIDOID};
 
-			plain_plan = evs_cap_prepare_kept("SELECT " SECTION_COLUMNS SECTION_FROM
+			plain_plan = evs_spi_prepare_kept("SELECT " SECTION_COLUMNS SECTION_FROM
 											  " WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
-			priced_plan = evs_cap_prepare_kept("SELECT " SECTION_COLUMNS ", " EVS_PRICING_COLUMNS SECTION_FROM
+			priced_plan = evs_spi_prepare_kept("SELECT " SECTION_COLUMNS ", " EVS_PRICING_COLUMNS SECTION_FROM
 											   " LEFT JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.id = $3"
 											   " LEFT JOIN eventsvc.currencies c ON c.code = p.currency"
 											   " WHERE s.tenant_id = $1 AND s.id = $2", 3, t);
@@ -189,7 +189,7 @@ take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 *remaini
 	{
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
-		plan = evs_cap_prepare_kept("SELECT total_capacity::int8 FROM eventsvc.event_capacity"
+		plan = evs_spi_prepare_kept("SELECT total_capacity::int8 FROM eventsvc.event_capacity"
 							" WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE", 2, t);
 	}
 	rc = SPI_execute_plan(plan, v, NULL, false, 1);
@@ -352,7 +352,7 @@ reserve_capacity(FunctionCallInfo fcinfo)
 		if (replay != NULL)
 			PG_RETURN_JSONB_P(replay);
 	}
-	evs_cap_spi_connect();
+	evs_spi_connect();
 
 	/* 1. the section sells now */
 	section_load(tenant, section_id, PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), !PG_ARGISNULL(2),
@@ -414,7 +414,7 @@ reserve_capacity(FunctionCallInfo fcinfo)
 		{
 			Oid			t[3] = {UUIDOID, UUIDOID, TEXTOID};
 
-			holder_plan = evs_cap_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
+			holder_plan = evs_spi_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
 									   " WHERE tenant_id = $1 AND event_id = $2 AND holder_id = $3"
 									   " AND state IN ('ACTIVE', 'CONFIRMED')", 3, t);
 		}
@@ -479,7 +479,7 @@ reserve_capacity(FunctionCallInfo fcinfo)
 Datum
 evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 {
-	EvsOwnerContext ctx;
+	EvsRoleSwitch ctx;
 	Datum		result;
 
 	evs_enter_as_definer(&ctx);

@@ -61,7 +61,7 @@ row_config_seats(Datum row_config)
 	{
 		Oid			t[1] = {JSONBOID};
 
-		plan = evs_cap_prepare_kept(
+		plan = evs_spi_prepare_kept(
 			"SELECT CASE"
 			" WHEN jsonb_typeof($1->'rows') = 'number' AND jsonb_typeof($1->'seats_per_row') = 'number'"
 			"  AND ($1->>'rows') ~ '^[0-9]{1,9}$' AND ($1->>'seats_per_row') ~ '^[0-9]{1,9}$'"
@@ -148,7 +148,7 @@ evs_section_validate_trigger(PG_FUNCTION_ARGS)
 				(errcode(EVS_ERR_VALIDATION),
 				 errmsg("invalid section: maximum_purchase %d is below minimum_purchase %d", maxp, minp)));
 
-	evs_cap_spi_connect();
+	evs_spi_connect();
 	if (evs_tup_get(tup, desc, "row_config", &v))
 	{
 		int64		seats = row_config_seats(v);
@@ -253,7 +253,7 @@ evs_section_delete_trigger(PG_FUNCTION_ARGS)
 	int64		remaining;
 	Oid			t[2] = {UUIDOID, UUIDOID};
 	Datum		v[2];
-	SPIPlanPtr	plan;
+	static SPIPlanPtr plan = NULL;
 	int			rc;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
@@ -264,7 +264,7 @@ evs_section_delete_trigger(PG_FUNCTION_ARGS)
 	evs_tup_get(tup, desc, "tenant_id", &tenant);
 	evs_tup_get(tup, desc, "id", &id);
 	total = tup_int(tup, desc, "total_capacity", 0);
-	evs_cap_spi_connect();
+	evs_spi_connect();
 	e = evs_escrow_section(tenant, id);
 	if (e != NULL && total > 0 && !evs_escrow_take(e, total, &remaining))
 		ereport(ERROR,
@@ -274,9 +274,9 @@ evs_section_delete_trigger(PG_FUNCTION_ARGS)
 				 errhint("Deactivate the section (is_active = false) instead.")));
 	v[0] = tenant;
 	v[1] = id;
-	plan = SPI_prepare("SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2 LIMIT 1", 2, t);
 	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		plan = evs_spi_prepare_kept("SELECT 1 FROM eventsvc.capacity_holds"
+									" WHERE tenant_id = $1 AND capacity_id = $2 LIMIT 1", 2, t);
 	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
@@ -304,7 +304,7 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 	Datum		v[2];
 	Oid			t[2] = {UUIDOID, UUIDOID};
 	EvsEscrowEntry *e;
-	SPIPlanPtr	check;
+	static SPIPlanPtr check = NULL;
 	int64		total,
 				active,
 				sold,
@@ -322,7 +322,7 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 	section = PG_GETARG_DATUM(0);
 	v[0] = tenant;
 	v[1] = section;
-	evs_cap_spi_connect();
+	evs_spi_connect();
 
 	/*
 	 * The section must be the caller's before its counter is touched: building
@@ -336,15 +336,14 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 	if (SPI_processed == 0)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section))));
 	e = evs_escrow_section(tenant, section);
-	check = SPI_prepare(
-		"SELECT s.total_capacity::int8,"
-		" coalesce(sum(h.quantity) FILTER (WHERE h.state = 'ACTIVE'), 0)::int8,"
-		" coalesce(sum(h.quantity) FILTER (WHERE h.state = 'CONFIRMED'), 0)::int8"
-		" FROM eventsvc.event_capacity s LEFT JOIN eventsvc.capacity_holds h"
-		"  ON h.tenant_id = s.tenant_id AND h.capacity_id = s.id"
-		" WHERE s.tenant_id = $1 AND s.id = $2 GROUP BY s.total_capacity", 2, t);
 	if (check == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		check = evs_spi_prepare_kept(
+			"SELECT s.total_capacity::int8,"
+			" coalesce(sum(h.quantity) FILTER (WHERE h.state = 'ACTIVE'), 0)::int8,"
+			" coalesce(sum(h.quantity) FILTER (WHERE h.state = 'CONFIRMED'), 0)::int8"
+			" FROM eventsvc.event_capacity s LEFT JOIN eventsvc.capacity_holds h"
+			"  ON h.tenant_id = s.tenant_id AND h.capacity_id = s.id"
+			" WHERE s.tenant_id = $1 AND s.id = $2 GROUP BY s.total_capacity", 2, t);
 	rc = SPI_execute_snapshot(check, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "capacity check failed: %s", SPI_result_code_string(rc));

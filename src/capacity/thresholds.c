@@ -76,7 +76,7 @@ evs_event_soldout_check(Datum tenant, Datum event_id)
 				n;
 	SPITupleTable *sections;
 	bool		isnull;
-	SPIPlanPtr	active;
+	static SPIPlanPtr active = NULL;
 
 	rc = SPI_execute_with_args("SELECT status::text FROM eventsvc.events WHERE tenant_id = $1 AND id = $2"
 							   " FOR NO KEY UPDATE", 2, t, v, NULL, false, 1);
@@ -104,10 +104,9 @@ evs_event_soldout_check(Datum tenant, Datum event_id)
 		if (left > 0 || (e != NULL && evs_escrow_in_flight(e) > 0))
 			return;
 	}
-	active = SPI_prepare("SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND event_id = $2"
-						 " AND state = 'ACTIVE' LIMIT 1", 2, t);
 	if (active == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		active = evs_spi_prepare_kept("SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND event_id = $2"
+									  " AND state = 'ACTIVE' LIMIT 1", 2, t);
 	rc = SPI_execute_snapshot(active, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "active hold check failed: %s", SPI_result_code_string(rc));
@@ -251,7 +250,7 @@ sections_cache_fill(SectionsEntry *entry, Datum tenant, Datum event_id, int64 ve
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
 		/* one row of arrays: a row per section costs far more when an event has many */
-		plan = evs_cap_prepare_kept("SELECT array_agg(s.id), array_agg(s.total_capacity) FROM eventsvc.event_capacity s"
+		plan = evs_spi_prepare_kept("SELECT array_agg(s.id), array_agg(s.total_capacity) FROM eventsvc.event_capacity s"
 									" WHERE s.tenant_id = $1 AND s.event_id = $2 AND s.is_active", 2, t);
 	}
 	rc = SPI_execute_plan(plan, v, NULL, true, 1);
@@ -391,7 +390,7 @@ state_latest(Datum tenant, Datum event_id, int *level, int64 *changes)
 	{
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
-		plan = evs_cap_prepare_kept("SELECT level, changes FROM eventsvc.event_capacity_thresholds"
+		plan = evs_spi_prepare_kept("SELECT level, changes FROM eventsvc.event_capacity_thresholds"
 									" WHERE tenant_id = $1 AND event_id = $2", 2, t);
 	}
 	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
@@ -418,7 +417,7 @@ state_write(Datum tenant, Datum event_id, int level)
 	{
 		Oid			t[4] = {UUIDOID, UUIDOID, INT2OID, TIMESTAMPTZOID};
 
-		plan = evs_cap_prepare_kept("INSERT INTO eventsvc.event_capacity_thresholds AS t"
+		plan = evs_spi_prepare_kept("INSERT INTO eventsvc.event_capacity_thresholds AS t"
 									" (tenant_id, event_id, level, changes, updated_at) VALUES ($1, $2, $3, 1, $4)"
 									" ON CONFLICT (tenant_id, event_id) DO UPDATE"
 									" SET level = excluded.level, changes = t.changes + 1, updated_at = excluded.updated_at",
@@ -458,7 +457,7 @@ sequence_lock(Datum tenant, Datum event_id, bool wait)
 	{
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
-		plans[wait] = evs_cap_prepare_kept(wait
+		plans[wait] = evs_spi_prepare_kept(wait
 										   ? "SELECT 1 FROM eventsvc.outbox_sequences"
 										   " WHERE tenant_id = $1 AND aggregate_id = $2 FOR UPDATE"
 										   : "SELECT 1 FROM eventsvc.outbox_sequences"

@@ -15,6 +15,8 @@
 #include "utils/snapshot.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+#include "utils/fmgrprotos.h"
+#include "utils/uuid.h"
 #include "core/errors.h"
 
 /* core.c: the core's settings and shared memory, from _PG_init */
@@ -38,21 +40,56 @@ extern bool evs_row_by_key(const char *relname, const char *index_name, int nkey
                            Snapshot snapshot, int ncolumns, const char *const *columns,
                            Datum *values, bool *nulls);
 
-/* Run SPI statements as the extension owner (rights the caller lacks, RLS off:
- * such statements must filter by tenant themselves). Errors restore the user. */
-typedef struct EvsOwnerContext { Oid saved_user; int saved_sec; } EvsOwnerContext;
-extern void  evs_become_owner(EvsOwnerContext *ctx);
-extern void  evs_restore_user(EvsOwnerContext *ctx);
+/*
+ * tenancy.c: the one role switch. What follows runs as `role` until
+ * evs_switch_back, inside a security-restricted operation (see tenancy.c for
+ * why); an error restores the user with the (sub)transaction's abort.
+ */
+typedef struct EvsRoleSwitch { Oid saved_user; int saved_sec; } EvsRoleSwitch;
+extern void  evs_switch_role(EvsRoleSwitch *ctx, Oid role);
+extern void  evs_switch_back(EvsRoleSwitch *ctx);
+/* As the extension owner: rights the caller lacks, RLS off (filter by tenant yourself). */
+extern void  evs_become_owner(EvsRoleSwitch *ctx);
 /* What SECURITY DEFINER SET search_path = pg_catalog, pg_temp gives a function,
  * for a whole C function body: the owner's rights and names looked up in
  * pg_catalog only. Leave at the same transaction nesting level; errors restore both. */
-extern void  evs_enter_as_definer(EvsOwnerContext *ctx);
-extern void  evs_leave_as_definer(EvsOwnerContext *ctx);
+extern void  evs_enter_as_definer(EvsRoleSwitch *ctx);
+extern void  evs_leave_as_definer(EvsRoleSwitch *ctx);
 
-/* spi.c: small SPI helpers; errors are raised, never returned */
-extern void evs_cap_spi_connect(void);
-extern SPIPlanPtr evs_cap_prepare_kept(const char *sql, int nargs, Oid *types);
-extern char *evs_uuid_text(Datum d);
+/* spi.c: the one way to run SQL from C; errors are raised, never returned */
+extern void evs_spi_connect(void);
+extern SPIPlanPtr evs_spi_prepare_kept(const char *sql, int nargs, Oid *types);
+extern Datum evs_spi_finish_datum(Datum value, bool byval, int typlen);
+/* Copies the jsonb result out of SPI memory, closes SPI and returns it. */
+static inline Datum
+evs_spi_finish_jsonb(Jsonb *result)
+{
+	return evs_spi_finish_datum(JsonbPGetDatum(result), false, -1);
+}
+
+/* The arguments of one statement, added in $n order by evs_arg. */
+#define EVS_ARGS_MAX 10
+typedef struct EvsArgs
+{
+	int			n;
+	Oid			types[EVS_ARGS_MAX];
+	Datum		values[EVS_ARGS_MAX];
+	char		nulls[EVS_ARGS_MAX];
+} EvsArgs;
+extern void evs_arg(EvsArgs *a, Oid type, Datum value, bool isnull);
+/* Runs sql (a string literal: its plan is kept) and requires result code expect_rc. */
+extern void evs_exec(const char *sql, EvsArgs *a, int expect_rc);
+extern Datum evs_get(int row, int col, bool *isnull);
+extern char *evs_get_text(int row, int col);
+/* The single jsonb value a query (or INSERT/UPDATE ... RETURNING) returns, or NULL. */
+extern Jsonb *evs_query_jsonb(const char *sql, EvsArgs *a);
+
+/* The text form of a uuid Datum. */
+static inline char *
+evs_uuid_text(Datum uuid)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, uuid));
+}
 
 /* outbox.c */
 extern int64 evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *exchange,

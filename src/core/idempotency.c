@@ -66,7 +66,7 @@ evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 {
 	static SPIPlanPtr plan_reserve = NULL;
 	static SPIPlanPtr plan_read = NULL;
-	EvsOwnerContext ctx;
+	EvsRoleSwitch ctx;
 	char	   *key = key_or_null ? pstrdup(key_or_null) : header_key();
 	bytea	   *hash;
 	Datum		values[6];
@@ -93,8 +93,7 @@ evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 	values[5] = TimestampTzGetDatum(evs_now());
 
 	evs_become_owner(&ctx);
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	evs_spi_connect();
 	if (plan_reserve == NULL)
 	{
 		Oid			argtypes[6] = {UUIDOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID, TIMESTAMPTZOID};
@@ -103,22 +102,18 @@ evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 		 * The insert either reserves the key or waits for a concurrent holder
 		 * and then does nothing; the caller reads what the holder stored.
 		 */
-		plan_reserve = SPI_prepare(
+		plan_reserve = evs_spi_prepare_kept(
 			"INSERT INTO eventsvc.idempotency_keys (tenant_id, key, operation, request_hash, actor_id, created_at, expires_at)"
 			" VALUES ($1, $2, $3, $4, $5, $6, $6 + make_interval(secs => " CppAsString2(EVS_IDEMPOTENCY_TTL_SECONDS) "))"
 			" ON CONFLICT (tenant_id, key) DO NOTHING", 6, argtypes);
-		if (plan_reserve == NULL || SPI_keepplan(plan_reserve) != 0)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	}
 	if (plan_read == NULL)
 	{
 		Oid			argtypes[2] = {UUIDOID, TEXTOID};
 
-		plan_read = SPI_prepare(
+		plan_read = evs_spi_prepare_kept(
 			"SELECT operation, request_hash, response FROM eventsvc.idempotency_keys"
 			" WHERE tenant_id = $1 AND key = $2", 2, argtypes);
-		if (plan_read == NULL || SPI_keepplan(plan_read) != 0)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	}
 	/* An expired key is forgotten, so the same key may serve a new request. */
 	{
@@ -170,14 +165,14 @@ evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 		replay = DatumGetJsonbPCopy(SPI_datumTransfer(resp, false, -1));
 	}
 	SPI_finish();
-	evs_restore_user(&ctx);
+	evs_switch_back(&ctx);
 	return replay;
 }
 
 void
 evs_idempotency_finish(EvsIdempotency *idem, Jsonb *response)
 {
-	EvsOwnerContext ctx;
+	EvsRoleSwitch ctx;
 	Datum		values[3];
 	Oid			argtypes[3] = {UUIDOID, TEXTOID, JSONBOID};
 	int			rc;
@@ -188,15 +183,14 @@ evs_idempotency_finish(EvsIdempotency *idem, Jsonb *response)
 	values[1] = CStringGetTextDatum(idem->key);
 	values[2] = JsonbPGetDatum(response);
 	evs_become_owner(&ctx);
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	evs_spi_connect();
 	rc = SPI_execute_with_args("UPDATE eventsvc.idempotency_keys SET response = $3"
 							   " WHERE tenant_id = $1 AND key = $2",
 							   3, argtypes, values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "idempotency finish failed: %s", SPI_result_code_string(rc));
 	SPI_finish();
-	evs_restore_user(&ctx);
+	evs_switch_back(&ctx);
 	idem->active = false;
 }
 
@@ -207,7 +201,7 @@ evs_idempotency_finish(EvsIdempotency *idem, Jsonb *response)
 void
 evs_idempotency_abandon(EvsIdempotency *idem)
 {
-	EvsOwnerContext ctx;
+	EvsRoleSwitch ctx;
 	Datum		values[2];
 	Oid			argtypes[2] = {UUIDOID, TEXTOID};
 	int			rc;
@@ -217,13 +211,12 @@ evs_idempotency_abandon(EvsIdempotency *idem)
 	values[0] = idem->tenant_id;
 	values[1] = CStringGetTextDatum(idem->key);
 	evs_become_owner(&ctx);
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	evs_spi_connect();
 	rc = SPI_execute_with_args("DELETE FROM eventsvc.idempotency_keys WHERE tenant_id = $1 AND key = $2",
 							   2, argtypes, values, NULL, false, 0);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "idempotency abandon failed: %s", SPI_result_code_string(rc));
 	SPI_finish();
-	evs_restore_user(&ctx);
+	evs_switch_back(&ctx);
 	idem->active = false;
 }

@@ -42,12 +42,12 @@ evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *exchange,
 	values[3] = CStringGetTextDatum(routing_key);
 	values[4] = data_jsonb;
 
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	evs_spi_connect();
 	if (plan == NULL)
 	{
 		Oid			argtypes[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, JSONBOID};
-		SPIPlanPtr	p = SPI_prepare(
+
+		plan = evs_spi_prepare_kept(
 			"WITH s AS ("
 			"  INSERT INTO eventsvc.outbox_sequences AS q (tenant_id, aggregate_id, last_sequence)"
 			"  VALUES ($1, $2, 1)"
@@ -58,12 +58,6 @@ evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *exchange,
 			"  'message_id', m.message_id, 'type', $4, 'occurred_at', eventsvc.now(),"
 			"  'tenant_id', $1, 'aggregate_id', $2, 'sequence', s.last_sequence, 'data', $5) "
 			"FROM s, m RETURNING id", 5, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		plan = p;
 	}
 	rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)

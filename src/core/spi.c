@@ -1,13 +1,15 @@
 /*
- * spi.c: small SPI helpers every area shares; errors are raised, never returned.
+ * spi.c: the one way eventsvc runs SQL from C: connect, prepare a plan and
+ * keep it for the session, run one statement and check its result code.
+ * Errors are raised, never returned.
  */
 #include "core/core.h"
 
 #include "utils/builtins.h"
-#include "utils/uuid.h"
 
+/* SPI_connect, or an error. */
 void
-evs_cap_spi_connect(void)
+evs_spi_connect(void)
 {
 	int			rc = SPI_connect();
 
@@ -15,18 +17,112 @@ evs_cap_spi_connect(void)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 }
 
+/* A plan prepared and kept for the session (the plan cache replans on schema or role changes). */
 SPIPlanPtr
-evs_cap_prepare_kept(const char *sql, int nargs, Oid *types)
+evs_spi_prepare_kept(const char *sql, int nargs, Oid *types)
 {
 	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
 
 	if (p == NULL || SPI_keepplan(p) != 0)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
 	return p;
 }
 
-char *
-evs_uuid_text(Datum d)
+/* Copies a datum out of SPI memory (into the caller's context), closes SPI and returns it. */
+Datum
+evs_spi_finish_datum(Datum value, bool byval, int typlen)
 {
-	return DatumGetCString(DirectFunctionCall1(uuid_out, d));
+	Datum		d = SPI_datumTransfer(value, byval, typlen);
+
+	SPI_finish();
+	return d;
+}
+
+/* Adds the next argument ($1, $2, ...) of a statement. */
+void
+evs_arg(EvsArgs *a, Oid type, Datum value, bool isnull)
+{
+	Assert(a->n < EVS_ARGS_MAX);
+	a->types[a->n] = type;
+	a->values[a->n] = value;
+	a->nulls[a->n] = isnull ? 'n' : ' ';
+	a->n++;
+}
+
+/*
+ * Statements run by evs_exec are string literals, so a statement's address
+ * names it: the first run prepares and keeps the plan, later runs reuse it.
+ * A full table only costs speed (the statement is then planned every time).
+ */
+#define PLAN_SLOTS 64
+static struct
+{
+	const char *sql;
+	SPIPlanPtr	plan;
+}			plans[PLAN_SLOTS];
+static int	nplans = 0;
+
+static int
+run(const char *sql, EvsArgs *a)
+{
+	SPIPlanPtr	plan = NULL;
+	int			n = a ? a->n : 0;
+
+	for (int i = 0; i < nplans && plan == NULL; i++)
+		if (plans[i].sql == sql)
+			plan = plans[i].plan;
+	if (plan == NULL && nplans < PLAN_SLOTS)
+	{
+		plan = evs_spi_prepare_kept(sql, n, a ? a->types : NULL);
+		plans[nplans].sql = sql;
+		plans[nplans].plan = plan;
+		nplans++;
+	}
+	if (plan == NULL)
+		return SPI_execute_with_args(sql, n, a ? a->types : NULL, a ? a->values : NULL,
+									 a ? a->nulls : NULL, false, 0);
+	return SPI_execute_plan(plan, a ? a->values : NULL, a ? a->nulls : NULL, false, 0);
+}
+
+/* Runs the statement `sql` (a string literal) and requires result code expect_rc. */
+void
+evs_exec(const char *sql, EvsArgs *a, int expect_rc)
+{
+	int			rc = run(sql, a);
+
+	if (rc != expect_rc)
+		elog(ERROR, "statement failed (%s): %s", SPI_result_code_string(rc), sql);
+}
+
+/* Column `col` (from 1) of row `row` (from 0) of the last result. */
+Datum
+evs_get(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+/* A text column of the last result as a C string, NULL for NULL. */
+char *
+evs_get_text(int row, int col)
+{
+	bool		isnull;
+	Datum		d = evs_get(row, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* The single jsonb value a query (or INSERT/UPDATE ... RETURNING) returns, or NULL. */
+Jsonb *
+evs_query_jsonb(const char *sql, EvsArgs *a)
+{
+	bool		isnull;
+	Datum		d;
+	int			rc = run(sql, a);
+
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_INSERT_RETURNING && rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "statement failed (%s): %s", SPI_result_code_string(rc), sql);
+	if (SPI_processed != 1)
+		return NULL;
+	d = evs_get(0, 1, &isnull);
+	return isnull ? NULL : DatumGetJsonbP(d);
 }

@@ -374,25 +374,45 @@ evs_sql_is_tenant_admin(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(evs_is_tenant_admin());
 }
 
-/* ---- running as the owner ---- */
+/* ---- the role switch ---- */
 
-static void
-become(EvsOwnerContext *ctx, int flags)
+/*
+ * The one place eventsvc changes the current user: the owner for the API's
+ * own bookkeeping (idempotency keys, outbox rows, holds across tenants), the
+ * worker's role for the worker's units of work.
+ *
+ * Like amcheck_lock_relation_and_check in PostgreSQL's contrib/amcheck, the
+ * switch also makes the rest a security-restricted operation: whatever runs
+ * under the borrowed identity (our statements, a trigger an operator added, a
+ * function they reach) cannot leave state behind in the session that outlives
+ * the switch and later runs with the caller's or the worker's own rights: no
+ * SET ROLE or SET SESSION AUTHORIZATION, no temporary objects, no cursors
+ * WITH HOLD, no LISTEN, no PREPARE. eventsvc's own statements need none of
+ * these, so the restriction costs nothing and holds for every caller alike
+ * (SECURITY_LOCAL_USERID_CHANGE keeps the SECURITY DEFINER rules too).
+ * Unlike amcheck, no GUC nesting level is opened: the statements run here set
+ * no setting (the one that does, the sweep's lock_timeout, opens its own), and
+ * a nesting level would cost the hottest call a pass over every setting.
+ */
+void
+evs_switch_role(EvsRoleSwitch *ctx, Oid role)
 {
 	GetUserIdAndSecContext(&ctx->saved_user, &ctx->saved_sec);
-	SetUserIdAndSecContext(evs_schema_owner(), ctx->saved_sec | flags);
+	SetUserIdAndSecContext(role, ctx->saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 }
 
+/* Back to the user and security context evs_switch_role saved. */
 void
-evs_become_owner(EvsOwnerContext *ctx)
-{
-	become(ctx, SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-}
-
-void
-evs_restore_user(EvsOwnerContext *ctx)
+evs_switch_back(EvsRoleSwitch *ctx)
 {
 	SetUserIdAndSecContext(ctx->saved_user, ctx->saved_sec);
+}
+
+/* evs_switch_role to the schema owner. */
+void
+evs_become_owner(EvsRoleSwitch *ctx)
+{
+	evs_switch_role(ctx, evs_schema_owner());
 }
 
 /*
@@ -400,25 +420,24 @@ evs_restore_user(EvsOwnerContext *ctx)
  * assignment, a pass over every setting when the call ends, and a search path
  * computed again for the next statement: for api.reserve_capacity, the
  * hottest call, several per cent of a reservation. This gives the same two
- * things without it: the schema owner's rights, as SECURITY DEFINER would (no
- * restricted-operation flag: a trigger an operator added runs as it would
- * there), and an override search path of pg_catalog alone, so no name in any
- * statement below resolves to a caller's schema or temporary objects. An error
- * restores both (transaction or subtransaction abort pops the override and
- * resets the user).
+ * things without it: the schema owner's rights (evs_become_owner), and an
+ * override search path of pg_catalog alone, so no name in any statement below
+ * resolves to a caller's schema or temporary objects. An error restores both
+ * (transaction or subtransaction abort pops the override and resets the user).
  */
 void
-evs_enter_as_definer(EvsOwnerContext *ctx)
+evs_enter_as_definer(EvsRoleSwitch *ctx)
 {
 	OverrideSearchPath path = {.schemas = NIL, .addCatalog = true, .addTemp = false, .generation = 0};
 
-	become(ctx, SECURITY_LOCAL_USERID_CHANGE);
+	evs_become_owner(ctx);
 	PushOverrideSearchPath(&path);
 }
 
+/* Leaves what evs_enter_as_definer entered. */
 void
-evs_leave_as_definer(EvsOwnerContext *ctx)
+evs_leave_as_definer(EvsRoleSwitch *ctx)
 {
 	PopOverrideSearchPath();
-	evs_restore_user(ctx);
+	evs_switch_back(ctx);
 }

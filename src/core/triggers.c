@@ -288,20 +288,14 @@ evs_audit_trigger(PG_FUNCTION_ARGS)
 	values[4] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
 	values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(changes));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	evs_spi_connect();
 	if (plan == NULL)
 	{
 		Oid			argtypes[6] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID};
-		SPIPlanPtr	p = SPI_prepare("INSERT INTO eventsvc.event_audit_log "
+
+		plan = evs_spi_prepare_kept("INSERT INTO eventsvc.event_audit_log "
 									"(tenant_id, event_id, action, actor_id, actor_role, changed_fields) "
 									"VALUES ($1, $2, $3, $4, $5, $6)", 6, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		plan = p;
 	}
 	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "audit insert failed: %s", SPI_result_code_string(SPI_result));

@@ -22,7 +22,7 @@ PG_FUNCTION_INFO_V1(evs_api_cancel_event);
 Jsonb *
 lc_cancel_locked(EventRow *ev, const char *reason)
 {
-	Args		a = {0};
+	EvsArgs		a = {0};
 	Jsonb	   *info;
 	Jsonb	   *doc;
 
@@ -34,14 +34,14 @@ lc_cancel_locked(EventRow *ev, const char *reason)
 	if (strcmp(ev->status, "CANCELLED") == 0)
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
-				 errmsg("event %s is already cancelled", lc_uuid_text(ev->id)),
+				 errmsg("event %s is already cancelled", evs_uuid_text(ev->id)),
 				 errhint("Retries of one cancellation should send the same idempotency_key to get the first result.")));
 
-	lc_arg(&a, UUIDOID, ev->tenant, false);
-	lc_arg(&a, UUIDOID, ev->id, false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(reason), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
-	lc_exec("UPDATE eventsvc.events SET status = 'CANCELLED', cancelled_at = eventsvc.now(),"
+	evs_arg(&a, UUIDOID, ev->tenant, false);
+	evs_arg(&a, UUIDOID, ev->id, false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(reason), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
+	evs_exec("UPDATE eventsvc.events SET status = 'CANCELLED', cancelled_at = eventsvc.now(),"
 			"  cancellation_reason = $3, cancelled_by = $4, updated_by = $4, updated_at = eventsvc.now()"
 			" WHERE tenant_id = $1 AND id = $2", &a, SPI_OK_UPDATE);
 
@@ -52,14 +52,14 @@ lc_cancel_locked(EventRow *ev, const char *reason)
 	 * cannot write them.
 	 */
 	{
-		EvsOwnerContext ctx;
+		EvsRoleSwitch ctx;
 		int64		released = evs_release_event_holds(ev->tenant, ev->id);
 
-		lc_arg(&a, INT8OID, Int64GetDatum(released), false);
-		lc_exec("UPDATE eventsvc.event_capacity SET available_capacity = 0, is_active = false,"
+		evs_arg(&a, INT8OID, Int64GetDatum(released), false);
+		evs_exec("UPDATE eventsvc.event_capacity SET available_capacity = 0, is_active = false,"
 				"  updated_at = eventsvc.now() WHERE tenant_id = $1 AND event_id = $2", &a, SPI_OK_UPDATE);
 		evs_become_owner(&ctx);
-		info = lc_query_jsonb(
+		info = evs_query_jsonb(
 			"WITH rep AS (INSERT INTO eventsvc.event_cancellation_reports (tenant_id, event_id, status, reason,"
 			"   cancelled_by, holds_released, created_at, updated_at)"
 			"   VALUES ($1, $2, 'pending', $3, $4, $5, eventsvc.now(), eventsvc.now())"
@@ -73,21 +73,21 @@ lc_cancel_locked(EventRow *ev, const char *reason)
 			"   WHERE tenant_id = $1 AND event_id = $2 AND NOT is_active),"
 			" 'saga_steps', (SELECT count(*) FROM steps)) FROM rep",
 			&a);
-		evs_restore_user(&ctx);
+		evs_switch_back(&ctx);
 	}
 	if (info == NULL)
-		elog(ERROR, "cancellation report of event %s was not written", lc_uuid_text(ev->id));
+		elog(ERROR, "cancellation report of event %s was not written", evs_uuid_text(ev->id));
 
 	memset(&a, 0, sizeof(a));
-	lc_arg(&a, JSONBOID, jsonb_datum(info), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(ev->status), false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(info), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(ev->status), false);
 	lc_emit(ev->tenant, ev->id, "event.cancelled",
-			lc_query_jsonb("SELECT jsonb_build_object('phase', 'initiated', 'previous_status', $2) || $1", &a));
+			evs_query_jsonb("SELECT jsonb_build_object('phase', 'initiated', 'previous_status', $2) || $1", &a));
 
 	memset(&a, 0, sizeof(a));
-	lc_arg(&a, JSONBOID, jsonb_datum(lc_event_document(ev->id)), false);
-	lc_arg(&a, JSONBOID, jsonb_datum(info), false);
-	doc = lc_query_jsonb("SELECT $1 || jsonb_build_object('cancellation', $2)", &a);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(lc_event_document(ev->id)), false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(info), false);
+	doc = evs_query_jsonb("SELECT $1 || jsonb_build_object('cancellation', $2)", &a);
 	return doc;
 }
 
@@ -107,7 +107,7 @@ evs_api_cancel_event(PG_FUNCTION_ARGS)
 	Jsonb	   *request;
 
 	lc_begin_spi();
-	request = lc_json_pair("event_id", lc_uuid_text(id), "reason", reason);
+	request = lc_json_pair("event_id", evs_uuid_text(id), "reason", reason);
 	return lc_event_call(tenant, id, "cancel_event", lc_opt_text(fcinfo, 2), request,
 						 cancel_action, reason);
 }

@@ -30,7 +30,7 @@ lc_confirmation_gate(EventRow *ev, const char *operation, Jsonb *change, Jsonb *
 					 bool has_token, Datum token)
 {
 	int64		sold;
-	Args		a = {0};
+	EvsArgs		a = {0};
 	bool		isnull;
 	char	   *actor = evs_current_actor();
 
@@ -46,34 +46,34 @@ lc_confirmation_gate(EventRow *ev, const char *operation, Jsonb *change, Jsonb *
 						JsonbToCString(NULL, &fields->root, VARSIZE(fields)), sold),
 				 errhint("A tenant admin (role eventsvc_admin) can override and confirm the change.")));
 
-	lc_arg(&a, UUIDOID, ev->tenant, false);
-	lc_arg(&a, UUIDOID, ev->id, false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(actor), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(operation), false);
-	lc_arg(&a, JSONBOID, jsonb_datum(change), false);
+	evs_arg(&a, UUIDOID, ev->tenant, false);
+	evs_arg(&a, UUIDOID, ev->id, false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(actor), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(operation), false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(change), false);
 	if (!has_token)
 	{
 		Jsonb	   *result;
-		EvsOwnerContext ctx;
+		EvsRoleSwitch ctx;
 
-		lc_arg(&a, JSONBOID, jsonb_datum(fields), false);
-		lc_arg(&a, INT8OID, Int64GetDatum(sold), false);
+		evs_arg(&a, JSONBOID, JsonbPGetDatum(fields), false);
+		evs_arg(&a, INT8OID, Int64GetDatum(sold), false);
 		evs_become_owner(&ctx);
-		result = lc_query_jsonb(
+		result = evs_query_jsonb(
 			"INSERT INTO eventsvc.confirmation_tokens AS t (tenant_id, event_id, actor_id, change_hash, change, created_at, expires_at)"
 			" VALUES ($1, $2, $3, " CHANGE_HASH ", $5, eventsvc.now(), eventsvc.now() + interval '" CONFIRMATION_TTL "')"
 			" RETURNING jsonb_build_object('status', 'confirmation_required', 'token', t.token,"
 			"  'expires_at', t.expires_at, 'event_id', t.event_id, 'operation', $4, 'fields', $6,"
 			"  'sold_tickets', $7, 'change', $5)", &a);
-		evs_restore_user(&ctx);
+		evs_switch_back(&ctx);
 		if (result == NULL)
 			elog(ERROR, "confirmation token insert returned nothing");
 		return result;
 	}
 
-	lc_arg(&a, UUIDOID, token, false);
+	evs_arg(&a, UUIDOID, token, false);
 	{
-		EvsOwnerContext ctx;
+		EvsRoleSwitch ctx;
 		bool		same_event,
 					same_actor,
 					same_change,
@@ -82,41 +82,41 @@ lc_confirmation_gate(EventRow *ev, const char *operation, Jsonb *change, Jsonb *
 		char	   *expires;
 
 		evs_become_owner(&ctx);
-		lc_exec("SELECT event_id = $2, actor_id = $3, change_hash = " CHANGE_HASH ", expires_at > eventsvc.now(),"
+		evs_exec("SELECT event_id = $2, actor_id = $3, change_hash = " CHANGE_HASH ", expires_at > eventsvc.now(),"
 				" used_at IS NULL, expires_at::text FROM eventsvc.confirmation_tokens"
 				" WHERE tenant_id = $1 AND token = $6 FOR UPDATE", &a, SPI_OK_SELECT);
-		evs_restore_user(&ctx);
+		evs_switch_back(&ctx);
 		if (SPI_processed != 1)
 			ereport(ERROR,
 					(errcode(EVS_ERR_CONFIRMATION_REQUIRED),
-					 errmsg("confirmation token %s is not known", lc_uuid_text(token)),
+					 errmsg("confirmation token %s is not known", evs_uuid_text(token)),
 					 errhint("Call again without confirmation_token to get a new token.")));
-		same_event = DatumGetBool(lc_get(0, 1, &isnull));
-		same_actor = DatumGetBool(lc_get(0, 2, &isnull));
-		same_change = DatumGetBool(lc_get(0, 3, &isnull));
-		live = DatumGetBool(lc_get(0, 4, &isnull));
-		unused = DatumGetBool(lc_get(0, 5, &isnull));
-		expires = lc_get_text(0, 6);
+		same_event = DatumGetBool(evs_get(0, 1, &isnull));
+		same_actor = DatumGetBool(evs_get(0, 2, &isnull));
+		same_change = DatumGetBool(evs_get(0, 3, &isnull));
+		live = DatumGetBool(evs_get(0, 4, &isnull));
+		unused = DatumGetBool(evs_get(0, 5, &isnull));
+		expires = evs_get_text(0, 6);
 		if (!unused)
 			ereport(ERROR,
 					(errcode(EVS_ERR_CONFIRMATION_REQUIRED),
-					 errmsg("confirmation token %s was already used", lc_uuid_text(token)),
+					 errmsg("confirmation token %s was already used", evs_uuid_text(token)),
 					 errhint("A token confirms one change once; call again without confirmation_token for a new one.")));
 		if (!live)
 			ereport(ERROR,
 					(errcode(EVS_ERR_CONFIRMATION_REQUIRED),
-					 errmsg("confirmation token %s expired at %s", lc_uuid_text(token), expires),
+					 errmsg("confirmation token %s expired at %s", evs_uuid_text(token), expires),
 					 errhint("Tokens live 5 minutes; call again without confirmation_token for a new one.")));
 		if (!same_event || !same_actor || !same_change)
 			ereport(ERROR,
 					(errcode(EVS_ERR_CONFIRMATION_REQUIRED),
-					 errmsg("confirmation token %s was issued for a different %s", lc_uuid_text(token),
+					 errmsg("confirmation token %s was issued for a different %s", evs_uuid_text(token),
 							!same_event ? "event" : !same_actor ? "user" : "change"),
 					 errhint("A token confirms exactly the change it was issued for, by the same user.")));
 		evs_become_owner(&ctx);
-		lc_exec("UPDATE eventsvc.confirmation_tokens SET used_at = eventsvc.now() WHERE tenant_id = $1 AND token = $6",
+		evs_exec("UPDATE eventsvc.confirmation_tokens SET used_at = eventsvc.now() WHERE tenant_id = $1 AND token = $6",
 				&a, SPI_OK_UPDATE);
-		evs_restore_user(&ctx);
+		evs_switch_back(&ctx);
 	}
 	return NULL;
 }

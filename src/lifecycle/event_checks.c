@@ -20,11 +20,11 @@
 void
 lc_lock_venue(Datum tenant, Datum venue)
 {
-	Args		a = {0};
+	EvsArgs		a = {0};
 
-	lc_arg(&a, UUIDOID, tenant, false);
-	lc_arg(&a, UUIDOID, venue, false);
-	lc_exec("SELECT pg_advisory_xact_lock(hashtextextended('eventsvc.venue/' || $1::text || '/' || $2::text, 0))",
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, UUIDOID, venue, false);
+	evs_exec("SELECT pg_advisory_xact_lock(hashtextextended('eventsvc.venue/' || $1::text || '/' || $2::text, 0))",
 			&a, SPI_OK_SELECT);
 }
 
@@ -32,39 +32,39 @@ lc_lock_venue(Datum tenant, Datum venue)
 int32
 lc_check_venue(Datum tenant, Datum venue, char **timezone)
 {
-	Args		a = {0};
+	EvsArgs		a = {0};
 	bool		isnull;
 
-	lc_arg(&a, UUIDOID, tenant, false);
-	lc_arg(&a, UUIDOID, venue, false);
-	lc_exec("SELECT capacity, is_active, timezone FROM eventsvc.venues WHERE tenant_id = $1 AND id = $2",
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, UUIDOID, venue, false);
+	evs_exec("SELECT capacity, is_active, timezone FROM eventsvc.venues WHERE tenant_id = $1 AND id = $2",
 			&a, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(EVS_ERR_NOT_FOUND),
-				 errmsg("venue_id: venue %s not found", lc_uuid_text(venue)),
+				 errmsg("venue_id: venue %s not found", evs_uuid_text(venue)),
 				 errhint("Use a venue of your tenant; the venue list comes from venue-service.")));
-	if (!DatumGetBool(lc_get(0, 2, &isnull)))
+	if (!DatumGetBool(evs_get(0, 2, &isnull)))
 		ereport(ERROR,
 				(errcode(EVS_ERR_VALIDATION),
-				 errmsg("venue_id: venue %s is not active", lc_uuid_text(venue)),
+				 errmsg("venue_id: venue %s is not active", evs_uuid_text(venue)),
 				 errhint("Choose an active venue.")));
 	if (timezone)
-		*timezone = lc_get_text(0, 3);
-	return DatumGetInt32(lc_get(0, 1, &isnull));
+		*timezone = evs_get_text(0, 3);
+	return DatumGetInt32(evs_get(0, 1, &isnull));
 }
 
 /* No other live single event at the venue overlaps [starts, ends). */
 void
 lc_check_overlap(Datum tenant, Datum venue, Jsonb *ev, Datum self, bool has_self)
 {
-	Args		a = {0};
+	EvsArgs		a = {0};
 
-	lc_arg(&a, UUIDOID, tenant, false);
-	lc_arg(&a, UUIDOID, venue, false);
-	lc_arg(&a, JSONBOID, jsonb_datum(ev), false);
-	lc_arg(&a, UUIDOID, self, !has_self);
-	lc_exec("SELECT o.name, o.id::text, o.starts_at::text, o.ends_at::text FROM eventsvc.events o"
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, UUIDOID, venue, false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(ev), false);
+	evs_arg(&a, UUIDOID, self, !has_self);
+	evs_exec("SELECT o.name, o.id::text, o.starts_at::text, o.ends_at::text FROM eventsvc.events o"
 			" WHERE o.tenant_id = $1 AND o.venue_id = $2 AND o.event_type = 'single'"
 			"   AND o.deleted_at IS NULL AND o.status <> 'CANCELLED'"
 			"   AND coalesce($3->>'event_type', 'single') = 'single'"
@@ -73,8 +73,8 @@ lc_check_overlap(Datum tenant, Datum venue, Jsonb *ev, Datum self, bool has_self
 	if (SPI_processed == 1)
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
-				 errmsg("another event at this venue overlaps: \"%s\" (%s)", lc_get_text(0, 1), lc_get_text(0, 2)),
-				 errdetail("It runs from %s to %s.", lc_get_text(0, 3), lc_get_text(0, 4)),
+				 errmsg("another event at this venue overlaps: \"%s\" (%s)", evs_get_text(0, 1), evs_get_text(0, 2)),
+				 errdetail("It runs from %s to %s.", evs_get_text(0, 3), evs_get_text(0, 4)),
 				 errhint("Choose other dates or another venue.")));
 }
 
@@ -82,32 +82,32 @@ lc_check_overlap(Datum tenant, Datum venue, Jsonb *ev, Datum self, bool has_self
 char *
 lc_unique_slug(Datum tenant, Datum venue, const char *name, Datum self, bool has_self)
 {
-	Args		a = {0};
+	EvsArgs		a = {0};
 
-	lc_arg(&a, UUIDOID, tenant, false);
-	lc_arg(&a, UUIDOID, venue, false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(evs_slugify(name)), false);
-	lc_arg(&a, UUIDOID, self, !has_self);
-	lc_exec("WITH taken AS (SELECT slug FROM eventsvc.events"
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, UUIDOID, venue, false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_slugify(name)), false);
+	evs_arg(&a, UUIDOID, self, !has_self);
+	evs_exec("WITH taken AS (SELECT slug FROM eventsvc.events"
 			"  WHERE tenant_id = $1 AND venue_id = $2 AND (slug = $3 OR slug LIKE $3 || '-%')"
 			"    AND ($4::uuid IS NULL OR id <> $4)) "
 			"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM taken WHERE slug = $3) THEN $3"
 			" ELSE $3 || '-' || (SELECT min(n) FROM generate_series(2, (SELECT count(*) FROM taken) + 2) n"
 			"   WHERE NOT EXISTS (SELECT 1 FROM taken WHERE slug = $3 || '-' || n)) END",
 			&a, SPI_OK_SELECT);
-	return lc_get_text(0, 1);
+	return evs_get_text(0, 1);
 }
 
 void
 lc_check_category(Jsonb *ev)
 {
 	char	   *cat = evs_field_text(ev, "primary_category_id");
-	Args		a = {0};
+	EvsArgs		a = {0};
 
 	if (cat == NULL)
 		return;
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(cat), false);
-	lc_exec("SELECT 1 FROM eventsvc.event_categories WHERE id = $1::uuid AND is_active", &a, SPI_OK_SELECT);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(cat), false);
+	evs_exec("SELECT 1 FROM eventsvc.event_categories WHERE id = $1::uuid AND is_active", &a, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(EVS_ERR_VALIDATION),
@@ -119,14 +119,14 @@ lc_check_category(Jsonb *ev)
 int64
 lc_sections_total(Datum tenant, Datum id)
 {
-	Args		a = {0};
+	EvsArgs		a = {0};
 	bool		isnull;
 
-	lc_arg(&a, UUIDOID, tenant, false);
-	lc_arg(&a, UUIDOID, id, false);
-	lc_exec("SELECT coalesce(sum(total_capacity), 0)::bigint FROM eventsvc.event_capacity"
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, UUIDOID, id, false);
+	evs_exec("SELECT coalesce(sum(total_capacity), 0)::bigint FROM eventsvc.event_capacity"
 			" WHERE tenant_id = $1 AND event_id = $2", &a, SPI_OK_SELECT);
-	return DatumGetInt64(lc_get(0, 1, &isnull));
+	return DatumGetInt64(evs_get(0, 1, &isnull));
 }
 
 void

@@ -29,7 +29,7 @@ PG_FUNCTION_INFO_V1(evs_sql_event_create);
 static uint64
 fetch_items(Jsonb *list, const char *field, const char *example, const char *more_with)
 {
-	Args		a = {0};
+	EvsArgs		a = {0};
 
 	if (!JB_ROOT_IS_ARRAY(list) || JB_ROOT_IS_SCALAR(list))
 		ereport(ERROR,
@@ -42,8 +42,8 @@ fetch_items(Jsonb *list, const char *field, const char *example, const char *mor
 				 errmsg("%s: %u given, at most %d per call",
 						field, JsonContainerSize(&list->root), EVS_MAX_ITEMS_PER_CREATE),
 				 errhint("Create the event first, then add more %s with %s.", field, more_with)));
-	lc_arg(&a, JSONBOID, jsonb_datum(list), false);
-	lc_exec("SELECT s, ord::int FROM jsonb_array_elements($1) WITH ORDINALITY AS t(s, ord)"
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(list), false);
+	evs_exec("SELECT s, ord::int FROM jsonb_array_elements($1) WITH ORDINALITY AS t(s, ord)"
 			" ORDER BY ord", &a, SPI_OK_SELECT);
 	return SPI_processed;
 }
@@ -56,7 +56,7 @@ static Jsonb *
 item(const char *field, uint64 i)
 {
 	bool		isnull;
-	Jsonb	   *s = DatumGetJsonbP(lc_get(i, 1, &isnull));
+	Jsonb	   *s = DatumGetJsonbP(evs_get(i, 1, &isnull));
 
 	CHECK_FOR_INTERRUPTS();
 	if (!JB_ROOT_IS_OBJECT(s))
@@ -180,7 +180,7 @@ check_sections(Jsonb *sections)
 		for (uint64 j = 0; j < i; j++)
 		{
 			bool		isnull;
-			char	   *other = evs_field_text(DatumGetJsonbP(lc_get(j, 1, &isnull)), "section_name");
+			char	   *other = evs_field_text(DatumGetJsonbP(evs_get(j, 1, &isnull)), "section_name");
 
 			if (strcmp(other, name) == 0)
 				ereport(ERROR,
@@ -255,7 +255,7 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 			   *schedules,
 			   *metadata;
 	char	   *slug;
-	Args		a = {0};
+	EvsArgs		a = {0};
 	bool		isnull;
 	Jsonb	   *doc;
 
@@ -268,7 +268,7 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 	lc_begin_spi();
 	replay = evs_idempotency_begin(&idem, "create_event", lc_opt_text(fcinfo, 1), req);
 	if (replay)
-		PG_RETURN_DATUM(lc_finish_spi(replay));
+		PG_RETURN_DATUM(evs_spi_finish_jsonb(replay));
 
 	evs_validate_event(req, true);
 	venue_text = evs_field_text(req, "venue_id");
@@ -301,14 +301,14 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 	lc_check_overlap(tenant, venue, req, (Datum) 0, false);
 	slug = lc_unique_slug(tenant, venue, evs_field_text(req, "name"), (Datum) 0, false);
 
-	lc_arg(&a, UUIDOID, tenant, false);
-	lc_arg(&a, JSONBOID, jsonb_datum(req), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(slug), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(venue_tz), false);
-	lc_arg(&a, INT4OID, Int32GetDatum(has_capacity ? capacity : (int32) sections_sum),
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(req), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(slug), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(venue_tz), false);
+	evs_arg(&a, INT4OID, Int32GetDatum(has_capacity ? capacity : (int32) sections_sum),
 		   !has_capacity && sections == NULL);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
-	lc_exec("INSERT INTO eventsvc.events (tenant_id, venue_id, name, slug, description, short_description,"
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
+	evs_exec("INSERT INTO eventsvc.events (tenant_id, venue_id, name, slug, description, short_description,"
 			"  visibility, event_type, primary_category_id, tags, starts_at, ends_at, doors_open, timezone,"
 			"  capacity, is_virtual, is_hybrid, virtual_event_url, image_url, age_restriction, artist_wallet,"
 			"  artist_percentage, venue_percentage, event_pda, blockchain_status, created_by, updated_by) "
@@ -321,13 +321,13 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 			"  ::eventsvc.blockchain_status, $6, $6"
 			" FROM jsonb_populate_record(NULL::eventsvc.events, $2) r RETURNING id",
 			&a, SPI_OK_INSERT_RETURNING);
-	id = SPI_datumTransfer(lc_get(0, 1, &isnull), false, UUID_LEN);
+	id = SPI_datumTransfer(evs_get(0, 1, &isnull), false, UUID_LEN);
 
 	memset(&a, 0, sizeof(a));
-	lc_arg(&a, UUIDOID, tenant, false);
-	lc_arg(&a, UUIDOID, id, false);
-	lc_arg(&a, JSONBOID, metadata ? jsonb_datum(metadata) : (Datum) 0, metadata == NULL);
-	lc_exec("INSERT INTO eventsvc.event_metadata (tenant_id, event_id, performers, headliner, supporting_acts,"
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, UUIDOID, id, false);
+	evs_arg(&a, JSONBOID, metadata ? JsonbPGetDatum(metadata) : (Datum) 0, metadata == NULL);
+	evs_exec("INSERT INTO eventsvc.event_metadata (tenant_id, event_id, performers, headliner, supporting_acts,"
 			"  production_company, sponsors, custom_fields) "
 			"SELECT $1, $2, coalesce(m.performers, '[]'), m.headliner, coalesce(m.supporting_acts, '{}'),"
 			"  m.production_company, coalesce(m.sponsors, '[]'), coalesce(m.custom_fields, '{}')"
@@ -335,9 +335,9 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 			&a, SPI_OK_INSERT);
 
 	/* Without explicit schedules, a dated event gets one schedule of its own dates. */
-	a.values[2] = schedules ? jsonb_datum(schedules) : (Datum) 0;
+	a.values[2] = schedules ? JsonbPGetDatum(schedules) : (Datum) 0;
 	a.nulls[2] = schedules ? ' ' : 'n';
-	lc_exec("INSERT INTO eventsvc.event_schedules (tenant_id, event_id, starts_at, ends_at, doors_open_at,"
+	evs_exec("INSERT INTO eventsvc.event_schedules (tenant_id, event_id, starts_at, ends_at, doors_open_at,"
 			"  timezone, is_recurring, recurrence_rule, recurrence_end, notes) "
 			"SELECT $1, $2, s.starts_at, s.ends_at, s.doors_open_at, coalesce(s.timezone, e.timezone),"
 			"  coalesce(s.is_recurring, false), s.recurrence_rule, s.recurrence_end, s.notes"
@@ -348,9 +348,9 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 
 	if (sections)
 	{
-		a.values[2] = jsonb_datum(sections);
+		a.values[2] = JsonbPGetDatum(sections);
 		a.nulls[2] = ' ';
-		lc_exec("INSERT INTO eventsvc.event_capacity (tenant_id, event_id, section_name, section_code, tier,"
+		evs_exec("INSERT INTO eventsvc.event_capacity (tenant_id, event_id, section_name, section_code, tier,"
 				"  total_capacity, available_capacity, minimum_purchase, maximum_purchase, row_config, seat_map) "
 				"SELECT $1, $2, btrim(c.section_name), c.section_code, c.tier, c.total_capacity, c.total_capacity,"
 				"  coalesce(c.minimum_purchase, 1), c.maximum_purchase, c.row_config, c.seat_map"
@@ -363,5 +363,5 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 
 	doc = lc_event_document(id);
 	evs_idempotency_finish(&idem, doc);
-	PG_RETURN_DATUM(lc_finish_spi(doc));
+	PG_RETURN_DATUM(evs_spi_finish_jsonb(doc));
 }

@@ -109,7 +109,7 @@ check_version(EventRow *ev, FunctionCallInfo fcinfo, int n)
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
 				 errmsg("event %s was changed by someone else: expected version %d, current version %d",
-						lc_uuid_text(ev->id), expected, ev->version),
+						evs_uuid_text(ev->id), expected, ev->version),
 				 errhint("Read the event again and reapply your change.")));
 }
 
@@ -133,7 +133,7 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 	EventRow	ev;
 	EvsIdempotency idem;
 	Jsonb	   *replay;
-	Args		a = {0};
+	EvsArgs		a = {0};
 	bool		isnull;
 	bool		venue_moved,
 				dates_moved,
@@ -147,15 +147,15 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 	check_change_keys(changes);
 
 	lc_begin_spi();
-	lc_arg(&a, UUIDOID, id, false);
-	lc_arg(&a, INT4OID, PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1));
-	lc_arg(&a, JSONBOID, jsonb_datum(changes), false);
-	lc_arg(&a, UUIDOID, PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3));
-	request = lc_query_jsonb("SELECT jsonb_build_object('event_id', $1, 'expected_version', $2, 'changes', $3,"
+	evs_arg(&a, UUIDOID, id, false);
+	evs_arg(&a, INT4OID, PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1));
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(changes), false);
+	evs_arg(&a, UUIDOID, PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3));
+	request = evs_query_jsonb("SELECT jsonb_build_object('event_id', $1, 'expected_version', $2, 'changes', $3,"
 							 " 'confirmation_token', $4)", &a);
 	replay = evs_idempotency_begin(&idem, "update_event", lc_opt_text(fcinfo, 4), request);
 	if (replay)
-		PG_RETURN_DATUM(lc_finish_spi(replay));
+		PG_RETURN_DATUM(evs_spi_finish_jsonb(replay));
 
 	lc_lock_event(tenant, id, &ev);
 	check_version(&ev, fcinfo, 1);
@@ -163,10 +163,10 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 
 	/* The would-be row, and which fields really change (compared as typed values). */
 	memset(&a, 0, sizeof(a));
-	lc_arg(&a, UUIDOID, tenant, false);
-	lc_arg(&a, UUIDOID, id, false);
-	lc_arg(&a, JSONBOID, jsonb_datum(changes), false);
-	lc_exec("WITH c AS (SELECT ($3 - 'category_id') || CASE WHEN $3 ? 'category_id'"
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, UUIDOID, id, false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(changes), false);
+	evs_exec("WITH c AS (SELECT ($3 - 'category_id') || CASE WHEN $3 ? 'category_id'"
 			"   THEN jsonb_build_object('primary_category_id', $3->'category_id') ELSE '{}' END AS c),"
 			" x AS (SELECT to_jsonb(n) - 'search_vector' AS new, to_jsonb(e) - 'search_vector' AS old, c.c"
 			"   FROM eventsvc.events e, c, jsonb_populate_record(e, c.c) n WHERE e.tenant_id = $1 AND e.id = $2),"
@@ -175,17 +175,17 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 			" coalesce((SELECT jsonb_agg(k ORDER BY k) FROM k WHERE k = ANY ('" CRITICAL_FIELDS "'::text[])), '[]'),"
 			" coalesce((SELECT jsonb_object_agg(k, x.old->k) FROM k), '{}'), x.c FROM x",
 			&a, SPI_OK_SELECT);
-	merged = DatumGetJsonbP(lc_get(0, 1, &isnull));
-	changed = DatumGetJsonbP(lc_get(0, 2, &isnull));
-	critical = DatumGetJsonbP(lc_get(0, 3, &isnull));
-	previous = DatumGetJsonbP(lc_get(0, 4, &isnull));
-	changes = DatumGetJsonbP(lc_get(0, 5, &isnull));
+	merged = DatumGetJsonbP(evs_get(0, 1, &isnull));
+	changed = DatumGetJsonbP(evs_get(0, 2, &isnull));
+	critical = DatumGetJsonbP(evs_get(0, 3, &isnull));
+	previous = DatumGetJsonbP(evs_get(0, 4, &isnull));
+	changes = DatumGetJsonbP(evs_get(0, 5, &isnull));
 
 	if (JB_ROOT_COUNT(changed) == 0)
 	{
 		doc = lc_event_document(id);
 		evs_idempotency_finish(&idem, doc);
-		PG_RETURN_DATUM(lc_finish_spi(doc));
+		PG_RETURN_DATUM(evs_spi_finish_jsonb(doc));
 	}
 
 	venue_moved = getKeyJsonValueFromContainer(&previous->root, "venue_id", 8, NULL) != NULL;
@@ -201,7 +201,7 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 	{
 		/* Not the final answer: the retry carries the token, so the key is freed. */
 		evs_idempotency_abandon(&idem);
-		PG_RETURN_DATUM(lc_finish_spi(gate));
+		PG_RETURN_DATUM(evs_spi_finish_jsonb(gate));
 	}
 
 	new_venue = DirectFunctionCall1(uuid_in, CStringGetDatum(evs_field_text(merged, "venue_id")));
@@ -221,13 +221,13 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 	}
 
 	memset(&a, 0, sizeof(a));
-	lc_arg(&a, UUIDOID, tenant, false);
-	lc_arg(&a, UUIDOID, id, false);
-	lc_arg(&a, JSONBOID, jsonb_datum(changes), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(slug), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
-	lc_arg(&a, INT4OID, Int32GetDatum(ev.version), false);
-	lc_exec("UPDATE eventsvc.events e SET (venue_id, name, slug, description, short_description, visibility,"
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, UUIDOID, id, false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(changes), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(slug), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
+	evs_arg(&a, INT4OID, Int32GetDatum(ev.version), false);
+	evs_exec("UPDATE eventsvc.events e SET (venue_id, name, slug, description, short_description, visibility,"
 			"  primary_category_id, tags, starts_at, ends_at, doors_open, timezone, capacity, is_virtual,"
 			"  is_hybrid, virtual_event_url, image_url, age_restriction, artist_wallet, artist_percentage,"
 			"  venue_percentage, event_pda, is_featured, featured_order, blockchain_status, updated_by,"
@@ -245,10 +245,10 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 	if (dates_moved)
 	{
 		memset(&a, 0, sizeof(a));
-		lc_arg(&a, UUIDOID, tenant, false);
-		lc_arg(&a, UUIDOID, id, false);
-		lc_arg(&a, JSONBOID, jsonb_datum(ev.row), false);
-		lc_exec("UPDATE eventsvc.event_schedules s SET starts_at = e.starts_at, ends_at = e.ends_at,"
+		evs_arg(&a, UUIDOID, tenant, false);
+		evs_arg(&a, UUIDOID, id, false);
+		evs_arg(&a, JSONBOID, JsonbPGetDatum(ev.row), false);
+		evs_exec("UPDATE eventsvc.event_schedules s SET starts_at = e.starts_at, ends_at = e.ends_at,"
 				"  doors_open_at = e.doors_open, updated_at = eventsvc.now()"
 				" FROM eventsvc.events e WHERE e.tenant_id = $1 AND e.id = $2 AND e.event_type = 'single'"
 				"  AND s.tenant_id = $1 AND s.event_id = $2 AND s.starts_at = ($3->>'starts_at')::timestamptz",
@@ -256,11 +256,11 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 	}
 
 	memset(&a, 0, sizeof(a));
-	lc_arg(&a, JSONBOID, jsonb_datum(changed), false);
-	lc_arg(&a, JSONBOID, jsonb_datum(previous), false);
-	lc_arg(&a, JSONBOID, jsonb_datum(merged), false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(changed), false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(previous), false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(merged), false);
 	lc_emit(tenant, id, "event.updated",
-			lc_query_jsonb("SELECT jsonb_build_object('changed_fields', $1, 'previous', $2,"
+			evs_query_jsonb("SELECT jsonb_build_object('changed_fields', $1, 'previous', $2,"
 					 " 'changes', (SELECT jsonb_object_agg(k, $3->k) FROM jsonb_array_elements_text($1) k))", &a));
 	if (getKeyJsonValueFromContainer(&previous->root, "artist_wallet", 13, NULL) ||
 		getKeyJsonValueFromContainer(&previous->root, "event_pda", 9, NULL))
@@ -268,7 +268,7 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 
 	doc = lc_event_document(id);
 	evs_idempotency_finish(&idem, doc);
-	PG_RETURN_DATUM(lc_finish_spi(doc));
+	PG_RETURN_DATUM(evs_spi_finish_jsonb(doc));
 }
 
 /* ---------- delete ---------- */
@@ -281,7 +281,7 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 static Jsonb *
 delete_action(EventRow *ev, const void *context)
 {
-	Args		a = {0};
+	EvsArgs		a = {0};
 	int64		sold;
 	Jsonb	   *result;
 
@@ -297,19 +297,19 @@ delete_action(EventRow *ev, const void *context)
 		ereport(ERROR,
 				(errcode(EVS_ERR_FORBIDDEN),
 				 errmsg("event %s has " INT64_FORMAT " sold tickets; only a tenant admin may delete it",
-						lc_uuid_text(ev->id), sold),
+						evs_uuid_text(ev->id), sold),
 				 errhint("Call as a member of role eventsvc_admin.")));
 
-	lc_arg(&a, UUIDOID, ev->tenant, false);
-	lc_arg(&a, UUIDOID, ev->id, false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
-	result = lc_query_jsonb("UPDATE eventsvc.events SET deleted_at = eventsvc.now(), status = 'CANCELLED',"
+	evs_arg(&a, UUIDOID, ev->tenant, false);
+	evs_arg(&a, UUIDOID, ev->id, false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
+	result = evs_query_jsonb("UPDATE eventsvc.events SET deleted_at = eventsvc.now(), status = 'CANCELLED',"
 							"  updated_by = $3, updated_at = eventsvc.now()"
 							" WHERE tenant_id = $1 AND id = $2"
 							" RETURNING jsonb_build_object('event_id', id, 'status', status, 'deleted_at', deleted_at,"
 							"  'version', version)", &a);
 	if (result == NULL)
-		elog(ERROR, "soft delete of event %s updated nothing", lc_uuid_text(ev->id));
+		elog(ERROR, "soft delete of event %s updated nothing", evs_uuid_text(ev->id));
 	lc_emit(ev->tenant, ev->id, "event.deleted",
 			lc_json_pair("previous_status", ev->status, "deleted_by", evs_current_actor()));
 	return result;
@@ -323,7 +323,7 @@ evs_api_delete_event(PG_FUNCTION_ARGS)
 	Jsonb	   *request;
 
 	lc_begin_spi();
-	request = lc_json_pair("event_id", lc_uuid_text(id), NULL, NULL);
+	request = lc_json_pair("event_id", evs_uuid_text(id), NULL, NULL);
 	return lc_event_call(tenant, id, "delete_event", lc_opt_text(fcinfo, 1), request,
 						 delete_action, NULL);
 }
@@ -338,7 +338,7 @@ evs_api_delete_event(PG_FUNCTION_ARGS)
 static Jsonb *
 transition_locked(EventRow *ev, const char *to, const char *reason)
 {
-	Args		a = {0};
+	EvsArgs		a = {0};
 	const char *key;
 	TimestampTz starts;
 
@@ -348,7 +348,7 @@ transition_locked(EventRow *ev, const char *to, const char *reason)
 	if (strcmp(ev->status, to) == 0)
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
-				 errmsg("event %s is already %s", lc_uuid_text(ev->id), to)));
+				 errmsg("event %s is already %s", evs_uuid_text(ev->id), to)));
 	if ((strcmp(to, "PUBLISHED") == 0 || strcmp(to, "ON_SALE") == 0) &&
 		evs_field_timestamptz(ev->row, "starts_at", &starts) && starts <= evs_now())
 		ereport(ERROR,
@@ -356,21 +356,21 @@ transition_locked(EventRow *ev, const char *to, const char *reason)
 				 errmsg("starts_at: the event has already started; it cannot become %s", to),
 				 errhint("Reschedule or complete the event instead.")));
 
-	lc_arg(&a, UUIDOID, ev->tenant, false);
-	lc_arg(&a, UUIDOID, ev->id, false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(to), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
-	lc_exec("UPDATE eventsvc.events SET status = $3::eventsvc.event_status, updated_by = $4,"
+	evs_arg(&a, UUIDOID, ev->tenant, false);
+	evs_arg(&a, UUIDOID, ev->id, false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(to), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
+	evs_exec("UPDATE eventsvc.events SET status = $3::eventsvc.event_status, updated_by = $4,"
 			"  updated_at = eventsvc.now() WHERE tenant_id = $1 AND id = $2", &a, SPI_OK_UPDATE);
 
 	key = strcmp(to, "PUBLISHED") == 0 ? "event.published"
 		: strcmp(to, "SOLD_OUT") == 0 ? "event.soldout" : "event.updated";
 	memset(&a, 0, sizeof(a));
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(ev->status), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(to), false);
-	lc_arg(&a, TEXTOID, reason ? CStringGetTextDatum(reason) : (Datum) 0, reason == NULL);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(ev->status), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(to), false);
+	evs_arg(&a, TEXTOID, reason ? CStringGetTextDatum(reason) : (Datum) 0, reason == NULL);
 	lc_emit(ev->tenant, ev->id, key,
-			lc_query_jsonb("SELECT jsonb_build_object('previous_status', $1, 'changed_fields', jsonb_build_array('status'),"
+			evs_query_jsonb("SELECT jsonb_build_object('previous_status', $1, 'changed_fields', jsonb_build_array('status'),"
 					 " 'previous', jsonb_build_object('status', $1)) || jsonb_strip_nulls(jsonb_build_object('reason', $3))", &a));
 	return lc_event_document(ev->id);
 }
@@ -396,16 +396,16 @@ transition_call(FunctionCallInfo fcinfo, const char *operation, const char *to,
 	Datum		tenant = evs_current_tenant();
 	Datum		id = lc_require_uuid(fcinfo, 0, "event_id");
 	Transition	t = {to, reason};
-	Args		a = {0};
+	EvsArgs		a = {0};
 	Jsonb	   *request;
 
 	if (to == NULL)
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("status: is required")));
 	lc_begin_spi();
-	lc_arg(&a, UUIDOID, id, false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(to), false);
-	lc_arg(&a, TEXTOID, reason ? CStringGetTextDatum(reason) : (Datum) 0, reason == NULL);
-	request = lc_query_jsonb("SELECT jsonb_build_object('event_id', $1, 'status', $2, 'reason', $3)", &a);
+	evs_arg(&a, UUIDOID, id, false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(to), false);
+	evs_arg(&a, TEXTOID, reason ? CStringGetTextDatum(reason) : (Datum) 0, reason == NULL);
+	request = evs_query_jsonb("SELECT jsonb_build_object('event_id', $1, 'status', $2, 'reason', $3)", &a);
 	return lc_event_call(tenant, id, operation, lc_opt_text(fcinfo, key_arg), request,
 						 transition_action, &t);
 }
@@ -451,7 +451,7 @@ evs_api_reschedule_event(PG_FUNCTION_ARGS)
 			   *fields,
 			   *gate,
 			   *doc;
-	Args		a = {0};
+	EvsArgs		a = {0};
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -463,19 +463,19 @@ evs_api_reschedule_event(PG_FUNCTION_ARGS)
 				 errmsg("status: a rescheduled event returns to PUBLISHED or ON_SALE, not \"%s\"", target)));
 
 	lc_begin_spi();
-	lc_arg(&a, TIMESTAMPTZOID, PG_GETARG_DATUM(1), false);
-	lc_arg(&a, TIMESTAMPTZOID, PG_GETARG_DATUM(2), false);
-	lc_arg(&a, TIMESTAMPTZOID, PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3));
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(target), false);
-	change = lc_query_jsonb("SELECT jsonb_build_object('starts_at', $1, 'ends_at', $2, 'doors_open', $3, 'status', $4)", &a);
+	evs_arg(&a, TIMESTAMPTZOID, PG_GETARG_DATUM(1), false);
+	evs_arg(&a, TIMESTAMPTZOID, PG_GETARG_DATUM(2), false);
+	evs_arg(&a, TIMESTAMPTZOID, PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3));
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(target), false);
+	change = evs_query_jsonb("SELECT jsonb_build_object('starts_at', $1, 'ends_at', $2, 'doors_open', $3, 'status', $4)", &a);
 	memset(&a, 0, sizeof(a));
-	lc_arg(&a, JSONBOID, jsonb_datum(change), false);
-	lc_arg(&a, UUIDOID, id, false);
-	lc_arg(&a, UUIDOID, PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5), PG_ARGISNULL(5));
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(change), false);
+	evs_arg(&a, UUIDOID, id, false);
+	evs_arg(&a, UUIDOID, PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5), PG_ARGISNULL(5));
 	replay = evs_idempotency_begin(&idem, "reschedule_event", lc_opt_text(fcinfo, 6),
-								   lc_query_jsonb("SELECT $1 || jsonb_build_object('event_id', $2, 'confirmation_token', $3)", &a));
+								   evs_query_jsonb("SELECT $1 || jsonb_build_object('event_id', $2, 'confirmation_token', $3)", &a));
 	if (replay)
-		PG_RETURN_DATUM(lc_finish_spi(replay));
+		PG_RETURN_DATUM(evs_spi_finish_jsonb(replay));
 
 	lc_lock_event(tenant, id, &ev);
 	{
@@ -487,9 +487,9 @@ evs_api_reschedule_event(PG_FUNCTION_ARGS)
 
 	/* Doors keep their distance to the start when not given. */
 	memset(&a, 0, sizeof(a));
-	lc_arg(&a, JSONBOID, jsonb_datum(ev.row), false);
-	lc_arg(&a, JSONBOID, jsonb_datum(change), false);
-	merged = lc_query_jsonb("SELECT $1 || jsonb_build_object('starts_at', $2->'starts_at', 'ends_at', $2->'ends_at',"
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(ev.row), false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(change), false);
+	merged = evs_query_jsonb("SELECT $1 || jsonb_build_object('starts_at', $2->'starts_at', 'ends_at', $2->'ends_at',"
 							" 'doors_open', coalesce(nullif($2->'doors_open', 'null'), to_jsonb(($2->>'starts_at')::timestamptz"
 							"   - (($1->>'starts_at')::timestamptz - ($1->>'doors_open')::timestamptz))))", &a);
 	evs_validate_event(merged, true);
@@ -499,38 +499,38 @@ evs_api_reschedule_event(PG_FUNCTION_ARGS)
 	if (gate)
 	{
 		evs_idempotency_abandon(&idem);
-		PG_RETURN_DATUM(lc_finish_spi(gate));
+		PG_RETURN_DATUM(evs_spi_finish_jsonb(gate));
 	}
 	lc_lock_venue(tenant, ev.venue_id);
 	lc_check_overlap(tenant, ev.venue_id, merged, id, true);
 
 	memset(&a, 0, sizeof(a));
-	lc_arg(&a, UUIDOID, tenant, false);
-	lc_arg(&a, UUIDOID, id, false);
-	lc_arg(&a, JSONBOID, jsonb_datum(merged), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
-	lc_arg(&a, JSONBOID, jsonb_datum(ev.row), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(target), false);
-	lc_exec("UPDATE eventsvc.events SET status = 'RESCHEDULED', starts_at = ($3->>'starts_at')::timestamptz,"
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, UUIDOID, id, false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(merged), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(ev.row), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(target), false);
+	evs_exec("UPDATE eventsvc.events SET status = 'RESCHEDULED', starts_at = ($3->>'starts_at')::timestamptz,"
 			"  ends_at = ($3->>'ends_at')::timestamptz, doors_open = ($3->>'doors_open')::timestamptz,"
 			"  updated_by = $4, updated_at = eventsvc.now() WHERE tenant_id = $1 AND id = $2", &a, SPI_OK_UPDATE);
-	lc_exec("UPDATE eventsvc.event_schedules SET starts_at = ($3->>'starts_at')::timestamptz,"
+	evs_exec("UPDATE eventsvc.event_schedules SET starts_at = ($3->>'starts_at')::timestamptz,"
 			"  ends_at = ($3->>'ends_at')::timestamptz, doors_open_at = ($3->>'doors_open')::timestamptz,"
 			"  status = 'SCHEDULED', updated_at = eventsvc.now()"
 			" WHERE tenant_id = $1 AND event_id = $2 AND starts_at = ($5->>'starts_at')::timestamptz",
 			&a, SPI_OK_UPDATE);
-	lc_exec("UPDATE eventsvc.events SET status = $6::eventsvc.event_status, updated_at = eventsvc.now()"
+	evs_exec("UPDATE eventsvc.events SET status = $6::eventsvc.event_status, updated_at = eventsvc.now()"
 			" WHERE tenant_id = $1 AND id = $2", &a, SPI_OK_UPDATE);
 
 	memset(&a, 0, sizeof(a));
-	lc_arg(&a, JSONBOID, jsonb_datum(ev.row), false);
-	lc_arg(&a, JSONBOID, jsonb_datum(merged), false);
-	lc_arg(&a, TEXTOID, CStringGetTextDatum(ev.status), false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(ev.row), false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(merged), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(ev.status), false);
 	lc_emit(tenant, id, "event.rescheduled",
-			lc_query_jsonb("SELECT jsonb_build_object('previous_status', $3, 'previous', jsonb_build_object("
+			evs_query_jsonb("SELECT jsonb_build_object('previous_status', $3, 'previous', jsonb_build_object("
 					 " 'starts_at', $1->'starts_at', 'ends_at', $1->'ends_at', 'doors_open', $1->'doors_open'))", &a));
 
 	doc = lc_event_document(id);
 	evs_idempotency_finish(&idem, doc);
-	PG_RETURN_DATUM(lc_finish_spi(doc));
+	PG_RETURN_DATUM(evs_spi_finish_jsonb(doc));
 }

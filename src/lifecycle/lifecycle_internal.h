@@ -1,7 +1,7 @@
 /*
- * lifecycle/lifecycle_internal.h: what the lifecycle files (lifecycle.c, event_create.c,
- * cancellation.c, confirmation.c, event_checks.c, lifecycle_spi.c) share and
- * nothing else uses. The lc_ prefix keeps these short names apart from the
+ * lifecycle/lifecycle_internal.h: what the lifecycle files (lifecycle.c,
+ * event_create.c, cancellation.c, confirmation.c, event_checks.c, event_row.c)
+ * share and nothing else uses. The lc_ prefix keeps these short names apart from the
  * rest of the extension.
  */
 #ifndef EVS_LIFECYCLE_INTERNAL_H
@@ -9,43 +9,14 @@
 
 #include "lifecycle/lifecycle.h"
 
-/* ---------- one SPI statement with a checked result (lifecycle_spi.c) ---------- */
+/* ---------- the event row, its document and its messages (event_row.c) ---------- */
 
-/* The arguments of one statement, added in $n order by lc_arg. */
-typedef struct Args
-{
-	int			n;
-	Oid			types[10];
-	Datum		values[10];
-	char		nulls[10];
-} Args;
-
-extern void lc_arg(Args *a, Oid type, Datum value, bool isnull);
-/* Run sql (a string literal: its plan is kept) and require result code expect_rc. */
-extern void lc_exec(const char *sql, Args *a, int expect_rc);
-extern Datum lc_get(int row, int col, bool *isnull);
-extern char *lc_get_text(int row, int col);
-/* The single jsonb value a query (or INSERT/UPDATE ... RETURNING) returns, or NULL. */
-extern Jsonb *lc_query_jsonb(const char *sql, Args *a);
+/* SPI_connect for a lifecycle call (and no field prefix left from an earlier call). */
 extern void lc_begin_spi(void);
-/* Copy the result out of SPI memory, close SPI and return it. */
-extern Datum lc_finish_spi(Jsonb *result);
-
-static inline Datum
-jsonb_datum(Jsonb *j)
-{
-	return JsonbPGetDatum(j);
-}
-
-/* ---------- arguments and small values (lifecycle_spi.c) ---------- */
-
-extern char *lc_uuid_text(Datum id);
 /* {"k1": v1} or {"k1": v1, "k2": v2}; a NULL value is JSON null. */
 extern Jsonb *lc_json_pair(const char *k1, const char *v1, const char *k2, const char *v2);
 extern char *lc_opt_text(FunctionCallInfo fcinfo, int n);
 extern Datum lc_require_uuid(FunctionCallInfo fcinfo, int n, const char *name);
-
-/* ---------- the event row, its document and its messages (lifecycle_spi.c) ---------- */
 
 typedef struct EventRow
 {

@@ -130,38 +130,32 @@ int64
 evs_event_sold_count(Datum tenant_id, Datum event_id)
 {
 	static SPIPlanPtr plan = NULL;
-	EvsOwnerContext ctx;
+	EvsRoleSwitch ctx;
 	Datum		values[2] = {tenant_id, event_id};
 	bool		isnull;
 	int64		sold;
 	int			rc;
 
 	evs_become_owner(&ctx);
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	evs_spi_connect();
 	if (plan == NULL)
 	{
 		Oid			argtypes[2] = {UUIDOID, UUIDOID};
-		SPIPlanPtr	p = SPI_prepare(
+
+		plan = evs_spi_prepare_kept(
 			"SELECT greatest("
 			" (SELECT coalesce(sum(sold_count), 0) FROM eventsvc.event_capacity"
 			"   WHERE tenant_id = $1 AND event_id = $2),"
 			" (SELECT coalesce(sum(quantity), 0) FROM eventsvc.capacity_holds"
 			"   WHERE tenant_id = $1 AND event_id = $2 AND state = 'CONFIRMED'))::bigint",
 			2, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		plan = p;
 	}
 	rc = SPI_execute_plan(plan, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "sold count query failed: %s", SPI_result_code_string(rc));
 	sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
-	evs_restore_user(&ctx);
+	evs_switch_back(&ctx);
 	return isnull ? 0 : sold;
 }
 

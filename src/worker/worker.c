@@ -267,9 +267,7 @@ evs_worker_run_xact(const char *activity, void (*fn) (void *), void *arg)
 	PG_TRY();
 	{
 		Oid			role;
-		Oid			save_user;
-		int			save_sec;
-		int			rc;
+		EvsRoleSwitch as_worker;
 
 		PushActiveSnapshot(GetTransactionSnapshot());
 		role = worker_role_if_ready();
@@ -282,12 +280,10 @@ evs_worker_run_xact(const char *activity, void (*fn) (void *), void *arg)
 		{
 			debug_query_string = activity;
 			pgstat_report_activity(STATE_RUNNING, activity);
-			if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-			GetUserIdAndSecContext(&save_user, &save_sec);
-			SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+			evs_spi_connect();
+			evs_switch_role(&as_worker, role);
 			fn(arg);
-			SetUserIdAndSecContext(save_user, save_sec);
+			evs_switch_back(&as_worker);
 			SPI_finish();
 		}
 		PopActiveSnapshot();
