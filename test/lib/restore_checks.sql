@@ -1,0 +1,79 @@
+-- test/lib/restore_checks.sql: what must still work on a database made by
+-- test/lib/restore_seed.sql after a restore or an upgrade. Prints "name=value" lines;
+-- the caller compares them with test/lib/restore_checks.expected. Each call runs as a
+-- tenant user through the API; an error prints its SQLSTATE.
+\set ON_ERROR_STOP on
+\pset format unaligned
+\pset tuples_only on
+\pset footer off
+-- runs one statement, returns its first column as text, or the SQLSTATE it raised
+CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r text;
+BEGIN
+    EXECUTE sql INTO r;
+    RETURN coalesce(r, 'null');
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+
+SELECT id AS floor, event_id AS rock FROM eventsvc.event_capacity WHERE section_name = 'Floor' \gset
+SELECT id AS balcony FROM eventsvc.event_capacity WHERE section_name = 'Balcony' \gset
+SELECT id AS stalls FROM eventsvc.event_capacity WHERE section_name = 'Stalls' \gset
+SELECT id AS h2 FROM eventsvc.capacity_holds WHERE holder_id = 'buyer-2' \gset
+SELECT max(id) AS audit_max FROM eventsvc.event_audit_log \gset
+SELECT max(id) AS outbox_max FROM eventsvc.outbox \gset
+SELECT max(id) AS content_audit_max FROM eventsvc.content_audit_log \gset
+SELECT max(sequence) AS rock_seq FROM eventsvc.outbox WHERE aggregate_id = :'rock' \gset
+
+SET ROLE eventsvc_user;
+SET app.current_tenant_id = 'a5eed000-0000-4000-8000-000000000001';
+SET app.current_user_id = 'after-1';
+-- the shared seat counters: exactly the seats the restored holds leave
+SELECT 'floor_take_remaining=' || pg_temp.try(format($q$SELECT to_jsonb(api.reserve_capacity(%L, 94)) ->> 'quantity'$q$, :'floor'));
+SELECT 'floor_one_more=' || pg_temp.try(format($q$SELECT to_jsonb(api.reserve_capacity(%L, 1)) ->> 'quantity'$q$, :'floor'));
+SELECT 'balcony_take_remaining=' || pg_temp.try(format($q$SELECT to_jsonb(api.reserve_capacity(%L, 9)) ->> 'quantity'$q$, :'balcony'));
+SELECT 'balcony_one_more=' || pg_temp.try(format($q$SELECT to_jsonb(api.reserve_capacity(%L, 1)) ->> 'quantity'$q$, :'balcony'));
+-- a hold that was active in the dump is confirmed after it
+SET app.current_user_id = 'buyer-2';
+SELECT 'confirm_restored_hold=' || pg_temp.try(format($q$SELECT to_jsonb(api.confirm_hold(%L)) ->> 'state'$q$, :'h2'));
+SELECT 'floor_sold=' || sold || ' reserved=' || reserved || ' available=' || available
+  FROM api.section_availability WHERE capacity_id = :'floor';
+-- new writes: events, audit, outbox (per-event sequence goes on), content audit
+SET app.current_user_id = 'after-1';
+SELECT 'new_event=' || pg_temp.try($q$SELECT to_jsonb(api.create_event(venue_id => 'a5eed000-0000-4000-8000-0000000000a1',
+        name => 'After Restore Show', starts_at => now() + interval '90 days', ends_at => now() + interval '90 days 2 hours',
+        sections => '[{"section_name": "Pit", "total_capacity": 10}]')) ->> 'status'$q$);
+SELECT 'draft_update=' || pg_temp.try($q$SELECT to_jsonb(api.update_event(e.id, e.version, '{"short_description": "Now with breaks"}'))
+        ->> 'short_description' FROM api.events e WHERE e.name = 'Seed Weekly Class'$q$);
+SELECT 'rock_faqs=' || pg_temp.try(format($q$SELECT to_jsonb(api.set_event_faqs(%L, '[{"question": "Parking?", "answer": "No"}]')) IS NOT NULL$q$, :'rock'));
+-- derived tables came back: search by a performer, the rating summary
+SELECT 'search_performer=' || pg_temp.try($q$SELECT string_agg(name, ',') FROM api.search_events(q => 'amplifiers')$q$);
+SELECT 'rating=' || pg_temp.try(format($q$SELECT (to_jsonb(api.event_rating(%L)) ->> 'count') || '/' || (to_jsonb(api.event_rating(%L)) ->> 'average')$q$, :'rock', :'rock'));
+RESET ROLE;
+
+SET ROLE eventsvc_user;
+SET app.current_tenant_id = 'b5eed000-0000-4000-8000-000000000001';
+SET app.current_user_id = 'after-2';
+SELECT 'stalls_take_remaining=' || pg_temp.try(format($q$SELECT to_jsonb(api.reserve_capacity(%L, 17)) ->> 'quantity'$q$, :'stalls'));
+SELECT 'stalls_one_more=' || pg_temp.try(format($q$SELECT to_jsonb(api.reserve_capacity(%L, 1)) ->> 'quantity'$q$, :'stalls'));
+SELECT 'tenant_isolation=' || count(*) FROM api.events;
+RESET ROLE;
+
+SET ROLE eventsvc_service;
+SELECT 'revoked_token=' || pg_temp.try($q$SELECT to_jsonb(api.token_status('seed-jti-1')) ->> 'revoked'$q$);
+RESET ROLE;
+
+-- keys continue where the dump stopped: new rows got ids above the old ones
+SELECT 'audit_ids_continue=' || (min(id) > :audit_max) || ' ' || (count(*) > 0)
+  FROM eventsvc.event_audit_log WHERE id > :audit_max OR actor_id LIKE 'after-%';
+SELECT 'outbox_ids_continue=' || (min(id) > :outbox_max) || ' ' || (count(*) > 0)
+  FROM eventsvc.outbox WHERE id > :outbox_max OR payload::text LIKE '%After Restore Show%';
+SELECT 'content_audit_ids_continue=' || (min(id) > :content_audit_max) || ' ' || (count(*) > 0)
+  FROM eventsvc.content_audit_log WHERE id > :content_audit_max OR actor_id LIKE 'after-%';
+SELECT 'rock_sequence_continues=' || (min(sequence) = :rock_seq + 1) FROM eventsvc.outbox WHERE aggregate_id = :'rock' AND id > :outbox_max;
+SELECT 'capacity_check=' || count(*) FILTER (WHERE NOT ok) FROM (
+    SELECT s.total_capacity >= coalesce(sum(h.quantity) FILTER (WHERE h.state IN ('ACTIVE', 'CONFIRMED')), 0) AS ok
+      FROM eventsvc.event_capacity s LEFT JOIN eventsvc.capacity_holds h ON h.tenant_id = s.tenant_id AND h.capacity_id = s.id
+     GROUP BY s.tenant_id, s.id, s.total_capacity) x;
