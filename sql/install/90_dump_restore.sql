@@ -106,11 +106,11 @@ CREATE FUNCTION eventsvc.trigger_written_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF pg_trigger_depth() < 2 THEN
-        RAISE EXCEPTION 'rows of %.% are written only by eventsvc''s triggers', TG_TABLE_SCHEMA, TG_TABLE_NAME
-            USING ERRCODE = '42501',
-                  DETAIL = 'A direct INSERT or COPY would add audit entries that no change produced.',
-                  HINT = 'Restoring a dump? Run pg_restore as a superuser with '
-                         'PGOPTIONS=''-c session_replication_role=replica'' (README "Backup and restore").';
+        PERFORM eventsvc.raise_error('forbidden',
+            format('rows of %s.%s are written only by eventsvc''s triggers', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+            'A direct INSERT or COPY would add audit entries that no change produced.',
+            'Restoring a dump? Run pg_restore as a superuser with '
+            'PGOPTIONS=''-c session_replication_role=replica'' (README "Backup and restore").');
     END IF;
     RETURN NULL;
 END
@@ -132,14 +132,15 @@ BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') AND (TG_OP = 'DELETE' OR NEW.id IS DISTINCT FROM OLD.id) THEN
         PERFORM 1 FROM eventsvc.event_categories c WHERE c.parent_id = OLD.id FOR KEY SHARE;
         IF FOUND THEN
-            RAISE EXCEPTION 'category % has subcategories', OLD.slug USING ERRCODE = '23503',
-                  HINT = 'Move or delete the subcategories first, or deactivate the category (is_active = false).';
+            PERFORM eventsvc.raise_error('conflict', format('category %s has subcategories', OLD.slug), NULL,
+                'Move or delete the subcategories first, or deactivate the category (is_active = false).');
         END IF;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.parent_id IS NOT NULL THEN
         PERFORM 1 FROM eventsvc.event_categories c WHERE c.id = NEW.parent_id FOR KEY SHARE;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'parent category % does not exist', NEW.parent_id USING ERRCODE = '23503';
+            PERFORM eventsvc.raise_error('validation', format('parent category %s does not exist', NEW.parent_id),
+                NULL, 'parent_id names another category (GET /categories).');
         END IF;
     END IF;
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
