@@ -104,7 +104,8 @@ evs_rabbit_stop() {
     # epmd was started for this broker's own port; stop exactly that one.
     local epid
     for epid in $(pgrep -x epmd 2>/dev/null); do
-        if tr '\0' ' ' <"/proc/$epid/environ" 2>/dev/null | grep -q "ERL_EPMD_PORT=$RABBIT_EPMD_PORT "; then
+        # (an epmd of another broker, e.g. the machine's own service, may exit meanwhile)
+        if { tr '\0' ' ' <"/proc/$epid/environ"; } 2>/dev/null | grep -q "ERL_EPMD_PORT=$RABBIT_EPMD_PORT "; then
             kill "$epid" 2>/dev/null
         fi
     done
