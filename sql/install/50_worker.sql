@@ -190,8 +190,9 @@ CREATE FUNCTION eventsvc.worker_shmem_status(
     OUT last_error text)
     AS 'MODULE_PATHNAME', 'evs_sql_worker_shmem_status' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 
--- What to monitor (docs/operations.md "Monitoring"): one row.
-CREATE VIEW api.worker_status AS
+-- What to monitor (docs/operations.md "Monitoring"): one row. Owner rights, so a
+-- security_barrier like every owner-rights view of schema api.
+CREATE VIEW api.worker_status WITH (security_barrier = true) AS
 SELECT s.running, s.pid, s.state, s.database, s.started_at,
        s.broker_connected, s.broker_since, s.broker_error,
        (SELECT pg_catalog.count(*) FROM eventsvc.outbox o WHERE o.state = 'pending') AS outbox_pending,

@@ -44,16 +44,19 @@ BEGIN
     IF event_pda IS NULL OR event_pda !~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$' THEN
         PERFORM eventsvc.raise_error('validation', 'event_pda must be a base58 Solana address of 32 to 44 characters');
     END IF;
-    -- a PDA names one on-chain account; if two rows claimed it, refuse rather than guess
-    SELECT * INTO e FROM eventsvc.events x
+    -- Exactly one row: a PDA names one on-chain account and belongs to one event
+    -- (events_event_pda_key); STRICT still refuses to guess if two rows ever claimed it.
+    SELECT * INTO STRICT e FROM eventsvc.events x
      WHERE x.event_pda = internal_event_by_pda.event_pda AND x.deleted_at IS NULL;
-    IF NOT FOUND THEN
-        PERFORM eventsvc.raise_error('not_found', format('no event has PDA %s', event_pda));
-    END IF;
     RETURN eventsvc.internal_event_document(e);
 EXCEPTION
+    WHEN no_data_found THEN
+        PERFORM eventsvc.raise_error('not_found', format('no event has PDA %s', event_pda));
+        RETURN NULL;
     WHEN too_many_rows THEN
-        PERFORM eventsvc.raise_error('conflict', format('more than one event has PDA %s', event_pda));
+        PERFORM eventsvc.raise_error('conflict', format('more than one event has PDA %s', event_pda),
+            NULL, 'An on-chain address belongs to one event; the platform operator must resolve the duplicate.');
+        RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION api.internal_event_by_pda(text) IS
@@ -92,7 +95,8 @@ COMMENT ON FUNCTION api.internal_scan_stats(uuid) IS
 
 -- blockchain-service's callback (PUT /internal/events/{id}/blockchain-status).
 -- Idempotent: the same report twice changes nothing the second time. A synced
--- event keeps its PDA: a different one is a conflict, not an overwrite.
+-- event keeps its PDA: a different one is a conflict, not an overwrite; so is an
+-- address another event already holds (events_write_rules, part 32: PT409).
 CREATE FUNCTION api.update_blockchain_status(event_id uuid, status text, event_pda text DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -16,5 +16,7 @@ extern bool  evs_transition_allowed(int from, int to);
 extern void  evs_check_transition(Datum tenant_id, Datum event_id, const char *from, const char *to);
 /* Tickets sold for an event: sum of section sold_count, or confirmed holds if more. */
 extern int64 evs_event_sold_count(Datum tenant_id, Datum event_id);
+/* event_rules.c: a Solana address (base58, 32 to 44 characters) */
+extern bool  evs_valid_pda(const char *s);
 
 #endif

@@ -25,8 +25,10 @@
 #     of every table once at the end)
 #   - refuse roles without EXECUTE with 42501; no raw "permission denied for table" from a
 #     granted function; no write without a usable tenant.
-# Every api view is read the same way. At the end, as superuser: tenant B unchanged, row
-# counts unchanged, every section's seat counter equal to its hold rows. Raw PostgreSQL
+# Every api view is read the same way, and again with a caller's cheap, leaky function
+# in the WHERE clause (it must see no row the view hides). A PDA takeover is tried by
+# every path (tenant B's synced on-chain address onto tenant A's event). At the end, as
+# superuser: tenant B unchanged, row counts unchanged, every section's seat counter equal to its hold rows. Raw PostgreSQL
 # errors that PostgREST answers with 400 are listed as "# note" lines, not failures.
 # A new function that is cross-tenant by design goes into hostile.cross_tenant_by_design
 # (test/lib/hostile_calls.sql); a new argument name may want a baseline there too.
@@ -188,6 +190,34 @@ while IFS=$'\x1f' read -r v problem roles modes msg; do
 done < <(q -F $'\x1f' -c "SELECT view, problem, string_agg(DISTINCT role, ','), string_agg(DISTINCT mode, ','),
                                   left(coalesce(min(sqlstate || ' ' || message), 'none'), 300)
                              FROM hostile.view_results WHERE problem IS NOT NULL GROUP BY view, problem ORDER BY view::text")
+
+# The same reads with a caller's leaky function in the WHERE clause (cheap, and it tells
+# every row it is handed): a view must not hand it a row it would not show.
+q -c "CREATE TABLE hostile.leaky_view_results AS SELECT * FROM hostile.view_probe(true)"
+while IFS=$'\x1f' read -r v n; do
+    ok "view $v with a leaky function: $n reads, it saw nothing hidden"
+done < <(q -F $'\x1f' -c "SELECT view, count(*) FROM hostile.leaky_view_results GROUP BY view
+                           HAVING count(problem) = 0 ORDER BY view::text")
+while IFS=$'\x1f' read -r v problem roles modes msg; do
+    notok "view $v with a leaky function: $problem [roles $roles; modes $modes]"
+    echo "#   error: $msg"
+done < <(q -F $'\x1f' -c "SELECT view, problem, string_agg(DISTINCT role, ','), string_agg(DISTINCT mode, ','),
+                                  left(coalesce(min(sqlstate || ' ' || message), 'none'), 300)
+                             FROM hostile.leaky_view_results WHERE problem IS NOT NULL GROUP BY view, problem ORDER BY view::text")
+
+# PDA takeover: tenant A tries to put tenant B's synced on-chain address on its own event
+# by every path; B's address must still name B's event alone.
+q -c "CREATE TABLE hostile.pda_results AS SELECT * FROM hostile.pda_takeover()"
+while IFS=$'\x1f' read -r attempt role mode st msg problem; do
+    notok "PDA takeover through $attempt as $role ($mode): $problem"
+    echo "#   error: ${st:-none} $msg"
+done < <(q -F $'\x1f' -c "SELECT attempt, role, mode, coalesce(sqlstate, ''), replace(coalesce(message, ''), E'\n', ' '),
+                                  problem FROM hostile.pda_results WHERE problem IS NOT NULL")
+n=$(q -c "SELECT count(*) FROM hostile.pda_results")
+if [ "$n" -gt 0 ] && [ "$(q -c "SELECT count(*) FROM hostile.pda_results WHERE problem IS NOT NULL")" = 0 ]; then
+    ok "PDA takeover: $n attempts, tenant B's address still names B's event alone"
+fi
+[ "$n" -gt 0 ] || notok "PDA takeover: the probe ran no attempt"
 
 # A tenant user acting on another user's hold of the same tenant (the seeded hold belongs
 # to "seed-eventsvc_user"; the calls act as "eventsvc_user" or the JWT sub "hostile-sub").

@@ -88,7 +88,12 @@ SELECT id, fn, role, mode, probe, sqlstate, message, kind FROM (
 -- Views of schema api: read as every role that may, in each tenant mode. A view must not
 -- show tenant B's rows to tenant A (beyond the public catalogue), nor anything secret
 -- without a usable tenant; an error must have an acceptable code.
-CREATE FUNCTION hostile.view_probe()
+-- With leaky = true each read carries a caller's leaky function in its WHERE clause, once
+-- per column, declared as cheap as can be so that the planner runs it as early as it may: it
+-- tells (RAISE NOTICE) and remembers (a setting) every row it is handed, and whatever it
+-- was handed counts as seen. A view that runs with its owner's rights and is no security
+-- barrier hands it the rows its own WHERE clause hides.
+CREATE FUNCTION hostile.view_probe(leaky boolean DEFAULT false)
 RETURNS TABLE (view regclass, role text, mode text, sqlstate text, message text, leak text, problem text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -101,6 +106,15 @@ DECLARE
     public_ok boolean;
     tenant_a text := (SELECT id FROM hostile.ids WHERE kind = 'tenant' AND tenant = 'A');
 BEGIN
+    -- the caller's function, in the session's own temporary schema: any role can make one
+    CREATE OR REPLACE FUNCTION pg_temp.hostile_peek(row_text text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE COST 0.0001 AS $peek$
+    BEGIN
+        RAISE NOTICE 'peek: %', left(row_text, 200);
+        PERFORM set_config('hostile.seen', left(current_setting('hostile.seen', true) || E'\n' || coalesce(row_text, ''), 200000), true);
+        RETURN true;
+    END
+    $peek$;
     FOR v IN SELECT c.oid::regclass FROM pg_class c WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'm')
              ORDER BY 1::text LOOP
         public_ok := has_table_privilege('eventsvc_anon', v, 'SELECT');
@@ -119,8 +133,20 @@ BEGIN
                         PERFORM set_config('request.jwt.claims', replace(hostile.state_get(m), '$ROLE', r), true);
                         PERFORM set_config('app.current_tenant_id', tenant_a, true);
                     END IF;
+                    PERFORM set_config('hostile.seen', '', true);
                     EXECUTE format('SET LOCAL ROLE %I', r);
-                    EXECUTE format('SELECT string_agg(left(x::text, 20000), E''\n'') FROM (SELECT * FROM %s LIMIT 1000) x', v) INTO outtxt;
+                    IF leaky THEN
+                        SET LOCAL client_min_messages = warning;
+                        -- one call per column, ANDed: each is a condition of its own that the
+                        -- planner may push down to the table the column comes from
+                        EXECUTE format('SELECT string_agg(left(x::text, 20000), E''\n'') FROM (SELECT * FROM %s x WHERE %s LIMIT 1000) x', v,
+                                       (SELECT string_agg(format('pg_temp.hostile_peek(x.%I::text)', a.attname), ' AND ' ORDER BY a.attnum)
+                                          FROM pg_attribute a WHERE a.attrelid = v AND a.attnum > 0 AND NOT a.attisdropped))
+                           INTO outtxt;
+                        outtxt := concat_ws(E'\n', outtxt, current_setting('hostile.seen', true));
+                    ELSE
+                        EXECUTE format('SELECT string_agg(left(x::text, 20000), E''\n'') FROM (SELECT * FROM %s LIMIT 1000) x', v) INTO outtxt;
+                    END IF;
                     RAISE EXCEPTION USING ERRCODE = 'HR000', MESSAGE = 'hostile rollback';
                 EXCEPTION WHEN OTHERS THEN
                     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
@@ -135,6 +161,89 @@ BEGIN
                 END;
                 RETURN NEXT;
             END LOOP;
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+-- PDA takeover: tenant B's public event is synced with an on-chain address (as the
+-- blockchain service would); then tenant A, as each of its roles and in each of its
+-- tenant modes, tries to put that address on its own event through every path there is
+-- (the API's update and create, direct writes, the service callback). Whatever the
+-- attempt answers, afterwards the address must still resolve to B's event and to no
+-- other. Each attempt runs in a subtransaction that is always rolled back.
+CREATE FUNCTION hostile.pda_takeover()
+RETURNS TABLE (attempt text, role text, mode text, sqlstate text, message text, problem text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    pda_b constant text := '7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU';
+    tenant_a text := (SELECT id FROM hostile.ids WHERE kind = 'tenant' AND tenant = 'A');
+    event_a text := (SELECT id FROM hostile.ids WHERE kind = 'event_secret' AND tenant = 'A');    -- a DRAFT
+    event_b text := (SELECT id FROM hostile.ids WHERE kind = 'event' AND tenant = 'B');
+    venue_a text := (SELECT id FROM hostile.ids WHERE kind = 'venue' AND tenant = 'A');
+    a record;
+    m text;
+    st text;
+    msg text;
+    found_id text;
+    holders bigint;
+    b_pda text;
+BEGIN
+    FOR a IN SELECT * FROM (VALUES
+        ('api.update_event', 'eventsvc_user', format('SELECT api.update_event(%L, (SELECT version FROM api.events WHERE id = %L), jsonb_build_object(''event_pda'', %L))', event_a, event_a, pda_b)),
+        ('api.update_event', 'eventsvc_admin', format('SELECT api.update_event(%L, (SELECT version FROM api.events WHERE id = %L), jsonb_build_object(''event_pda'', %L))', event_a, event_a, pda_b)),
+        ('api.create_event', 'eventsvc_admin', format('SELECT api.create_event(venue_id => %L, name => ''Squatter'', starts_at => eventsvc.now() + interval ''90 days'', ends_at => eventsvc.now() + interval ''90 days 1 hour'', event_pda => %L)', venue_a, pda_b)),
+        ('UPDATE eventsvc.events', 'eventsvc_user', format('UPDATE eventsvc.events SET event_pda = %L WHERE id = %L', pda_b, event_a)),
+        ('UPDATE eventsvc.events', 'eventsvc_admin', format('UPDATE eventsvc.events SET event_pda = %L, blockchain_status = ''synced'' WHERE id = %L', pda_b, event_a)),
+        ('INSERT INTO eventsvc.events', 'eventsvc_admin', format('INSERT INTO eventsvc.events (tenant_id, venue_id, name, slug, starts_at, ends_at, event_pda, blockchain_status) VALUES (%L, %L, ''Squatter'', ''squatter'', eventsvc.now() + interval ''90 days'', eventsvc.now() + interval ''90 days 1 hour'', %L, ''synced'')', tenant_a, venue_a, pda_b)),
+        ('api.update_blockchain_status', 'eventsvc_service', format('SELECT api.update_blockchain_status(%L, ''synced'', %L)', event_a, pda_b))
+      ) AS x(attempt, role, sql) LOOP
+        FOREACH m IN ARRAY ARRAY['tenantA', 'jwtA'] LOOP
+            st := NULL; msg := NULL; found_id := NULL; holders := NULL; b_pda := NULL;
+            BEGIN
+                -- B's event is synced with its address, as the blockchain service reports it
+                PERFORM api.update_blockchain_status(event_b::uuid, 'synced', pda_b);
+                BEGIN
+                    IF m = 'tenantA' THEN
+                        PERFORM set_config('app.current_tenant_id', tenant_a, true);
+                    ELSE
+                        PERFORM set_config('request.jwt.claims',
+                            json_build_object('role', a.role, 'tenant_id', tenant_a, 'sub', 'hostile-sub')::text, true);
+                    END IF;
+                    EXECUTE format('SET LOCAL ROLE %I', a.role);
+                    EXECUTE a.sql;
+                    RESET ROLE;
+                EXCEPTION WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+                END;
+                RESET ROLE;
+                PERFORM set_config('request.jwt.claims', '', true);
+                PERFORM set_config('app.current_tenant_id', '', true);
+                -- as superuser: who holds the address now, and what does the lookup answer?
+                SELECT count(*) INTO holders FROM eventsvc.events WHERE event_pda = pda_b;
+                SELECT event_pda INTO b_pda FROM eventsvc.events WHERE id = event_b::uuid;
+                BEGIN
+                    found_id := api.internal_event_by_pda(pda_b) ->> 'id';
+                EXCEPTION WHEN OTHERS THEN
+                    found_id := 'error: ' || SQLERRM;
+                END;
+                RAISE EXCEPTION USING ERRCODE = 'HR000', MESSAGE = 'hostile rollback';
+            EXCEPTION WHEN OTHERS THEN
+                IF SQLSTATE <> 'HR000' THEN
+                    st := SQLSTATE; msg := 'setup: ' || SQLERRM;
+                END IF;
+            END;
+            attempt := a.attempt; role := a.role; mode := m; sqlstate := st; message := msg;
+            problem := CASE
+                WHEN msg LIKE 'setup: %' THEN 'the probe could not run: ' || msg
+                WHEN holders IS DISTINCT FROM 1 THEN format('%s events hold tenant B''s address', holders)
+                WHEN b_pda IS DISTINCT FROM pda_b THEN 'tenant B''s event lost its address'
+                WHEN found_id IS DISTINCT FROM event_b THEN format('the lookup of B''s address answers %s, not B''s event', found_id)
+                WHEN st IS NULL AND a.role <> 'eventsvc_service' THEN 'the attempt was accepted (it changed nothing, but should have been refused)'
+                WHEN hostile.bad_code(st, 'api.update_event(uuid,integer,jsonb,uuid,text)'::regprocedure) IS NOT NULL
+                    THEN 'error code ' || st || ': ' || hostile.bad_code(st, 'api.update_event(uuid,integer,jsonb,uuid,text)'::regprocedure)
+            END;
+            RETURN NEXT;
         END LOOP;
     END LOOP;
 END

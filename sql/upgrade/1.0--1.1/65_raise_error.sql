@@ -1,4 +1,4 @@
--- The service lookups raise through eventsvc.raise_error.
+-- The service lookups raise through eventsvc.raise_error (the PDA lookup: 65_strict_pda_lookup.sql).
 
 CREATE OR REPLACE FUNCTION api.internal_event(event_id uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -12,28 +12,6 @@ BEGIN
             format('event %s not found', coalesce(internal_event.event_id::text, 'null')));
     END IF;
     RETURN eventsvc.internal_event_document(e);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION api.internal_event_by_pda(event_pda text) RETURNS jsonb
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    e eventsvc.events;
-BEGIN
-    PERFORM eventsvc.require_service('look up events by blockchain PDA');
-    IF event_pda IS NULL OR event_pda !~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$' THEN
-        PERFORM eventsvc.raise_error('validation', 'event_pda must be a base58 Solana address of 32 to 44 characters');
-    END IF;
-    -- a PDA names one on-chain account; if two rows claimed it, refuse rather than guess
-    SELECT * INTO e FROM eventsvc.events x
-     WHERE x.event_pda = internal_event_by_pda.event_pda AND x.deleted_at IS NULL;
-    IF NOT FOUND THEN
-        PERFORM eventsvc.raise_error('not_found', format('no event has PDA %s', event_pda));
-    END IF;
-    RETURN eventsvc.internal_event_document(e);
-EXCEPTION
-    WHEN too_many_rows THEN
-        PERFORM eventsvc.raise_error('conflict', format('more than one event has PDA %s', event_pda));
 END
 $$;
 

@@ -1,0 +1,29 @@
+-- Part 32 (new): the write rules of events for every writer, and one event per
+-- on-chain address.
+
+CREATE FUNCTION eventsvc.event_rules_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'evs_event_rules_trigger' LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION eventsvc.event_rules_trigger() IS
+    'BEFORE INSERT OR UPDATE on events: the write rules every writer meets (docs/tenancy.md "Write rules").';
+CREATE TRIGGER events_write_rules BEFORE INSERT OR UPDATE ON eventsvc.events
+    FOR EACH ROW EXECUTE FUNCTION eventsvc.event_rules_trigger();
+
+-- 1.0 let two events claim one address; the update stops with the list instead of
+-- choosing which event keeps it.
+DO $pda$
+DECLARE
+    dups text;
+BEGIN
+    SELECT string_agg(format('%s (events %s)', d.event_pda, d.ids), '; ') INTO dups
+      FROM (SELECT e.event_pda, string_agg(e.tenant_id || '/' || e.id, ', ' ORDER BY e.tenant_id, e.id) AS ids
+              FROM eventsvc.events e WHERE e.event_pda IS NOT NULL
+             GROUP BY e.event_pda HAVING count(*) > 1) d;
+    IF dups IS NOT NULL THEN
+        PERFORM eventsvc.raise_error('conflict', 'several events claim the same event_pda; 1.1 allows one event per address',
+            'Claimed more than once: ' || dups || '.',
+            'Keep the address on the event the blockchain service synced, set event_pda = NULL on the others, then run ALTER EXTENSION eventsvc UPDATE again.');
+    END IF;
+END
+$pda$;
+CREATE UNIQUE INDEX events_event_pda_key ON eventsvc.events (event_pda) WHERE event_pda IS NOT NULL;
