@@ -8,6 +8,8 @@ COMMENT ON FUNCTION eventsvc.event_rules_trigger() IS
     'BEFORE INSERT OR UPDATE on events: the write rules every writer meets (docs/tenancy.md "Write rules").';
 CREATE TRIGGER events_write_rules BEFORE INSERT OR UPDATE ON eventsvc.events
     FOR EACH ROW EXECUTE FUNCTION eventsvc.event_rules_trigger();
+-- (a fresh install revokes PUBLIC's rights on every function in part 99)
+REVOKE ALL ON FUNCTION eventsvc.event_rules_trigger() FROM PUBLIC;
 
 -- 1.0 let two events claim one address; the update stops with the list instead of
 -- choosing which event keeps it.
