@@ -538,17 +538,16 @@ Datum
 evs_sql_escrow_state(PG_FUNCTION_ARGS)
 {
 	EvsEscrowEntry *e;
-	char		buf[256];
+	JsonbParseState *st = NULL;
 
 	if (PG_ARGISNULL(0) || escrow_find_all(PG_GETARG_DATUM(0), &e, 1) == 0)
 		PG_RETURN_NULL();
-	snprintf(buf, sizeof(buf),
-			 "{\"valid\": %s, \"available\": " UINT64_FORMAT ", \"in_flight\": %u, \"generation\": %u}",
-			 pg_atomic_read_u32(&e->valid) ? "true" : "false",
-			 pg_atomic_read_u64(&e->available),
-			 pg_atomic_read_u32(&e->inflight),
-			 pg_atomic_read_u32(&e->generation));
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf)));
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_bool(&st, "valid", pg_atomic_read_u32(&e->valid) != 0);
+	evs_jsonb_push_int(&st, "available", (int64) pg_atomic_read_u64(&e->available));
+	evs_jsonb_push_int(&st, "in_flight", pg_atomic_read_u32(&e->inflight));
+	evs_jsonb_push_int(&st, "generation", pg_atomic_read_u32(&e->generation));
+	PG_RETURN_JSONB_P(evs_jsonb_end(&st));
 }
 
 /*

@@ -114,10 +114,9 @@ hold_change_begin(FunctionCallInfo fcinfo, const char *operation, Datum *v, EvsI
 	idem->active = false;
 	if (!evs_idempotency_header_present())
 		return NULL;
-	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	evs_jsonb_push_text(&st, "hold_id", evs_uuid_text(v[1]));
-	return evs_idempotency_begin(idem, operation, NULL,
-								 JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_uuid(&st, "hold_id", v[1]);
+	return evs_idempotency_begin(idem, operation, NULL, evs_jsonb_end(&st));
 }
 
 Datum

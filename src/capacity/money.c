@@ -114,56 +114,6 @@ evs_price_line(const EvsPriceInput *in, int32 quantity, EvsPriceLine *out)
 	out->total = evs_money_add(out->subtotal, out->tax, "total");
 }
 
-/*
- * Builders for jsonb objects (the price object here, the hold in capacity.c):
- * values straight from integers, no text round trip.
- */
-void
-evs_jsonb_push_key(JsonbParseState **st, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	(void) pushJsonbValue(st, WJB_KEY, &k);
-}
-
-void
-evs_jsonb_push_numeric(JsonbParseState **st, const char *key, Numeric n)
-{
-	JsonbValue	v;
-
-	evs_jsonb_push_key(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = n;
-	(void) pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-/* A NULL str gives a JSON null. */
-void
-evs_jsonb_push_text(JsonbParseState **st, const char *key, const char *str)
-{
-	JsonbValue	v;
-
-	evs_jsonb_push_key(st, key);
-	if (str == NULL)
-		v.type = jbvNull;
-	else
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) str;
-		v.val.string.len = strlen(str);
-	}
-	(void) pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-void
-evs_jsonb_push_int(JsonbParseState **st, const char *key, int64 n)
-{
-	evs_jsonb_push_numeric(st, key, int64_to_numeric(n));
-}
-
 /* The rate as an exact decimal with its 8 places (0.0825 -> 0.08250000). */
 static Numeric
 tax_rate_numeric(int64 rate_e8)
@@ -207,10 +157,9 @@ static Jsonb *
 price_line_build(const EvsPriceInput *in, const EvsPriceLine *l)
 {
 	JsonbParseState *st = NULL;
-	JsonbValue *obj;
 
 	/* keys in jsonb's own order (length, then bytes): its sort then only checks */
-	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	evs_jsonb_begin_object(&st, NULL);
 	evs_jsonb_push_int(&st, "tax", l->tax);
 	evs_jsonb_push_int(&st, "total", l->total);
 	evs_jsonb_push_text(&st, "currency", in->currency);
@@ -225,8 +174,7 @@ price_line_build(const EvsPriceInput *in, const EvsPriceLine *l)
 	evs_jsonb_push_int(&st, "service_fee", l->service_fee);
 	evs_jsonb_push_int(&st, "facility_fee", l->facility_fee);
 	evs_jsonb_push_int(&st, "group_discount", l->group_discount);
-	obj = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(obj);
+	return evs_jsonb_end(&st);
 }
 
 /* The jsonb object api.calculate_price returns and holds keep as locked_price (a fresh copy). */

@@ -65,12 +65,6 @@ extern int64 evs_money_scale_half_even(int64 amount, int64 num, int64 den, const
 extern void evs_price_line(const EvsPriceInput *in, int32 quantity, EvsPriceLine *out);
 extern Datum evs_price_line_jsonb(const EvsPriceInput *in, const EvsPriceLine *line);
 
-/* jsonb object builders (money.c), shared with the hold object of capacity.c */
-extern void evs_jsonb_push_key(JsonbParseState **st, const char *key);
-extern void evs_jsonb_push_text(JsonbParseState **st, const char *key, const char *str);	/* NULL: null */
-extern void evs_jsonb_push_int(JsonbParseState **st, const char *key, int64 n);
-extern void evs_jsonb_push_numeric(JsonbParseState **st, const char *key, Numeric n);
-
 /* Rates leave SQL as exact integers: numeric * 10^k is exact, so is ::int8. */
 #define EVS_PRICING_COLUMNS \
 	"p.id, p.event_id, p.capacity_id, p.is_active, p.sales_start_at, p.sales_end_at," \

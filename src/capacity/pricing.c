@@ -220,19 +220,19 @@ evs_sql_active_pricing(PG_FUNCTION_ARGS)
 	if (SPI_processed == 1)
 	{
 		EvsPricing	p;
-		StringInfoData b;
+		JsonbParseState *st = NULL;
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 23);
 		MemoryContext spi;
 
 		evs_pricing_from_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, at, &p);
 		spi = MemoryContextSwitchTo(outer);
-		initStringInfo(&b);
-		appendStringInfo(&b, "{\"pricing_id\": \"%s\", \"name\": ",
-						 evs_uuid_text(p.id));
-		escape_json(&b, name);
-		appendStringInfo(&b, ", \"price_kind\": \"%s\", \"unit_price\": " INT64_FORMAT ", \"currency\": \"%s\"}",
-						 p.price.price_kind, p.price.unit_price, p.price.currency);
-		result = DirectFunctionCall1(jsonb_in, CStringGetDatum(b.data));
+		evs_jsonb_begin_object(&st, NULL);
+		evs_jsonb_push_uuid(&st, "pricing_id", p.id);
+		evs_jsonb_push_text(&st, "name", name);
+		evs_jsonb_push_text(&st, "price_kind", p.price.price_kind);
+		evs_jsonb_push_int(&st, "unit_price", p.price.unit_price);
+		evs_jsonb_push_text(&st, "currency", p.price.currency);
+		result = JsonbPGetDatum(evs_jsonb_end(&st));
 		MemoryContextSwitchTo(spi);
 		found = true;
 	}
@@ -422,7 +422,7 @@ evs_sql_update_dynamic_price(PG_FUNCTION_ARGS)
 	Datum		event_id,
 				result;
 	char	   *actor;
-	StringInfoData b;
+	JsonbParseState *st = NULL;
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext spi;
 
@@ -479,14 +479,13 @@ evs_sql_update_dynamic_price(PG_FUNCTION_ARGS)
 	result = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
 	MemoryContextSwitchTo(spi);
 
-	initStringInfo(&b);
-	appendStringInfo(&b, "{\"pricing_id\": \"%s\", \"old_price\": " INT64_FORMAT ", \"new_price\": " INT64_FORMAT
-					 ", \"version\": %d, \"changed_by\": ",
-					 evs_uuid_text(vals[1]), oldp, price, version + 1);
-	escape_json(&b, actor);
-	appendStringInfoChar(&b, '}');
-	evs_outbox_emit(tenant, event_id, "tickettoken_events", "pricing.price_changed",
-					DirectFunctionCall1(jsonb_in, CStringGetDatum(b.data)));
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_uuid(&st, "pricing_id", vals[1]);
+	evs_jsonb_push_int(&st, "old_price", oldp);
+	evs_jsonb_push_int(&st, "new_price", price);
+	evs_jsonb_push_int(&st, "version", version + 1);
+	evs_jsonb_push_text(&st, "changed_by", actor);
+	(void) evs_outbox_emit_key(tenant, event_id, EVS_RK_PRICE_CHANGED, evs_jsonb_end(&st));
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

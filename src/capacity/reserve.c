@@ -221,15 +221,6 @@ new_uuid(void)
 	return UUIDPGetDatum(u);
 }
 
-static void
-push_time(JsonbParseState **st, const char *key, TimestampTz t)
-{
-	char		buf[MAXDATELEN + 1];
-
-	/* the parse state keeps the pointer until the object is built: copy out of the stack */
-	evs_jsonb_push_text(st, key, pstrdup(JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL)));
-}
-
 /*
  * The new hold as jsonb, the same object to_jsonb() of its row gives, built
  * from the values just inserted (cheaper than reading the row back).
@@ -239,10 +230,9 @@ hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing 
 		   const char *holder, int32 quantity, Datum locked, TimestampTz expires, TimestampTz created)
 {
 	JsonbParseState *st = NULL;
-	JsonbValue *obj;
 
 	/* keys in jsonb's own order (length, then bytes): its sort then only checks */
-	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	evs_jsonb_begin_object(&st, NULL);
 	evs_jsonb_push_text(&st, "id", evs_uuid_text(id));
 	evs_jsonb_push_text(&st, "state", "ACTIVE");
 	evs_jsonb_push_text(&st, "currency", priced ? p->price.currency : NULL);
@@ -250,8 +240,8 @@ hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing 
 	evs_jsonb_push_int(&st, "quantity", quantity);
 	evs_jsonb_push_text(&st, "holder_id", holder);
 	evs_jsonb_push_text(&st, "tenant_id", evs_uuid_text(tenant));
-	push_time(&st, "created_at", created);
-	push_time(&st, "expires_at", expires);
+	evs_jsonb_push_time(&st, "created_at", created);
+	evs_jsonb_push_time(&st, "expires_at", expires);
 	evs_jsonb_push_text(&st, "pricing_id", priced ? evs_uuid_text(p->id) : NULL);
 	if (priced)
 		evs_jsonb_push_int(&st, "unit_price", p->price.unit_price);
@@ -260,26 +250,8 @@ hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing 
 	evs_jsonb_push_text(&st, "capacity_id", evs_uuid_text(section_id));
 	evs_jsonb_push_text(&st, "released_at", NULL);
 	evs_jsonb_push_text(&st, "confirmed_at", NULL);
-	evs_jsonb_push_key(&st, "locked_price");
-	if (priced)
-	{
-		Jsonb	   *j = DatumGetJsonbP(locked);
-		JsonbValue	v;
-
-		v.type = jbvBinary;
-		v.val.binary.data = &j->root;
-		v.val.binary.len = VARSIZE(j) - VARHDRSZ;
-		(void) pushJsonbValue(&st, WJB_VALUE, &v);
-	}
-	else
-	{
-		JsonbValue	v;
-
-		v.type = jbvNull;
-		(void) pushJsonbValue(&st, WJB_VALUE, &v);
-	}
-	obj = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbPGetDatum(JsonbValueToJsonb(obj));
+	evs_jsonb_push_jsonb(&st, "locked_price", priced ? DatumGetJsonbP(locked) : NULL);
+	return JsonbPGetDatum(evs_jsonb_end(&st));
 }
 
 
@@ -341,14 +313,14 @@ reserve_capacity(FunctionCallInfo fcinfo)
 		JsonbParseState *st = NULL;
 		Jsonb	   *replay;
 
-		(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		evs_jsonb_begin_object(&st, NULL);
 		evs_jsonb_push_text(&st, "capacity_id", evs_uuid_text(section_id));
 		evs_jsonb_push_int(&st, "quantity", quantity);
 		evs_jsonb_push_text(&st, "pricing_id", PG_ARGISNULL(2) ? NULL : evs_uuid_text(PG_GETARG_DATUM(2)));
 		evs_jsonb_push_text(&st, "holder_id", holder);
 		evs_jsonb_push_int(&st, "hold_seconds", seconds);
 		replay = evs_idempotency_begin(&idem, "reserve_capacity", NULL,
-									   JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+									   evs_jsonb_end(&st));
 		if (replay != NULL)
 			PG_RETURN_JSONB_P(replay);
 	}

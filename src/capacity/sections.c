@@ -311,8 +311,8 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 				counter = -1;
 	int			rc;
 	bool		isnull;
-	StringInfoData b;
-	Datum		result;
+	JsonbParseState *st = NULL;
+	Jsonb	   *result;
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext spi;
 
@@ -364,17 +364,21 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "counter refresh failed: %s", SPI_result_code_string(rc));
 	spi = MemoryContextSwitchTo(outer);
-	initStringInfo(&b);
-	appendStringInfo(&b, "{\"section_id\": \"%s\", \"total\": " INT64_FORMAT ", \"held\": " INT64_FORMAT
-					 ", \"sold\": " INT64_FORMAT ", \"available\": " INT64_FORMAT ", \"counter\": %s%s"
-					 ", \"in_flight\": %d, \"drift\": " INT64_FORMAT ", \"oversold\": %s}",
-					 evs_uuid_text(section), total, active, sold, total - active - sold,
-					 e != NULL ? "" : "null", e != NULL ? psprintf(INT64_FORMAT, counter) : "",
-					 e != NULL ? evs_escrow_in_flight(e) : 0,
-					 e != NULL ? counter - (total - active - sold) : 0,
-					 active + sold > total ? "true" : "false");
-	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(b.data));
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_uuid(&st, "section_id", section);
+	evs_jsonb_push_int(&st, "total", total);
+	evs_jsonb_push_int(&st, "held", active);
+	evs_jsonb_push_int(&st, "sold", sold);
+	evs_jsonb_push_int(&st, "available", total - active - sold);
+	if (e != NULL)
+		evs_jsonb_push_int(&st, "counter", counter);
+	else
+		evs_jsonb_push_null(&st, "counter");
+	evs_jsonb_push_int(&st, "in_flight", e != NULL ? evs_escrow_in_flight(e) : 0);
+	evs_jsonb_push_int(&st, "drift", e != NULL ? counter - (total - active - sold) : 0);
+	evs_jsonb_push_bool(&st, "oversold", active + sold > total);
+	result = evs_jsonb_end(&st);
 	MemoryContextSwitchTo(spi);
 	SPI_finish();
-	PG_RETURN_DATUM(result);
+	PG_RETURN_JSONB_P(result);
 }

@@ -28,7 +28,7 @@ static const struct
 {
 	int			percent;
 	const char *key;
-}			lines[] = {{80, "event.capacity.warning"}, {95, "event.capacity.critical"}};
+}			lines[] = {{80, EVS_RK_CAPACITY_WARNING}, {95, EVS_RK_CAPACITY_CRITICAL}};
 
 /* used / total has reached percent, in integers */
 static inline bool
@@ -37,25 +37,21 @@ at_or_above(int64 used, int64 total, int percent)
 	return used * 100 >= (int64) percent * total;
 }
 
-static void
-emit_json(Datum tenant, Datum event_id, const char *key, const char *json)
-{
-	(void) evs_outbox_emit(tenant, event_id, "tickettoken_events", key,
-						   DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
-}
-
 /* ---- thresholds: 80 % and 95 % of a section, and the sell-out ---- */
 
 static void
 emit_section(Datum tenant, Datum event_id, const char *key, Datum section_id, int32 total,
 			 int64 used, int threshold)
 {
-	char		buf[320];
+	JsonbParseState *st = NULL;
 
-	snprintf(buf, sizeof(buf),
-			 "{\"scope\": \"section\", \"capacity_id\": \"%s\", \"total_capacity\": %d, \"held_or_sold\": "
-			 INT64_FORMAT ", \"threshold_percent\": %d}", evs_uuid_text(section_id), total, used, threshold);
-	emit_json(tenant, event_id, key, buf);
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_text(&st, "scope", "section");
+	evs_jsonb_push_uuid(&st, "capacity_id", section_id);
+	evs_jsonb_push_int(&st, "total_capacity", total);
+	evs_jsonb_push_int(&st, "held_or_sold", used);
+	evs_jsonb_push_int(&st, "threshold_percent", threshold);
+	(void) evs_outbox_emit_key(tenant, event_id, key, evs_jsonb_end(&st));
 }
 
 /*
@@ -118,9 +114,20 @@ evs_event_soldout_check(Datum tenant, Datum event_id)
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "sold-out update failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 1)
-		emit_json(tenant, event_id, "event.soldout",
-				  "{\"previous_status\": \"ON_SALE\", \"changed_fields\": [\"status\"],"
-				  " \"previous\": {\"status\": \"ON_SALE\"}, \"reason\": \"every seat is sold\"}");
+	{
+		JsonbParseState *st = NULL;
+
+		evs_jsonb_begin_object(&st, NULL);
+		evs_jsonb_push_text(&st, "previous_status", "ON_SALE");
+		evs_jsonb_begin_array(&st, "changed_fields");
+		evs_jsonb_push_text(&st, NULL, "status");
+		(void) evs_jsonb_end(&st);
+		evs_jsonb_begin_object(&st, "previous");
+		evs_jsonb_push_text(&st, "status", "ON_SALE");
+		(void) evs_jsonb_end(&st);
+		evs_jsonb_push_text(&st, "reason", "every seat is sold");
+		(void) evs_outbox_emit_key(tenant, event_id, EVS_RK_EVENT_SOLDOUT, evs_jsonb_end(&st));
+	}
 }
 
 /*
@@ -431,13 +438,16 @@ state_write(Datum tenant, Datum event_id, int level)
 static void
 emit_event(Datum tenant, Datum event_id, const char *key, const EventSeats *es, int64 used, int threshold)
 {
-	char		buf[320];
+	JsonbParseState *st = NULL;
 
-	snprintf(buf, sizeof(buf),
-			 "{\"scope\": \"event\", \"event_id\": \"%s\", \"sections\": %d, \"total_capacity\": " INT64_FORMAT
-			 ", \"held_or_sold\": " INT64_FORMAT ", \"threshold_percent\": %d}",
-			 evs_uuid_text(event_id), es->nsections, es->capacity, used, threshold);
-	emit_json(tenant, event_id, key, buf);
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_text(&st, "scope", "event");
+	evs_jsonb_push_uuid(&st, "event_id", event_id);
+	evs_jsonb_push_int(&st, "sections", es->nsections);
+	evs_jsonb_push_int(&st, "total_capacity", es->capacity);
+	evs_jsonb_push_int(&st, "held_or_sold", used);
+	evs_jsonb_push_int(&st, "threshold_percent", threshold);
+	(void) evs_outbox_emit_key(tenant, event_id, key, evs_jsonb_end(&st));
 }
 
 /*

@@ -14,6 +14,7 @@
 #include "executor/spi.h"
 #include "utils/snapshot.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/fmgrprotos.h"
 #include "utils/uuid.h"
@@ -91,9 +92,53 @@ evs_uuid_text(Datum uuid)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, uuid));
 }
 
-/* outbox.c */
+/*
+ * jsonb.c: the one way to build jsonb in C, straight from C values. A NULL key
+ * pushes an array element; a NULL string or Jsonb pushes JSON null.
+ */
+extern void evs_jsonb_begin_object(JsonbParseState **st, const char *key);
+extern void evs_jsonb_begin_array(JsonbParseState **st, const char *key);
+extern Jsonb *evs_jsonb_end(JsonbParseState **st);	/* the jsonb when the outermost closes, else NULL */
+extern void evs_jsonb_push_key(JsonbParseState **st, const char *key);
+extern void evs_jsonb_push_text(JsonbParseState **st, const char *key, const char *str);
+extern void evs_jsonb_push_numeric(JsonbParseState **st, const char *key, Numeric n);
+extern void evs_jsonb_push_int(JsonbParseState **st, const char *key, int64 n);
+extern void evs_jsonb_push_bool(JsonbParseState **st, const char *key, bool b);
+extern void evs_jsonb_push_null(JsonbParseState **st, const char *key);
+extern void evs_jsonb_push_time(JsonbParseState **st, const char *key, TimestampTz t);
+extern void evs_jsonb_push_uuid(JsonbParseState **st, const char *key, Datum uuid);
+extern void evs_jsonb_push_jsonb(JsonbParseState **st, const char *key, Jsonb *j);
+extern void evs_jsonb_push_value(JsonbParseState **st, const char *key, JsonbValue *v);
+extern void evs_jsonb_push_fields(JsonbParseState **st, Jsonb *obj);
+extern JsonbValue *evs_jsonb_get(Jsonb *obj, const char *key);
+
+/*
+ * outbox.c: outbox rows, the one way a message leaves a transaction. The
+ * exchanges and the routing keys C writes are named here and nowhere else
+ * (docs/outbox.md lists each message).
+ */
+#define EVS_EXCHANGE_EVENTS		"tickettoken_events"	/* business facts other services act on */
+#define EVS_EXCHANGE_LIFECYCLE	"event-lifecycle"		/* work requests of the event's own lifecycle */
+#define EVS_EXCHANGE_COUNT		2
+extern const char *const evs_exchanges[EVS_EXCHANGE_COUNT];
+
+#define EVS_RK_EVENT_CREATED		"event.created"
+#define EVS_RK_EVENT_UPDATED		"event.updated"
+#define EVS_RK_EVENT_PUBLISHED		"event.published"
+#define EVS_RK_EVENT_SOLDOUT		"event.soldout"
+#define EVS_RK_EVENT_RESCHEDULED	"event.rescheduled"
+#define EVS_RK_EVENT_CANCELLED		"event.cancelled"
+#define EVS_RK_EVENT_DELETED		"event.deleted"
+#define EVS_RK_CAPACITY_WARNING		"event.capacity.warning"
+#define EVS_RK_CAPACITY_CRITICAL	"event.capacity.critical"
+#define EVS_RK_PRICE_CHANGED		"pricing.price_changed"
+#define EVS_RK_BLOCKCHAIN_SYNC		"event.blockchain_sync_requested"	/* the one for EVS_EXCHANGE_LIFECYCLE */
+
+/* Appends one message to the outbox in this transaction; returns its row id. */
 extern int64 evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *exchange,
                              const char *routing_key, Datum data_jsonb);
+/* evs_outbox_emit to the exchange the routing key belongs to. */
+extern int64 evs_outbox_emit_key(Datum tenant_id, Datum aggregate_id, const char *routing_key, Jsonb *data);
 
 /* idempotency.c: begin returns a stored response (replay) or NULL (go ahead);
  * after the work, finish stores the response. Same transaction as the work. */

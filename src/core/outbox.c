@@ -15,6 +15,8 @@
 
 PG_FUNCTION_INFO_V1(evs_sql_outbox_emit);
 
+const char *const evs_exchanges[EVS_EXCHANGE_COUNT] = {EVS_EXCHANGE_EVENTS, EVS_EXCHANGE_LIFECYCLE};
+
 /*
  * Insert one message; returns the outbox row id. The envelope around `data` is
  * documented in docs/outbox.md. Runs SPI as the caller; the SQL wrapper is
@@ -30,11 +32,11 @@ evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *exchange,
 	bool		isnull;
 	int			rc;
 
-	if (strcmp(exchange, "tickettoken_events") != 0 && strcmp(exchange, "event-lifecycle") != 0)
+	if (strcmp(exchange, EVS_EXCHANGE_EVENTS) != 0 && strcmp(exchange, EVS_EXCHANGE_LIFECYCLE) != 0)
 		ereport(ERROR,
 				(errcode(EVS_ERR_VALIDATION),
 				 errmsg("unknown exchange \"%s\"", exchange),
-				 errhint("Use tickettoken_events or event-lifecycle.")));
+				 errhint("Use " EVS_EXCHANGE_EVENTS " or " EVS_EXCHANGE_LIFECYCLE ".")));
 
 	values[0] = tenant_id;
 	values[1] = aggregate_id;
@@ -67,6 +69,20 @@ evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *exchange,
 	/* the worker publishes right after commit instead of at its next poll */
 	evs_worker_wake_at_commit();
 	return id;
+}
+
+/*
+ * The exchange decides who hears a message (docs/outbox.md): work requests of
+ * the event's own lifecycle go to EVS_EXCHANGE_LIFECYCLE, every business fact
+ * to EVS_EXCHANGE_EVENTS.
+ */
+int64
+evs_outbox_emit_key(Datum tenant_id, Datum aggregate_id, const char *routing_key, Jsonb *data)
+{
+	const char *exchange = strcmp(routing_key, EVS_RK_BLOCKCHAIN_SYNC) == 0
+		? EVS_EXCHANGE_LIFECYCLE : EVS_EXCHANGE_EVENTS;
+
+	return evs_outbox_emit(tenant_id, aggregate_id, exchange, routing_key, JsonbPGetDatum(data));
 }
 
 Datum

@@ -9,11 +9,9 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
-#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/datum.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -126,42 +124,6 @@ audit_skips(const char *name)
 		strcmp(name, "search_vector") == 0;
 }
 
-/* JSON for one value: numbers and booleans as themselves, the rest as strings. */
-static void
-append_json_value(StringInfo buf, Form_pg_attribute att, Datum value, bool isnull)
-{
-	Oid			typoutput;
-	bool		typisvarlena;
-	char	   *text;
-
-	if (isnull)
-	{
-		appendStringInfoString(buf, "null");
-		return;
-	}
-	getTypeOutputInfo(att->atttypid, &typoutput, &typisvarlena);
-	text = OidOutputFunctionCall(typoutput, value);
-	switch (att->atttypid)
-	{
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-		case NUMERICOID:
-			appendStringInfoString(buf, text);
-			break;
-		case BOOLOID:
-			appendStringInfoString(buf, text[0] == 't' ? "true" : "false");
-			break;
-		case JSONBOID:
-		case JSONOID:
-			appendStringInfoString(buf, text);
-			break;
-		default:
-			escape_json(buf, text);
-	}
-	pfree(text);
-}
-
 static char *
 value_text(Form_pg_attribute att, Datum value, bool isnull)
 {
@@ -174,14 +136,57 @@ value_text(Form_pg_attribute att, Datum value, bool isnull)
 	return OidOutputFunctionCall(typoutput, value);
 }
 
+/*
+ * One value under `key`: numbers, booleans and JSON as themselves, the rest as
+ * the text of their type's output function. A number JSON cannot hold (NaN,
+ * infinity) is refused as jsonb_in refuses it.
+ */
+static void
+push_value(JsonbParseState **st, const char *key, Form_pg_attribute att, Datum value, const char *text)
+{
+	if (text == NULL)
+	{
+		evs_jsonb_push_null(st, key);
+		return;
+	}
+	switch (att->atttypid)
+	{
+		case INT2OID:
+			evs_jsonb_push_int(st, key, DatumGetInt16(value));
+			break;
+		case INT4OID:
+			evs_jsonb_push_int(st, key, DatumGetInt32(value));
+			break;
+		case INT8OID:
+			evs_jsonb_push_int(st, key, DatumGetInt64(value));
+			break;
+		case NUMERICOID:
+			if (numeric_is_nan(DatumGetNumeric(value)) || numeric_is_inf(DatumGetNumeric(value)))
+				evs_jsonb_push_jsonb(st, key, DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text))));
+			else
+				evs_jsonb_push_numeric(st, key, DatumGetNumeric(value));
+			break;
+		case BOOLOID:
+			evs_jsonb_push_bool(st, key, DatumGetBool(value));
+			break;
+		case JSONBOID:
+			evs_jsonb_push_jsonb(st, key, DatumGetJsonbP(value));
+			break;
+		case JSONOID:
+			evs_jsonb_push_jsonb(st, key, DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text))));
+			break;
+		default:
+			evs_jsonb_push_text(st, key, text);
+	}
+}
+
 /* {"field": {"old": ..., "new": ...}} for each field that differs. */
-static char *
+static Jsonb *
 changed_fields(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup, int *nchanged)
 {
-	StringInfoData buf;
+	JsonbParseState *st = NULL;
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
+	evs_jsonb_begin_object(&st, NULL);
 	*nchanged = 0;
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -203,17 +208,13 @@ changed_fields(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup, int *nchanged
 		nt = value_text(att, nv, nn);
 		if ((ot == NULL && nt == NULL) || (ot && nt && strcmp(ot, nt) == 0))
 			continue;
-		if ((*nchanged)++ > 0)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, NameStr(att->attname));
-		appendStringInfoString(&buf, ": {\"old\": ");
-		append_json_value(&buf, att, ov, on);
-		appendStringInfoString(&buf, ", \"new\": ");
-		append_json_value(&buf, att, nv, nn);
-		appendStringInfoChar(&buf, '}');
+		(*nchanged)++;
+		evs_jsonb_begin_object(&st, NameStr(att->attname));
+		push_value(&st, "old", att, ov, ot);
+		push_value(&st, "new", att, nv, nt);
+		(void) evs_jsonb_end(&st);
 	}
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
+	return evs_jsonb_end(&st);
 }
 
 static bool
@@ -241,7 +242,7 @@ evs_audit_trigger(PG_FUNCTION_ARGS)
 				newtup = NULL,
 				row;
 	const char *action;
-	char	   *changes;
+	Jsonb	   *changes;
 	int			nchanged;
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
@@ -286,7 +287,7 @@ evs_audit_trigger(PG_FUNCTION_ARGS)
 	actor = evs_current_actor();
 	values[3] = CStringGetTextDatum(actor);
 	values[4] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
-	values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(changes));
+	values[5] = JsonbPGetDatum(changes);
 
 	evs_spi_connect();
 	if (plan == NULL)

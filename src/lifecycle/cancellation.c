@@ -25,6 +25,7 @@ lc_cancel_locked(EventRow *ev, const char *reason)
 	EvsArgs		a = {0};
 	Jsonb	   *info;
 	Jsonb	   *doc;
+	JsonbParseState *st = NULL;
 
 	if (reason == NULL || strspn(reason, " \t\r\n") == strlen(reason) || strlen(reason) > 2000)
 		ereport(ERROR,
@@ -78,17 +79,20 @@ lc_cancel_locked(EventRow *ev, const char *reason)
 	if (info == NULL)
 		elog(ERROR, "cancellation report of event %s was not written", evs_uuid_text(ev->id));
 
-	memset(&a, 0, sizeof(a));
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(info), false);
-	evs_arg(&a, TEXTOID, CStringGetTextDatum(ev->status), false);
-	lc_emit(ev->tenant, ev->id, "event.cancelled",
-			evs_query_jsonb("SELECT jsonb_build_object('phase', 'initiated', 'previous_status', $2) || $1", &a));
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_text(&st, "phase", "initiated");
+	evs_jsonb_push_text(&st, "previous_status", ev->status);
+	evs_jsonb_push_fields(&st, info);
+	lc_emit(ev->tenant, ev->id, EVS_RK_EVENT_CANCELLED, evs_jsonb_end(&st));
 
-	memset(&a, 0, sizeof(a));
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(lc_event_document(ev->id)), false);
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(info), false);
-	doc = evs_query_jsonb("SELECT $1 || jsonb_build_object('cancellation', $2)", &a);
-	return doc;
+	/* the event document with the cancellation summary */
+	doc = lc_event_document(ev->id);
+	if (doc == NULL)
+		return NULL;
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_fields(&st, doc);
+	evs_jsonb_push_jsonb(&st, "cancellation", info);
+	return evs_jsonb_end(&st);
 }
 
 static Jsonb *

@@ -357,9 +357,9 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 				" FROM jsonb_populate_recordset(NULL::eventsvc.event_capacity, $3) c", &a, SPI_OK_INSERT);
 	}
 
-	lc_emit(tenant, id, "event.created", NULL);
+	lc_emit(tenant, id, EVS_RK_EVENT_CREATED, NULL);
 	if (evs_field_text(req, "artist_wallet") || evs_field_text(req, "event_pda"))
-		lc_emit(tenant, id, "event.blockchain_sync_requested", NULL);
+		lc_emit(tenant, id, EVS_RK_BLOCKCHAIN_SYNC, NULL);
 
 	doc = lc_event_document(id);
 	evs_idempotency_finish(&idem, doc);

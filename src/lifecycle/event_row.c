@@ -64,13 +64,11 @@ lc_event_document(Datum id)
 
 /*
  * One outbox message: the event summary (eventsvc.event_message) merged with
- * the routing key's own fields. Exchanges are decided in docs/outbox.md.
+ * the routing key's own fields, to the routing key's exchange (outbox.c).
  */
 void
 lc_emit(Datum tenant, Datum event, const char *routing_key, Jsonb *extra)
 {
-	const char *exchange = strcmp(routing_key, "event.blockchain_sync_requested") == 0
-		? "event-lifecycle" : "tickettoken_events";
 	EvsArgs		a = {0};
 	Jsonb	   *data;
 	EvsRoleSwitch ctx;
@@ -79,7 +77,7 @@ lc_emit(Datum tenant, Datum event, const char *routing_key, Jsonb *extra)
 	evs_arg(&a, JSONBOID, extra ? JsonbPGetDatum(extra) : (Datum) 0, extra == NULL);
 	data = evs_query_jsonb("SELECT eventsvc.event_message($1) || coalesce($2, '{}')", &a);
 	evs_become_owner(&ctx);
-	(void) evs_outbox_emit(tenant, event, exchange, routing_key, JsonbPGetDatum(data));
+	(void) evs_outbox_emit_key(tenant, event, routing_key, data);
 	evs_switch_back(&ctx);
 }
 
@@ -103,17 +101,17 @@ lc_event_call(Datum tenant, Datum id, const char *operation, const char *key,
 
 /* ---------- arguments ---------- */
 
-/* A key-value pair of jsonb objects: {"k": v}. */
+/* {"k1": v1} or {"k1": v1, "k2": v2} (k2 NULL); a NULL value is JSON null. */
 Jsonb *
 lc_json_pair(const char *k1, const char *v1, const char *k2, const char *v2)
 {
-	EvsArgs		a = {0};
+	JsonbParseState *st = NULL;
 
-	evs_arg(&a, TEXTOID, CStringGetTextDatum(k1), false);
-	evs_arg(&a, TEXTOID, v1 ? CStringGetTextDatum(v1) : (Datum) 0, v1 == NULL);
-	evs_arg(&a, TEXTOID, CStringGetTextDatum(k2 ? k2 : "_"), false);
-	evs_arg(&a, TEXTOID, v2 ? CStringGetTextDatum(v2) : (Datum) 0, v2 == NULL);
-	return evs_query_jsonb(k2 ? "SELECT jsonb_build_object($1, $2, $3, $4)" : "SELECT jsonb_build_object($1, $2)", &a);
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_text(&st, k1, v1);
+	if (k2 != NULL)
+		evs_jsonb_push_text(&st, k2, v2);
+	return evs_jsonb_end(&st);
 }
 
 char *

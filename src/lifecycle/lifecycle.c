@@ -27,12 +27,6 @@ PG_FUNCTION_INFO_V1(evs_api_reschedule_event);
 /* Fields whose change after sales needs an admin's confirmed override (map 4.7). */
 #define CRITICAL_FIELDS "{venue_id,starts_at,ends_at,capacity,timezone}"
 
-static Jsonb *
-cstring_jsonb(const char *s)
-{
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
-}
-
 /* ---------- update ---------- */
 
 static const char *const updatable_fields[] = {
@@ -114,6 +108,36 @@ check_version(EventRow *ev, FunctionCallInfo fcinfo, int n)
 }
 
 /*
+ * The data of event.updated: the changed fields (an array of names), their
+ * previous values, and their new values taken from the merged row.
+ */
+static Jsonb *
+update_message(Jsonb *changed, Jsonb *previous, Jsonb *merged)
+{
+	JsonbParseState *st = NULL;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_jsonb(&st, "changed_fields", changed);
+	evs_jsonb_push_jsonb(&st, "previous", previous);
+	evs_jsonb_begin_object(&st, "changes");
+	it = JsonbIteratorInit(&changed->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *k;
+
+		if (tok != WJB_ELEM || v.type != jbvString)
+			continue;
+		k = pnstrdup(v.val.string.val, v.val.string.len);
+		evs_jsonb_push_value(&st, k, evs_jsonb_get(merged, k));
+	}
+	(void) evs_jsonb_end(&st);
+	return evs_jsonb_end(&st);
+}
+
+/*
  * api.update_event(event_id, expected_version, changes, confirmation_token,
  * idempotency_key)
  */
@@ -134,6 +158,7 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 	EvsIdempotency idem;
 	Jsonb	   *replay;
 	EvsArgs		a = {0};
+	JsonbParseState *st = NULL;
 	bool		isnull;
 	bool		venue_moved,
 				dates_moved,
@@ -147,12 +172,18 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 	check_change_keys(changes);
 
 	lc_begin_spi();
-	evs_arg(&a, UUIDOID, id, false);
-	evs_arg(&a, INT4OID, PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1));
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(changes), false);
-	evs_arg(&a, UUIDOID, PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3));
-	request = evs_query_jsonb("SELECT jsonb_build_object('event_id', $1, 'expected_version', $2, 'changes', $3,"
-							 " 'confirmation_token', $4)", &a);
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_uuid(&st, "event_id", id);
+	if (PG_ARGISNULL(1))
+		evs_jsonb_push_null(&st, "expected_version");
+	else
+		evs_jsonb_push_int(&st, "expected_version", PG_GETARG_INT32(1));
+	evs_jsonb_push_jsonb(&st, "changes", changes);
+	if (PG_ARGISNULL(3))
+		evs_jsonb_push_null(&st, "confirmation_token");
+	else
+		evs_jsonb_push_uuid(&st, "confirmation_token", PG_GETARG_DATUM(3));
+	request = evs_jsonb_end(&st);
 	replay = evs_idempotency_begin(&idem, "update_event", lc_opt_text(fcinfo, 4), request);
 	if (replay)
 		PG_RETURN_DATUM(evs_spi_finish_jsonb(replay));
@@ -255,16 +286,10 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 				&a, SPI_OK_UPDATE);
 	}
 
-	memset(&a, 0, sizeof(a));
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(changed), false);
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(previous), false);
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(merged), false);
-	lc_emit(tenant, id, "event.updated",
-			evs_query_jsonb("SELECT jsonb_build_object('changed_fields', $1, 'previous', $2,"
-					 " 'changes', (SELECT jsonb_object_agg(k, $3->k) FROM jsonb_array_elements_text($1) k))", &a));
+	lc_emit(tenant, id, EVS_RK_EVENT_UPDATED, update_message(changed, previous, merged));
 	if (getKeyJsonValueFromContainer(&previous->root, "artist_wallet", 13, NULL) ||
 		getKeyJsonValueFromContainer(&previous->root, "event_pda", 9, NULL))
-		lc_emit(tenant, id, "event.blockchain_sync_requested", NULL);
+		lc_emit(tenant, id, EVS_RK_BLOCKCHAIN_SYNC, NULL);
 
 	doc = lc_event_document(id);
 	evs_idempotency_finish(&idem, doc);
@@ -310,7 +335,7 @@ delete_action(EventRow *ev, const void *context)
 							"  'version', version)", &a);
 	if (result == NULL)
 		elog(ERROR, "soft delete of event %s updated nothing", evs_uuid_text(ev->id));
-	lc_emit(ev->tenant, ev->id, "event.deleted",
+	lc_emit(ev->tenant, ev->id, EVS_RK_EVENT_DELETED,
 			lc_json_pair("previous_status", ev->status, "deleted_by", evs_current_actor()));
 	return result;
 }
@@ -341,6 +366,7 @@ transition_locked(EventRow *ev, const char *to, const char *reason)
 	EvsArgs		a = {0};
 	const char *key;
 	TimestampTz starts;
+	JsonbParseState *st = NULL;
 
 	if (strcmp(to, "CANCELLED") == 0)
 		return lc_cancel_locked(ev, reason);
@@ -363,15 +389,19 @@ transition_locked(EventRow *ev, const char *to, const char *reason)
 	evs_exec("UPDATE eventsvc.events SET status = $3::eventsvc.event_status, updated_by = $4,"
 			"  updated_at = eventsvc.now() WHERE tenant_id = $1 AND id = $2", &a, SPI_OK_UPDATE);
 
-	key = strcmp(to, "PUBLISHED") == 0 ? "event.published"
-		: strcmp(to, "SOLD_OUT") == 0 ? "event.soldout" : "event.updated";
-	memset(&a, 0, sizeof(a));
-	evs_arg(&a, TEXTOID, CStringGetTextDatum(ev->status), false);
-	evs_arg(&a, TEXTOID, CStringGetTextDatum(to), false);
-	evs_arg(&a, TEXTOID, reason ? CStringGetTextDatum(reason) : (Datum) 0, reason == NULL);
-	lc_emit(ev->tenant, ev->id, key,
-			evs_query_jsonb("SELECT jsonb_build_object('previous_status', $1, 'changed_fields', jsonb_build_array('status'),"
-					 " 'previous', jsonb_build_object('status', $1)) || jsonb_strip_nulls(jsonb_build_object('reason', $3))", &a));
+	key = strcmp(to, "PUBLISHED") == 0 ? EVS_RK_EVENT_PUBLISHED
+		: strcmp(to, "SOLD_OUT") == 0 ? EVS_RK_EVENT_SOLDOUT : EVS_RK_EVENT_UPDATED;
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_text(&st, "previous_status", ev->status);
+	evs_jsonb_begin_array(&st, "changed_fields");
+	evs_jsonb_push_text(&st, NULL, "status");
+	(void) evs_jsonb_end(&st);
+	evs_jsonb_begin_object(&st, "previous");
+	evs_jsonb_push_text(&st, "status", ev->status);
+	(void) evs_jsonb_end(&st);
+	if (reason != NULL)
+		evs_jsonb_push_text(&st, "reason", reason);
+	lc_emit(ev->tenant, ev->id, key, evs_jsonb_end(&st));
 	return lc_event_document(ev->id);
 }
 
@@ -396,16 +426,17 @@ transition_call(FunctionCallInfo fcinfo, const char *operation, const char *to,
 	Datum		tenant = evs_current_tenant();
 	Datum		id = lc_require_uuid(fcinfo, 0, "event_id");
 	Transition	t = {to, reason};
-	EvsArgs		a = {0};
+	JsonbParseState *st = NULL;
 	Jsonb	   *request;
 
 	if (to == NULL)
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("status: is required")));
 	lc_begin_spi();
-	evs_arg(&a, UUIDOID, id, false);
-	evs_arg(&a, TEXTOID, CStringGetTextDatum(to), false);
-	evs_arg(&a, TEXTOID, reason ? CStringGetTextDatum(reason) : (Datum) 0, reason == NULL);
-	request = evs_query_jsonb("SELECT jsonb_build_object('event_id', $1, 'status', $2, 'reason', $3)", &a);
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_uuid(&st, "event_id", id);
+	evs_jsonb_push_text(&st, "status", to);
+	evs_jsonb_push_text(&st, "reason", reason);
+	request = evs_jsonb_end(&st);
 	return lc_event_call(tenant, id, operation, lc_opt_text(fcinfo, key_arg), request,
 						 transition_action, &t);
 }
@@ -431,6 +462,49 @@ evs_api_postpone_event(PG_FUNCTION_ARGS)
 	return transition_call(fcinfo, "postpone_event", "POSTPONED", lc_opt_text(fcinfo, 1), 2);
 }
 
+/* A time of the event row (to_jsonb text), false when it has none. */
+static bool
+row_time(Jsonb *row, const char *key, TimestampTz *t)
+{
+	JsonbValue *v = evs_jsonb_get(row, key);
+
+	if (v == NULL || v->type != jbvString)
+		return false;
+	*t = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												 CStringGetDatum(pnstrdup(v->val.string.val, v->val.string.len)),
+												 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	return true;
+}
+
+/*
+ * The event row with the new dates of api.reschedule_event: doors not given
+ * keep their distance to the start (new start - (old start - old doors)),
+ * none when the row had none.
+ */
+static Jsonb *
+rescheduled_row(Jsonb *row, FunctionCallInfo fcinfo)
+{
+	JsonbParseState *st = NULL;
+	TimestampTz old_start,
+				old_doors;
+
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_fields(&st, row);
+	evs_jsonb_push_time(&st, "starts_at", PG_GETARG_TIMESTAMPTZ(1));
+	evs_jsonb_push_time(&st, "ends_at", PG_GETARG_TIMESTAMPTZ(2));
+	if (!PG_ARGISNULL(3))
+		evs_jsonb_push_time(&st, "doors_open", PG_GETARG_TIMESTAMPTZ(3));
+	else if (row_time(row, "starts_at", &old_start) && row_time(row, "doors_open", &old_doors))
+		evs_jsonb_push_time(&st, "doors_open",
+							DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, PG_GETARG_DATUM(1),
+																	DirectFunctionCall2(timestamp_mi,
+																						TimestampTzGetDatum(old_start),
+																						TimestampTzGetDatum(old_doors)))));
+	else
+		evs_jsonb_push_null(&st, "doors_open");
+	return evs_jsonb_end(&st);
+}
+
 /*
  * api.reschedule_event(event_id, starts_at, ends_at, doors_open, status,
  * confirmation_token, idempotency_key): a POSTPONED event gets new dates
@@ -452,6 +526,7 @@ evs_api_reschedule_event(PG_FUNCTION_ARGS)
 			   *gate,
 			   *doc;
 	EvsArgs		a = {0};
+	JsonbParseState *st = NULL;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -463,17 +538,23 @@ evs_api_reschedule_event(PG_FUNCTION_ARGS)
 				 errmsg("status: a rescheduled event returns to PUBLISHED or ON_SALE, not \"%s\"", target)));
 
 	lc_begin_spi();
-	evs_arg(&a, TIMESTAMPTZOID, PG_GETARG_DATUM(1), false);
-	evs_arg(&a, TIMESTAMPTZOID, PG_GETARG_DATUM(2), false);
-	evs_arg(&a, TIMESTAMPTZOID, PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3));
-	evs_arg(&a, TEXTOID, CStringGetTextDatum(target), false);
-	change = evs_query_jsonb("SELECT jsonb_build_object('starts_at', $1, 'ends_at', $2, 'doors_open', $3, 'status', $4)", &a);
-	memset(&a, 0, sizeof(a));
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(change), false);
-	evs_arg(&a, UUIDOID, id, false);
-	evs_arg(&a, UUIDOID, PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5), PG_ARGISNULL(5));
-	replay = evs_idempotency_begin(&idem, "reschedule_event", lc_opt_text(fcinfo, 6),
-								   evs_query_jsonb("SELECT $1 || jsonb_build_object('event_id', $2, 'confirmation_token', $3)", &a));
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_time(&st, "starts_at", PG_GETARG_TIMESTAMPTZ(1));
+	evs_jsonb_push_time(&st, "ends_at", PG_GETARG_TIMESTAMPTZ(2));
+	if (PG_ARGISNULL(3))
+		evs_jsonb_push_null(&st, "doors_open");
+	else
+		evs_jsonb_push_time(&st, "doors_open", PG_GETARG_TIMESTAMPTZ(3));
+	evs_jsonb_push_text(&st, "status", target);
+	change = evs_jsonb_end(&st);
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_fields(&st, change);
+	evs_jsonb_push_uuid(&st, "event_id", id);
+	if (PG_ARGISNULL(5))
+		evs_jsonb_push_null(&st, "confirmation_token");
+	else
+		evs_jsonb_push_uuid(&st, "confirmation_token", PG_GETARG_DATUM(5));
+	replay = evs_idempotency_begin(&idem, "reschedule_event", lc_opt_text(fcinfo, 6), evs_jsonb_end(&st));
 	if (replay)
 		PG_RETURN_DATUM(evs_spi_finish_jsonb(replay));
 
@@ -485,15 +566,12 @@ evs_api_reschedule_event(PG_FUNCTION_ARGS)
 			evs_check_transition(tenant, id, ev.status, "RESCHEDULED");
 	}
 
-	/* Doors keep their distance to the start when not given. */
-	memset(&a, 0, sizeof(a));
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(ev.row), false);
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(change), false);
-	merged = evs_query_jsonb("SELECT $1 || jsonb_build_object('starts_at', $2->'starts_at', 'ends_at', $2->'ends_at',"
-							" 'doors_open', coalesce(nullif($2->'doors_open', 'null'), to_jsonb(($2->>'starts_at')::timestamptz"
-							"   - (($1->>'starts_at')::timestamptz - ($1->>'doors_open')::timestamptz))))", &a);
+	merged = rescheduled_row(ev.row, fcinfo);
 	evs_validate_event(merged, true);
-	fields = cstring_jsonb("[\"starts_at\", \"ends_at\"]");
+	evs_jsonb_begin_array(&st, NULL);
+	evs_jsonb_push_text(&st, NULL, "starts_at");
+	evs_jsonb_push_text(&st, NULL, "ends_at");
+	fields = evs_jsonb_end(&st);
 	gate = lc_confirmation_gate(&ev, "reschedule_event", change, fields, !PG_ARGISNULL(5),
 								PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5));
 	if (gate)
@@ -522,13 +600,14 @@ evs_api_reschedule_event(PG_FUNCTION_ARGS)
 	evs_exec("UPDATE eventsvc.events SET status = $6::eventsvc.event_status, updated_at = eventsvc.now()"
 			" WHERE tenant_id = $1 AND id = $2", &a, SPI_OK_UPDATE);
 
-	memset(&a, 0, sizeof(a));
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(ev.row), false);
-	evs_arg(&a, JSONBOID, JsonbPGetDatum(merged), false);
-	evs_arg(&a, TEXTOID, CStringGetTextDatum(ev.status), false);
-	lc_emit(tenant, id, "event.rescheduled",
-			evs_query_jsonb("SELECT jsonb_build_object('previous_status', $3, 'previous', jsonb_build_object("
-					 " 'starts_at', $1->'starts_at', 'ends_at', $1->'ends_at', 'doors_open', $1->'doors_open'))", &a));
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_text(&st, "previous_status", ev.status);
+	evs_jsonb_begin_object(&st, "previous");
+	evs_jsonb_push_value(&st, "starts_at", evs_jsonb_get(ev.row, "starts_at"));
+	evs_jsonb_push_value(&st, "ends_at", evs_jsonb_get(ev.row, "ends_at"));
+	evs_jsonb_push_value(&st, "doors_open", evs_jsonb_get(ev.row, "doors_open"));
+	(void) evs_jsonb_end(&st);
+	lc_emit(tenant, id, EVS_RK_EVENT_RESCHEDULED, evs_jsonb_end(&st));
 
 	doc = lc_event_document(id);
 	evs_idempotency_finish(&idem, doc);

@@ -134,7 +134,6 @@ evs_amqp_ensure_connected(char *err, size_t errlen)
 	amqp_rpc_reply_t r;
 	struct timeval tv;
 	char		password[512];
-	static const char *const exchanges[] = {"tickettoken_events", "event-lifecycle"};
 	int			i;
 	int			st;
 
@@ -208,9 +207,9 @@ evs_amqp_ensure_connected(char *err, size_t errlen)
 		amqp_abandon();
 		return false;
 	}
-	for (i = 0; i < (int) lengthof(exchanges); i++)
+	for (i = 0; i < EVS_EXCHANGE_COUNT; i++)
 	{
-		amqp_exchange_declare(conn, EVS_CHANNEL, amqp_cstring_bytes(exchanges[i]),
+		amqp_exchange_declare(conn, EVS_CHANNEL, amqp_cstring_bytes(evs_exchanges[i]),
 							  amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
 		r = amqp_get_rpc_reply(conn);
 		if (r.reply_type != AMQP_RESPONSE_NORMAL)
