@@ -16,12 +16,14 @@
 
 typedef struct EvsEscrowEntry EvsEscrowEntry;
 
-/* settings (capacity.c) */
-extern int	evs_hold_default_seconds;
+/* each module's settings (and shared memory), from evs_capacity_init */
+extern void evs_reserve_init(void);
+extern void evs_escrow_init(void);
+extern void evs_hold_sweep_init(void);
+extern void evs_sweep_horizon_init(void);
+
+/* reserve.c: the longest life of a hold, which an extension reads too */
 extern int	evs_hold_max_seconds;
-extern int	evs_max_seats_per_holder;
-extern int	evs_escrow_max_sections;
-extern int	evs_sweep_lock_wait_ms;
 
 /*
  * The section's shared counter with a valid value, rebuilt from committed rows
@@ -38,7 +40,6 @@ extern void evs_escrow_give_on_commit(EvsEscrowEntry *e, int64 n);
 extern int64 evs_escrow_available(EvsEscrowEntry *e);
 /* records of open transactions on the counter; drift is meaningful only at 0 */
 extern int	evs_escrow_in_flight(EvsEscrowEntry *e);
-extern void evs_escrow_shmem_init(void);
 
 /* hold_store.c: a new hold row, written without the executor */
 typedef struct EvsHoldRow
@@ -84,7 +85,6 @@ extern void evs_event_soldout_check(Datum tenant, Datum event_id);
  * and report each new hold's expiry; a sweep reads the start first, then the
  * oldest open writer, and proposes a new start that applies at its commit.
  */
-extern void evs_sweep_horizon_init(void);
 extern void evs_sweep_note_writer(void);
 extern void evs_sweep_note_expiry(TimestampTz expires);
 extern TimestampTz evs_sweep_start(uint64 *gen);

@@ -21,6 +21,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -86,6 +87,9 @@ typedef struct LocalEntry
 	EvsEscrowEntry *entry;
 } LocalEntry;
 
+/* setting: eventsvc.escrow_max_sections (evs_escrow_init) */
+static int	evs_escrow_max_sections = 10000;
+
 static EscrowShared *escrow_shared = NULL;
 static HTAB *escrow_hash = NULL;
 static HTAB *local_entries = NULL;	/* key -> entry pointer; entries never move */
@@ -135,10 +139,17 @@ escrow_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
-/* Called from _PG_init (through evs_capacity_init) after the settings exist. */
+/* Called from evs_capacity_init: the table's size and, when preloaded, its shared memory. */
 void
-evs_escrow_shmem_init(void)
+evs_escrow_init(void)
 {
+	/* PGC_POSTMASTER settings can only be defined while preloading (else FATAL). */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("eventsvc.escrow_max_sections",
+								"Sections that can have a shared-memory seat counter (0 disables them).",
+								"Sections beyond this use row locks. Needs a restart.",
+								&evs_escrow_max_sections, 10000, 0, 10000000,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade ||
 		evs_escrow_max_sections <= 0)
 		return;

@@ -22,7 +22,28 @@
 PG_FUNCTION_INFO_V1(evs_sql_expire_holds);
 PG_FUNCTION_INFO_V1(evs_sql_release_event_holds);
 
+/* api.expire_holds() without a limit */
+#define EXPIRE_HOLDS_DEFAULT_LIMIT	1000
+/* holds one reservation short of seats expires at most, of its own section */
+#define RECLAIM_MAX_HOLDS			1000
+/* rows handled between two checks for a cancel request */
+#define ROWS_PER_INTERRUPT_CHECK	1024
+
+static int	evs_sweep_lock_wait_ms = 100;
+
 static int64 give_back_grouped(void);
+
+/* Called from evs_capacity_init: the sweep's lock wait. */
+void
+evs_hold_sweep_init(void)
+{
+	DefineCustomIntVariable("eventsvc.sweep_lock_wait_ms",
+							"How long the expiry sweep waits for a hold a buyer is changing right now.",
+							"Past it the batch skips the locked holds (the next sweep sees how they ended). "
+							"0: skip locked holds at once.",
+							&evs_sweep_lock_wait_ms, 100, 0, 10000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+}
 
 /*
  * Changes the locked hold rows listed by `pick` (first column tenant, second
@@ -63,7 +84,7 @@ release_picked(SPIPlanPtr pick, Datum *pick_args, const char *state)
 		ids[i] = SPI_getbinval(row, picked->tupdesc, 2, &isnull);
 		/* cheap after the first hold of a section: a backend-local lookup */
 		(void) evs_escrow_section(tenants[i], SPI_getbinval(row, picked->tupdesc, 3, &isnull));
-		if ((i & 1023) == 0)
+		if (i % ROWS_PER_INTERRUPT_CHECK == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
 	ta = construct_array(tenants, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
@@ -268,7 +289,7 @@ evs_expire_holds(int limit)
 				sections[nsec] = section;
 				nsec++;
 			}
-			if ((i & 1023) == 0)
+			if (i % ROWS_PER_INTERRUPT_CHECK == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
 		/* the batch is in expiry order: its last hold bounds what a full batch leaves */
@@ -344,7 +365,7 @@ evs_reclaim_expired(Datum tenant, Datum section_id)
 			"  WHERE h.ctid = ANY (ARRAY(SELECT ctid FROM eventsvc.capacity_holds"
 			"         WHERE tenant_id = $1 AND capacity_id = $2 AND expires_at >= $4 AND expires_at <= $3"
 			"           AND state = 'ACTIVE'"
-			"         ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)) AND h.state = 'ACTIVE'"
+			"         ORDER BY expires_at LIMIT " CppAsString2(RECLAIM_MAX_HOLDS) " FOR UPDATE SKIP LOCKED)) AND h.state = 'ACTIVE'"
 			"  RETURNING h.quantity)"
 			" SELECT coalesce(sum(quantity), 0)::int8 FROM u", 4, t);
 	}
@@ -382,7 +403,7 @@ evs_release_event_holds(Datum tenant_id, Datum event_id)
 Datum
 evs_sql_expire_holds(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(evs_expire_holds(PG_ARGISNULL(0) ? 1000 : PG_GETARG_INT32(0)));
+	PG_RETURN_INT64(evs_expire_holds(PG_ARGISNULL(0) ? EXPIRE_HOLDS_DEFAULT_LIMIT : PG_GETARG_INT32(0)));
 }
 
 Datum

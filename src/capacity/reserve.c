@@ -31,6 +31,29 @@
 PG_FUNCTION_INFO_V1(evs_sql_reserve_capacity);
 
 #define EVS_LOCK_HOLDER 0x4557	/* advisory lock class: one holder on one event */
+#define HOLDER_ID_MAX	200		/* characters of a holder id */
+
+static int	evs_hold_default_seconds = 600;
+int			evs_hold_max_seconds = 1800;
+static int	evs_max_seats_per_holder = 0;
+
+/* Called from evs_capacity_init: the settings of a hold's life and the per-holder limit. */
+void
+evs_reserve_init(void)
+{
+	DefineCustomIntVariable("eventsvc.hold_default_seconds",
+							"Lifetime of a hold when the request names none.",
+							NULL, &evs_hold_default_seconds, 600, 1, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.hold_max_seconds",
+							"Longest lifetime of a hold, extensions included, counted from its creation.",
+							NULL, &evs_hold_max_seconds, 1800, 1, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.max_seats_per_holder",
+							"Seats one holder may hold or have bought per event (0: only the tier's max_per_customer).",
+							NULL, &evs_max_seats_per_holder, 0, 0, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+}
 
 static void
 lock_holder(Datum event_id, const char *holder)
@@ -302,8 +325,9 @@ reserve_capacity(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(EVS_ERR_VALIDATION),
 				 errmsg("hold_seconds must be between 1 and %d, not %d", evs_hold_max_seconds, seconds)));
-	if (strlen(holder) < 1 || strlen(holder) > 200)
-		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("holder_id must have 1 to 200 characters")));
+	if (strlen(holder) < 1 || strlen(holder) > HOLDER_ID_MAX)
+		ereport(ERROR, (errcode(EVS_ERR_VALIDATION),
+						errmsg("holder_id must have 1 to %d characters", HOLDER_ID_MAX)));
 	tenant = evs_current_tenant();
 
 	/* 0. a retry with the same Idempotency-Key header gets the first hold back, not a second */

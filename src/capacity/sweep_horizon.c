@@ -32,7 +32,6 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
-#include "utils/guc.h"
 #include "utils/timestamp.h"
 #include "capacity/capacity_internal.h"
 
@@ -101,18 +100,10 @@ horizon_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
-int			evs_sweep_lock_wait_ms = 100;
-
-/* The sweep's setting and, when preloaded, its shared memory (from evs_capacity_init). */
+/* Called from evs_capacity_init: when preloaded, the horizon's shared memory. */
 void
 evs_sweep_horizon_init(void)
 {
-	DefineCustomIntVariable("eventsvc.sweep_lock_wait_ms",
-							"How long the expiry sweep waits for a hold a buyer is changing right now.",
-							"Past it the batch skips the locked holds (the next sweep sees how they ended). "
-							"0: skip locked holds at once.",
-							&evs_sweep_lock_wait_ms, 100, 0, 10000,
-							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	prev_shmem_request_hook = shmem_request_hook;

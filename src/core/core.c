@@ -8,5 +8,6 @@ void
 evs_core_init(void)
 {
 	evs_clock_init();
+	evs_outbox_init();
 	evs_refcache_init();
 }

@@ -16,6 +16,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "storage/latch.h"
 #include "utils/fmgrprotos.h"
 #include "utils/uuid.h"
 #include "core/errors.h"
@@ -134,6 +135,9 @@ extern const char *const evs_exchanges[EVS_EXCHANGE_COUNT];
 #define EVS_RK_PRICE_CHANGED		"pricing.price_changed"
 #define EVS_RK_BLOCKCHAIN_SYNC		"event.blockchain_sync_requested"	/* the one for EVS_EXCHANGE_LIFECYCLE */
 
+/* Called from evs_core_init; the relay (the worker) registers its latch, NULL when it stops. */
+extern void evs_outbox_init(void);
+extern void evs_outbox_set_relay_latch(Latch *latch);
 /* Appends one message to the outbox in this transaction; returns its row id. */
 extern int64 evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *exchange,
                              const char *routing_key, Datum data_jsonb);

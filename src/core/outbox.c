@@ -5,17 +5,156 @@
  * sequence number so consumers can drop duplicates and see order.
  */
 #include "core/core.h"
-#include "worker/worker.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
 PG_FUNCTION_INFO_V1(evs_sql_outbox_emit);
+PG_FUNCTION_INFO_V1(evs_sql_worker_wake);
 
 const char *const evs_exchanges[EVS_EXCHANGE_COUNT] = {EVS_EXCHANGE_EVENTS, EVS_EXCHANGE_LIFECYCLE};
+
+/*
+ * ---- the commit-time wake-up ----
+ *
+ * Whoever relays the outbox (the worker) registers its latch here; a
+ * transaction that added rows sets it when it commits. The core calls no one:
+ * the relay comes to it.
+ */
+typedef struct OutboxShared
+{
+	slock_t		mutex;
+	Latch	   *relay_latch;	/* NULL: no relay running */
+} OutboxShared;
+
+static OutboxShared *outbox_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static bool wake_pending = false;
+static bool xact_cb_registered = false;
+
+static void
+outbox_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(OutboxShared)));
+}
+
+static void
+outbox_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	outbox_shared = ShmemInitStruct("eventsvc outbox relay", sizeof(OutboxShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&outbox_shared->mutex);
+		outbox_shared->relay_latch = NULL;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Called from evs_core_init: when preloaded, the relay's latch slot in shared memory. */
+void
+evs_outbox_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = outbox_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = outbox_shmem_startup;
+}
+
+/* The relay's latch, set at every commit that added outbox rows; NULL when the relay stops. */
+void
+evs_outbox_set_relay_latch(Latch *latch)
+{
+	if (outbox_shared == NULL)
+		return;
+	SpinLockAcquire(&outbox_shared->mutex);
+	outbox_shared->relay_latch = latch;
+	SpinLockRelease(&outbox_shared->mutex);
+}
+
+static void
+wake_relay_now(void)
+{
+	Latch	   *latch;
+
+	SpinLockAcquire(&outbox_shared->mutex);
+	latch = outbox_shared->relay_latch;
+	SpinLockRelease(&outbox_shared->mutex);
+	/* A PGPROC latch stays valid memory; a stale one only costs a spurious wake. */
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+static void
+outbox_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			/* the rows are visible now: ProcArrayEndTransaction has run */
+			if (wake_pending)
+			{
+				wake_pending = false;
+				wake_relay_now();
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* aborted: nothing to send; prepared: the relay's poll finds it */
+			wake_pending = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Ask for the relay to be woken when the current transaction commits. Costs
+ * a flag in the transaction and one SetLatch at commit; no-op without shared
+ * memory (library not preloaded: then no worker runs either).
+ */
+static void
+wake_relay_at_commit(void)
+{
+	if (outbox_shared == NULL)
+		return;
+	if (!xact_cb_registered)
+	{
+		RegisterXactCallback(outbox_xact_callback, NULL);
+		xact_cb_registered = true;
+	}
+	wake_pending = true;
+}
+
+/* eventsvc.worker_wake(): wake the relay when this transaction commits (rows written around evs_outbox_emit). */
+Datum
+evs_sql_worker_wake(PG_FUNCTION_ARGS)
+{
+	wake_relay_at_commit();
+	PG_RETURN_VOID();
+}
+
+/* ---- writing rows ---- */
 
 /*
  * Insert one message; returns the outbox row id. The envelope around `data` is
@@ -66,8 +205,8 @@ evs_outbox_emit(Datum tenant_id, Datum aggregate_id, const char *exchange,
 		elog(ERROR, "outbox insert failed: %s", SPI_result_code_string(rc));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
-	/* the worker publishes right after commit instead of at its next poll */
-	evs_worker_wake_at_commit();
+	/* the relay publishes right after commit instead of at its next poll */
+	wake_relay_at_commit();
 	return id;
 }
 

@@ -168,7 +168,8 @@ evs_sql_check_custom_fields(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
-int			evs_ready_max_outbox_lag_seconds = 60;
+/* read by api.health_ready (current_setting) */
+static int	evs_ready_max_outbox_lag_seconds = 60;
 
 /* Settings of the health checks (api.health_ready). */
 void

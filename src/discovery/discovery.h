@@ -7,7 +7,6 @@
 
 #include "core/core.h"
 
-extern int	evs_ready_max_outbox_lag_seconds;
 extern void evs_discovery_init(void);
 
 #endif

@@ -22,8 +22,55 @@
 #include <amqp_ssl_socket.h>
 
 #include "utils/memutils.h"
+#include "utils/guc.h"
 
 #define EVS_CHANNEL 1
+
+/* ---- settings ---- */
+char	   *evs_amqp_host = NULL;
+int			evs_amqp_port = 5672;
+static char *evs_amqp_vhost = NULL;
+static char *evs_amqp_user = NULL;
+static char *evs_amqp_password = NULL;
+static char *evs_amqp_password_file = NULL;
+static bool evs_amqp_tls = false;
+static bool evs_amqp_tls_verify = true;
+static char *evs_amqp_cacert = NULL;
+int			evs_amqp_timeout_ms = 5000;
+
+/* Called from evs_worker_init: this module's settings. */
+void
+evs_amqp_init(void)
+{
+	DefineCustomStringVariable("eventsvc.amqp_host", "RabbitMQ host.", NULL,
+							   &evs_amqp_host, "127.0.0.1", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.amqp_port", "RabbitMQ port.", NULL,
+							&evs_amqp_port, 5672, 1, 65535, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.amqp_vhost", "RabbitMQ virtual host.", NULL,
+							   &evs_amqp_vhost, "/", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.amqp_user", "RabbitMQ user.", NULL,
+							   &evs_amqp_user, "guest", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	/* Hidden from SHOW ALL, pg_settings and non-superusers. */
+	DefineCustomStringVariable("eventsvc.amqp_password", "RabbitMQ password.",
+							   "Prefer eventsvc.amqp_password_file: a reload logs changed settings.",
+							   &evs_amqp_password, "guest", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.amqp_password_file",
+							   "File holding the RabbitMQ password (overrides eventsvc.amqp_password).",
+							   "Read at every connect; readable by the server's OS user only.",
+							   &evs_amqp_password_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("eventsvc.amqp_tls", "Connect to RabbitMQ with TLS.", NULL,
+							 &evs_amqp_tls, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("eventsvc.amqp_tls_verify", "Verify the broker's certificate and host name.", NULL,
+							 &evs_amqp_tls_verify, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.amqp_cacert", "CA certificate file for TLS to RabbitMQ.", NULL,
+							   &evs_amqp_cacert, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.amqp_timeout_ms",
+							"Connect, login and publisher-confirm timeout.", NULL,
+							&evs_amqp_timeout_ms, 5000, 100, 600000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
 
 static amqp_connection_state_t conn = NULL;
 static uint64 next_tag = 1;		/* delivery tag of the next publish */

@@ -19,11 +19,37 @@
 
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
+#include "utils/guc.h"
+
+/* ---- settings ---- */
+static char *evs_service_name = NULL;
+static char *evs_service_secret = NULL;
+static int	evs_http_timeout_ms = 5000;
+
+/* Called from evs_worker_init: this module's settings. */
+void
+evs_http_init(void)
+{
+	DefineCustomStringVariable("eventsvc.service_name",
+							   "Name sent as X-Service-Name on service-to-service calls.", NULL,
+							   &evs_service_name, "event-service", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.service_secret",
+							   "Shared secret of the service-to-service HMAC signature.", NULL,
+							   &evs_service_secret, "", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.http_timeout_ms", "Timeout of one service call.", NULL,
+							&evs_http_timeout_ms, 5000, 100, 600000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
+
+#define RESPONSE_MAX_BYTES		(64 * 1024 * 1024)	/* a longer answer is cut off */
+#define CONNECT_TIMEOUT_MAX_MS	5000	/* connecting never takes the whole call's time */
 
 static CURL *curl = NULL;
 
+/* In the worker process, before its first call: libcurl's global state. */
 void
-evs_http_init(void)
+evs_http_start(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		elog(ERROR, "could not initialise libcurl");
@@ -54,7 +80,7 @@ collect(char *ptr, size_t size, size_t nmemb, void *userdata)
 	size_t		n = size * nmemb;
 
 	/* a runaway answer is cut off, not buffered without limit */
-	if (buf->len + n > 64 * 1024 * 1024)
+	if (buf->len + n > RESPONSE_MAX_BYTES)
 		return 0;
 	appendBinaryStringInfo(buf, ptr, (int) n);
 	return n;
@@ -136,7 +162,7 @@ evs_http_request(const char *method, const char *base_url, const char *path,
 		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) evs_http_timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long) Min(evs_http_timeout_ms, 5000));
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long) Min(evs_http_timeout_ms, CONNECT_TIMEOUT_MAX_MS));
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);	/* never touch the server's signal handlers */
 	curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");

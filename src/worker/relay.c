@@ -31,6 +31,39 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/guc.h"
+
+/* ---- settings ---- */
+static int	evs_outbox_batch_size = 2000;
+static int	evs_outbox_max_attempts = 10;
+static int	evs_outbox_backoff_base_ms = 1000;
+static int	evs_outbox_backoff_max_ms = 300000;
+static int	evs_outbox_lease_seconds = 60;
+
+/* Called from evs_worker_init: this module's settings. */
+void
+evs_relay_init(void)
+{
+	DefineCustomIntVariable("eventsvc.outbox_batch_size",
+							"Outbox rows claimed and published per confirm window.", NULL,
+							&evs_outbox_batch_size, 2000, 1, 10000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.outbox_max_attempts",
+							"Failed publishes (returned or rejected) before a row goes dead.",
+							"Broker outages are not counted.",
+							&evs_outbox_max_attempts, 10, 1, 1000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.outbox_backoff_base_ms",
+							"First retry delay of a failed outbox row (doubles per attempt, full jitter).", NULL,
+							&evs_outbox_backoff_base_ms, 1000, 1, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.outbox_backoff_max_ms",
+							"Cap of the outbox retry delay.", NULL,
+							&evs_outbox_backoff_max_ms, 300000, 1, 86400000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.outbox_lease_seconds",
+							"How long a claimed outbox row stays reserved for the worker.", NULL,
+							&evs_outbox_lease_seconds, 60, 1, 3600, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+}
 
 typedef struct RelayBatch
 {
@@ -60,12 +93,15 @@ evs_relay_reset_backoff(void)
 }
 
 /* Broker reconnect delay: 250 ms doubling to 5 s, so an outage is left fast. */
+#define RECONNECT_FIRST_MS	250
+#define RECONNECT_MAX_MS	5000
+
 int
 evs_relay_reconnect_delay_ms(void)
 {
-	int			shift = Min(reconnect_failures, 5);
+	int			shift = Min(reconnect_failures, 5);	/* 250 << 5 is past the cap already */
 
-	return Min(250 << shift, 5000);
+	return Min(RECONNECT_FIRST_MS << shift, RECONNECT_MAX_MS);
 }
 
 static void

@@ -22,6 +22,45 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
+#include "utils/guc.h"
+
+/* ---- settings ---- */
+static char *evs_ticket_service_url = NULL;
+static char *evs_payment_service_url = NULL;
+static char *evs_marketplace_service_url = NULL;
+static char *evs_notification_service_url = NULL;
+static int	evs_saga_max_attempts = 5;
+static int	evs_saga_backoff_base_ms = 500;
+static int	evs_saga_backoff_max_ms = 60000;
+static int	evs_saga_ticket_batch = 100;
+
+/* Called from evs_worker_init: this module's settings. */
+void
+evs_saga_init(void)
+{
+	DefineCustomStringVariable("eventsvc.ticket_service_url", "Base URL of ticket-service.", NULL,
+							   &evs_ticket_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.payment_service_url", "Base URL of payment-service.", NULL,
+							   &evs_payment_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.marketplace_service_url", "Base URL of marketplace-service.", NULL,
+							   &evs_marketplace_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("eventsvc.notification_service_url", "Base URL of notification-service.", NULL,
+							   &evs_notification_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.saga_max_attempts",
+							"Attempts of one cancellation step before it is recorded as failed.", NULL,
+							&evs_saga_max_attempts, 5, 1, 1000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.saga_backoff_base_ms",
+							"First retry delay of a failed cancellation step (doubles, full jitter).", NULL,
+							&evs_saga_backoff_base_ms, 500, 1, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.saga_backoff_max_ms",
+							"Cap of the cancellation step retry delay.", NULL,
+							&evs_saga_backoff_max_ms, 60000, 1, 86400000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.saga_ticket_batch",
+							"Tickets per cancel-tickets call.", NULL,
+							&evs_saga_ticket_batch, 100, 1, 10000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
 
 typedef struct SagaCall
 {

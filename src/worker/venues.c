@@ -11,6 +11,34 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
+#include "utils/guc.h"
+
+/* ---- settings ---- */
+static char *evs_venue_service_url = NULL;
+static int	evs_venue_refresh_seconds = 3600;
+
+/* Called from evs_worker_init: this module's settings. */
+void
+evs_venues_init(void)
+{
+	DefineCustomStringVariable("eventsvc.venue_service_url", "Base URL of venue-service.",
+							   "Empty: the venues read model is not refreshed.",
+							   &evs_venue_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.venue_refresh_seconds",
+							"Age after which a venue that a live event references is refreshed (0 = never).", NULL,
+							&evs_venue_refresh_seconds, 3600, 0, 31536000, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+}
+
+/* venues refreshed per round (a round runs at most every EVS_VENUES_ROUND_SECONDS) */
+#define VENUES_PER_ROUND	50
+
+/* Whether the read model is refreshed at all (a venue-service URL and a refresh age). */
+bool
+evs_venues_enabled(void)
+{
+	return evs_venue_refresh_seconds > 0 && evs_venue_service_url[0] != '\0';
+}
 
 /* ---- venues read model ---- */
 typedef struct VenueBatch
@@ -30,7 +58,7 @@ venues_due(void *arg)
 	uint64		i;
 
 	v[0] = Int32GetDatum(evs_venue_refresh_seconds);
-	v[1] = Int32GetDatum(50);
+	v[1] = Int32GetDatum(VENUES_PER_ROUND);
 	rc = SPI_execute_with_args("SELECT tenant_id::text, venue_id::text FROM eventsvc.venue_refresh_due($1, $2)",
 							   2, (Oid[]) {INT4OID, INT4OID}, v, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
@@ -71,7 +99,7 @@ venue_apply(void *arg)
 }
 
 /*
- * Refresh up to 50 stale venues: GET {venue}/internal/venues/{id}?tenantId=,
+ * Refresh up to VENUES_PER_ROUND stale venues: GET {venue}/internal/venues/{id}?tenantId=,
  * one short transaction per answer. A transport error or a 5xx stops this
  * round (venue-service is unwell; the next round is a few seconds away).
  */

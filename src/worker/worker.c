@@ -48,43 +48,24 @@
 PGDLLEXPORT void evs_worker_main(Datum main_arg);
 
 
-/* ---- settings ---- */
-char	   *evs_worker_database = NULL;
-int			evs_worker_naptime_ms = 1000;
-char	   *evs_amqp_host = NULL;
-int			evs_amqp_port = 5672;
-char	   *evs_amqp_vhost = NULL;
-char	   *evs_amqp_user = NULL;
-char	   *evs_amqp_password = NULL;
-char	   *evs_amqp_password_file = NULL;
-bool		evs_amqp_tls = false;
-bool		evs_amqp_tls_verify = true;
-char	   *evs_amqp_cacert = NULL;
-int			evs_amqp_timeout_ms = 5000;
-int			evs_outbox_batch_size = 2000;
-int			evs_outbox_max_attempts = 10;
-int			evs_outbox_backoff_base_ms = 1000;
-int			evs_outbox_backoff_max_ms = 300000;
-int			evs_outbox_lease_seconds = 60;
-int			evs_sweep_interval_ms = 1000;
-int			evs_sweep_batch_size = 5000;
-char	   *evs_service_name = NULL;
-char	   *evs_service_secret = NULL;
-char	   *evs_ticket_service_url = NULL;
-char	   *evs_payment_service_url = NULL;
-char	   *evs_marketplace_service_url = NULL;
-char	   *evs_notification_service_url = NULL;
-int			evs_http_timeout_ms = 5000;
-int			evs_saga_max_attempts = 5;
-int			evs_saga_backoff_base_ms = 500;
-int			evs_saga_backoff_max_ms = 60000;
-int			evs_saga_ticket_batch = 100;
-char	   *evs_venue_service_url = NULL;
-int			evs_venue_refresh_seconds = 3600;
+/* the postmaster starts a worker that exited this many seconds later */
+#define RESTART_SECONDS			5
+/* a row lock held longer than this fails the unit of work (logged, retried) */
+#define WORKER_LOCK_TIMEOUT		"10s"
+/* how often the worker looks again for the extension before it exists */
+#define WAIT_FOR_EXTENSION_MS	1000L
 
+/* ---- settings: the worker process's own (each module defines its own in its init) ---- */
+char	   *evs_worker_database = NULL;
+static int	evs_worker_naptime_ms = 1000;
+static int	evs_sweep_interval_ms = 1000;
+static int	evs_sweep_batch_size = 5000;
+
+/* The worker process's settings; the modules it runs define theirs. */
 static void
 define_settings(void)
 {
+
 	/* PGC_POSTMASTER settings can only be defined while preloading (else FATAL). */
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomStringVariable("eventsvc.database",
@@ -96,53 +77,6 @@ define_settings(void)
 							"Commits that add outbox rows wake it at once; this bounds retries and sagas.",
 							&evs_worker_naptime_ms, 1000, 10, 600000, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.amqp_host", "RabbitMQ host.", NULL,
-							   &evs_amqp_host, "127.0.0.1", PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.amqp_port", "RabbitMQ port.", NULL,
-							&evs_amqp_port, 5672, 1, 65535, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.amqp_vhost", "RabbitMQ virtual host.", NULL,
-							   &evs_amqp_vhost, "/", PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.amqp_user", "RabbitMQ user.", NULL,
-							   &evs_amqp_user, "guest", PGC_SIGHUP, 0, NULL, NULL, NULL);
-	/* Hidden from SHOW ALL, pg_settings and non-superusers. */
-	DefineCustomStringVariable("eventsvc.amqp_password", "RabbitMQ password.",
-							   "Prefer eventsvc.amqp_password_file: a reload logs changed settings.",
-							   &evs_amqp_password, "guest", PGC_SIGHUP,
-							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.amqp_password_file",
-							   "File holding the RabbitMQ password (overrides eventsvc.amqp_password).",
-							   "Read at every connect; readable by the server's OS user only.",
-							   &evs_amqp_password_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
-	DefineCustomBoolVariable("eventsvc.amqp_tls", "Connect to RabbitMQ with TLS.", NULL,
-							 &evs_amqp_tls, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("eventsvc.amqp_tls_verify", "Verify the broker's certificate and host name.", NULL,
-							 &evs_amqp_tls_verify, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.amqp_cacert", "CA certificate file for TLS to RabbitMQ.", NULL,
-							   &evs_amqp_cacert, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.amqp_timeout_ms",
-							"Connect, login and publisher-confirm timeout.", NULL,
-							&evs_amqp_timeout_ms, 5000, 100, 600000, PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.outbox_batch_size",
-							"Outbox rows claimed and published per confirm window.", NULL,
-							&evs_outbox_batch_size, 2000, 1, 10000, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.outbox_max_attempts",
-							"Failed publishes (returned or rejected) before a row goes dead.",
-							"Broker outages are not counted.",
-							&evs_outbox_max_attempts, 10, 1, 1000, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.outbox_backoff_base_ms",
-							"First retry delay of a failed outbox row (doubles per attempt, full jitter).", NULL,
-							&evs_outbox_backoff_base_ms, 1000, 1, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.outbox_backoff_max_ms",
-							"Cap of the outbox retry delay.", NULL,
-							&evs_outbox_backoff_max_ms, 300000, 1, 86400000, PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.outbox_lease_seconds",
-							"How long a claimed outbox row stays reserved for the worker.", NULL,
-							&evs_outbox_lease_seconds, 60, 1, 3600, PGC_SIGHUP, GUC_UNIT_S,
-							NULL, NULL, NULL);
 	DefineCustomIntVariable("eventsvc.sweep_interval_ms",
 							"Interval of the expired-hold sweep (0 disables it).", NULL,
 							&evs_sweep_interval_ms, 1000, 0, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
@@ -150,45 +84,11 @@ define_settings(void)
 	DefineCustomIntVariable("eventsvc.sweep_batch_size",
 							"Expired holds released per sweep transaction.", NULL,
 							&evs_sweep_batch_size, 5000, 1, 1000000, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.service_name",
-							   "Name sent as X-Service-Name on service-to-service calls.", NULL,
-							   &evs_service_name, "event-service", PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.service_secret",
-							   "Shared secret of the service-to-service HMAC signature.", NULL,
-							   &evs_service_secret, "", PGC_SIGHUP,
-							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.ticket_service_url", "Base URL of ticket-service.", NULL,
-							   &evs_ticket_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.payment_service_url", "Base URL of payment-service.", NULL,
-							   &evs_payment_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.marketplace_service_url", "Base URL of marketplace-service.", NULL,
-							   &evs_marketplace_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.notification_service_url", "Base URL of notification-service.", NULL,
-							   &evs_notification_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.http_timeout_ms", "Timeout of one service call.", NULL,
-							&evs_http_timeout_ms, 5000, 100, 600000, PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.saga_max_attempts",
-							"Attempts of one cancellation step before it is recorded as failed.", NULL,
-							&evs_saga_max_attempts, 5, 1, 1000, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.saga_backoff_base_ms",
-							"First retry delay of a failed cancellation step (doubles, full jitter).", NULL,
-							&evs_saga_backoff_base_ms, 500, 1, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.saga_backoff_max_ms",
-							"Cap of the cancellation step retry delay.", NULL,
-							&evs_saga_backoff_max_ms, 60000, 1, 86400000, PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomStringVariable("eventsvc.venue_service_url", "Base URL of venue-service.",
-							   "Empty: the venues read model is not refreshed.",
-							   &evs_venue_service_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.venue_refresh_seconds",
-							"Age after which a venue that a live event references is refreshed (0 = never).", NULL,
-							&evs_venue_refresh_seconds, 3600, 0, 31536000, PGC_SIGHUP, GUC_UNIT_S,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.saga_ticket_batch",
-							"Tickets per cancel-tickets call.", NULL,
-							&evs_saga_ticket_batch, 100, 1, 10000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	evs_amqp_init();
+	evs_relay_init();
+	evs_http_init();
+	evs_saga_init();
+	evs_venues_init();
 }
 
 /*
@@ -213,7 +113,7 @@ evs_worker_init(void)
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	/* After a crash (or pg_terminate_backend) it comes back by itself. */
-	worker.bgw_restart_time = 5;
+	worker.bgw_restart_time = RESTART_SECONDS;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "eventsvc");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "evs_worker_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "eventsvc worker");
@@ -233,10 +133,10 @@ worker_on_exit(int code, Datum arg)
 		return;
 	SpinLockAcquire(&evs_worker_shared->mutex);
 	evs_worker_shared->pid = 0;
-	evs_worker_shared->latch = NULL;
 	evs_worker_shared->state = EVS_WS_NOT_RUNNING;
 	evs_worker_shared->broker_connected = false;
 	SpinLockRelease(&evs_worker_shared->mutex);
+	evs_outbox_set_relay_latch(NULL);
 	evs_amqp_disconnect();
 }
 
@@ -388,13 +288,14 @@ evs_worker_main(Datum main_arg)
 
 	SpinLockAcquire(&evs_worker_shared->mutex);
 	evs_worker_shared->pid = MyProcPid;
-	evs_worker_shared->latch = MyLatch;
 	evs_worker_shared->state = EVS_WS_STARTING;
 	evs_worker_shared->started_at = GetCurrentTimestamp();
 	evs_worker_shared->broker_connected = false;
 	evs_worker_shared->broker_since = GetCurrentTimestamp();
 	SpinLockRelease(&evs_worker_shared->mutex);
 	before_shmem_exit(worker_on_exit, (Datum) 0);
+	/* commits that add outbox rows set this latch (outbox.c) */
+	evs_outbox_set_relay_latch(MyLatch);
 
 	BackgroundWorkerInitializeConnection(evs_worker_database, NULL, 0);
 	pgstat_report_appname("eventsvc worker");
@@ -403,8 +304,8 @@ evs_worker_main(Datum main_arg)
 	 * elsewhere); should a DBA hold one anyway, the unit fails, is logged and
 	 * retried, instead of the whole worker waiting behind it.
 	 */
-	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
-	evs_http_init();
+	SetConfigOption("lock_timeout", WORKER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
+	evs_http_start();
 
 	for (;;)
 	{
@@ -440,7 +341,7 @@ evs_worker_main(Datum main_arg)
 			{
 				/* extension not created yet (or an error, already logged): wait */
 				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 1000L, PG_WAIT_EXTENSION);
+								 WAIT_FOR_EXTENSION_MS, PG_WAIT_EXTENSION);
 				ResetLatch(MyLatch);
 				continue;
 			}
@@ -475,12 +376,11 @@ evs_worker_main(Datum main_arg)
 		if (evs_sweep_interval_ms > 0)
 			timeout = Min(timeout, (long) ((next_sweep - GetCurrentTimestamp()) / 1000) + 1);
 
-		/* venues read model, every 10 s at most */
-		if (evs_venue_refresh_seconds > 0 && evs_venue_service_url[0] != '\0' &&
-			GetCurrentTimestamp() >= next_venue_refresh)
+		/* venues read model, one round every EVS_VENUES_ROUND_SECONDS at most */
+		if (evs_venues_enabled() && GetCurrentTimestamp() >= next_venue_refresh)
 		{
 			evs_venues_refresh();
-			next_venue_refresh = GetCurrentTimestamp() + 10 * USECS_PER_SEC;
+			next_venue_refresh = GetCurrentTimestamp() + EVS_VENUES_ROUND_SECONDS * USECS_PER_SEC;
 		}
 
 		/* cancellation sagas */

@@ -1,6 +1,7 @@
 /*
  * worker/worker.h: the worker area's public face: its init (settings, shared
- * memory, the background worker's registration) and the commit-time wake-up.
+ * memory, the background worker's registration). Nothing else: the commit-time
+ * wake-up belongs to the outbox (core), where the worker registers its latch.
  * What the worker files share among themselves is in worker_internal.h.
  */
 #ifndef EVS_WORKER_H
@@ -9,7 +10,5 @@
 #include "core/core.h"
 
 extern void evs_worker_init(void);
-/* Ask for the worker's latch to be set when this transaction commits. */
-extern void evs_worker_wake_at_commit(void);
 
 #endif

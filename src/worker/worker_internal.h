@@ -13,39 +13,18 @@
 #include "storage/latch.h"
 #include "storage/spin.h"
 
-/* ---- settings (worker.c) ---- */
-extern char *evs_worker_database;
-extern int	evs_worker_naptime_ms;
-extern char *evs_amqp_host;
+/* ---- settings other files read (each is defined in its module's init) ---- */
+extern char *evs_worker_database;	/* worker.c */
+extern char *evs_amqp_host;			/* amqp.c */
 extern int	evs_amqp_port;
-extern char *evs_amqp_vhost;
-extern char *evs_amqp_user;
-extern char *evs_amqp_password;
-extern char *evs_amqp_password_file;
-extern bool evs_amqp_tls;
-extern bool evs_amqp_tls_verify;
-extern char *evs_amqp_cacert;
 extern int	evs_amqp_timeout_ms;
-extern int	evs_outbox_batch_size;
-extern int	evs_outbox_max_attempts;
-extern int	evs_outbox_backoff_base_ms;
-extern int	evs_outbox_backoff_max_ms;
-extern int	evs_outbox_lease_seconds;
-extern int	evs_sweep_interval_ms;
-extern int	evs_sweep_batch_size;
-extern char *evs_service_name;
-extern char *evs_service_secret;
-extern char *evs_ticket_service_url;
-extern char *evs_payment_service_url;
-extern char *evs_marketplace_service_url;
-extern char *evs_notification_service_url;
-extern int	evs_http_timeout_ms;
-extern int	evs_saga_max_attempts;
-extern int	evs_saga_backoff_base_ms;
-extern int	evs_saga_backoff_max_ms;
-extern int	evs_saga_ticket_batch;
-extern char *evs_venue_service_url;
-extern int	evs_venue_refresh_seconds;
+
+/* ---- each module's settings, from evs_worker_init ---- */
+extern void evs_amqp_init(void);
+extern void evs_relay_init(void);
+extern void evs_http_init(void);
+extern void evs_saga_init(void);
+extern void evs_venues_init(void);
 
 /* ---- shared memory: what api.worker_status shows ---- */
 typedef enum EvsWorkerState
@@ -64,7 +43,6 @@ typedef struct EvsWorkerShared
 {
 	slock_t		mutex;
 	pid_t		pid;
-	Latch	   *latch;			/* the worker's latch while it runs */
 	EvsWorkerState state;
 	bool		broker_connected;
 	TimestampTz started_at;
@@ -93,6 +71,8 @@ extern void evs_worker_set_error(const char *msg);
 extern bool evs_worker_run_xact(const char *activity, void (*fn) (void *), void *arg);
 
 /* ---- venues.c: refresh venues whose copy is older than evs_venue_refresh_seconds ---- */
+#define EVS_VENUES_ROUND_SECONDS	10	/* at most one refresh round this often */
+extern bool evs_venues_enabled(void);
 extern void evs_venues_refresh(void);
 
 /* ---- amqp.c ---- */
@@ -149,7 +129,7 @@ typedef struct EvsHttpResponse
 	char		error[256];
 } EvsHttpResponse;
 
-extern void evs_http_init(void);
+extern void evs_http_start(void);
 extern bool evs_http_request(const char *method, const char *base_url, const char *path,
 							 const char *body, const char *idempotency_key,
 							 EvsHttpResponse *resp);

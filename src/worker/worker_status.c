@@ -1,7 +1,6 @@
 /*
  * worker_status.c: the worker's status in shared memory (what
- * api.worker_status shows), kept by the worker and read by any backend, and
- * the commit-time wake-up that sets the worker's latch.
+ * api.worker_status shows), kept by the worker and read by any backend.
  */
 #include "worker/worker_internal.h"
 
@@ -13,7 +12,6 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 
-PG_FUNCTION_INFO_V1(evs_sql_worker_wake);
 PG_FUNCTION_INFO_V1(evs_sql_worker_shmem_status);
 
 EvsWorkerShared *evs_worker_shared = NULL;
@@ -71,75 +69,6 @@ evs_worker_status_shmem_init(void)
 	shmem_request_hook = worker_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = worker_shmem_startup;
-}
-
-/* ---- wake-up at commit (called from evs_outbox_emit in user backends) ---- */
-static bool wake_pending = false;
-static bool xact_cb_registered = false;
-
-static void
-wake_worker_now(void)
-{
-	Latch	   *latch;
-
-	if (evs_worker_shared == NULL)
-		return;
-	SpinLockAcquire(&evs_worker_shared->mutex);
-	latch = evs_worker_shared->latch;
-	SpinLockRelease(&evs_worker_shared->mutex);
-	/* A PGPROC latch stays valid memory; a stale one only costs a spurious wake. */
-	if (latch != NULL)
-		SetLatch(latch);
-}
-
-static void
-worker_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			/* the rows are visible now: ProcArrayEndTransaction has run */
-			if (wake_pending)
-			{
-				wake_pending = false;
-				wake_worker_now();
-			}
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			/* aborted: nothing to send; prepared: the worker's poll finds it */
-			wake_pending = false;
-			break;
-		default:
-			break;
-	}
-}
-
-/*
- * Ask for the worker to be woken when the current transaction commits. Costs
- * a flag in the transaction and one SetLatch at commit; no-op when the worker
- * is not configured (library not preloaded).
- */
-void
-evs_worker_wake_at_commit(void)
-{
-	if (evs_worker_shared == NULL)
-		return;
-	if (!xact_cb_registered)
-	{
-		RegisterXactCallback(worker_xact_callback, NULL);
-		xact_cb_registered = true;
-	}
-	wake_pending = true;
-}
-
-Datum
-evs_sql_worker_wake(PG_FUNCTION_ARGS)
-{
-	evs_worker_wake_at_commit();
-	PG_RETURN_VOID();
 }
 
 /* ---- status for api.worker_status ---- */
