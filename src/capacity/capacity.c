@@ -13,4 +13,5 @@ evs_capacity_init(void)
 	evs_escrow_init();
 	evs_hold_sweep_init();
 	evs_sweep_horizon_init();
+	evs_customer_limit_init();
 }

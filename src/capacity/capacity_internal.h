@@ -16,11 +16,15 @@
 
 typedef struct EvsEscrowEntry EvsEscrowEntry;
 
+/* The hold states whose seats are taken (held or sold), for SQL: state IN EVS_SEAT_STATES */
+#define EVS_SEAT_STATES "('ACTIVE', 'CONFIRMED')"
+
 /* each module's settings (and shared memory), from evs_capacity_init */
 extern void evs_reserve_init(void);
 extern void evs_escrow_init(void);
 extern void evs_hold_sweep_init(void);
 extern void evs_sweep_horizon_init(void);
+extern void evs_customer_limit_init(void);
 
 /* reserve.c: the longest life of a hold, which an extension reads too */
 extern int	evs_hold_max_seconds;
@@ -73,6 +77,26 @@ extern bool evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *
 
 /* hold_sweep.c: expires a section's overdue holds now, for a request short of seats; returns the seats freed */
 extern int64 evs_reclaim_expired(Datum tenant, Datum section_id);
+
+/*
+ * hold_settings.c: settings a tenant may override (eventsvc.tenant_hold_settings);
+ * the value in force is the tenant's, else the cluster's. SPI connected.
+ */
+typedef enum EvsHoldSettingId
+{
+	EVS_SETTING_MAX_SEATS,		/* seats per customer per event (0: none) */
+	EVS_HOLD_SETTINGS
+} EvsHoldSettingId;
+extern int	evs_hold_setting(Datum tenant, EvsHoldSettingId id);
+
+/* customer_limit.c: the cluster's per-customer limit (0: none), which a tenant may override */
+extern int	evs_max_seats_per_holder;
+/*
+ * customer_limit.c: refuses a reservation that would take the customer past
+ * the event's per-customer limit (or the tier's, `tier_limit` > 0). SPI connected.
+ */
+extern void evs_customer_limit_check(Datum tenant, Datum event_id, const char *holder, int32 tier_limit,
+									 int32 quantity);
 
 /* thresholds.c: outbox messages after a reservation / a confirmation */
 extern void evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,

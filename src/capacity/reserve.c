@@ -13,11 +13,8 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "storage/lmgr.h"
-#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
@@ -30,14 +27,12 @@
 #include "capacity/money.h"
 PG_FUNCTION_INFO_V1(evs_sql_reserve_capacity);
 
-#define EVS_LOCK_HOLDER 0x4557	/* advisory lock class: one holder on one event */
 #define HOLDER_ID_MAX	200		/* characters of a holder id */
 
 static int	evs_hold_default_seconds = 600;
 int			evs_hold_max_seconds = 1800;
-static int	evs_max_seats_per_holder = 0;
 
-/* Called from evs_capacity_init: the settings of a hold's life and the per-holder limit. */
+/* Called from evs_capacity_init: the settings of a hold's life. */
 void
 evs_reserve_init(void)
 {
@@ -49,21 +44,6 @@ evs_reserve_init(void)
 							"Longest lifetime of a hold, extensions included, counted from its creation.",
 							NULL, &evs_hold_max_seconds, 1800, 1, 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.max_seats_per_holder",
-							"Seats one holder may hold or have bought per event (0: only the tier's max_per_customer).",
-							NULL, &evs_max_seats_per_holder, 0, 0, 1000000,
-							PGC_SUSET, 0, NULL, NULL, NULL);
-}
-
-static void
-lock_holder(Datum event_id, const char *holder)
-{
-	LOCKTAG		tag;
-	uint32		ev = hash_bytes((const unsigned char *) DatumGetUUIDP(event_id), UUID_LEN);
-	uint32		h = hash_bytes((const unsigned char *) holder, strlen(holder));
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, ev, h, EVS_LOCK_HOLDER);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
 /* ---- the hold path ---- */
@@ -284,7 +264,6 @@ hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing 
 static Datum
 reserve_capacity(FunctionCallInfo fcinfo)
 {
-	static SPIPlanPtr holder_plan = NULL;
 	Datum		tenant,
 				section_id;
 	int32		quantity,
@@ -294,13 +273,10 @@ reserve_capacity(FunctionCallInfo fcinfo)
 	EvsPricing	p;
 	bool		priced = false;
 	TimestampTz now = evs_now();
-	int32		limit;
 	EvsEscrowEntry *e;
 	int64		remaining;
 	Datum		locked = (Datum) 0;
 	EvsPriceLine line;
-	int			rc;
-	bool		isnull;
 	Datum		result;
 	MemoryContext outer = CurrentMemoryContext;
 	EvsIdempotency idem;
@@ -392,39 +368,8 @@ reserve_capacity(FunctionCallInfo fcinfo)
 					 errmsg("quantity %d exceeds the tier's limit of %d per order", quantity, p.max_per_order)));
 	}
 
-	/* 3. per-holder limit on the event, exact under concurrency by a lock on (event, holder) */
-	limit = evs_max_seats_per_holder;
-	if (priced && p.max_per_customer > 0 && (limit == 0 || p.max_per_customer < limit))
-		limit = p.max_per_customer;
-	if (limit > 0)
-	{
-		Datum		hv[3] = {tenant, s.event_id, CStringGetTextDatum(holder)};
-		int64		has;
-
-		if (quantity > limit)
-			ereport(ERROR,
-					(errcode(EVS_ERR_CONFLICT),
-					 errmsg("at most %d seats per buyer for this event", limit)));
-		lock_holder(s.event_id, holder);
-		if (holder_plan == NULL)
-		{
-			Oid			t[3] = {UUIDOID, UUIDOID, TEXTOID};
-
-			holder_plan = evs_spi_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
-									   " WHERE tenant_id = $1 AND event_id = $2 AND holder_id = $3"
-									   " AND state IN ('ACTIVE', 'CONFIRMED')", 3, t);
-		}
-		rc = SPI_execute_snapshot(holder_plan, hv, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "holder count failed: %s", SPI_result_code_string(rc));
-		has = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		if (has + quantity > limit)
-			ereport(ERROR,
-					(errcode(EVS_ERR_CONFLICT),
-					 errmsg("at most %d seats per buyer for this event: %s already has " INT64_FORMAT,
-							limit, holder, has),
-					 errdetail("Ask for at most " INT64_FORMAT " more.", has >= limit ? 0 : limit - has)));
-	}
+	/* 3. the customer's limit on the event (customer_limit.c) */
+	evs_customer_limit_check(tenant, s.event_id, holder, priced ? p.max_per_customer : 0, quantity);
 
 	/* 4. the seats: shared counter, else the section's row lock */
 	e = evs_escrow_section(tenant, section_id);

@@ -277,6 +277,43 @@ if have create_event; then
         fi
     fi
 
+    # ------------------------------------------------------------ holds: per-customer limits
+    if have set_customer_limit; then
+        echo "# per-customer limits"
+        doc "Limits › A tenant admin limits the seats one customer may hold or buy for an event"
+        req POST '/rpc/set_customer_limit' ACME_ADMIN "{\"event_id\":\"$EV\",\"max_seats\":4}"
+        expect_jq '.limit_in_force == 4 and .source == "event"' "4 seats per customer"
+        req POST '/rpc/set_customer_limit' ACME_USER "{\"event_id\":\"$EV\",\"max_seats\":40}"
+        expect_error 403 42501 "a tenant user may not set limits"
+        req POST '/rpc/set_customer_limit' ACME_ADMIN "{\"event_id\":\"$EV\",\"max_seats\":0}"
+        expect_error 400 22023 "a limit of 0"
+        req POST '/rpc/set_customer_limit' GLOBEX_USER "{\"event_id\":\"$EV\",\"max_seats\":1}"
+        expect_error 403 42501 "another tenant's user"
+        doc "Limits › How many more seats the caller may take"
+        req GET "/rpc/seat_allowance?event_id=$EV" ACME_USER
+        expect_jq '.limit == 4 and .seats == 2 and .remaining == 2 and .source == "event"' "2 held or bought, 2 more"
+        doc "Limits › Past the limit: a 409 that says how many more"
+        req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$SECTION\",\"quantity\":3}"
+        expect_error 409 PT409 "3 more seats would pass the limit"
+        expect_jq '.details == "Ask for at most 2 more."' "the refusal says how many more"
+        req GET '/customer_limits?select=event_id,max_seats_per_customer' ACME_USER
+        expect_jq "length == 1 and .[0].max_seats_per_customer == 4" "the tenant's limits (view)"
+        req GET '/customer_limits?select=event_id' GLOBEX_USER
+        expect_jq 'length == 0' "another tenant sees none"
+        doc "Limits › The tenant's default for its events (and the other hold settings)"
+        req POST '/rpc/set_hold_settings' ACME_ADMIN '{"changes":{"max_seats_per_customer":10}}'
+        expect_jq '.max_seats_per_customer.value == 10 and .max_seats_per_customer.source == "tenant"' "a tenant default of 10"
+        req POST '/rpc/set_hold_settings' ACME_ADMIN '{"changes":{"max_seats_per_customer":-1}}'
+        expect_error 400 22023 "a negative limit"
+        req POST '/rpc/set_customer_limit' ACME_ADMIN "{\"event_id\":\"$EV\",\"max_seats\":null}"
+        expect_jq '.limit_in_force == 10' "without its own limit the event gets the tenant's default"
+        doc "Limits › The hold settings in force"
+        req GET '/rpc/hold_settings' ACME_USER
+        expect_jq '.max_seats_per_customer.value == 10' "read back"
+        req POST '/rpc/set_hold_settings' ACME_ADMIN '{"changes":{"max_seats_per_customer":null}}'
+        expect_jq '.max_seats_per_customer.source == "cluster"' "back to the cluster setting"
+    else skip set_customer_limit; fi
+
     # ------------------------------------------------------------ the rest of the lifecycle
     if have postpone_event; then
         doc "Events › Postpone" =id =name =status =version =starts_at =ends_at

@@ -1,0 +1,1 @@
+../../install/43_holds_limits.sql
