@@ -51,6 +51,10 @@ CREATE TRIGGER event_customer_limits_reference AFTER INSERT OR UPDATE OR DELETE 
 ALTER TABLE eventsvc.tenant_hold_settings ENABLE ALWAYS TRIGGER tenant_hold_settings_reference;
 ALTER TABLE eventsvc.event_customer_limits ENABLE ALWAYS TRIGGER event_customer_limits_reference;
 
+-- Data: in a logical backup (part 90).
+SELECT pg_catalog.pg_extension_config_dump('eventsvc.tenant_hold_settings', '');
+SELECT pg_catalog.pg_extension_config_dump('eventsvc.event_customer_limits', '');
+
 CREATE FUNCTION api.set_customer_limit(event_id uuid, max_seats integer) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'evs_sql_set_customer_limit'
     LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
