@@ -88,6 +88,8 @@ typedef enum EvsHoldSettingId
 	EVS_HOLD_SETTINGS
 } EvsHoldSettingId;
 extern int	evs_hold_setting(Datum tenant, EvsHoldSettingId id);
+/* A 1.0 database runs this library until ALTER EXTENSION UPDATE: false until it has the 1.1 hold tables. */
+extern bool evs_holds_schema_ready(void);
 
 /* customer_limit.c: the cluster's per-customer limit (0: none), which a tenant may override */
 extern int	evs_max_seats_per_holder;

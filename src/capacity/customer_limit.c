@@ -64,6 +64,8 @@ event_limit(Datum tenant, Datum event_id)
 	Datum		limit;
 	int			rc;
 
+	if (!evs_holds_schema_ready())
+		return 0;
 	memset(&key, 0, sizeof(key));
 	key.kind = REFKEY_EVENT_LIMIT;
 	memcpy(key.ids[0], DatumGetUUIDP(tenant)->data, UUID_LEN);

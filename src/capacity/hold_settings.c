@@ -7,11 +7,14 @@
  */
 #include "core/core.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
 #include "capacity/capacity_internal.h"
@@ -33,7 +36,41 @@ static const struct
 	&evs_max_seats_per_holder, 1, 1000000},
 };
 
-#define REFKEY_TENANT_SETTINGS 3	/* refcache key kind (reserve.c uses 1 and 2) */
+#define REFKEY_TENANT_SETTINGS 3
+
+/* ---- a 1.0 database runs this library too ---- */
+
+static bool schema_ready = false;
+
+static void
+schema_forget(Datum arg, Oid relid)
+{
+	schema_ready = false;
+}
+
+/*
+ * Whether this database has the hold tables of 1.1. A database still at 1.0
+ * runs this library until the DBA runs ALTER EXTENSION eventsvc UPDATE; its
+ * 1.0 functions then behave as in 1.0 (the cluster's settings, no payment,
+ * waitlist or archive). A yes is kept until any relation changes.
+ */
+bool
+evs_holds_schema_ready(void)
+{
+	static bool callback = false;
+	Oid			nsp;
+
+	if (schema_ready)
+		return true;
+	nsp = get_namespace_oid("eventsvc", true);
+	schema_ready = OidIsValid(nsp) && OidIsValid(get_relname_relid("tenant_hold_settings", nsp));
+	if (schema_ready && !callback)
+	{
+		CacheRegisterRelcacheCallback(schema_forget, (Datum) 0);
+		callback = true;
+	}
+	return schema_ready;
+}	/* refcache key kind (reserve.c uses 1 and 2) */
 
 /*
  * The tenant's overrides as a row of EVS_HOLD_SETTINGS nullable int4 columns
@@ -78,10 +115,14 @@ int
 evs_hold_setting(Datum tenant, EvsHoldSettingId id)
 {
 	TupleDesc	desc;
-	HeapTuple	row = tenant_row(tenant, &desc);
+	HeapTuple	row;
 	bool		isnull;
-	Datum		v = SPI_getbinval(row, desc, (int) id + 1, &isnull);
+	Datum		v;
 
+	if (!evs_holds_schema_ready())
+		return *settings[id].cluster;	/* a 1.0 database has no overrides */
+	row = tenant_row(tenant, &desc);
+	v = SPI_getbinval(row, desc, (int) id + 1, &isnull);
 	return isnull ? *settings[id].cluster : DatumGetInt32(v);
 }
 
