@@ -2,13 +2,14 @@
 -- sequence "sequence last_value is_called". Two databases with equal lines hold the same
 -- rows. Left out of the comparison: updated_at of the derived tables (rebuilt at restore
 -- time) and created_at of the install's seeded categories (seeded again by CREATE
--- EXTENSION). With -v category_ids_moved=1 (an upgrade from 1.0, which gives the seeded
+-- EXTENSION). Null columns are left out, so a row gains nothing from a column an
+-- upgrade adds (new columns are null on old rows). With -v category_ids_moved=1 (an upgrade from 1.0, which gives the seeded
 -- categories fixed ids) the category ids and the events' references to them too.
 \pset format unaligned
 \pset tuples_only on
 \pset footer off
 SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(md5(string_agg(r, E''\n'' ORDER BY r)), ''-'') '
-              'FROM (SELECT (to_jsonb(t) %s)::text AS r FROM %s t) s',
+              'FROM (SELECT (jsonb_strip_nulls(to_jsonb(t)) %s)::text AS r FROM %s t) s',
               c.oid::regclass,
               CASE WHEN c.relname IN ('event_search_documents', 'event_rating_summaries') THEN '- ''updated_at'''
                    WHEN c.relname = 'event_categories' AND :{?category_ids_moved}
