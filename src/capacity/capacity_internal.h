@@ -44,6 +44,18 @@ extern void evs_escrow_give_on_commit(EvsEscrowEntry *e, int64 n);
 extern int64 evs_escrow_available(EvsEscrowEntry *e);
 /* records of open transactions on the counter; drift is meaningful only at 0 */
 extern int	evs_escrow_in_flight(EvsEscrowEntry *e);
+typedef struct EvsEscrowReading
+{
+	bool		stable;			/* nothing moved while it was read */
+	bool		valid;
+	uint32		generation;
+	uint64		changes;
+	int			in_flight;		/* every open transaction's records */
+	int			others;			/* other transactions' records */
+	int64		available;
+	int64		own_pending;	/* seats this transaction gives back at commit */
+} EvsEscrowReading;
+extern void evs_escrow_read(EvsEscrowEntry *e, EvsEscrowReading *r);
 
 /* hold_store.c: a new hold row, written without the executor */
 typedef struct EvsHoldRow

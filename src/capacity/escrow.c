@@ -58,6 +58,7 @@ struct EvsEscrowEntry
 	pg_atomic_uint32 inflight;	/* records of open transactions on this entry */
 	pg_atomic_uint32 generation; /* bumped by every rebuild */
 	pg_atomic_uint32 valid;		/* 0: rebuild before use */
+	pg_atomic_uint64 changes;	/* bumped by every record and every settlement: readers detect movement */
 };
 
 typedef struct EscrowShared
@@ -175,6 +176,8 @@ undo_record(EscrowRecord *r, bool committed)
 		if ((r->kind == RECORD_TAKE && !committed) || (r->kind == RECORD_GIVE && committed))
 			pg_atomic_fetch_add_u64(&e->available, (uint64) r->n);
 	}
+	/* bumped before in_flight drops: a reader that sees in_flight 0 after this sees the bump */
+	pg_atomic_fetch_add_u64(&e->changes, 1);
 	pg_atomic_fetch_sub_u32(&e->inflight, 1);
 }
 
@@ -261,6 +264,7 @@ record_append(EvsEscrowEntry *e, RecordKind kind, int64 n)
 	r->n = n;
 	r->subid = GetCurrentSubTransactionId();
 	pg_atomic_fetch_add_u32(&e->inflight, 1);
+	pg_atomic_fetch_add_u64(&e->changes, 1);
 	r->generation = pg_atomic_read_u32(&e->generation);
 	nrecords++;
 	return r;
@@ -271,6 +275,7 @@ record_pop(void)
 {
 	Assert(nrecords > 0);
 	nrecords--;
+	pg_atomic_fetch_add_u64(&records[nrecords].entry->changes, 1);
 	pg_atomic_fetch_sub_u32(&records[nrecords].entry->inflight, 1);
 }
 
@@ -371,6 +376,7 @@ escrow_build(EvsEscrowEntry *e, Datum tenant_id, Datum section_id)
 	}
 	SPI_finish();
 	pg_atomic_fetch_add_u32(&e->generation, 1);
+	pg_atomic_fetch_add_u64(&e->changes, 1);
 	pg_write_barrier();
 	pg_atomic_write_u32(&e->valid, 1);
 	LockRelease(&tag, ExclusiveLock, false);
@@ -420,6 +426,7 @@ escrow_lookup(Datum tenant_id, Datum section_id, bool create)
 			pg_atomic_init_u32(&e->inflight, 0);
 			pg_atomic_init_u32(&e->generation, 0);
 			pg_atomic_init_u32(&e->valid, 0);
+			pg_atomic_init_u64(&e->changes, 0);
 		}
 		LWLockRelease(escrow_shared->lock);
 	}
@@ -508,6 +515,37 @@ int
 evs_escrow_in_flight(EvsEscrowEntry *e)
 {
 	return (int) pg_atomic_read_u32(&e->inflight);
+}
+
+/*
+ * One reading of a counter for a checker. `stable` is false when the counter
+ * moved while it was being read. Records of this backend's own transaction
+ * are known exactly and reported apart: `own` records, whose seats still to be
+ * given back at commit are `own_pending`; `others` = the other transactions'.
+ */
+void
+evs_escrow_read(EvsEscrowEntry *e, EvsEscrowReading *r)
+{
+	uint64		before,
+				after;
+	int			own = own_records(e);
+
+	before = pg_atomic_read_u64(&e->changes);
+	pg_read_barrier();
+	r->valid = pg_atomic_read_u32(&e->valid) != 0;
+	r->generation = pg_atomic_read_u32(&e->generation);
+	r->in_flight = (int) pg_atomic_read_u32(&e->inflight);
+	r->available = (int64) pg_atomic_read_u64(&e->available);
+	pg_read_barrier();
+	after = pg_atomic_read_u64(&e->changes);
+	r->changes = after;
+	r->stable = before == after;
+	r->others = r->in_flight - own;
+	r->own_pending = 0;
+	for (int i = 0; i < nrecords; i++)
+		if (records[i].entry == e && records[i].kind == RECORD_GIVE &&
+			records[i].generation == r->generation)
+			r->own_pending += records[i].n;
 }
 
 /*

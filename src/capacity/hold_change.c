@@ -81,8 +81,13 @@ require_holder(Datum tenant, Datum hold_id)
 
 	if (evs_is_service() || evs_is_tenant_admin())
 		return;
+	/*
+	 * Not read-only: a fresh snapshot that also sees a hold made earlier in
+	 * this statement (confirm_hold((reserve_capacity(...)->>'id')::uuid)),
+	 * which the statement's own snapshot predates.
+	 */
 	rc = SPI_execute_with_args("SELECT holder_id FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND id = $2",
-							   2, t, v, NULL, true, 1);
+							   2, t, v, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -174,8 +179,9 @@ hold_section(Datum tenant, Datum hold_id, Datum *section)
 	bool		isnull;
 	int			rc;
 
+	/* not read-only, as in require_holder: a hold made earlier in this statement counts */
 	rc = SPI_execute_with_args("SELECT capacity_id FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND id = $2",
-							   2, t, v, NULL, true, 1);
+							   2, t, v, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)

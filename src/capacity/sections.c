@@ -10,6 +10,9 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "capacity/capacity_internal.h"
@@ -82,6 +85,95 @@ row_config_seats(Datum row_config)
 	return isnull ? -1 : DatumGetInt64(r);
 }
 
+/* Seats held (ACTIVE holds) and sold (CONFIRMED) in a section, from the latest committed rows. */
+static void
+section_live_counts(Datum tenant, Datum id, int64 *held, int64 *sold)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		v[2] = {tenant, id};
+	bool		isnull;
+	int			rc;
+
+	if (plan == NULL)
+	{
+		Oid			t[2] = {UUIDOID, UUIDOID};
+
+		plan = evs_spi_prepare_kept(
+			"SELECT coalesce(sum(quantity) FILTER (WHERE state = 'ACTIVE'), 0)::int8,"
+			" coalesce(sum(quantity) FILTER (WHERE state = 'CONFIRMED'), 0)::int8"
+			" FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2"
+			" AND state IN ('ACTIVE', 'CONFIRMED')", 2, t);
+	}
+	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "section count failed: %s", SPI_result_code_string(rc));
+	*held = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+}
+
+/*
+ * An UPDATE of a section: a new total_capacity goes through the seat counter
+ * (a cut takes the seats now, refused with PT409 and the numbers when they are
+ * held, sold or being reserved; a rise gives them at commit). On the row-lock
+ * path the row lock this UPDATE holds keeps reservations out while the rows
+ * are counted. When the seats or the activity change, the row's counter
+ * columns are rewritten from the live rows. Returns the tuple to store.
+ */
+static HeapTuple
+section_seats_change(TriggerData *td, HeapTuple tup, TupleDesc desc, Datum tenant, Datum id, int32 total)
+{
+	int32		old_total = tup_int(td->tg_trigtuple, desc, "total_capacity", 0);
+	int64		delta = (int64) total - old_total;
+	Datum		v;
+	bool		was_active = evs_tup_get(td->tg_trigtuple, desc, "is_active", &v) && DatumGetBool(v);
+	bool		active = evs_tup_get(tup, desc, "is_active", &v) && DatumGetBool(v);
+	int64		held,
+				sold;
+	int			cols[3];
+	Datum		vals[3];
+	bool		nulls[3] = {false, false, false};
+
+	if (delta == 0 && was_active == active)
+		return tup;
+	if (delta != 0)
+	{
+		EvsEscrowEntry *e = evs_escrow_section(tenant, id);
+		int64		remaining;
+
+		if (e != NULL && delta < 0 && !evs_escrow_take(e, -delta, &remaining))
+		{
+			section_live_counts(tenant, id, &held, &sold);
+			ereport(ERROR,
+					(errcode(EVS_ERR_CONFLICT),
+					 errmsg("cannot cut total_capacity from %d to %d: only " INT64_FORMAT " seats are free",
+							old_total, total, remaining),
+					 errdetail(INT64_FORMAT " held, " INT64_FORMAT " sold, " INT64_FORMAT " being reserved or released right now.",
+							   held, sold, Max(old_total - remaining - held - sold, 0)),
+					 errhint("Seats that are held or sold cannot be removed; the smallest total now is " INT64_FORMAT ".",
+							 old_total - remaining)));
+		}
+		else if (e != NULL && delta > 0)
+			evs_escrow_give_on_commit(e, delta);
+	}
+	section_live_counts(tenant, id, &held, &sold);
+	if (held + sold > total)
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg("cannot cut total_capacity from %d to %d: " INT64_FORMAT " seats are held or sold",
+						old_total, total, held + sold),
+				 errdetail(INT64_FORMAT " held, " INT64_FORMAT " sold.", held, sold),
+				 errhint("Seats that are held or sold cannot be removed; the smallest total now is " INT64_FORMAT ".",
+						 held + sold)));
+	cols[0] = SPI_fnumber(desc, "available_capacity");
+	cols[1] = SPI_fnumber(desc, "reserved_capacity");
+	cols[2] = SPI_fnumber(desc, "sold_count");
+	vals[0] = Int32GetDatum((int32) (total - held - sold));
+	vals[1] = Int32GetDatum((int32) held);
+	vals[2] = Int32GetDatum((int32) sold);
+	/* in the trigger's caller's memory: the SPI context goes at SPI_finish */
+	return SPI_copytuple(heap_modify_tuple_by_cols(tup, desc, 3, cols, vals, nulls));
+}
+
 /*
  * BEFORE INSERT OR UPDATE on event_capacity: the section rules for every
  * writer, and the seat counter's share of a change of total_capacity (a cut
@@ -124,6 +216,19 @@ evs_section_validate_trigger(PG_FUNCTION_ARGS)
 	if (!evs_tup_get(tup, desc, "total_capacity", &v))
 		section_invalid("total_capacity is required");
 	total = tup_int(tup, desc, "total_capacity", -1);
+	if (total < 0)
+		section_invalid("total_capacity must be a non-negative number");
+	evs_spi_connect();
+
+	/*
+	 * A change of seats or activity is decided on the live counts, never on
+	 * the row's counter columns (a copy check_capacity refreshes): the
+	 * counter takes or gives the difference, and the copy is rewritten from
+	 * the rows, so a stale copy can neither refuse a legitimate change nor
+	 * let an illegitimate one pass.
+	 */
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		tup = section_seats_change(td, tup, desc, tenant, id, total);
 	avail = tup_int(tup, desc, "available_capacity", -1);
 	reserved = tup_int(tup, desc, "reserved_capacity", 0);
 	sold = tup_int(tup, desc, "sold_count", 0);
@@ -132,8 +237,6 @@ evs_section_validate_trigger(PG_FUNCTION_ARGS)
 	maxp = tup_int(tup, desc, "maximum_purchase", 0);
 	active = evs_tup_get(tup, desc, "is_active", &v) && DatumGetBool(v);
 
-	if (total < 0)
-		section_invalid("total_capacity must be a non-negative number");
 	if (avail < 0 || reserved < 0 || sold < 0 || pending < 0)
 		section_invalid("available, reserved, sold and pending counts must be non-negative");
 	if ((int64) avail + reserved + sold > total)
@@ -148,7 +251,6 @@ evs_section_validate_trigger(PG_FUNCTION_ARGS)
 				(errcode(EVS_ERR_VALIDATION),
 				 errmsg("invalid section: maximum_purchase %d is below minimum_purchase %d", maxp, minp)));
 
-	evs_spi_connect();
 	if (evs_tup_get(tup, desc, "row_config", &v))
 	{
 		int64		seats = row_config_seats(v);
@@ -200,34 +302,6 @@ evs_section_validate_trigger(PG_FUNCTION_ARGS)
 					 errhint("The event does not exist or belongs to another tenant.")));
 	}
 
-	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-	{
-		int32		old_total = tup_int(td->tg_trigtuple, desc, "total_capacity", 0);
-		int64		delta = (int64) total - old_total;
-
-		if (delta != 0)
-		{
-			EvsEscrowEntry *e = evs_escrow_section(tenant, id);
-			int64		remaining;
-
-			if (e != NULL && delta < 0 && !evs_escrow_take(e, -delta, &remaining))
-				ereport(ERROR,
-						(errcode(EVS_ERR_CONFLICT),
-						 errmsg("cannot cut total_capacity to %d: only " INT64_FORMAT " seats are free", total, remaining),
-						 errhint("Seats that are held or sold cannot be removed.")));
-			else if (e != NULL && delta > 0)
-				evs_escrow_give_on_commit(e, delta);
-			else if (e == NULL)
-			{
-				int64		held = evs_section_held_latest(tenant, id);
-
-				if (held > total)
-					ereport(ERROR,
-							(errcode(EVS_ERR_CONFLICT),
-							 errmsg("cannot cut total_capacity to %d: " INT64_FORMAT " seats are held or sold", total, held)));
-			}
-		}
-	}
 	SPI_finish();
 	return PointerGetDatum(tup);
 }
@@ -292,9 +366,25 @@ evs_section_delete_trigger(PG_FUNCTION_ARGS)
 
 
 /*
+ * How long check_capacity looks for a moment when no other transaction has
+ * records on the counter (real time), before it answers "busy".
+ */
+#define CHECK_WAIT_MS 200
+
+/*
  * eventsvc.check_capacity(section): recompute the section from its hold rows
  * (latest committed state), compare with the shared counter, and refresh the
- * row's derived counters. Reports drift; never hides it.
+ * row's derived counters. Reports drift; never hides it, never invents it.
+ *
+ * The counter and the rows are read at different instants, so a comparison is
+ * only exact when nothing settled in between: the counter is read before and
+ * after the rows, and the two readings must be the same (no record appended
+ * or settled: `changes`), with no other transaction's records on it. Then
+ * every transaction that committed before the rows were read had settled on
+ * the counter before the first reading, and none was in flight. This
+ * transaction's own records are known: seats it gives back at commit are
+ * added to the counter's side. Otherwise it reads again, for up to
+ * CHECK_WAIT_MS, and then answers busy (drift null) rather than a guess.
  */
 Datum
 evs_sql_check_capacity(PG_FUNCTION_ARGS)
@@ -305,16 +395,19 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 	Oid			t[2] = {UUIDOID, UUIDOID};
 	EvsEscrowEntry *e;
 	static SPIPlanPtr check = NULL;
-	int64		total,
-				active,
-				sold,
+	int64		total = 0,
+				active = 0,
+				sold = 0,
 				counter = -1;
 	int			rc;
 	bool		isnull;
 	JsonbParseState *st = NULL;
 	Jsonb	   *result;
+	bool		exact = true;
+	int			others = 0;
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext spi;
+	TimestampTz deadline;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("check_capacity needs capacity_id")));
@@ -344,16 +437,40 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 			" FROM eventsvc.event_capacity s LEFT JOIN eventsvc.capacity_holds h"
 			"  ON h.tenant_id = s.tenant_id AND h.capacity_id = s.id"
 			" WHERE s.tenant_id = $1 AND s.id = $2 GROUP BY s.total_capacity", 2, t);
-	rc = SPI_execute_snapshot(check, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "capacity check failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section))));
-	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	active = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	if (e != NULL)
-		counter = evs_escrow_available(e);
+	deadline = GetCurrentTimestamp() + (TimestampTz) CHECK_WAIT_MS * 1000;
+	for (;;)
+	{
+		EvsEscrowReading before,
+					after;
+
+		if (e != NULL)
+			evs_escrow_read(e, &before);
+		rc = SPI_execute_snapshot(check, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "capacity check failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 0)
+			ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section))));
+		total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		active = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		if (e == NULL)
+			break;
+		evs_escrow_read(e, &after);
+		others = after.others;
+		counter = after.available;
+		exact = before.stable && after.stable && before.changes == after.changes && after.valid &&
+			after.others == 0;
+		if (exact)
+		{
+			counter += after.own_pending;
+			break;
+		}
+		if (GetCurrentTimestamp() >= deadline)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
 	rc = SPI_execute_with_args("UPDATE eventsvc.event_capacity SET available_capacity = greatest($3::int8, 0)::int4,"
 							   " reserved_capacity = $4::int4, sold_count = $5::int4"
 							   " WHERE tenant_id = $1 AND id = $2 AND (available_capacity, reserved_capacity, sold_count)"
@@ -374,8 +491,12 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 		evs_jsonb_push_int(&st, "counter", counter);
 	else
 		evs_jsonb_push_null(&st, "counter");
-	evs_jsonb_push_int(&st, "in_flight", e != NULL ? evs_escrow_in_flight(e) : 0);
-	evs_jsonb_push_int(&st, "drift", e != NULL ? counter - (total - active - sold) : 0);
+	evs_jsonb_push_int(&st, "in_flight", others);
+	evs_jsonb_push_bool(&st, "busy", !exact);
+	if (exact)
+		evs_jsonb_push_int(&st, "drift", e != NULL ? counter - (total - active - sold) : 0);
+	else
+		evs_jsonb_push_null(&st, "drift");
 	evs_jsonb_push_bool(&st, "oversold", active + sold > total);
 	result = evs_jsonb_end(&st);
 	MemoryContextSwitchTo(spi);
