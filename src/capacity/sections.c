@@ -167,7 +167,8 @@ section_seats_change(TriggerData *td, HeapTuple tup, TupleDesc desc, Datum tenan
 	cols[0] = SPI_fnumber(desc, "available_capacity");
 	cols[1] = SPI_fnumber(desc, "reserved_capacity");
 	cols[2] = SPI_fnumber(desc, "sold_count");
-	vals[0] = Int32GetDatum((int32) (total - held - sold));
+	/* an inactive section has nothing available, as api.section_availability says */
+	vals[0] = Int32GetDatum(active ? (int32) (total - held - sold) : 0);
 	vals[1] = Int32GetDatum((int32) held);
 	vals[2] = Int32GetDatum((int32) sold);
 	/* in the trigger's caller's memory: the SPI context goes at SPI_finish */
