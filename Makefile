@@ -15,12 +15,16 @@ REGRESS_OPTS = --load-extension=btree_gist --load-extension=eventsvc
 ISOLATION   = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=btree_gist --load-extension=eventsvc
 PG_CPPFLAGS = -Isrc -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror=implicit-function-declaration
+# the library knows the schema version it serves (src/core/version.c)
+PG_CPPFLAGS += -DEVS_LIBRARY_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK  = -lcurl -lrabbitmq -lcrypto
 EXTRA_CLEAN = results regression.diffs regression.out output_iso
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+src/core/version.o: eventsvc.control
 
 eventsvc--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@

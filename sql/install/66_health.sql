@@ -12,6 +12,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION api.health_live() IS 'Liveness: the database answers (GET /rpc/health_live).';
 
+-- The version of the eventsvc library the server runs. A database whose extension
+-- is of another version is not ready: the library refuses to work on it until
+-- ALTER EXTENSION eventsvc UPDATE (README "Upgrading").
+CREATE FUNCTION eventsvc.library_version() RETURNS text
+    AS 'MODULE_PATHNAME', 'evs_sql_library_version' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION eventsvc.library_version() IS
+    'Version of the eventsvc library this server runs; the installed extension must be the same (ALTER EXTENSION eventsvc UPDATE).';
+
 -- The checks as one JSON object; also for dashboards that want to see them all.
 -- Definer: reads the outbox and the worker's shared-memory status, which the
 -- anonymous role has no right to; it returns only counts, ages and booleans.
@@ -19,7 +27,7 @@ CREATE FUNCTION eventsvc.health_checks() RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     installed   text;
-    expected    text := '1.1';    -- the version this install script belongs to
+    expected    text := eventsvc.library_version();   -- the library this server runs
     worker      record;
     worker_db   text;
     worker_ok   boolean := false;
@@ -75,6 +83,7 @@ $$;
 COMMENT ON FUNCTION api.health_ready() IS
     'Readiness: schema version, worker running for this database, outbox lag under eventsvc.ready_max_outbox_lag_seconds, broker reachable. Always the checks as a JSON object; HTTP 503 when not ready (GET /rpc/health_ready).';
 
-REVOKE ALL ON FUNCTION api.health_live(), eventsvc.health_checks(), api.health_ready() FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.health_live(), eventsvc.health_checks(), api.health_ready(), eventsvc.library_version() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.health_live(), eventsvc.health_checks(), api.health_ready()
     TO eventsvc_anon, eventsvc_user, eventsvc_service, eventsvc_worker;
+GRANT EXECUTE ON FUNCTION eventsvc.library_version() TO eventsvc_admin, eventsvc_service, eventsvc_worker;

@@ -110,7 +110,8 @@ evs_hold_guard_trigger(PG_FUNCTION_ARGS)
 				 errdetail("Direct INSERT, UPDATE, DELETE and TRUNCATE on eventsvc.capacity_holds would "
 						   "bypass the seat counters."),
 				 errhint("Use api.reserve_capacity, api.confirm_hold, api.release_hold, api.extend_hold "
-						 "or api.expire_holds.")));
+						 "or api.expire_holds. Restoring a dump? Run pg_restore as a superuser with "
+						 "PGOPTIONS='-c session_replication_role=replica' (README \"Backup and restore\").")));
 	if (TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
 		return PointerGetDatum(NULL);
 	return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple);

@@ -24,6 +24,21 @@
 /* core.c: the core's settings and shared memory, from _PG_init */
 extern void evs_core_init(void);
 
+/*
+ * version.c: the schema version this library serves. evs_require_current_schema
+ * raises PT503 (run ALTER EXTENSION eventsvc UPDATE) when the database has
+ * another version installed; the SPI connect and the relation lookup call it.
+ */
+typedef enum EvsSchemaState
+{
+	EVS_SCHEMA_MISSING,			/* no CREATE EXTENSION eventsvc in this database */
+	EVS_SCHEMA_CURRENT,			/* installed version = library version */
+	EVS_SCHEMA_OTHER_VERSION	/* waiting for ALTER EXTENSION eventsvc UPDATE */
+} EvsSchemaState;
+extern const char *const evs_library_version;
+extern EvsSchemaState evs_schema_state(const char **installed);
+extern void evs_require_current_schema(void);
+
 /* clock.c: the one clock every date rule and hold expiry reads */
 extern void evs_clock_init(void);
 extern TimestampTz evs_now(void);

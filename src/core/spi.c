@@ -7,11 +7,14 @@
 
 #include "utils/builtins.h"
 
-/* SPI_connect, or an error. */
+/* SPI_connect, or an error; refused while the schema is of another version (version.c). */
 void
 evs_spi_connect(void)
 {
-	int			rc = SPI_connect();
+	int			rc;
+
+	evs_require_current_schema();
+	rc = SPI_connect();
 
 	if (rc != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));

@@ -162,6 +162,7 @@ evs_relation_oid(const char *relname)
 	Oid			nsp;
 	Oid			rel;
 
+	evs_require_current_schema();
 	for (int i = 0; i < n_relation_oids; i++)
 		if (strcmp(relation_oids[i].name, relname) == 0)
 			return relation_oids[i].oid;

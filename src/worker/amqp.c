@@ -14,12 +14,18 @@
  */
 #include "worker/worker_internal.h"
 
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <unistd.h>
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 #include <amqp_ssl_socket.h>
+#include <openssl/err.h>
 
 #include "utils/memutils.h"
 #include "utils/guc.h"
@@ -102,6 +108,88 @@ amqp_abandon(void)
 	if (conn != NULL)
 		amqp_destroy_connection(conn);
 	conn = NULL;
+}
+
+/*
+ * Why a connect failed, as the system says it: rabbitmq-c reports only "a
+ * socket error occurred" and keeps the socket's error to itself. One
+ * non-blocking connect of our own, bounded by timeout_ms, reads it (refused,
+ * unreachable, timed out). 0 when the probe connects or cannot tell.
+ */
+static int
+connect_errno(const char *host, int port, int timeout_ms)
+{
+	struct addrinfo hints;
+	struct addrinfo *res = NULL;
+	char		portstr[16];
+	int			result = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (getaddrinfo(host, portstr, &hints, &res) != 0)
+		return 0;
+	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+	{
+		int			fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+
+		if (fd < 0)
+		{
+			result = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			result = 0;
+		else if (errno != EINPROGRESS)
+			result = errno;
+		else
+		{
+			struct pollfd p = {.fd = fd,.events = POLLOUT};
+			socklen_t	len = sizeof(result);
+
+			if (poll(&p, 1, timeout_ms) <= 0)
+				result = ETIMEDOUT;
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &len) != 0)
+				result = errno;
+		}
+		close(fd);
+		if (result == 0)
+			break;
+	}
+	freeaddrinfo(res);
+	return result;
+}
+
+/*
+ * A rabbitmq-c status as an operator needs it: its own words plus the reason
+ * underneath: the last OpenSSL error for TLS failures (certificate, host
+ * name), else the errno the failing call left (connection reset, broken pipe).
+ */
+static void
+status_text(int st, int saved_errno, char *buf, size_t len)
+{
+	unsigned long ssl_error = 0;
+	unsigned long e;
+
+	/* the queue is the thread's: read it only for TLS failures, empty it always */
+	while ((e = ERR_get_error()) != 0)
+		ssl_error = e;
+	if (st > AMQP_STATUS_SSL_ERROR || st <= _AMQP_STATUS_SSL_NEXT_VALUE)
+		ssl_error = 0;
+	if (ssl_error != 0)
+	{
+		char		reason[256];
+
+		ERR_error_string_n(ssl_error, reason, sizeof(reason));
+		snprintf(buf, len, "%s (%s)", amqp_error_string2(st), reason);
+	}
+	else if (saved_errno != 0 && saved_errno != EINPROGRESS && saved_errno != EAGAIN &&
+			 (st == AMQP_STATUS_SOCKET_ERROR || st == AMQP_STATUS_CONNECTION_CLOSED ||
+			  st == AMQP_STATUS_SOCKET_CLOSED || st == AMQP_STATUS_TCP_ERROR))
+		snprintf(buf, len, "%s (%s)", amqp_error_string2(st), strerror(saved_errno));
+	else
+		snprintf(buf, len, "%s", amqp_error_string2(st));
 }
 
 static void
@@ -219,11 +307,18 @@ evs_amqp_ensure_connected(char *err, size_t errlen)
 	}
 	tv.tv_sec = evs_amqp_timeout_ms / 1000;
 	tv.tv_usec = (evs_amqp_timeout_ms % 1000) * 1000;
+	errno = 0;
+	ERR_clear_error();
 	st = amqp_socket_open_noblock(sock, evs_amqp_host, evs_amqp_port, &tv);
 	if (st != AMQP_STATUS_OK)
 	{
-		snprintf(err, errlen, "cannot connect to %s:%d: %s", evs_amqp_host, evs_amqp_port,
-				 amqp_error_string2(st));
+		int			saved_errno = errno;
+		char		why[320];
+
+		if (st == AMQP_STATUS_SOCKET_ERROR && (saved_errno == 0 || saved_errno == EINPROGRESS))
+			saved_errno = connect_errno(evs_amqp_host, evs_amqp_port, Min(evs_amqp_timeout_ms, 1000));
+		status_text(st, saved_errno, why, sizeof(why));
+		snprintf(err, errlen, "cannot connect to %s:%d: %s", evs_amqp_host, evs_amqp_port, why);
 		amqp_abandon();
 		return false;
 	}
@@ -451,13 +546,19 @@ evs_amqp_check_alive(char *err, size_t errlen)
 	{
 		amqp_frame_t f;
 		struct timeval zero = {0, 0};
-		int			st = amqp_simple_wait_frame_noblock(conn, &f, &zero);
+		int			st;
+		int			saved_errno;
+		char		why[320];
 
+		errno = 0;
+		st = amqp_simple_wait_frame_noblock(conn, &f, &zero);
+		saved_errno = errno;
 		if (st == AMQP_STATUS_TIMEOUT)
 			break;
 		if (st != AMQP_STATUS_OK)
 		{
-			snprintf(err, errlen, "connection lost: %s", amqp_error_string2(st));
+			status_text(st, saved_errno, why, sizeof(why));
+			snprintf(err, errlen, "connection lost: %s", why);
 			abandon_all();
 			return false;
 		}
@@ -571,12 +672,16 @@ evs_amqp_wait_batch(EvsAmqpBatch *b, int timeout_ms, char *err, size_t errlen)
 		}
 		tv.tv_sec = left_ms / 1000;
 		tv.tv_usec = (left_ms % 1000) * 1000;
+		errno = 0;
 		st = amqp_simple_wait_frame_noblock(conn, &f, &tv);
 		if (st == AMQP_STATUS_TIMEOUT)
 			continue;
 		if (st != AMQP_STATUS_OK)
 		{
-			snprintf(err, errlen, "waiting for confirms: %s", amqp_error_string2(st));
+			char		why[320];
+
+			status_text(st, errno, why, sizeof(why));
+			snprintf(err, errlen, "waiting for confirms: %s", why);
 			abandon_all();
 			return false;
 		}

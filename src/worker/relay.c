@@ -261,6 +261,7 @@ settle(void *arg)
 	s->n_released = nrel;
 }
 
+/* The broker's state for api.worker_status: connected clears the error, a failure sets it. */
 static void
 set_broker(bool connected, const char *error)
 {
@@ -268,7 +269,9 @@ set_broker(bool connected, const char *error)
 	if (evs_worker_shared->broker_connected != connected)
 		evs_worker_shared->broker_since = GetCurrentTimestamp();
 	evs_worker_shared->broker_connected = connected;
-	if (error)
+	if (connected)
+		evs_worker_shared->broker_error[0] = '\0';
+	else if (error)
 		strlcpy(evs_worker_shared->broker_error, error, sizeof(evs_worker_shared->broker_error));
 	SpinLockRelease(&evs_worker_shared->mutex);
 }

@@ -126,11 +126,70 @@ evs_worker_init(void)
 /* ---- the worker process ---- */
 static MemoryContext worker_cxt = NULL;
 
+/* A service URL for the log: userinfo (user:password@) left out. */
+static const char *
+url_for_log(const char *url, char *buf, size_t len)
+{
+	const char *host;
+	const char *at;
+	const char *slash;
+
+	if (url == NULL || url[0] == '\0')
+		return "-";
+	host = strstr(url, "://");
+	if (host == NULL)
+		return url;
+	host += 3;
+	at = strchr(host, '@');
+	slash = strchr(host, '/');
+	if (at == NULL || (slash != NULL && slash < at))
+		return url;
+	snprintf(buf, len, "%.*s%s", (int) (host - url), url, at + 1);
+	return buf;
+}
+
+/* One line with the settings that decide what the worker does (never a secret). */
+static void
+log_settings(const char *what)
+{
+	char		u[5][256];
+
+	ereport(LOG,
+			(errmsg("eventsvc worker %s: database \"%s\", library %s; RabbitMQ %s:%d vhost \"%s\" user \"%s\"%s%s, "
+					"timeout %d ms; outbox batch %d, lease %d s, %d attempts, backoff %d..%d ms; "
+					"sweep every %d ms, batch %d; naptime %d ms; services ticket %s, payment %s, "
+					"marketplace %s, notification %s, venue %s (refresh %d s); http timeout %d ms, "
+					"saga attempts %d",
+					what, evs_worker_database, evs_library_version,
+					evs_amqp_host, evs_amqp_port, evs_amqp_vhost, evs_amqp_user,
+					evs_amqp_tls ? (evs_amqp_tls_verify ? ", TLS verified" : ", TLS not verified") : "",
+					evs_amqp_password_file[0] ? ", password from file" : "",
+					evs_amqp_timeout_ms, evs_outbox_batch_size, evs_outbox_lease_seconds,
+					evs_outbox_max_attempts, evs_outbox_backoff_base_ms, evs_outbox_backoff_max_ms,
+					evs_sweep_interval_ms, evs_sweep_batch_size, evs_worker_naptime_ms,
+					url_for_log(evs_ticket_service_url, u[0], sizeof(u[0])),
+					url_for_log(evs_payment_service_url, u[1], sizeof(u[1])),
+					url_for_log(evs_marketplace_service_url, u[2], sizeof(u[2])),
+					url_for_log(evs_notification_service_url, u[3], sizeof(u[3])),
+					url_for_log(evs_venue_service_url, u[4], sizeof(u[4])),
+					evs_venue_refresh_seconds, evs_http_timeout_ms, evs_saga_max_attempts)));
+}
+
 static void
 worker_on_exit(int code, Datum arg)
 {
+	EvsWorkerShared s;
+
 	if (evs_worker_shared == NULL)
 		return;
+	SpinLockAcquire(&evs_worker_shared->mutex);
+	memcpy(&s, evs_worker_shared, sizeof(s));
+	SpinLockRelease(&evs_worker_shared->mutex);
+	ereport(LOG,
+			(errmsg("eventsvc worker stopped (pid %d, database \"%s\"): %lld messages published, "
+					"%lld publish failures, %lld holds expired, %lld saga steps since it started",
+					MyProcPid, evs_worker_database, (long long) s.published_total,
+					(long long) s.failed_total, (long long) s.swept_total, (long long) s.saga_steps_done)));
 	SpinLockAcquire(&evs_worker_shared->mutex);
 	evs_worker_shared->pid = 0;
 	evs_worker_shared->state = EVS_WS_NOT_RUNNING;
@@ -141,19 +200,47 @@ worker_on_exit(int code, Datum arg)
 }
 
 /*
- * Is the extension there, with the worker's role? Checked in every unit of
- * work (syscache lookups only), so CREATE or DROP EXTENSION at any time is
- * picked up without a restart.
+ * Is the extension there, of this library's version, with the worker's role?
+ * Checked in every unit of work (kept until an invalidation, version.c), so
+ * CREATE, ALTER ... UPDATE or DROP EXTENSION at any time is picked up without a
+ * restart. While it is missing or of another version the worker waits (its
+ * state says which) and says so in the log once, not at every try.
  */
 static Oid
 worker_role_if_ready(void)
 {
-	Oid			role;
+	static EvsSchemaState logged = EVS_SCHEMA_CURRENT;
+	const char *installed;
+	EvsSchemaState st = evs_schema_state(&installed);
 
-	if (!OidIsValid(get_extension_oid("eventsvc", true)))
+	if (st != logged)
+	{
+		if (st == EVS_SCHEMA_OTHER_VERSION)
+			ereport(LOG,
+					(errmsg("eventsvc worker: database \"%s\" has eventsvc %s, this server's library is %s; "
+							"waiting for ALTER EXTENSION eventsvc UPDATE", evs_worker_database, installed,
+							evs_library_version)));
+		else if (st == EVS_SCHEMA_MISSING)
+			ereport(LOG,
+					(errmsg("eventsvc worker: waiting for CREATE EXTENSION eventsvc in database \"%s\"",
+							evs_worker_database)));
+		else
+			ereport(LOG,
+					(errmsg("eventsvc worker: eventsvc %s is installed in database \"%s\"; working",
+							installed, evs_worker_database)));
+		logged = st;
+	}
+	if (st == EVS_SCHEMA_MISSING)
+	{
+		evs_worker_set_state(EVS_WS_WAITING_FOR_EXTENSION);
 		return InvalidOid;
-	role = get_role_oid("eventsvc_worker", true);
-	return role;
+	}
+	if (st == EVS_SCHEMA_OTHER_VERSION)
+	{
+		evs_worker_set_state(EVS_WS_WAITING_FOR_UPDATE);
+		return InvalidOid;
+	}
+	return get_role_oid("eventsvc_worker", true);
 }
 
 bool
@@ -172,10 +259,7 @@ evs_worker_run_xact(const char *activity, void (*fn) (void *), void *arg)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		role = worker_role_if_ready();
 		if (!OidIsValid(role))
-		{
-			evs_worker_set_state(EVS_WS_WAITING_FOR_EXTENSION);
-			ok = false;
-		}
+			ok = false;			/* waiting: the state says for what */
 		else
 		{
 			debug_query_string = activity;
@@ -299,6 +383,10 @@ evs_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(evs_worker_database, NULL, 0);
 	pgstat_report_appname("eventsvc worker");
+	SpinLockAcquire(&evs_worker_shared->mutex);
+	strlcpy(evs_worker_shared->database, evs_worker_database, sizeof(evs_worker_shared->database));
+	SpinLockRelease(&evs_worker_shared->mutex);
+	log_settings("started");
 	/*
 	 * The worker only takes row locks nobody should hold for long (SKIP LOCKED
 	 * elsewhere); should a DBA hold one anyway, the unit fails, is logged and
@@ -318,6 +406,7 @@ evs_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			log_settings("reloaded its settings");
 			/* new connection settings take effect on the next connect */
 			evs_relay_flush();
 			evs_amqp_disconnect();

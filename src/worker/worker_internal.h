@@ -32,6 +32,7 @@ typedef enum EvsWorkerState
 	EVS_WS_NOT_RUNNING = 0,
 	EVS_WS_STARTING,
 	EVS_WS_WAITING_FOR_EXTENSION,
+	EVS_WS_WAITING_FOR_UPDATE,	/* the database has another version of the extension */
 	EVS_WS_IDLE,
 	EVS_WS_PUBLISHING,
 	EVS_WS_BROKER_DOWN,
@@ -57,6 +58,7 @@ typedef struct EvsWorkerShared
 	int64		saga_steps_done;
 	char		broker_error[256];
 	char		last_error[256];
+	char		database[NAMEDATALEN];	/* the database the worker is connected to */
 } EvsWorkerShared;
 
 /* worker_status.c: the struct above, and its shared memory while preloading */

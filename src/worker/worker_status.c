@@ -83,6 +83,8 @@ state_name(EvsWorkerState st)
 			return "starting";
 		case EVS_WS_WAITING_FOR_EXTENSION:
 			return "waiting_for_extension";
+		case EVS_WS_WAITING_FOR_UPDATE:
+			return "waiting_for_update";
 		case EVS_WS_IDLE:
 			return "idle";
 		case EVS_WS_PUBLISHING:
@@ -124,7 +126,9 @@ evs_sql_worker_shmem_status(PG_FUNCTION_ARGS)
 	else
 		nulls[1] = true;
 	values[2] = CStringGetTextDatum(!configured ? "not_configured" : state_name(s.pid ? s.state : EVS_WS_NOT_RUNNING));
-	values[3] = CStringGetTextDatum(configured && evs_worker_database[0] ? evs_worker_database : "");
+	/* the database the running worker connected to (whatever database asks), else the setting */
+	values[3] = CStringGetTextDatum(s.pid != 0 && s.database[0] ? s.database :
+									configured && evs_worker_database[0] ? evs_worker_database : "");
 	TS_OR_NULL(4, s.started_at);
 	values[5] = BoolGetDatum(s.pid != 0 && s.broker_connected);
 	TS_OR_NULL(6, s.broker_since);

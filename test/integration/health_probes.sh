@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# health_probes: what an orchestrator sees. With the worker running for this
+# health_probes: what an orchestrator and an operator see. With the worker running for this
 # database and the broker unreachable, GET /rpc/health_ready through real PostgREST
 # answers 503 with the checks as a JSON object, and a run of probes writes no ERROR
 # line to the server log. Probed from another database, the worker is reported as
-# serving its own database, and that other database is not ready.
+# serving its own database, and that other database is not ready. The worker logs a
+# line with its settings when it starts and one when it stops, and broker_error
+# carries the socket's own error.
 set -uo pipefail
 . "$EVS_SRC/test/stubs/worker_env.sh"
 . "$EVS_SRC/test/lib/postgrest.sh"
@@ -18,9 +20,17 @@ evs_createdb "$OTHER" eventsvc
 # Nothing listens on this port: the broker is down from the start.
 DOWN_PORT=$(evs_free_port)
 worker_set eventsvc.database "$WDB" eventsvc.amqp_port "$DOWN_PORT" eventsvc.amqp_timeout_ms 500
+L_START=$(wc -l <"$EVS_DATA.log")
 worker_restart || exit 1
 check "the worker runs for $WDB with the broker down" \
     wait_sql "SELECT running || ' ' || database || ' ' || broker_connected FROM api.worker_status" "true $WDB false" 20
+check "broker_error carries the socket's own error (connection refused)" \
+    wait_sql "SELECT broker_error LIKE '%cannot connect to 127.0.0.1:$DOWN_PORT%Connection refused%' FROM api.worker_status" t 10
+started=$(tail -n +"$((L_START + 1))" "$EVS_DATA.log" | grep 'eventsvc worker started' | tail -1)
+check "the worker logs a line when it starts, with its settings" \
+    bash -c "grep -q 'database \"$WDB\", library [0-9.]*; RabbitMQ 127.0.0.1:$DOWN_PORT vhost \"/\" user \"guest\"' <<<'$started' \
+             && grep -q 'outbox batch [0-9]*, lease [0-9]* s' <<<'$started'"
+echo "  $started" | cut -c1-300
 
 evs_pgrst_setup "$EVS_WORK/health_probes" || exit 1
 evs_pgrst_start "$WDB" || exit 1
@@ -53,6 +63,15 @@ check "probed from another database, the worker names its own database" \
 check "another database is not ready: no worker delivers its outbox" \
     wait_sql "SELECT (h #>> '{checks,worker,ok}') || ' ' || (h #>> '{checks,worker,database}') || ' ' || (h ->> 'ready')
                 FROM eventsvc.health_checks() h" "false evs_health false" 2
+
+# A restart stops the worker: it says so, with what it did.
+WDB=evs_health
+L_STOP=$(wc -l <"$EVS_DATA.log")
+worker_restart || exit 1
+check "the worker logs a line when it stops" \
+    bash -c "tail -n +$((L_STOP + 1)) '$EVS_DATA.log' | grep -q 'eventsvc worker stopped (pid [0-9]*, database \"$WDB\")'"
+check "and a start line again" \
+    bash -c "tail -n +$((L_STOP + 1)) '$EVS_DATA.log' | grep -q 'eventsvc worker started: database \"$WDB\"'"
 
 [ "$HTTP_FAILS" = 0 ] && exit $WFAIL
 exit 1

@@ -90,6 +90,8 @@ check "after the crash the worker comes back and publishes everything" \
 # --- broker outage: stop it, write 1,000 events, start it
 evs_rabbit_stop
 check "status shows the broker down" wait_sql "SELECT broker_connected FROM api.worker_status" f 15
+check "broker_error says why: the socket's own error (connection refused)" \
+    wait_sql "SELECT broker_error LIKE '%Connection refused%' FROM api.worker_status" t 15
 emit 100 10 event.reminder
 sleep 2
 check "during the outage the 1,000 rows wait, no attempt counted" \
@@ -97,6 +99,8 @@ check "during the outage the 1,000 rows wait, no attempt counted" \
 evs_rabbit_start "$EVS_WORK/rabbit_outbox" || exit 1
 check "after the broker is back all 1,000 are published" \
     wait_sql "SELECT count(*) FROM eventsvc.outbox WHERE state <> 'published'" 0 40
+check "reconnected: broker_error is cleared" \
+    wait_sql "SELECT broker_connected || ' ' || coalesce(broker_error, 'none') FROM api.worker_status" "true none" 5
 
 # --- what arrived
 "$AT" drain "$RABBIT_PORT" q_all 1500 >"$EVS_WORK/got.tsv"

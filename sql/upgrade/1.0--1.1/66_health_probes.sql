@@ -1,11 +1,19 @@
--- Readiness answers 503 through response.status with the checks as a JSON object (no
--- error, nothing in the server log), and counts a worker only when it serves this database.
+-- The library's version, which the readiness schema check compares with. Readiness
+-- answers 503 through response.status with the checks as a JSON object (no error,
+-- nothing in the server log), and counts a worker only when it serves this database.
+
+CREATE FUNCTION eventsvc.library_version() RETURNS text
+    AS 'MODULE_PATHNAME', 'evs_sql_library_version' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION eventsvc.library_version() IS
+    'Version of the eventsvc library this server runs; the installed extension must be the same (ALTER EXTENSION eventsvc UPDATE).';
+REVOKE ALL ON FUNCTION eventsvc.library_version() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventsvc.library_version() TO eventsvc_admin, eventsvc_service, eventsvc_worker;
 
 CREATE OR REPLACE FUNCTION eventsvc.health_checks() RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     installed   text;
-    expected    text := '1.1';    -- the version this install script belongs to
+    expected    text := eventsvc.library_version();   -- the library this server runs
     worker      record;
     worker_db   text;
     worker_ok   boolean := false;
