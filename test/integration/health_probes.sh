@@ -71,7 +71,7 @@ worker_restart || exit 1
 check "the worker logs a line when it stops" \
     bash -c "tail -n +$((L_STOP + 1)) '$EVS_DATA.log' | grep -q 'eventsvc worker stopped (pid [0-9]*, database \"$WDB\")'"
 check "and a start line again" \
-    bash -c "tail -n +$((L_STOP + 1)) '$EVS_DATA.log' | grep -q 'eventsvc worker started: database \"$WDB\"'"
+    bash -c "for i in \$(seq 1 50); do tail -n +$((L_STOP + 1)) '$EVS_DATA.log' | grep -q 'eventsvc worker started: database \"$WDB\"' && exit 0; sleep 0.2; done; exit 1"
 
 [ "$HTTP_FAILS" = 0 ] && exit $WFAIL
 exit 1
