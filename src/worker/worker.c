@@ -27,6 +27,7 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -148,31 +149,44 @@ url_for_log(const char *url, char *buf, size_t len)
 	return buf;
 }
 
-/* One line with the settings that decide what the worker does (never a secret). */
+/*
+ * What the start and reload lines show: the settings that decide what the
+ * worker does, read by name through the GUC system (each module keeps its
+ * variables to itself). The secrets (amqp_password, service_secret) are not
+ * listed; URLs are shown without their user:password@.
+ */
+static const char *const summary_settings[] = {
+	"amqp_host", "amqp_port", "amqp_vhost", "amqp_user", "amqp_password_file", "amqp_tls",
+	"amqp_tls_verify", "amqp_timeout_ms", "outbox_batch_size", "outbox_lease_seconds",
+	"outbox_max_attempts", "outbox_backoff_base_ms", "outbox_backoff_max_ms", "sweep_interval_ms",
+	"sweep_batch_size", "worker_naptime_ms", "ticket_service_url", "payment_service_url",
+	"marketplace_service_url", "notification_service_url", "venue_service_url",
+	"venue_refresh_seconds", "http_timeout_ms", "saga_max_attempts", "service_name",
+};
+
 static void
 log_settings(const char *what)
 {
-	char		u[5][256];
+	StringInfoData line;
 
+	initStringInfo(&line);
+	for (int i = 0; i < (int) lengthof(summary_settings); i++)
+	{
+		char		name[NAMEDATALEN];
+		char		url[512];
+		const char *value;
+
+		snprintf(name, sizeof(name), "eventsvc.%s", summary_settings[i]);
+		value = GetConfigOption(name, true, false);
+		if (value != NULL && strstr(summary_settings[i], "_url") != NULL)
+			value = url_for_log(value, url, sizeof(url));
+		appendStringInfo(&line, "%s%s=%s", i > 0 ? " " : "", summary_settings[i],
+						 value == NULL || value[0] == '\0' ? "-" : value);
+	}
 	ereport(LOG,
-			(errmsg("eventsvc worker %s: database \"%s\", library %s; RabbitMQ %s:%d vhost \"%s\" user \"%s\"%s%s, "
-					"timeout %d ms; outbox batch %d, lease %d s, %d attempts, backoff %d..%d ms; "
-					"sweep every %d ms, batch %d; naptime %d ms; services ticket %s, payment %s, "
-					"marketplace %s, notification %s, venue %s (refresh %d s); http timeout %d ms, "
-					"saga attempts %d",
-					what, evs_worker_database, evs_library_version,
-					evs_amqp_host, evs_amqp_port, evs_amqp_vhost, evs_amqp_user,
-					evs_amqp_tls ? (evs_amqp_tls_verify ? ", TLS verified" : ", TLS not verified") : "",
-					evs_amqp_password_file[0] ? ", password from file" : "",
-					evs_amqp_timeout_ms, evs_outbox_batch_size, evs_outbox_lease_seconds,
-					evs_outbox_max_attempts, evs_outbox_backoff_base_ms, evs_outbox_backoff_max_ms,
-					evs_sweep_interval_ms, evs_sweep_batch_size, evs_worker_naptime_ms,
-					url_for_log(evs_ticket_service_url, u[0], sizeof(u[0])),
-					url_for_log(evs_payment_service_url, u[1], sizeof(u[1])),
-					url_for_log(evs_marketplace_service_url, u[2], sizeof(u[2])),
-					url_for_log(evs_notification_service_url, u[3], sizeof(u[3])),
-					url_for_log(evs_venue_service_url, u[4], sizeof(u[4])),
-					evs_venue_refresh_seconds, evs_http_timeout_ms, evs_saga_max_attempts)));
+			(errmsg("eventsvc worker %s: database \"%s\", library %s; %s",
+					what, evs_worker_database, evs_library_version, line.data)));
+	pfree(line.data);
 }
 
 static void

@@ -28,8 +28,8 @@ check "broker_error carries the socket's own error (connection refused)" \
     wait_sql "SELECT broker_error LIKE '%cannot connect to 127.0.0.1:$DOWN_PORT%Connection refused%' FROM api.worker_status" t 10
 started=$(tail -n +"$((L_START + 1))" "$EVS_DATA.log" | grep 'eventsvc worker started' | tail -1)
 check "the worker logs a line when it starts, with its settings" \
-    bash -c "grep -q 'database \"$WDB\", library [0-9.]*; RabbitMQ 127.0.0.1:$DOWN_PORT vhost \"/\" user \"guest\"' <<<'$started' \
-             && grep -q 'outbox batch [0-9]*, lease [0-9]* s' <<<'$started'"
+    bash -c "grep -q 'database \"$WDB\", library [0-9.]*; amqp_host=127.0.0.1 amqp_port=$DOWN_PORT amqp_vhost=/ amqp_user=guest' <<<'$started' \
+             && grep -q 'outbox_batch_size=[0-9]* ' <<<'$started' && ! grep -q 'amqp_password=' <<<'$started'"
 echo "  $started" | cut -c1-300
 
 evs_pgrst_setup "$EVS_WORK/health_probes" || exit 1
