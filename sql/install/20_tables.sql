@@ -63,10 +63,6 @@ CREATE TABLE eventsvc.events (
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
     deleted_at          timestamptz,
-    search_vector       tsvector GENERATED ALWAYS AS (
-        setweight(to_tsvector('simple', coalesce(name, '')), 'A') ||
-        setweight(to_tsvector('simple', coalesce(short_description, '')), 'B') ||
-        setweight(to_tsvector('simple', coalesce(description, '')), 'C')) STORED,
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, venue_id) REFERENCES eventsvc.venues (tenant_id, id),
     CONSTRAINT events_venue_slug_key UNIQUE (tenant_id, venue_id, slug),
@@ -81,12 +77,17 @@ CREATE TABLE eventsvc.events (
         WHERE (event_type = 'single' AND deleted_at IS NULL AND status <> 'CANCELLED'
                AND starts_at IS NOT NULL AND ends_at IS NOT NULL)
 );
-CREATE INDEX idx_events_tenant_id ON eventsvc.events (tenant_id);
+-- The primary key serves "all of a tenant's events" (tenant_id is its first column).
+-- The public catalogue's indexes are in part 71, beside its view.
 CREATE INDEX idx_events_venue_status ON eventsvc.events (tenant_id, venue_id, status);
 CREATE INDEX idx_events_tenant_status ON eventsvc.events (tenant_id, status) WHERE deleted_at IS NULL;
-CREATE INDEX idx_events_starts_at ON eventsvc.events (tenant_id, starts_at);
-CREATE INDEX idx_events_search ON eventsvc.events USING gin (search_vector);
+-- A tenant's events by date, with id as the tie-break of keyset pages.
+CREATE INDEX idx_events_starts_at ON eventsvc.events (tenant_id, starts_at, id);
 CREATE INDEX idx_events_featured ON eventsvc.events (tenant_id, featured_order) WHERE is_featured AND deleted_at IS NULL;
+-- Lookups by id alone (event pages, anonymous and internal reads) and by PDA
+-- (the blockchain service): without them each is a probe per tenant or a scan.
+CREATE INDEX idx_events_id ON eventsvc.events (id);
+CREATE INDEX idx_events_pda ON eventsvc.events (event_pda) WHERE event_pda IS NOT NULL;
 
 CREATE TABLE eventsvc.event_schedules (
     tenant_id       uuid NOT NULL,

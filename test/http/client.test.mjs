@@ -47,6 +47,23 @@ describe('public catalogue', () => {
         assert.deepEqual(page2.data.map((e) => e.slug), ['globex-opera']);
     });
 
+    test('keyset pages on (starts_at, id) cover the list in order', async () => {
+        const all = await anon.from('public_events').select('id,starts_at').order('starts_at').order('id');
+        assert.equal(all.data.length, 3);
+        const seen = [];
+        let page = await anon.from('public_events').select('id,starts_at').order('starts_at').order('id').limit(2);
+        while (page.data.length > 0) {
+            assert.equal(page.error, null);
+            seen.push(...page.data);
+            // the cursor is the last row; the gte bound lets the catalogue index start there
+            const { starts_at: x, id: y } = page.data.at(-1);
+            page = await anon.from('public_events').select('id,starts_at')
+                .gte('starts_at', x).or(`starts_at.gt."${x}",and(starts_at.eq."${x}",id.gt.${y})`)
+                .order('starts_at').order('id').limit(2);
+        }
+        assert.deepEqual(seen.map((e) => e.id), all.data.map((e) => e.id));
+    });
+
     test('filters: eq, in, gte, contains, ilike', async () => {
         const onSale = await anon.from('public_events').select('slug').eq('status', 'ON_SALE');
         assert.deepEqual(onSale.data.map((e) => e.slug), ['acme-rock-night']);
