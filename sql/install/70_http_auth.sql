@@ -20,46 +20,15 @@ ALTER TABLE eventsvc.revoked_tokens FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE eventsvc.revoked_tokens IS
     'JWT ids revoked by the auth service (api.revoke_token); refused by eventsvc.check_request until expires_at.';
 
--- Is this jti revoked and not yet past its expiry? Definer: the caller has no
--- right on the table and must not be given one (it would list every revoked jti).
-CREATE FUNCTION eventsvc.token_is_revoked(p_jti text) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT EXISTS (SELECT 1 FROM eventsvc.revoked_tokens r
-                    WHERE r.jti = p_jti AND r.expires_at > eventsvc.now())
-$$;
-
 -- PostgREST's db-pre-request: runs as the role of the token (or eventsvc_anon),
--- after request.jwt.claims is set and before the query. Invoker rights on purpose:
--- the tenant check below must see the caller's role, not the owner's.
+-- after request.jwt.claims is set and before the query: a revoked jti is refused
+-- (PT401), and a token naming a tenant, or any tenant user's token, must name an
+-- existing, active one (42501). In C (src/core/request_check.c): it runs on every
+-- request, reads the claims parsed once per claims text and probes the tables'
+-- indexes without SPI. Invoker rights on purpose: the tenant rule depends on the
+-- caller's role.
 CREATE FUNCTION eventsvc.check_request() RETURNS void
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    raw    text := current_setting('request.jwt.claims', true);
-    claims jsonb;
-BEGIN
-    IF raw IS NULL OR raw = '' THEN
-        RETURN;     -- a trusted SQL client, not PostgREST
-    END IF;
-    claims := raw::jsonb;
-    IF jsonb_typeof(claims) <> 'object' THEN
-        PERFORM eventsvc.raise_error('token_revoked', 'the token claims are not a JSON object',
-            NULL, 'Sign in again to get a new token.');
-    END IF;
-
-    IF claims ? 'jti' AND eventsvc.token_is_revoked(claims ->> 'jti') THEN
-        PERFORM eventsvc.raise_error('token_revoked', 'this token has been revoked',
-            format('Token id (jti) %s was revoked by the auth service.', claims ->> 'jti'),
-            'Sign in again to get a new token.');
-    END IF;
-
-    -- Tenant users and admins always act for one tenant: their token must name an
-    -- existing, active one. Other roles (service) are checked when they name one.
-    -- eventsvc.current_tenant_id() raises 42501 (403) with the reason.
-    IF claims ? 'tenant_id' OR pg_catalog.pg_has_role(current_user, 'eventsvc_user', 'MEMBER') THEN
-        PERFORM eventsvc.current_tenant_id();
-    END IF;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'evs_sql_check_request' LANGUAGE C STABLE;
 COMMENT ON FUNCTION eventsvc.check_request() IS
     'PostgREST db-pre-request: refuses revoked tokens (PT401) and tokens whose tenant is missing, unknown or inactive (42501).';
 
@@ -112,10 +81,10 @@ $$;
 -- PostgREST runs the pre-request for anonymous requests too, as eventsvc_anon:
 -- it needs the schema (only to resolve the function; anon has no table rights).
 GRANT USAGE ON SCHEMA eventsvc TO eventsvc_anon;
-REVOKE ALL ON FUNCTION eventsvc.token_is_revoked(text), eventsvc.check_request(),
+REVOKE ALL ON FUNCTION eventsvc.check_request(),
                        api.revoke_token(text, timestamptz), api.token_status(text),
                        eventsvc.purge_revoked_tokens() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION eventsvc.check_request(), eventsvc.token_is_revoked(text)
+GRANT EXECUTE ON FUNCTION eventsvc.check_request()
     TO eventsvc_anon, eventsvc_user, eventsvc_service;
 GRANT EXECUTE ON FUNCTION api.revoke_token(text, timestamptz), api.token_status(text)
     TO eventsvc_service;

@@ -44,6 +44,17 @@ extern void evs_clock_init(void);
 extern TimestampTz evs_now(void);
 
 /* tenancy.c */
+/* The request's JWT claims (request.jwt.claims, set by PostgREST), parsed once
+ * per claims text; NULL when there are none (a trusted SQL client). */
+typedef struct EvsClaims
+{
+	bool		is_object;      /* false: the claims are JSON but not an object */
+	bool		has_tenant_id;  /* the key is there, whatever its value */
+	char	   *tenant_id;      /* its value when a string, else NULL */
+	char	   *sub;            /* likewise */
+	char	   *jti;            /* as ->> gives it (any scalar as text), NULL for none or null */
+} EvsClaims;
+extern const EvsClaims *evs_request_claims(void);
 extern Datum evs_current_tenant(void);          /* uuid Datum; errors when none */
 extern char *evs_current_actor(void);            /* claims sub, app.current_user_id, or role */
 extern bool evs_is_tenant_admin(void);

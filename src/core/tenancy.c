@@ -26,6 +26,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -45,30 +46,87 @@ static uint64 cached_generation = 0;
 static char cached_source[128];
 static pg_uuid_t cached_tenant;
 
-static const char *
-claims_text(void)
-{
-	const char *claims = GetConfigOption("request.jwt.claims", true, false);
+/*
+ * The claims of the request, parsed once per claims text: PostgREST sets
+ * request.jwt.claims per transaction, and the tenant check, the actor, the
+ * pre-request check and RLS (through the tenant) all read them, several times a
+ * request. Parsing is a function of the text alone, so the parsed copy is good
+ * for as long as the text stays the same, across transactions too; comparing the
+ * text is the only cost of a repeated read.
+ */
+static EvsClaims parsed;
+static char *parsed_text = NULL;	/* the text of `parsed` (TopMemoryContext) */
 
-	if (claims == NULL || claims[0] == '\0')
+/* ->> of a top-level key: a string's value, another scalar's or a container's text, NULL for null. */
+static char *
+claim_text_of(JsonbValue *v)
+{
+	if (v == NULL || v->type == jbvNull)
 		return NULL;
-	return claims;
+	switch (v->type)
+	{
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		case jbvBinary:
+			return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+		default:
+			return NULL;
+	}
 }
 
-/* Text value of a top-level string claim, or NULL. */
-static char *
-claim_string(const char *claims, const char *key)
+static JsonbValue *
+claim_key(Jsonb *jb, const char *key)
 {
+	return getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+}
+
+const EvsClaims *
+evs_request_claims(void)
+{
+	const char *text = GetConfigOption("request.jwt.claims", true, false);
+	MemoryContext old;
 	Jsonb	   *jb;
 	JsonbValue *v;
+	EvsClaims	next = {0};
 
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(claims)));
-	if (!JB_ROOT_IS_OBJECT(jb))
+	if (text == NULL || text[0] == '\0')
 		return NULL;
-	v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
-	if (v == NULL || v->type != jbvString)
-		return NULL;
-	return pnstrdup(v->val.string.val, v->val.string.len);
+	if (parsed_text != NULL && strcmp(parsed_text, text) == 0)
+		return &parsed;
+
+	/* parse first: malformed JSON raises here and leaves the last copy untouched */
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	next.is_object = JB_ROOT_IS_OBJECT(jb);
+	if (next.is_object)
+	{
+		v = claim_key(jb, "tenant_id");
+		next.has_tenant_id = v != NULL;
+		if (v != NULL && v->type == jbvString)
+			next.tenant_id = pnstrdup(v->val.string.val, v->val.string.len);
+		v = claim_key(jb, "sub");
+		if (v != NULL && v->type == jbvString)
+			next.sub = pnstrdup(v->val.string.val, v->val.string.len);
+		next.jti = claim_text_of(claim_key(jb, "jti"));
+	}
+	if (parsed_text != NULL)
+	{
+		pfree(parsed_text);
+		if (parsed.tenant_id)
+			pfree(parsed.tenant_id);
+		if (parsed.sub)
+			pfree(parsed.sub);
+		if (parsed.jti)
+			pfree(parsed.jti);
+	}
+	parsed = next;
+	parsed_text = pstrdup(text);
+	MemoryContextSwitchTo(old);
+	return &parsed;
 }
 
 static bool
@@ -244,7 +302,7 @@ lookup_tenant(pg_uuid_t *id, bool *active)
 Datum
 evs_current_tenant(void)
 {
-	const char *claims = claims_text();
+	const EvsClaims *claims = evs_request_claims();
 	const char *raw;
 	const char *source;
 	bool		active = false;
@@ -253,7 +311,7 @@ evs_current_tenant(void)
 
 	if (claims != NULL)
 	{
-		raw = claim_string(claims, "tenant_id");
+		raw = claims->tenant_id;
 		source = "JWT claim tenant_id";
 	}
 	else
@@ -308,15 +366,13 @@ evs_current_tenant(void)
 char *
 evs_current_actor(void)
 {
-	const char *claims = claims_text();
+	const EvsClaims *claims = evs_request_claims();
 	const char *setting;
 
 	if (claims != NULL)
 	{
-		char	   *sub = claim_string(claims, "sub");
-
-		if (sub != NULL && sub[0] != '\0')
-			return sub;
+		if (claims->sub != NULL && claims->sub[0] != '\0')
+			return pstrdup(claims->sub);
 	}
 	else
 	{

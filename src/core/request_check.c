@@ -1,0 +1,71 @@
+/*
+ * request_check.c: eventsvc.check_request(), the check PostgREST runs before
+ * every request (db-pre-request), after it has verified the token and set the
+ * role and the claims: a revoked token (by jti) is refused, and a token that
+ * names a tenant, or any tenant user's token, must name an existing, active one.
+ *
+ * It runs on every HTTP request, so it reads what it needs without SPI: the
+ * claims parsed once per claims text (tenancy.c), the revocation by a probe of
+ * the revoked_tokens primary key, the tenant through the cache of
+ * evs_current_tenant. Invoker rights: the tenant rule depends on the caller's
+ * role. No API role may read revoked_tokens, and none needs to: the probe reads
+ * the index directly, as the tenant check reads the tenants table.
+ */
+#include "core/core.h"
+
+#include "access/stratnum.h"
+#include "catalog/pg_collation.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
+
+PG_FUNCTION_INFO_V1(evs_sql_check_request);
+
+/* Is this jti revoked, with a revocation not yet past its expires_at? */
+static bool
+token_is_revoked(const char *jti)
+{
+	static const char *const columns[] = {"expires_at"};
+	ScanKeyData key;
+	Datum		expires_at;
+	bool		isnull;
+
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, DEFAULT_COLLATION_OID, F_TEXTEQ,
+						   PointerGetDatum(cstring_to_text(jti)));
+	if (!evs_row_by_key("revoked_tokens", "revoked_tokens_pkey", 1, &key, GetActiveSnapshot(),
+						1, columns, &expires_at, &isnull))
+		return false;
+	return !isnull && DatumGetTimestampTz(expires_at) > evs_now();
+}
+
+/* eventsvc.check_request() RETURNS void: raises PT401 or 42501, else nothing. */
+Datum
+evs_sql_check_request(PG_FUNCTION_ARGS)
+{
+	const EvsClaims *claims = evs_request_claims();
+
+	if (claims == NULL)
+		PG_RETURN_VOID();		/* a trusted SQL client, not PostgREST */
+	if (!claims->is_object)
+		ereport(ERROR,
+				(errcode(EVS_ERR_TOKEN_REVOKED),
+				 errmsg("the token claims are not a JSON object"),
+				 errhint("Sign in again to get a new token.")));
+	if (claims->jti != NULL && token_is_revoked(claims->jti))
+		ereport(ERROR,
+				(errcode(EVS_ERR_TOKEN_REVOKED),
+				 errmsg("this token has been revoked"),
+				 errdetail("Token id (jti) %s was revoked by the auth service.", claims->jti),
+				 errhint("Sign in again to get a new token.")));
+
+	/*
+	 * Tenant users and admins always act for one tenant: their token must name
+	 * an existing, active one. Other roles (service) are checked when they name
+	 * one. evs_current_tenant raises 42501 (403) with the reason.
+	 */
+	if (claims->has_tenant_id || is_member_of_role(GetUserId(), get_role_oid("eventsvc_user", false)))
+		(void) evs_current_tenant();
+	PG_RETURN_VOID();
+}
