@@ -3,12 +3,12 @@
 -- fraction of the full platform: 1,000 tenants, 1M events, 3M sections, 10M holds,
 -- 1M published outbox messages (the default 0.1 is a tenth of that).
 --
--- Rows that triggers would derive are derived set-based here instead, with the
--- triggers off for the load (session_replication_role = replica: the hold guard,
--- the audit trail, the search document, the section list version): the audit
--- trail stays empty, everything else ends as the triggers would leave it, and
+-- The load runs as a restore does (session_replication_role = replica): the hold
+-- guard, the audit trail and the section list's trigger stay off, and what they
+-- would keep is derived set-based here (the audit trail stays empty); the triggers
+-- marked ENABLE ALWAYS run (the reference generation, the search documents).
 -- bench/scale_run checks the seat counters against the holds afterwards
--- (eventsvc.check_capacity). The reference triggers are ENABLE ALWAYS and run.
+-- (eventsvc.check_capacity).
 --
 -- Fixed rows the measurements aim at (ids below):
 --   tenant 0 (5ca1e000-...-000000000000), venue "Scale Arena";
@@ -229,8 +229,6 @@ UPDATE eventsvc.event_capacity c
 INSERT INTO eventsvc.event_capacity_thresholds (tenant_id, event_id, sections_version)
 SELECT tenant_id, event_id, count(*) FROM eventsvc.event_capacity GROUP BY 1, 2;
 
--- Search documents (what the event and metadata triggers keep).
-SELECT count(eventsvc.refresh_search_document(e.tenant_id, e.id)) AS search_documents FROM eventsvc.events e;
 
 -- ---------------------------------------------------------------- outbox
 -- Published messages, a few per event, and 2,000 pending ones for the relay claim.

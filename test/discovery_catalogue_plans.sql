@@ -1,5 +1,5 @@
 -- Discovery, pgTAP: the public catalogue's read paths have an index that serves
--- them (keyset pages, category, tag, featured, lookups by id and PDA), a count
+-- them (the bound of a keyset page, category, featured, lookups by id), a count
 -- does not read venues, and the search document is the one stored copy of an
 -- event's words, with listed and starts_at kept by the event trigger.
 -- Plans are read with sequential scans off (and bitmap scans off where the index
@@ -8,13 +8,13 @@
 -- index's use fails here), not the planner's choice at scale (bench/scale_run
 -- measures that, docs/performance.md shows the plans).
 BEGIN;
-SELECT plan(21);
+SELECT plan(16);
 
 SELECT eventsvc.create_tenant('Plans', 'plans', '7e111111-1111-4111-8111-111111111111');
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('7e111111-1111-4111-8111-111111111111', '7eaaaaaa-0000-4000-8000-000000000001', 'Plan Hall', 5000);
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status, visibility, starts_at, ends_at,
-                             primary_category_id, tags, is_featured, featured_order, event_pda)
+                             primary_category_id, tags, is_featured, featured_order)
 SELECT '7e111111-1111-4111-8111-111111111111', ('7eaaaaaa-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid,
        '7eaaaaaa-0000-4000-8000-000000000001', 'Plan night ' || i, 'plan-night-' || i,
        CASE WHEN i % 4 = 0 THEN 'DRAFT' ELSE 'ON_SALE' END::eventsvc.event_status, 'PUBLIC',
@@ -22,7 +22,7 @@ SELECT '7e111111-1111-4111-8111-111111111111', ('7eaaaaaa-0000-4000-8000-' || lp
        '2031-01-01 23:00+00'::timestamptz + i * interval '1 day',
        (SELECT id FROM eventsvc.event_categories WHERE slug = CASE WHEN i % 400 = 0 THEN 'jazz' ELSE 'rock' END),
        ARRAY['live', 'tag' || i % 50],
-       i % 50 = 0, i, CASE WHEN i = 7 THEN '7EkYpZ6RUC3VsDh7oeyKX9X6MW7TyPe3pMcg8D4WoMQZ' END
+       i % 50 = 0, i
   FROM generate_series(1, 2000) i;
 ANALYZE eventsvc.events;
 
@@ -40,9 +40,6 @@ $$;
 SET LOCAL enable_seqscan = off;
 
 -- ---------------------------------------------------------------- public_events
-SELECT matches(pg_temp.plan_of($$SELECT count(*) FROM api.public_events WHERE tags @> '{tag1}'$$),
-    'Bitmap Index Scan on idx_events_catalogue_tags\s+Index Cond: \(tags @> ',
-    'by tag (tags=cs.{X}): the catalogue''s tag index');
 SELECT doesnt_match(pg_temp.plan_of($$SELECT count(*) FROM api.public_events WHERE tags @> '{tag1}'$$),
     'venues',
     'a count does not read venues (the view''s venue join is removed when venue_name is not asked for)');
@@ -55,10 +52,6 @@ SELECT matches(pg_temp.plan_of($$
      ORDER BY starts_at, id LIMIT 20$$),
     'Index Scan using idx_events_catalogue_starts on events e\s+Index Cond: \(starts_at >= ',
     'a keyset page (order=starts_at,id&starts_at=gte.X&or=(...)) starts at its cursor in the catalogue index');
-SELECT doesnt_match(pg_temp.plan_of($$
-    SELECT * FROM api.public_events WHERE starts_at >= '2031-01-10 20:00+00' ORDER BY starts_at, id LIMIT 20$$),
-    'Sort',
-    'the catalogue index gives the order: no sort');
 SELECT matches(pg_temp.plan_of($$
     SELECT * FROM api.public_events WHERE primary_category_id = (SELECT id FROM eventsvc.event_categories WHERE slug = 'jazz')
        AND starts_at > '2031-01-05' ORDER BY starts_at, id LIMIT 20$$),
@@ -71,23 +64,11 @@ SELECT matches(pg_temp.plan_of($$
 SELECT matches(pg_temp.plan_of($$SELECT * FROM api.public_events WHERE id = '7eaaaaaa-0000-4000-8000-000000000003'$$),
     'Index Scan using idx_events_id on events e\s+Index Cond: \(id = ',
     'one event by id: one probe of idx_events_id, not one per tenant');
-SELECT matches(pg_temp.plan_of($$
-    SELECT * FROM api.public_events WHERE tenant_id = '7e111111-1111-4111-8111-111111111111'
-       AND starts_at > '2031-01-05' ORDER BY starts_at, id LIMIT 20$$),
-    'Index Scan using idx_events_(starts_at|catalogue_starts) on events e',
-    'a tenant''s storefront in start order: an index in that order');
 
--- ---------------------------------------------------------------- lookups by id and PDA
+-- ---------------------------------------------------------------- lookups by id
 SELECT matches(pg_temp.plan_of($$SELECT tenant_id FROM eventsvc.events WHERE id = '7eaaaaaa-0000-4000-8000-000000000003'$$),
     'Index (Only )?Scan using idx_events_id',
     'eventsvc.visible_event_tenant and the internal lookups find an event by id through idx_events_id');
-SELECT matches(pg_temp.plan_of($$SELECT id FROM eventsvc.events WHERE event_pda = '7EkYpZ6RUC3VsDh7oeyKX9X6MW7TyPe3pMcg8D4WoMQZ'$$),
-    'Index Scan using idx_events_pda',
-    'api.internal_event_by_pda finds the event through idx_events_pda');
-SET LOCAL ROLE eventsvc_service;
-SELECT is(api.internal_event_by_pda('7EkYpZ6RUC3VsDh7oeyKX9X6MW7TyPe3pMcg8D4WoMQZ') ->> 'slug', 'plan-night-7',
-    'the PDA lookup answers');
-RESET ROLE;
 
 -- ---------------------------------------------------------------- the search document
 SELECT hasnt_column('eventsvc', 'events', 'search_vector', 'events keep no second copy of their words');

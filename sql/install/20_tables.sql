@@ -84,10 +84,9 @@ CREATE INDEX idx_events_tenant_status ON eventsvc.events (tenant_id, status) WHE
 -- A tenant's events by date, with id as the tie-break of keyset pages.
 CREATE INDEX idx_events_starts_at ON eventsvc.events (tenant_id, starts_at, id);
 CREATE INDEX idx_events_featured ON eventsvc.events (tenant_id, featured_order) WHERE is_featured AND deleted_at IS NULL;
--- Lookups by id alone (event pages, anonymous and internal reads) and by PDA
--- (the blockchain service): without them each is a probe per tenant or a scan.
+-- Lookups by id alone (event pages, anonymous and internal reads): without it each
+-- is a probe of the primary key per tenant. (By PDA: events_event_pda_key, part 32.)
 CREATE INDEX idx_events_id ON eventsvc.events (id);
-CREATE INDEX idx_events_pda ON eventsvc.events (event_pda) WHERE event_pda IS NOT NULL;
 
 CREATE TABLE eventsvc.event_schedules (
     tenant_id       uuid NOT NULL,
