@@ -61,15 +61,15 @@ SELECT is_empty($$
      WHERE p.pronamespace = 'api'::regnamespace AND p.proname ~ r.pattern AND p.provolatile <> 'v'
 $$, 'api writers (by verb) are VOLATILE: called with POST');
 
--- Views: security_invoker keeps the caller's RLS. The only definer-rights views are
--- listed here: the public catalogue (filters rows itself) and the worker's status
--- (service role only; counts over all tenants, no tenant rows).
+-- Views: security_invoker keeps the caller's RLS. The only definer-rights view is
+-- listed here: the worker's status (service role only; counts over all tenants, no
+-- tenant rows). The public catalogue is a table of published rows (part 71).
 SELECT is_empty($$
     SELECT c.oid::regclass FROM pg_class c
      WHERE c.relnamespace = 'api'::regnamespace AND c.relkind = 'v'
        AND NOT coalesce('security_invoker=true' = ANY (c.reloptions)
                         OR 'security_invoker=on' = ANY (c.reloptions), false)
-       AND c.relname NOT IN ('public_events', 'worker_status')
+       AND c.relname NOT IN ('worker_status')
 $$, 'every api view is security_invoker except the listed definer views');
 
 SELECT is_empty($$

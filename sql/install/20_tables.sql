@@ -78,7 +78,7 @@ CREATE TABLE eventsvc.events (
                AND starts_at IS NOT NULL AND ends_at IS NOT NULL)
 );
 -- The primary key serves "all of a tenant's events" (tenant_id is its first column).
--- The public catalogue's indexes are in part 71, beside its view.
+-- The public's indexes across tenants are in part 61 (search) and part 71 (the catalogue).
 CREATE INDEX idx_events_venue_status ON eventsvc.events (tenant_id, venue_id, status);
 CREATE INDEX idx_events_tenant_status ON eventsvc.events (tenant_id, status) WHERE deleted_at IS NULL;
 -- A tenant's events by date, with id as the tie-break of keyset pages.

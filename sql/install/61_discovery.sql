@@ -90,6 +90,16 @@ CREATE TRIGGER venues_search_document
     FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)
     EXECUTE FUNCTION eventsvc.search_document_trigger();
 
+-- The events the public may see, across tenants (the predicate is the public branch
+-- of eventsvc.event_is_visible, part 60, which implies it): search without words
+-- reads them in start order, featured_events in featured order.
+CREATE INDEX idx_events_catalogue_starts ON eventsvc.events (starts_at, id)
+    WHERE visibility = 'PUBLIC' AND deleted_at IS NULL
+      AND status IN ('PUBLISHED', 'ON_SALE', 'SALES_PAUSED', 'SOLD_OUT', 'IN_PROGRESS', 'POSTPONED', 'RESCHEDULED');
+CREATE INDEX idx_events_catalogue_featured ON eventsvc.events (featured_order, starts_at, id)
+    WHERE is_featured AND visibility = 'PUBLIC' AND deleted_at IS NULL
+      AND status IN ('PUBLISHED', 'ON_SALE', 'SALES_PAUSED', 'SOLD_OUT', 'IN_PROGRESS', 'POSTPONED', 'RESCHEDULED');
+
 -- The row every discovery list returns.
 CREATE TYPE eventsvc.event_card AS (
     id                uuid,
@@ -172,7 +182,7 @@ $$;
 -- left NULL drop out of the plan. The public's search by words alone is read
 -- from the documents (full-text index, listed and starts_at on the same row);
 -- everything else joins events and documents, and without words reads the events
--- in start order through the catalogue's indexes (part 71).
+-- in start order through idx_events_catalogue_starts.
 CREATE FUNCTION api.search_events(q text DEFAULT NULL, category text DEFAULT NULL,
                                   starts_from timestamptz DEFAULT NULL, starts_before timestamptz DEFAULT NULL,
                                   venue_id uuid DEFAULT NULL, min_price bigint DEFAULT NULL,
@@ -275,8 +285,8 @@ COMMENT ON FUNCTION api.search_events(text, text, timestamptz, timestamptz, uuid
     'Full-text event search with filters, ranked; the public sees published PUBLIC events of active tenants, tenant users their whole tenant (GET /rpc/search_events).';
 
 -- Featured events, in featured_order, only those the caller may see. Planned per
--- call (plan_cache_mode): the public's list comes from the catalogue's index of
--- featured events, a tenant's from idx_events_featured.
+-- call (plan_cache_mode): the public's list comes from idx_events_catalogue_featured,
+-- a tenant's from idx_events_featured.
 CREATE FUNCTION api.featured_events(page_limit integer DEFAULT 10, tenant_id uuid DEFAULT NULL)
 RETURNS SETOF eventsvc.event_card
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -8,7 +8,7 @@
 -- so that eventsvc's triggers let the restored rows through unchanged: no guard
 -- refuses the hold rows, no audit entry is added for a restored event, no rule is
 -- re-checked against today's clock. Triggers marked ENABLE ALWAYS still run: the
--- reference generation (part 42) and the two derived tables below, which are not
+-- reference generation (part 42) and the derived tables below, which are not
 -- dumped but rebuilt row by row as their sources are restored. The shared seat
 -- counters are keyed by database and rebuilt from the restored hold rows on first use.
 
@@ -54,15 +54,20 @@ ALTER TABLE eventsvc.events ENABLE ALWAYS TRIGGER events_search_document;
 ALTER TABLE eventsvc.event_metadata ENABLE ALWAYS TRIGGER event_metadata_search_document;
 ALTER TABLE eventsvc.venues ENABLE ALWAYS TRIGGER venues_search_document;
 ALTER TABLE eventsvc.event_reviews ENABLE ALWAYS TRIGGER event_reviews_summary;
+ALTER TABLE eventsvc.events ENABLE ALWAYS TRIGGER events_public_catalogue;
+ALTER TABLE eventsvc.tenants ENABLE ALWAYS TRIGGER tenants_public_catalogue;
+ALTER TABLE eventsvc.venues ENABLE ALWAYS TRIGGER venues_public_catalogue;
+ALTER TABLE eventsvc.event_categories ENABLE ALWAYS TRIGGER event_categories_public_catalogue;
 
 -- Which tables are which, for operators and tests: every table of the schema is
 -- dumped or derived (test/integration/dump_restore.sh fails on a table that is neither).
 CREATE FUNCTION eventsvc.derived_tables() RETURNS SETOF regclass
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT t::regclass FROM unnest(ARRAY['eventsvc.event_search_documents', 'eventsvc.event_rating_summaries']) AS t
+    SELECT t::regclass FROM unnest(ARRAY['eventsvc.event_search_documents', 'eventsvc.event_rating_summaries',
+                                         'api.public_events']) AS t
 $$;
 COMMENT ON FUNCTION eventsvc.derived_tables() IS
-    'Tables rebuilt from other tables (not in a dump): search documents and rating summaries.';
+    'Tables rebuilt from other tables (not in a dump): search documents, rating summaries and the public catalogue.';
 
 -- Rebuilds the derived tables from their sources and makes the shared seat counters
 -- and the sweep's horizon of this database start again from the rows. Not needed
@@ -73,6 +78,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     docs     bigint;
     ratings  bigint;
+    listed   bigint;
     counters bigint;
 BEGIN
     DELETE FROM eventsvc.event_search_documents;
@@ -90,13 +96,18 @@ BEGIN
      GROUP BY r.tenant_id, r.event_id;
     GET DIAGNOSTICS ratings = ROW_COUNT;
 
+    DELETE FROM api.public_events;
+    INSERT INTO api.public_events SELECT * FROM eventsvc.public_event_rows;
+    GET DIAGNOSTICS listed = ROW_COUNT;
+
     SELECT count(*) FILTER (WHERE eventsvc.escrow_reset(s.id)) INTO counters FROM eventsvc.event_capacity s;
     PERFORM eventsvc.escrow_reset(NULL);    -- the horizon and reference copies even without sections
-    RETURN jsonb_build_object('search_documents', docs, 'rating_summaries', ratings, 'seat_counters_reset', counters);
+    RETURN jsonb_build_object('search_documents', docs, 'rating_summaries', ratings, 'public_events', listed,
+                              'seat_counters_reset', counters);
 END
 $$;
 COMMENT ON FUNCTION eventsvc.rebuild_derived() IS
-    'After a data-only restore with triggers disabled, or to repair: rebuilds search documents and rating summaries, resets this database''s shared seat counters and sweep horizon. Superuser only.';
+    'After a data-only restore with triggers disabled, or to repair: rebuilds search documents, rating summaries and the public catalogue, resets this database''s shared seat counters and sweep horizon. Superuser only.';
 
 -- Rows of these tables come only from eventsvc's own triggers (the audit trails).
 -- A client's INSERT or COPY is refused: in a plain pg_restore (without replica mode)

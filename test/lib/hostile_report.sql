@@ -85,9 +85,10 @@ SELECT id, fn, role, mode, probe, sqlstate, message, kind FROM (
       FROM hostile.classified x) s
  WHERE kind IS NOT NULL;
 
--- Views of schema api: read as every role that may, in each tenant mode. A view must not
--- show tenant B's rows to tenant A (beyond the public catalogue), nor anything secret
--- without a usable tenant; an error must have an acceptable code.
+-- Views (and the catalogue table) of schema api: read as every role that may, in each
+-- tenant mode. A view must not show tenant B's rows to tenant A (beyond the public
+-- catalogue), nor anything secret without a usable tenant; an error must have an
+-- acceptable code.
 -- With leaky = true each read carries a caller's leaky function in its WHERE clause, once
 -- per column, declared as cheap as can be so that the planner runs it as early as it may: it
 -- tells (RAISE NOTICE) and remembers (a setting) every row it is handed, and whatever it
@@ -115,7 +116,7 @@ BEGIN
         RETURN true;
     END
     $peek$;
-    FOR v IN SELECT c.oid::regclass FROM pg_class c WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'm')
+    FOR v IN SELECT c.oid::regclass FROM pg_class c WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'm', 'r')
              ORDER BY 1::text LOOP
         public_ok := has_table_privilege('eventsvc_anon', v, 'SELECT');
         FOREACH r IN ARRAY ARRAY['eventsvc_anon', 'eventsvc_user', 'eventsvc_admin', 'eventsvc_service', 'eventsvc_worker'] LOOP

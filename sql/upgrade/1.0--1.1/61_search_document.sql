@@ -39,6 +39,16 @@ CREATE TRIGGER events_search_document
     AFTER INSERT OR UPDATE OF name, short_description, description, tags, venue_id,
                               status, visibility, deleted_at, starts_at ON eventsvc.events
     FOR EACH ROW EXECUTE FUNCTION eventsvc.search_document_trigger();
+-- The events the public may see, across tenants (the predicate is the public branch
+-- of eventsvc.event_is_visible, part 60, which implies it): search without words
+-- reads them in start order, featured_events in featured order.
+CREATE INDEX idx_events_catalogue_starts ON eventsvc.events (starts_at, id)
+    WHERE visibility = 'PUBLIC' AND deleted_at IS NULL
+      AND status IN ('PUBLISHED', 'ON_SALE', 'SALES_PAUSED', 'SOLD_OUT', 'IN_PROGRESS', 'POSTPONED', 'RESCHEDULED');
+CREATE INDEX idx_events_catalogue_featured ON eventsvc.events (featured_order, starts_at, id)
+    WHERE is_featured AND visibility = 'PUBLIC' AND deleted_at IS NULL
+      AND status IN ('PUBLISHED', 'ON_SALE', 'SALES_PAUSED', 'SOLD_OUT', 'IN_PROGRESS', 'POSTPONED', 'RESCHEDULED');
+
 DROP FUNCTION eventsvc.event_card_of(uuid, uuid, real);
 CREATE FUNCTION eventsvc.event_card_of(p_tenant_id uuid, p_event_id uuid, p_rank real)
 RETURNS SETOF eventsvc.event_card
