@@ -15,6 +15,8 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -33,7 +35,7 @@ PG_FUNCTION_INFO_V1(evs_sql_escrow_reset);
 
 /* advisory lock class of the rebuild lock (pg_locks shows it as objsubid) */
 #define EVS_LOCK_ESCROW_BUILD 0x4556
-/* how long a rebuild waits for reservations in flight before giving up */
+/* how long a rebuild waits for reservations in flight before giving up (real time) */
 #define ESCROW_WAIT_MS 10000
 
 /*
@@ -64,6 +66,13 @@ struct EvsEscrowEntry
 typedef struct EscrowShared
 {
 	LWLock	   *lock;			/* guards the hash table's shape, not the counters */
+	/*
+	 * A rebuild waits here until the records of other transactions on its
+	 * counter are gone. Ending a record broadcasts only while someone waits
+	 * (rebuilds are rare; every reservation ends a record).
+	 */
+	ConditionVariable drained;
+	pg_atomic_uint32 waiters;
 } EscrowShared;
 
 typedef enum RecordKind
@@ -130,7 +139,11 @@ escrow_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	escrow_shared = ShmemInitStruct("eventsvc escrow", sizeof(EscrowShared), &found);
 	if (!found)
+	{
 		escrow_shared->lock = &(GetNamedLWLockTranche("eventsvc_escrow"))->lock;
+		ConditionVariableInit(&escrow_shared->drained);
+		pg_atomic_init_u32(&escrow_shared->waiters, 0);
+	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(EscrowKey);
 	info.entrysize = sizeof(EvsEscrowEntry);
@@ -162,6 +175,21 @@ evs_escrow_init(void)
 
 /* ---- the backend's records and the transaction callbacks ---- */
 
+/*
+ * A record of this backend leaves the counter's in-flight count. The
+ * fetch-and-subtract is a full barrier and a waiting rebuild raises `waiters`
+ * (another full barrier) before it reads the count: either it sees this
+ * record gone, or this sees it waiting and wakes it. Only atomics, a spinlock
+ * and a latch: safe in a commit callback.
+ */
+static void
+inflight_end(EvsEscrowEntry *e)
+{
+	pg_atomic_fetch_sub_u32(&e->inflight, 1);
+	if (pg_atomic_read_u32(&escrow_shared->waiters) > 0)
+		ConditionVariableBroadcast(&escrow_shared->drained);
+}
+
 static void
 undo_record(EscrowRecord *r, bool committed)
 {
@@ -178,7 +206,7 @@ undo_record(EscrowRecord *r, bool committed)
 	}
 	/* bumped before in_flight drops: a reader that sees in_flight 0 after this sees the bump */
 	pg_atomic_fetch_add_u64(&e->changes, 1);
-	pg_atomic_fetch_sub_u32(&e->inflight, 1);
+	inflight_end(e);
 }
 
 static void
@@ -276,7 +304,7 @@ record_pop(void)
 	Assert(nrecords > 0);
 	nrecords--;
 	pg_atomic_fetch_add_u64(&records[nrecords].entry->changes, 1);
-	pg_atomic_fetch_sub_u32(&records[nrecords].entry->inflight, 1);
+	inflight_end(records[nrecords].entry);
 }
 
 static int
@@ -304,6 +332,41 @@ escrow_locktag(LOCKTAG *tag, EvsEscrowEntry *e)
 }
 
 /*
+ * Waits, at most ESCROW_WAIT_MS of real time and interruptibly, until no
+ * other transaction has records on the entry (this one's own may stay).
+ */
+static void
+wait_for_records(EvsEscrowEntry *e)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ESCROW_WAIT_MS);
+
+	pg_atomic_fetch_add_u32(&escrow_shared->waiters, 1);
+	PG_TRY();
+	{
+		/* prepared before each look at the count: a broadcast in between is not missed */
+		ConditionVariablePrepareToSleep(&escrow_shared->drained);
+		while ((int) pg_atomic_read_u32(&e->inflight) > own_records(e))
+		{
+			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+
+			if (left <= 0)
+				ereport(ERROR,
+						(errcode(EVS_ERR_CONFLICT),
+						 errmsg("section counter is being rebuilt while holds are in flight"),
+						 errhint("Retry the request.")));
+			/* returns on a broadcast or at the timeout; checks for interrupts */
+			(void) ConditionVariableTimedSleep(&escrow_shared->drained, left, PG_WAIT_EXTENSION);
+		}
+	}
+	PG_FINALLY();
+	{
+		ConditionVariableCancelSleep();
+		pg_atomic_fetch_sub_u32(&escrow_shared->waiters, 1);
+	}
+	PG_END_TRY();
+}
+
+/*
  * Rebuild from committed rows. Holds the rebuild lock (reservers of an
  * unbuilt entry queue on it), waits until no other transaction has records
  * on the entry (their commits or aborts would otherwise land on the new value),
@@ -315,7 +378,6 @@ escrow_build(EvsEscrowEntry *e, Datum tenant_id, Datum section_id)
 {
 	static SPIPlanPtr plan = NULL;
 	LOCKTAG		tag;
-	int			waited = 0;
 	int			rc;
 
 	escrow_locktag(&tag, e);
@@ -325,16 +387,7 @@ escrow_build(EvsEscrowEntry *e, Datum tenant_id, Datum section_id)
 		LockRelease(&tag, ExclusiveLock, false);
 		return;
 	}
-	while ((int) pg_atomic_read_u32(&e->inflight) > own_records(e))
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (waited++ >= ESCROW_WAIT_MS)
-			ereport(ERROR,
-					(errcode(EVS_ERR_CONFLICT),
-					 errmsg("section counter is being rebuilt while holds are in flight"),
-					 errhint("Retry the request.")));
-		pg_usleep(1000L);
-	}
+	wait_for_records(e);
 
 	evs_spi_connect();
 	if (plan == NULL)
