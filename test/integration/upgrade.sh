@@ -73,7 +73,9 @@ for f in "$EVS_SRC"/sql/released/eventsvc--*.sql; do
     install -m 0755 "$EVS_WORK/lib_$v/eventsvc.so" "$LIBDIR/eventsvc.so" && restart
     psql -X -q -d postgres -c "CREATE DATABASE $db"
     q -d "$db" -c "CREATE EXTENSION eventsvc VERSION '$v' CASCADE" 2>/dev/null
-    [ "$(q -d "$db" -c "SELECT eventsvc.library_version()" 2>/dev/null || echo "$v")" = "$v" ] || nok "$v with data: the $v library runs"
+    [ "$(q -d "$db" -c "CREATE FUNCTION pg_temp.library_version() RETURNS text AS '\$libdir/eventsvc', 'evs_sql_library_version' LANGUAGE C" \
+           -c "SELECT pg_temp.library_version()")" = "$v" ] && ok "$v with data: the server runs a library that serves $v" \
+        || nok "$v with data: the server runs a library that serves $v"
     if ! q -d "$db" -f "$EVS_SRC/test/lib/restore_seed.sql" >"$EVS_WORK/seed_$v.out" 2>&1; then
         cat "$EVS_WORK/seed_$v.out"; nok "$v with data: seeding through the $v API"; continue
     fi
