@@ -29,6 +29,8 @@
 #define EVS_ERR_SOLD_OUT        MAKE_SQLSTATE('P','T','4','0','9')
 /* 410: the hold has expired or was already released. */
 #define EVS_ERR_GONE            MAKE_SQLSTATE('P','T','4','1','0')
+/* 421: a shard was sent a call for a tenant or partition it does not hold (stale proxy directory). */
+#define EVS_ERR_MISDIRECTED     MAKE_SQLSTATE('P','T','4','2','1')
 /* 422: the idempotency key was used before with a different request. */
 #define EVS_ERR_IDEMPOTENCY_MISMATCH MAKE_SQLSTATE('P','T','4','2','2')
 /* 428: a critical change after sales needs an admin confirmation token. */

@@ -85,6 +85,11 @@ expect_error() {
 
 # psql as the superuser on the test database (seeding, checking state behind the API).
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$HTTP_DB" -c "$1"; }
+# The same on the server that holds tenant Acme's rows: the test database, or through
+# the proxy (EVS_HTTP_THROUGH_PROXY=1) Acme's shard.
+acme_sql() {
+    if [ -n "${HTTP_ACME_SHARD:-}" ]; then "$HTTP_ACME_SHARD" "$HTTP_DB" -c "$1"; else sql "$1"; fi
+}
 
 http_summary() {
     echo "# $HTTP_CHECKS checks, $HTTP_FAILS failed"
@@ -93,12 +98,35 @@ http_summary() {
 
 # http_seeded_pgrst NAME: a database NAME with eventsvc and test/http/seed.sql, and
 # PostgREST in front of it (stopped on exit). Sets HTTP_DB.
+# With EVS_HTTP_THROUGH_PROXY=1 the same data lives on two shards behind the proxy
+# (test/lib/scaleout.sh: Acme on s1, Globex and Dormant on s2) and PostgREST, with the
+# same postgrest.conf, serves the proxy's database; sql() then runs on the proxy and
+# acme_sql() on s1.
 http_seeded_pgrst() {
     HTTP_DB=$1
+    if [ "${EVS_HTTP_THROUGH_PROXY:-0}" = 1 ]; then
+        http_seeded_proxy_pgrst
+        return
+    fi
     psql -X -q -d postgres -c "CREATE DATABASE $HTTP_DB" >/dev/null || return 1
     psql -X -q -d "$HTTP_DB" -c "CREATE EXTENSION eventsvc CASCADE" >/dev/null 2>&1 || return 1
     psql -X -q -v ON_ERROR_STOP=1 -d "$HTTP_DB" -f "$ROOT/test/http/seed.sql" >/dev/null || return 1
     evs_pgrst_setup "$EVS_WORK/${HTTP_DB#eventsvc_}" || return 1
     trap evs_pgrst_stop EXIT
+    evs_pgrst_start "$HTTP_DB"
+}
+
+http_seeded_proxy_pgrst() {
+    . "$ROOT/test/lib/scaleout.sh"
+    [ -n "${EVS_SCALEOUT_DIR:-}" ] || { evs_scaleout_start "$EVS_WORK/scaleout_${HTTP_DB#eventsvc_}" || return 1; trap 'evs_pgrst_stop; evs_scaleout_stop' EXIT; }
+    evs_scaleout_db "$HTTP_DB" "$ROOT/test/http/seed.sql" || return 1
+    evs_scaleout_place "$HTTP_DB" 11111111-1111-4111-8111-111111111111 s1
+    evs_scaleout_place "$HTTP_DB" 22222222-2222-4222-8222-222222222222 s2
+    evs_scaleout_place "$HTTP_DB" 33333333-3333-4333-8333-333333333333 s2
+    evs_scaleout_join "$HTTP_DB" || return 1
+    HTTP_ACME_SHARD=s1
+    export PGHOST=$EVS_PX_HOST PGPORT=$EVS_PX_PORT
+    evs_pgrst_setup "$EVS_WORK/${HTTP_DB#eventsvc_}" || return 1
+    [ -n "$(trap -p EXIT)" ] || trap evs_pgrst_stop EXIT
     evs_pgrst_start "$HTTP_DB"
 }

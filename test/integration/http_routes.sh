@@ -3,6 +3,8 @@
 # success, bad input, another tenant, wrong role, stale version, idempotent retry.
 # The documented requests (doc "...") form docs/api.md: this test regenerates it
 # and fails when the committed docs/api.md differs (EVS_API_DOC_OUT=path writes it).
+# test/integration/scaleout.sh runs it again through the proxy in front of two
+# shards (EVS_HTTP_THROUGH_PROXY=1): every answer must be the same.
 # A section runs when its route is installed, so the test covers what exists.
 set -uo pipefail
 ROOT=${EVS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -60,7 +62,7 @@ if have create_event; then
     req POST '/rpc/create_event' ACME_USER "$CREATE_BODY" -H 'Idempotency-Key: create-summer-stage'
     expect_status 200 "the retry succeeds"
     expect_jq ".id == \"$EV\"" "and returns the first event"
-    [ "$(sql "SELECT count(*) FROM eventsvc.events WHERE name = 'Summer Stage'")" = 1 ] \
+    [ "$(acme_sql "SELECT count(*) FROM eventsvc.events WHERE name = 'Summer Stage'")" = 1 ] \
         && _ok "one event, not two" || _fail "the retry created a second event"
     doc "Events › The same key with a different request is a 422"
     req POST '/rpc/create_event' ACME_USER "${CREATE_BODY/Summer Stage/Winter Stage}" -H 'Idempotency-Key: create-summer-stage'
@@ -216,7 +218,7 @@ if have create_event; then
         doc "Holds › A retried reservation with the same Idempotency-Key returns the first hold (no more seats)" =id =quantity =state
         req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$SECTION\",\"quantity\":1}" -H 'Idempotency-Key: hold-front-row'
         expect_jq ".id == \"$KEYED\"" "the retry returns the first hold"
-        if [ "$(sql "SELECT count(*) FROM eventsvc.capacity_holds WHERE holder_id = (SELECT holder_id FROM eventsvc.capacity_holds WHERE id = '$KEYED') AND quantity = 1 AND state = 'ACTIVE'")" = 1 ]; then
+        if [ "$(acme_sql "SELECT count(*) FROM eventsvc.capacity_holds WHERE holder_id = (SELECT holder_id FROM eventsvc.capacity_holds WHERE id = '$KEYED') AND quantity = 1 AND state = 'ACTIVE'")" = 1 ]; then
             _ok "one hold for the two keyed calls"
         else
             _fail "one hold for the two keyed calls"
@@ -429,7 +431,7 @@ if have search_events; then
 else skip search_events; fi
 
 if have featured_events; then
-    sql "UPDATE eventsvc.events SET is_featured = true, featured_order = 1 WHERE id = '$ROCK'"
+    acme_sql "UPDATE eventsvc.events SET is_featured = true, featured_order = 1 WHERE id = '$ROCK'"
     doc "Discovery › Featured events"
     req GET '/rpc/featured_events?page_limit=3&select=name,featured_order'
     expect_status 200 "featured events"
@@ -485,7 +487,7 @@ if have submit_review; then
     expect_status 200 "a user reviews"
     req POST '/rpc/submit_review' ACME_USER "{\"event_id\":\"$ROCK\",\"rating\":9}"
     expect_error 400 22023 "rating out of range"
-    REVIEW=$(sql "SELECT id FROM eventsvc.event_reviews WHERE user_id = 'alice' LIMIT 1")
+    REVIEW=$(acme_sql "SELECT id FROM eventsvc.event_reviews WHERE user_id = 'alice' LIMIT 1")
     if have moderate_review; then
         req POST '/rpc/moderate_review' ACME_USER "{\"review_id\":\"$REVIEW\",\"moderation_state\":\"approved\"}"
         expect_error 403 42501 "only a tenant admin moderates"

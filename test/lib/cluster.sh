@@ -3,7 +3,8 @@
 # the machine's own clusters. As root, the server runs as the "postgres" OS user.
 #
 #   evs_tree  ROOT        copy Debian's PostgreSQL 15 into ROOT and install eventsvc
-#                         there (a private, relocatable tree: parallel runs never clash)
+#                         and the eventsvc_proxy package there (a private, relocatable
+#                         tree: parallel runs never clash)
 #   evs_start DATA [BIN]  initdb + start with eventsvc (and pg_cron) preloaded;
 #                         exports PGHOST PGPORT PGUSER
 #   evs_stop  DATA [BIN]  stop it (immediate)
@@ -33,6 +34,8 @@ evs_tree() {
         return 1
     fi
     make -s -C "$src" install DESTDIR="$root" >>"$root/build.log" 2>&1 || { cat "$root/build.log"; return 1; }
+    # the proxy package (proxy/, docs/scale-out.md): SQL only
+    make -s -C "$src/proxy" install DESTDIR="$root" >>"$root/build.log" 2>&1 || { cat "$root/build.log"; return 1; }
     EVS_BIN="$root/usr/lib/postgresql/15/bin"
     export EVS_BIN
 }

@@ -1,0 +1,1 @@
+../../install/80_shard_entry.sql

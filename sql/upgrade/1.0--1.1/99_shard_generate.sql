@@ -1,0 +1,1 @@
+../../install/99_shard_generate.sql
