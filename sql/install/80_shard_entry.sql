@@ -104,6 +104,7 @@ ALTER TABLE eventsvc.shard_placement ENABLE ROW LEVEL SECURITY;
 ALTER TABLE eventsvc.shard_placement FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE eventsvc.shard_placement IS
     'Tenants that live on this shard and their logical partition (the placement check of the entry functions).';
+REVOKE ALL ON TABLE eventsvc.shard_config, eventsvc.shard_placement FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('eventsvc.shard_config', '');
 SELECT pg_catalog.pg_extension_config_dump('eventsvc.shard_placement', '');
 
@@ -334,6 +335,7 @@ INSERT INTO eventsvc.shard_routes (kind, name, route, why) VALUES
     ('v', 'event_transitions', 'any', 'the state machine, identical on every shard'),
     ('v', 'worker_status', 'sum', 'one worker per shard, summed'),
     ('v', 'public_events', 'catalogue', 'public catalogue across tenants');
+REVOKE ALL ON TABLE eventsvc.shard_routes FROM PUBLIC;
 
 -- ---------------------------------------------------------------- what the proxy reads
 -- The api surface of this server as the proxy needs it to build identical

@@ -32,9 +32,26 @@
 # errors that PostgREST answers with 400 are listed as "# note" lines, not failures.
 # A new function that is cross-tenant by design goes into hostile.cross_tenant_by_design
 # (test/lib/hostile_calls.sql); a new argument name may want a baseline there too.
+#
+# EVS_HOSTILE_THROUGH_PROXY=1 (test/integration/scaleout.sh): the same data on shard s1
+# behind the proxy (test/lib/scaleout.sh), and every api function and view called
+# through the proxy (hostile.run): in a transaction there that is rolled back, with
+# eventsvc_proxy.dry_run on, so the shard rolls each call back after it answered. The
+# checks run on s1 as above; those taken "before the rollback" (tenant B's rows, rows
+# written without a tenant) see the shard after it rolled back, and scaleout.sh checks
+# the same with committed calls.
 set -uo pipefail
 LIB="$EVS_SRC/test/lib"
 DB=hostile_inputs
+if [ "${EVS_HOSTILE_THROUGH_PROXY:-0}" = 1 ]; then
+    . "$EVS_SRC/test/lib/cluster.sh"
+    . "$LIB/scaleout.sh"
+    if [ -z "${EVS_SCALEOUT_DIR:-}" ]; then
+        evs_scaleout_start "$EVS_WORK/scaleout_hostile" || exit 1
+        trap evs_scaleout_stop EXIT
+    fi
+    export PGHOST=$EVS_S1_HOST PGPORT=$EVS_S1_PORT
+fi
 W="$EVS_WORK/hostile"
 mkdir -p "$W"
 [ "$(id -u)" = 0 ] && chown postgres "$W" 2>/dev/null
@@ -57,11 +74,28 @@ wait_ready() {
 wait_ready
 psql -X -q -d postgres -c "CREATE DATABASE $DB" >/dev/null || { notok "create database"; exit 1; }
 q -c "CREATE EXTENSION eventsvc CASCADE" 2>/dev/null || { notok "create extension"; exit 1; }
-for f in driver seed calls report; do
-    if ! out=$(q -f "$LIB/hostile_$f.sql" 2>&1 >/dev/null); then
-        notok "setup test/lib/hostile_$f.sql: $(head -c 2000 <<<"$out")"; exit 1
-    fi
-done
+load() {
+    local f
+    for f in "$@"; do
+        if ! out=$(q -f "$LIB/hostile_$f.sql" 2>&1 >/dev/null); then
+            notok "setup test/lib/hostile_$f.sql: $(head -c 2000 <<<"$out")"; exit 1
+        fi
+    done
+}
+load driver seed
+if [ "${EVS_HOSTILE_THROUGH_PROXY:-0}" = 1 ]; then
+    # s1 holds tenants A, B and C; s2 is an empty shard; the proxy sends every call
+    s2 postgres -c "CREATE DATABASE $DB" >/dev/null && s2 "$DB" -c "CREATE EXTENSION eventsvc CASCADE" >/dev/null 2>&1 \
+        && px postgres -c "CREATE DATABASE $DB" >/dev/null && px "$DB" -c "CREATE EXTENSION eventsvc_proxy CASCADE" >/dev/null 2>&1 \
+        && evs_scaleout_join "$DB" && q -c "CREATE EXTENSION dblink" \
+        && q -c "INSERT INTO hostile.state VALUES ('via', 'host=$EVS_PX_HOST port=$EVS_PX_PORT dbname=$DB user=postgres')" \
+        || { notok "the proxy in front of the seeded shard"; exit 1; }
+    ok "through the proxy: $(px "$DB" -c "SELECT count(*) FROM eventsvc.tenants") tenants in its directory, api of $(px "$DB" -c "SELECT count(*) FROM pg_proc WHERE pronamespace = 'api'::regnamespace") functions"
+    ports=$(q -c "SELECT hostile.run('SELECT inet_server_port()::text', 'eventsvc_anon') || ' ' || hostile.run('SELECT inet_server_port()::text', 'eventsvc_anon', true)")
+    if [ "$ports" = "$EVS_PX_PORT $EVS_S1_PORT" ]; then ok "calls run on the proxy (port ${ports% *}), their direct twins on the shard (port ${ports#* })"
+    else notok "calls do not run where they should: $ports"; fi
+fi
+load calls report
 ok "seeded tenants A, B, inactive C; $(q -c "SELECT count(*) FROM hostile.targets") functions, $(q -c "SELECT count(*) FROM hostile.calls") calls"
 started=$(q -c "SELECT pg_postmaster_start_time()")
 

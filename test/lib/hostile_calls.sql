@@ -285,7 +285,9 @@ SELECT p.oid::regprocedure AS fn,
    AND p.prokind = 'f'
    AND p.prorettype <> 'trigger'::regtype
    -- IN arguments only in proargtypes; functions with OUT arguments list them apart
-   AND NOT EXISTS (SELECT 1 FROM unnest(p.proargmodes) m WHERE m IN ('v'));
+   AND NOT EXISTS (SELECT 1 FROM unnest(p.proargmodes) m WHERE m IN ('v'))
+   -- through the proxy (hostile.run): the api, which the proxy serves with the same signatures
+   AND (hostile.state_get('via') IS NULL OR p.pronamespace = 'api'::regnamespace);
 -- proargnames covers OUT arguments too when proargmodes is set: keep the IN names only
 UPDATE hostile.targets t
    SET argnames = ARRAY(SELECT n FROM unnest(p.proargnames, p.proargmodes) AS x(n, m) WHERE m IN ('i', 'b'))

@@ -50,7 +50,8 @@ CREATE TABLE hostile.results (
     a_xref    text,        -- a row of tenant A names this id of tenant B (before the rollback)
     wrote     boolean,     -- a successful call changed row counts (before the rollback)
     residue   text,        -- what outlived the rollback
-    ms        numeric
+    ms        numeric,
+    proxy_differs text     -- through the proxy: how its answer differs from the same call made directly
 );
 
 CREATE TABLE hostile.state (k text PRIMARY KEY, v text);
@@ -186,6 +187,74 @@ BEGIN
 END
 $$;
 
+-- Run query q (one text column) as role r with the tenant settings of this
+-- transaction. Through the proxy (hostile.state 'via' holds its connection string,
+-- test/integration/scaleout.sh) the same settings, role and query go to the proxy in
+-- a transaction there that is always rolled back, with eventsvc_proxy.dry_run on: the
+-- shard rolls each call back after it answered (a routed call is its own transaction
+-- on the shard, docs/api.md). Its error comes back with the same code, message,
+-- detail and hint.
+CREATE FUNCTION hostile.run(q text, r text, direct boolean DEFAULT false) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    via text := hostile.state_get('via');
+    out text;
+    s record;
+BEGIN
+    IF via IS NULL OR direct THEN
+        EXECUTE format('SET LOCAL ROLE %I', r);
+        EXECUTE q INTO out;
+        EXECUTE 'RESET ROLE';
+        RETURN out;
+    END IF;
+    IF NOT coalesce('hostile_proxy' = ANY (dblink_get_connections()), false) THEN
+        PERFORM dblink_connect('hostile_proxy', via);
+        IF to_regproc('hostile.peek_sql') IS NOT NULL THEN
+            PERFORM dblink_exec('hostile_proxy', hostile.peek_sql());
+        END IF;
+    END IF;
+    PERFORM dblink_exec('hostile_proxy', 'BEGIN');
+    BEGIN
+        FOR s IN SELECT n, current_setting(n, true) AS v
+                   FROM unnest(ARRAY['app.current_tenant_id', 'app.current_user_id', 'request.jwt.claims']) n LOOP
+            IF coalesce(s.v, '') <> '' THEN
+                PERFORM dblink_exec('hostile_proxy', format('SET LOCAL %s = %L', s.n, s.v));
+            END IF;
+        END LOOP;
+        PERFORM dblink_exec('hostile_proxy', format('SET LOCAL statement_timeout = %L', current_setting('statement_timeout')));
+        PERFORM dblink_exec('hostile_proxy', 'SET LOCAL eventsvc_proxy.dry_run = on');
+        PERFORM dblink_exec('hostile_proxy', format('SET LOCAL ROLE %I', r));
+        SELECT x INTO out FROM dblink('hostile_proxy', q) AS t(x text);
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM dblink_exec('hostile_proxy', 'ROLLBACK');
+        RAISE;
+    END;
+    PERFORM dblink_exec('hostile_proxy', 'ROLLBACK');
+    RETURN out;
+END
+$$;
+
+-- The tenant and claims of a call's mode; all LOCAL, undone with the subtransaction.
+CREATE FUNCTION hostile.set_mode(c hostile.calls) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    tenant_a text := (SELECT id FROM hostile.ids WHERE kind = 'tenant' AND tenant = 'A');
+BEGIN
+    IF c.mode = 'tenantA' THEN
+        PERFORM set_config('app.current_tenant_id', tenant_a, true);
+    ELSIF c.mode = 'jwtA' THEN
+        PERFORM set_config('request.jwt.claims',
+                           json_build_object('role', c.role, 'tenant_id', tenant_a, 'sub', 'hostile-sub')::text, true);
+    ELSIF c.mode = 'inactive' THEN
+        PERFORM set_config('app.current_tenant_id', (SELECT id FROM hostile.ids WHERE kind = 'tenant' AND tenant = 'C'), true);
+    ELSIF c.mode LIKE 'claims:%' THEN
+        PERFORM set_config('request.jwt.claims', replace(hostile.state_get(c.mode), '$ROLE', c.role), true);
+        -- a tenant in the session setting must not count when claims are present
+        PERFORM set_config('app.current_tenant_id', tenant_a, true);
+    END IF;
+END
+$$;
+
 -- Run one call. Never raises (except a statement timeout, which OTHERS does not catch).
 CREATE FUNCTION hostile.call(cid integer) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -212,9 +281,10 @@ DECLARE
     t0       timestamptz := clock_timestamp();
     public_ok boolean;
     by_design boolean;
-    claims   text;
-    tenant_a text := (SELECT id FROM hostile.ids WHERE kind = 'tenant' AND tenant = 'A');
     b_after  text;
+    dst      text;
+    dmsg     text;
+    differs  text;
     excl     regclass[] := '{}';
 BEGIN
     SELECT * INTO c FROM hostile.calls WHERE id = cid;
@@ -239,24 +309,22 @@ BEGIN
         excl := ARRAY['eventsvc.event_view_counts'::regclass];
     END IF;
 
+    -- through the proxy: the same call directly on the shard first (rolled back before
+    -- the proxy's), whose answer the proxy's must equal
+    IF hostile.state_get('via') IS NOT NULL THEN
+        BEGIN
+            PERFORM hostile.set_mode(c);
+            PERFORM hostile.run(q, c.role, true);
+            RAISE EXCEPTION USING ERRCODE = 'HR000', MESSAGE = 'hostile rollback';
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS dst = RETURNED_SQLSTATE, dmsg = MESSAGE_TEXT;
+            IF dst = 'HR000' THEN dst := NULL; dmsg := NULL; END IF;
+        END;
+    END IF;
+
     BEGIN
-        -- tenant and claims for the mode; all LOCAL, undone with the subtransaction
-        IF c.mode = 'tenantA' THEN
-            PERFORM set_config('app.current_tenant_id', tenant_a, true);
-        ELSIF c.mode = 'jwtA' THEN
-            PERFORM set_config('request.jwt.claims',
-                               json_build_object('role', c.role, 'tenant_id', tenant_a, 'sub', 'hostile-sub')::text, true);
-        ELSIF c.mode = 'inactive' THEN
-            PERFORM set_config('app.current_tenant_id', (SELECT id FROM hostile.ids WHERE kind = 'tenant' AND tenant = 'C'), true);
-        ELSIF c.mode LIKE 'claims:%' THEN
-            claims := hostile.state_get(c.mode);
-            PERFORM set_config('request.jwt.claims', replace(claims, '$ROLE', c.role), true);
-            -- a tenant in the session setting must not count when claims are present
-            PERFORM set_config('app.current_tenant_id', tenant_a, true);
-        END IF;
-        EXECUTE format('SET LOCAL ROLE %I', c.role);
-        EXECUTE q INTO outtxt;
-        EXECUTE 'RESET ROLE';
+        PERFORM hostile.set_mode(c);
+        outtxt := hostile.run(q, c.role);
         ok := true;
         IF (SELECT provolatile FROM pg_proc WHERE oid = c.fn) = 'v' AND c.mode NOT IN ('tenantA', 'jwtA') THEN
             wrote := hostile.counts() IS DISTINCT FROM hostile.state_get('counts');
@@ -298,9 +366,13 @@ BEGIN
         END IF;
     END IF;
 
+    IF hostile.state_get('via') IS NOT NULL AND (st IS DISTINCT FROM dst OR msg IS DISTINCT FROM dmsg) THEN
+        differs := format('directly: %s; through the proxy: %s', coalesce(dst || ' ' || dmsg, 'no error'),
+                          coalesce(st || ' ' || msg, 'no error'));
+    END IF;
     INSERT INTO hostile.results VALUES (cid, ok, st, left(msg, 2000), left(det, 2000), left(hnt, 1000), left(ctx, 2000),
                                         left(outtxt, 2000), leak, bchg, xref, wrote, residue,
-                                        round(extract(epoch FROM clock_timestamp() - t0)::numeric * 1000, 1));
+                                        round(extract(epoch FROM clock_timestamp() - t0)::numeric * 1000, 1), left(differs, 2000));
 END
 $$;
 
@@ -345,10 +417,10 @@ BEGIN
                            || '::' || format_type(argtypes[i], NULL));
     END LOOP;
     PERFORM set_config('app.current_tenant_id', (SELECT id FROM hostile.ids WHERE kind = 'tenant' AND tenant = 'A'), true);
-    EXECUTE format('SET LOCAL ROLE %I', c.role);
-    EXECUTE format('SELECT %I.%I(%s)',
-                   (SELECT nspname FROM pg_namespace n JOIN pg_proc p ON p.pronamespace = n.oid WHERE p.oid = c.fn),
-                   (SELECT proname FROM pg_proc WHERE oid = c.fn), array_to_string(exprs, ', '));
+    PERFORM hostile.run(format('SELECT count(*)::text FROM (SELECT %I.%I(%s)) x',
+                               (SELECT nspname FROM pg_namespace n JOIN pg_proc p ON p.pronamespace = n.oid WHERE p.oid = c.fn),
+                               (SELECT proname FROM pg_proc WHERE oid = c.fn), array_to_string(exprs, ', ')),
+                        c.role);
     RAISE EXCEPTION USING ERRCODE = 'HR000', MESSAGE = 'hostile rollback';
 END
 $$;

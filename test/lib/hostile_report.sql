@@ -43,7 +43,7 @@ $$;
 
 CREATE VIEW hostile.classified AS
 SELECT c.id, c.fn, c.role, c.mode, c.probe, c.cross_b, r.ok, r.sqlstate, r.message, r.detail, r.leak, r.b_changed, r.a_xref,
-       r.wrote, r.residue, r.output,
+       r.wrote, r.residue, r.output, r.proxy_differs,
        has_function_privilege('eventsvc_anon', c.fn, 'EXECUTE') AS public_ok,
        EXISTS (SELECT 1 FROM hostile.cross_tenant_by_design d WHERE d.fn = c.fn) AS by_design,
        (SELECT provolatile FROM pg_proc WHERE oid = c.fn) AS volatility
@@ -62,6 +62,7 @@ SELECT id, fn, role, mode, probe, sqlstate, message, kind FROM (
                WHEN b_changed THEN 'tenant B''s rows changed'
                WHEN a_xref IS NOT NULL THEN 'a row of tenant A now refers to tenant B''s object ' || a_xref
                WHEN residue IS NOT NULL THEN 'state outlived the rollback: ' || residue
+               WHEN proxy_differs IS NOT NULL THEN 'through the proxy the answer differs from the shard''s own: ' || proxy_differs
                WHEN sqlstate = '42501' AND mode IN ('tenantA', 'jwtA')
                     AND message ~ '^permission denied for (table|relation|sequence|schema|view|function)'
                    THEN 'granted function fails with a raw permission error'
@@ -84,6 +85,20 @@ SELECT id, fn, role, mode, probe, sqlstate, message, kind FROM (
            END AS kind
       FROM hostile.classified x) s
  WHERE kind IS NOT NULL;
+
+-- The leaky function of the view probe (below), made in the reading session (through
+-- the proxy: in the proxy's session, hostile.run).
+CREATE FUNCTION hostile.peek_sql() RETURNS text
+LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT $peek$CREATE OR REPLACE FUNCTION pg_temp.hostile_peek(row_text text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE COST 0.0001 AS $f$
+    BEGIN
+        RAISE NOTICE 'peek: %', left(row_text, 200);
+        PERFORM set_config('hostile.seen', left(current_setting('hostile.seen', true) || E'\n' || coalesce(row_text, ''), 200000), true);
+        RETURN true;
+    END
+    $f$$peek$
+$fn$;
 
 -- Views (and the catalogue table) of schema api: read as every role that may, in each
 -- tenant mode. A view must not show tenant B's rows to tenant A (beyond the public
@@ -108,14 +123,7 @@ DECLARE
     tenant_a text := (SELECT id FROM hostile.ids WHERE kind = 'tenant' AND tenant = 'A');
 BEGIN
     -- the caller's function, in the session's own temporary schema: any role can make one
-    CREATE OR REPLACE FUNCTION pg_temp.hostile_peek(row_text text) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE COST 0.0001 AS $peek$
-    BEGIN
-        RAISE NOTICE 'peek: %', left(row_text, 200);
-        PERFORM set_config('hostile.seen', left(current_setting('hostile.seen', true) || E'\n' || coalesce(row_text, ''), 200000), true);
-        RETURN true;
-    END
-    $peek$;
+    EXECUTE hostile.peek_sql();
     FOR v IN SELECT c.oid::regclass FROM pg_class c WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'm', 'r')
              ORDER BY 1::text LOOP
         public_ok := has_table_privilege('eventsvc_anon', v, 'SELECT');
@@ -135,18 +143,17 @@ BEGIN
                         PERFORM set_config('app.current_tenant_id', tenant_a, true);
                     END IF;
                     PERFORM set_config('hostile.seen', '', true);
-                    EXECUTE format('SET LOCAL ROLE %I', r);
                     IF leaky THEN
                         SET LOCAL client_min_messages = warning;
                         -- one call per column, ANDed: each is a condition of its own that the
                         -- planner may push down to the table the column comes from
-                        EXECUTE format('SELECT string_agg(left(x::text, 20000), E''\n'') FROM (SELECT * FROM %s x WHERE %s LIMIT 1000) x', v,
-                                       (SELECT string_agg(format('pg_temp.hostile_peek(x.%I::text)', a.attname), ' AND ' ORDER BY a.attnum)
-                                          FROM pg_attribute a WHERE a.attrelid = v AND a.attnum > 0 AND NOT a.attisdropped))
-                           INTO outtxt;
-                        outtxt := concat_ws(E'\n', outtxt, current_setting('hostile.seen', true));
+                        outtxt := hostile.run(format('SELECT concat_ws(E''\n'', (SELECT string_agg(left(x::text, 20000), E''\n'') '
+                                                     'FROM (SELECT * FROM %s x WHERE %s LIMIT 1000) x), current_setting(''hostile.seen'', true))', v,
+                                                     (SELECT string_agg(format('pg_temp.hostile_peek(x.%I::text)', a.attname), ' AND ' ORDER BY a.attnum)
+                                                        FROM pg_attribute a WHERE a.attrelid = v AND a.attnum > 0 AND NOT a.attisdropped)),
+                                              r);
                     ELSE
-                        EXECUTE format('SELECT string_agg(left(x::text, 20000), E''\n'') FROM (SELECT * FROM %s LIMIT 1000) x', v) INTO outtxt;
+                        outtxt := hostile.run(format('SELECT string_agg(left(x::text, 20000), E''\n'') FROM (SELECT * FROM %s LIMIT 1000) x', v), r);
                     END IF;
                     RAISE EXCEPTION USING ERRCODE = 'HR000', MESSAGE = 'hostile rollback';
                 EXCEPTION WHEN OTHERS THEN
