@@ -51,16 +51,15 @@ CREATE TABLE eventsvc.tenants (
 COMMENT ON TABLE eventsvc.tenants IS
     'The authoritative tenant list: name, slug, active, and the logical partition whose shard holds the tenant.';
 
--- Every move of a tenant, with the prepared transactions it left on the shards
--- until it finished (eventsvc.move_tenant, eventsvc.move_recover).
+-- Every move of a tenant (eventsvc.move_tenant); one still 'copying' after its
+-- procedure ended stopped half way (eventsvc.move_recover).
 CREATE TABLE eventsvc.tenant_moves (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tenant_id     uuid NOT NULL,
     from_shard    text NOT NULL,
     to_shard      text NOT NULL,
     to_partition  integer NOT NULL,
-    gid           text NOT NULL,
-    state         text NOT NULL DEFAULT 'copying' CHECK (state IN ('copying', 'prepared', 'done', 'failed')),
+    state         text NOT NULL DEFAULT 'copying' CHECK (state IN ('copying', 'done', 'failed')),
     rows_moved    bigint,
     detail        jsonb,
     started_at    timestamptz NOT NULL DEFAULT now(),

@@ -317,7 +317,7 @@ $fn$;
 -- Build (or rebuild) the api schema from the shards. Superuser. Returns what it did.
 -- p_force rebuilds even when the shards' catalog has not changed.
 CREATE FUNCTION eventsvc.sync_api(p_force boolean DEFAULT false) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $fn$
 DECLARE
     shards jsonb;
     catalog jsonb;

@@ -11,12 +11,14 @@
 --   3. The source deletes the tenant's rows and compares what it deleted with what
 --      was copied: a row written on the source since the copy began (its worker,
 --      a cron job) makes them differ, and the whole move is rolled back.
---   4. Both sides are prepared (two-phase commit), then committed, target first;
---      the directory switches to the target; the seat counters of the tenant's
---      sections are reset on both shards.
+--   4. The target commits, then the source; the directory switches to the target;
+--      the seat counters of the tenant's sections are reset on both shards.
 --   5. The lock is released: the waiting calls go to the target.
--- The shards need max_prepared_transactions > 0. A move that stopped half way
--- (the proxy died) is finished or undone by eventsvc.move_recover().
+-- (Not two-phase commit: a transaction that changed tenants or events may not be
+-- prepared on a shard, which keeps per-session copies of those rows.) A move that
+-- stopped between the commits (the proxy or a shard went away) is finished or undone
+-- by eventsvc.move_recover(): while the source still holds the tenant, the target's
+-- copy is removed; once only the target does, the directory follows it.
 
 CREATE PROCEDURE eventsvc.move_tenant(p_tenant uuid, p_to text, p_batch integer DEFAULT 1000)
 LANGUAGE plpgsql AS $$
@@ -27,7 +29,6 @@ DECLARE
     dst eventsvc.shards;
     part integer;
     move_id bigint;
-    move_gid text;
     copied jsonb;
     found_here jsonb;
     released jsonb;
@@ -53,10 +54,8 @@ BEGIN
         RAISE EXCEPTION 'tenant % already lives on shard %', p_tenant, p_to USING ERRCODE = 'PT409';
     END IF;
     part := eventsvc.partition_for(p_tenant, dst.name);
-    INSERT INTO eventsvc.tenant_moves (tenant_id, from_shard, to_shard, to_partition, gid)
-    VALUES (p_tenant, src.name, dst.name, part, 'pending') RETURNING id INTO move_id;
-    move_gid := 'eventsvc_move_' || move_id;
-    UPDATE eventsvc.tenant_moves m SET gid = move_gid WHERE m.id = move_id;
+    INSERT INTO eventsvc.tenant_moves (tenant_id, from_shard, to_shard, to_partition)
+    VALUES (p_tenant, src.name, dst.name, part) RETURNING id INTO move_id;
     COMMIT;     -- the journal outlives whatever happens below
 
     BEGIN
@@ -96,7 +95,8 @@ BEGIN
             END LOOP;
             PERFORM public.dblink_close('evs_move_read', 'evs_move_rows');
         END LOOP;
-        PERFORM public.dblink_exec('evs_move_write', pg_catalog.format('SELECT eventsvc.shard_adopt_tenant(%L, %s)', p_tenant, part));
+        PERFORM x.v FROM public.dblink('evs_move_write',
+            pg_catalog.format('SELECT eventsvc.shard_adopt_tenant(%L, %s)::text', p_tenant, part)) AS x(v text);
         SELECT x.d INTO found_here FROM public.dblink('evs_move_write',
             pg_catalog.format('SELECT eventsvc.shard_tenant_digest(%L)', p_tenant)) AS x(d jsonb);
         IF found_here IS DISTINCT FROM copied THEN
@@ -118,23 +118,22 @@ BEGIN
                       HINT = 'Nothing moved; run the move again.';
         END IF;
 
-        -- 4. both sides prepared
-        PERFORM public.dblink_exec('evs_move_write', pg_catalog.format('PREPARE TRANSACTION %L', move_gid || '_to'));
-        PERFORM public.dblink_exec('evs_move_drop', pg_catalog.format('PREPARE TRANSACTION %L', move_gid || '_from'));
+        -- 4. the target commits first: until the source does, both hold the tenant
+        --    and the source (where the directory points) is the one that counts
+        PERFORM public.dblink_exec('evs_move_write', 'COMMIT');
     EXCEPTION WHEN OTHERS THEN
         -- nothing was committed anywhere: undo both sides and say why
         PERFORM eventsvc.move_abandon(move_id, SQLERRM);
         RAISE;
     END;
-
-    -- committed, target first, then the directory switches
-    PERFORM public.dblink_exec('evs_move_write', pg_catalog.format('COMMIT PREPARED %L', move_gid || '_to'));
-    PERFORM public.dblink_exec('evs_move_drop', pg_catalog.format('COMMIT PREPARED %L', move_gid || '_from'));
+    PERFORM public.dblink_exec('evs_move_drop', 'COMMIT');
     UPDATE eventsvc.tenants SET partition = part, updated_at = pg_catalog.now() WHERE id = p_tenant;
     PERFORM public.dblink_exec('evs_move_read', 'COMMIT');
     -- the shared-memory seat counters of the tenant's sections start again from the rows
-    PERFORM public.dblink_exec('evs_move_drop', pg_catalog.format('SELECT eventsvc.shard_reset_counters(%L)', sections));
-    PERFORM public.dblink_exec('evs_move_write', pg_catalog.format('SELECT eventsvc.shard_reset_counters(%L)', sections));
+    PERFORM x.v FROM public.dblink('evs_move_drop',
+        pg_catalog.format('SELECT eventsvc.shard_reset_counters(%L)::text', sections)) AS x(v text);
+    PERFORM x.v FROM public.dblink('evs_move_write',
+        pg_catalog.format('SELECT eventsvc.shard_reset_counters(%L)::text', sections)) AS x(v text);
     PERFORM public.dblink_disconnect(c) FROM pg_catalog.unnest(public.dblink_get_connections()) c
       WHERE c IN ('evs_move_read', 'evs_move_drop', 'evs_move_write');
     UPDATE eventsvc.tenant_moves
@@ -147,15 +146,14 @@ $$;
 COMMENT ON PROCEDURE eventsvc.move_tenant(uuid, text, integer) IS
     'Superuser: move a tenant and all its rows to shard p_to while its calls wait (docs/scale-out.md "Moving a tenant").';
 
--- A move that failed before anything committed: roll back what the shards hold for
--- it (open or prepared) and record why.
+-- A move that failed before anything committed: roll back what the shards hold
+-- open for it and record why (in the journal row, once the caller's transaction
+-- commits; eventsvc.move_recover() finds the move either way).
 CREATE FUNCTION eventsvc.move_abandon(p_move bigint, p_why text) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    m eventsvc.tenant_moves;
     c text;
 BEGIN
-    SELECT * INTO m FROM eventsvc.tenant_moves WHERE id = p_move;
     FOR c IN SELECT x FROM unnest(public.dblink_get_connections()) x
               WHERE x IN ('evs_move_read', 'evs_move_drop', 'evs_move_write') LOOP
         BEGIN
@@ -165,58 +163,48 @@ BEGIN
         END;
         PERFORM public.dblink_disconnect(c);
     END LOOP;
-    PERFORM eventsvc.move_rollback_prepared(m.from_shard, m.gid || '_from');
-    PERFORM eventsvc.move_rollback_prepared(m.to_shard, m.gid || '_to');
     UPDATE eventsvc.tenant_moves SET state = 'failed', finished_at = now(),
                                      detail = jsonb_build_object('error', p_why)
      WHERE id = p_move;
 END
 $$;
 
-CREATE FUNCTION eventsvc.move_rollback_prepared(p_shard text, p_gid text) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF (eventsvc.shard_query(p_shard, format('SELECT to_jsonb(count(*)) FROM pg_prepared_xacts WHERE gid = %L', p_gid)) #>> '{}')::integer > 0 THEN
-        PERFORM eventsvc.shard_exec(p_shard, format('ROLLBACK PREPARED %L', p_gid));
-        RETURN true;
-    END IF;
-    RETURN false;
-END
-$$;
-
--- Finish or undo moves that stopped half way (the proxy or a shard went away): a
--- move whose target committed is finished (the source's side committed, the
--- directory switched); one whose target did not is rolled back on both shards.
--- Returns what it did per move.
+-- Finish or undo moves that stopped half way (the proxy or a shard went away
+-- between the two commits): while the source still holds the tenant, the target's
+-- copy goes (the move is undone); once only the target holds it, the directory
+-- follows (the move is finished). Returns what it did per move.
 CREATE FUNCTION eventsvc.move_recover() RETURNS TABLE (move_id bigint, tenant_id uuid, outcome text)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m eventsvc.tenant_moves;
-    target_has boolean;
-    pending_to boolean;
+    on_source boolean;
+    on_target boolean;
+    placed text := 'SELECT to_jsonb(count(*) > 0) FROM eventsvc.shard_placement WHERE tenant_id = %L';
 BEGIN
-    FOR m IN SELECT * FROM eventsvc.tenant_moves x WHERE x.state IN ('copying', 'prepared') ORDER BY x.id LOOP
+    FOR m IN SELECT * FROM eventsvc.tenant_moves x WHERE x.state = 'copying' ORDER BY x.id LOOP
         move_id := m.id;
         tenant_id := m.tenant_id;
-        pending_to := (eventsvc.shard_query(m.to_shard, format('SELECT to_jsonb(count(*)) FROM pg_prepared_xacts WHERE gid = %L',
-                                                               m.gid || '_to')) #>> '{}')::integer > 0;
-        target_has := (eventsvc.shard_query(m.to_shard, format('SELECT to_jsonb(count(*)) FROM eventsvc.shard_placement WHERE tenant_id = %L',
-                                                               m.tenant_id)) #>> '{}')::integer > 0;
-        IF target_has AND NOT pending_to THEN
-            IF (eventsvc.shard_query(m.from_shard, format('SELECT to_jsonb(count(*)) FROM pg_prepared_xacts WHERE gid = %L',
-                                                          m.gid || '_from')) #>> '{}')::integer > 0 THEN
-                PERFORM eventsvc.shard_exec(m.from_shard, format('COMMIT PREPARED %L', m.gid || '_from'));
+        on_source := (eventsvc.shard_query(m.from_shard, format(placed, m.tenant_id)) #>> '{}')::boolean;
+        on_target := (eventsvc.shard_query(m.to_shard, format(placed, m.tenant_id)) #>> '{}')::boolean;
+        IF on_source THEN
+            IF on_target THEN
+                PERFORM eventsvc.shard_query(m.to_shard, format(
+                    'SET session_replication_role = replica; SELECT to_jsonb(eventsvc.shard_release_tenant(%L))', m.tenant_id));
             END IF;
+            UPDATE eventsvc.tenant_moves x SET state = 'failed', finished_at = now(),
+                   detail = jsonb_build_object('recovered', 'undone') WHERE x.id = m.id;
+            outcome := 'undone: the tenant stays on ' || m.from_shard;
+        ELSIF on_target THEN
             UPDATE eventsvc.tenants d SET partition = m.to_partition, updated_at = now() WHERE d.id = m.tenant_id;
-            UPDATE eventsvc.tenant_moves x SET state = 'done', finished_at = now() WHERE x.id = m.id;
+            UPDATE eventsvc.tenant_moves x SET state = 'done', finished_at = now(),
+                   detail = jsonb_build_object('recovered', 'finished') WHERE x.id = m.id;
             outcome := 'finished: the tenant lives on ' || m.to_shard;
         ELSE
-            PERFORM eventsvc.move_abandon(m.id, 'rolled back by eventsvc.move_recover()');
-            outcome := 'rolled back: the tenant stays on ' || m.from_shard;
+            outcome := 'the tenant is on neither shard: restore it from a backup';
         END IF;
         RETURN NEXT;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION eventsvc.move_recover() IS
-    'Superuser: finish (target committed) or roll back (otherwise) tenant moves that stopped half way.';
+    'Superuser: finish or undo tenant moves that stopped between their commits (docs/scale-out.md "Moving a tenant").';

@@ -91,7 +91,7 @@ if [ "${EVS_HOSTILE_THROUGH_PROXY:-0}" = 1 ]; then
         && q -c "INSERT INTO hostile.state VALUES ('via', 'host=$EVS_PX_HOST port=$EVS_PX_PORT dbname=$DB user=postgres')" \
         || { notok "the proxy in front of the seeded shard"; exit 1; }
     ok "through the proxy: $(px "$DB" -c "SELECT count(*) FROM eventsvc.tenants") tenants in its directory, api of $(px "$DB" -c "SELECT count(*) FROM pg_proc WHERE pronamespace = 'api'::regnamespace") functions"
-    ports=$(q -c "SELECT hostile.run('SELECT inet_server_port()::text', 'eventsvc_anon') || ' ' || hostile.run('SELECT inet_server_port()::text', 'eventsvc_anon', true)")
+    ports=$(q -c "SELECT hostile.run('SELECT current_setting(''port'')', 'eventsvc_anon') || ' ' || hostile.run('SELECT current_setting(''port'')', 'eventsvc_anon', true)")
     if [ "$ports" = "$EVS_PX_PORT $EVS_S1_PORT" ]; then ok "calls run on the proxy (port ${ports% *}), their direct twins on the shard (port ${ports#* })"
     else notok "calls do not run where they should: $ports"; fi
 fi
