@@ -21,51 +21,34 @@ CREATE TYPE eventsvc.remote_row AS (evs_error jsonb, evs_result jsonb, evs_last 
 
 -- The lock a tenant's calls share and its move takes alone (eventsvc.move_tenant):
 -- a call waits while its tenant moves, then reads the directory again.
+-- (No SET clause, so that queries inline it.)
 CREATE FUNCTION eventsvc.tenant_lock_key(p_tenant uuid) RETURNS integer
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT hashtext(p_tenant::text) $$;
-
--- The settings a call carries to the shard, for that call only: the claims
--- PostgREST verified (or a trusted SQL client's tenant and user) and the request
--- headers (Idempotency-Key); whether the caller's transaction is read-only (PostgREST
--- runs GET requests so: a writer called by GET fails there as on a single server);
--- and whether the call is a dry run (eventsvc_proxy.dry_run = on: the shard rolls the
--- call back after it answered). Nothing else of the session reaches a shard.
-CREATE FUNCTION eventsvc.call_context(p_role text, p_route text) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT jsonb_build_object(
-        'role', p_role, 'route', p_route,
-        'dry_run', coalesce(current_setting('eventsvc_proxy.dry_run', true), '') IN ('on', 'true', '1'),
-        'read_only', current_setting('transaction_read_only') = 'on',
-        'settings', jsonb_strip_nulls(jsonb_build_object(
-            'request.jwt.claims', nullif(current_setting('request.jwt.claims', true), ''),
-            'request.headers', nullif(current_setting('request.headers', true), ''),
-            'app.current_tenant_id', nullif(current_setting('app.current_tenant_id', true), ''),
-            'app.current_user_id', nullif(current_setting('app.current_user_id', true), ''))))
-$$;
-
--- The partition of a tenant (NULL when the directory does not know it) and the
--- partition count. Definer: API roles have no right on the directory.
-CREATE FUNCTION eventsvc.directory_lookup(p_tenant uuid, OUT partition_count integer, OUT partition integer)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT c.partition_count, (SELECT d.partition FROM eventsvc.tenants d WHERE d.id = p_tenant)
-      FROM (SELECT 1) one LEFT JOIN eventsvc.cluster_config c ON true
-$$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT pg_catalog.hashtext(p_tenant::text) $$;
 
 -- Route a call (p_route: see eventsvc.shard_routes on a shard; p_narrow: the tenant_id
 -- argument of a catalogue function). The tenant is read the way a shard reads it,
 -- but nothing is refused here: a call that names no tenant the directory knows runs
 -- on some shard, which refuses it exactly as a single server would (the same error
--- at the same point). VOLATILE: after waiting for a move it reads the directory in
--- a fresh snapshot. Invoker: the caller's role decides its scope.
+-- at the same point). Only the tenants in the directory are locked and looked up.
+-- The context a call carries to the shard, for that call only: the caller's role,
+-- the claims PostgREST verified (or a trusted SQL client's tenant and user), the
+-- request headers (Idempotency-Key); whether the caller's transaction is read-only
+-- (PostgREST runs GET requests so: a writer called by GET fails there as on a single
+-- server); whether the call is a dry run (eventsvc_proxy.dry_run = on: the shard rolls
+-- the call back after it answered). Nothing else of the session reaches a shard.
+-- VOLATILE: after waiting for a move it reads the directory in a fresh snapshot.
+-- Invoker (the caller's role decides its scope) and no SET clause: the api wrappers
+-- that call it fix search_path (every name here is qualified).
 CREATE FUNCTION eventsvc.route(p_route text, p_narrow uuid DEFAULT NULL) RETURNS eventsvc.call_route
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    claims_txt text := nullif(current_setting('request.jwt.claims', true), '');
+    claims_txt text := nullif(pg_catalog.current_setting('request.jwt.claims', true), '');
+    tenant_txt text := nullif(pg_catalog.current_setting('app.current_tenant_id', true), '');
     claims jsonb;
     named text;
     configured boolean;
     by_tenant boolean := false;
-    d record;
+    n integer;
     r eventsvc.call_route;
 BEGIN
     IF claims_txt IS NOT NULL THEN
@@ -74,12 +57,12 @@ BEGIN
         EXCEPTION WHEN OTHERS THEN
             claims := NULL;     -- unreadable: the shard says why, where a single server would
         END;
-        IF jsonb_typeof(claims -> 'tenant_id') = 'string' THEN
+        IF pg_catalog.jsonb_typeof(claims -> 'tenant_id') = 'string' THEN
             named := claims ->> 'tenant_id';
         END IF;
-        configured := strpos(claims_txt, '"tenant_id"') > 0;
+        configured := pg_catalog.strpos(claims_txt, '"tenant_id"') > 0;
     ELSE
-        named := nullif(current_setting('app.current_tenant_id', true), '');
+        named := tenant_txt;
         configured := named IS NOT NULL;
     END IF;
 
@@ -88,8 +71,8 @@ BEGIN
     ELSIF p_route IN ('scope', 'catalogue') THEN
         -- eventsvc.caller_scope() on a shard: tenant users always act for their tenant,
         -- the service when it names one, everyone else sees the public catalogue
-        by_tenant := CASE WHEN pg_has_role(current_user, 'eventsvc_service', 'USAGE') THEN configured
-                          ELSE pg_has_role(current_user, 'eventsvc_user', 'USAGE') END;
+        by_tenant := CASE WHEN pg_catalog.pg_has_role(current_user, 'eventsvc_service', 'USAGE') THEN configured
+                          ELSE pg_catalog.pg_has_role(current_user, 'eventsvc_user', 'USAGE') END;
     END IF;
     IF by_tenant AND named ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
         r.tenant := named::uuid;
@@ -97,28 +80,41 @@ BEGIN
         r.tenant := p_narrow;
     END IF;
     IF r.tenant IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock_shared(1163285332, eventsvc.tenant_lock_key(r.tenant));
+        PERFORM pg_catalog.pg_advisory_xact_lock_shared(1163285332, eventsvc.tenant_lock_key(r.tenant));
+        SELECT d.partition INTO r.partition FROM eventsvc.tenants d WHERE d.id = r.tenant;
     END IF;
-    d := eventsvc.directory_lookup(r.tenant);
-    IF d.partition_count IS NULL THEN
-        RAISE EXCEPTION 'this proxy has no shards yet' USING ERRCODE = 'PT503',
-            HINT = 'A superuser adds them with eventsvc.add_shard() (docs/scale-out.md).';
-    END IF;
-    r.partition := d.partition;
     r.route := CASE WHEN by_tenant THEN 'tenant' ELSE p_route END;
     r.everywhere := NOT by_tenant AND r.partition IS NULL AND p_route IN ('scope', 'catalogue', 'event', 'all', 'sum');
     IF r.partition IS NULL THEN
         r.tenant := NULL;
         IF NOT r.everywhere THEN
-            r.partition := floor(random() * d.partition_count)::integer;
+            SELECT c.partition_count INTO n FROM eventsvc.cluster_config c;
+            IF n IS NULL THEN
+                RAISE EXCEPTION 'this proxy has no shards yet' USING ERRCODE = 'PT503',
+                    HINT = 'A superuser adds them with eventsvc.add_shard() (docs/scale-out.md).';
+            END IF;
+            r.partition := pg_catalog.floor(pg_catalog.random() * n)::integer;
         END IF;
     ELSIF NOT by_tenant THEN
         r.tenant := NULL;       -- narrowed to the tenant's shard, not acting for it
     END IF;
-    r.ctx := eventsvc.call_context(current_user, r.route);
+    r.ctx := pg_catalog.jsonb_build_object(
+        'role', current_user, 'route', r.route,
+        'dry_run', coalesce(pg_catalog.current_setting('eventsvc_proxy.dry_run', true), '') IN ('on', 'true', '1'),
+        'read_only', pg_catalog.current_setting('transaction_read_only') = 'on',
+        'settings', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+            'request.jwt.claims', claims_txt,
+            'request.headers', nullif(pg_catalog.current_setting('request.headers', true), ''),
+            'app.current_tenant_id', tenant_txt,
+            'app.current_user_id', nullif(pg_catalog.current_setting('app.current_user_id', true), ''))));
     RETURN r;
 END
 $$;
+
+-- The routing columns of the directory, readable by the API roles (route runs as
+-- the caller): which partition a tenant id lives in, and how many partitions.
+GRANT SELECT (id, partition) ON eventsvc.tenants TO eventsvc_anon, eventsvc_user, eventsvc_service, eventsvc_worker;
+GRANT SELECT (partition_count) ON eventsvc.cluster_config TO eventsvc_anon, eventsvc_user, eventsvc_service, eventsvc_worker;
 
 -- Raise a shard's error again: the same SQLSTATE, message, detail and hint, so an
 -- HTTP client gets the same JSON as from a single server (and no "REMOTE ERROR").
@@ -151,8 +147,9 @@ $$;
 --                    the first "not found"
 --   all              (every shard) the first error, else the sum of the results
 --   catalogue        (every shard) the first error, else every shard's rows together
+-- (No SET clause: called by the api wrappers, which fix search_path.)
 CREATE FUNCTION eventsvc.answer(p_route eventsvc.call_route, p_rows eventsvc.remote_row[], p_set boolean)
-RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
     x eventsvc.remote_row;
     data jsonb := '[]';

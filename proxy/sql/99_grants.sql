@@ -8,8 +8,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA eventsvc, api, eventsvc_remote FROM PUBLIC
 REVOKE ALL ON ALL PROCEDURES IN SCHEMA eventsvc FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION eventsvc.now(), eventsvc.current_actor(), eventsvc.current_tenant_id(),
-                          eventsvc.route(text, uuid), eventsvc.directory_lookup(uuid), eventsvc.tenant_lock_key(uuid),
-                          eventsvc.call_context(text, text), eventsvc.raise_remote(jsonb),
+                          eventsvc.route(text, uuid), eventsvc.tenant_lock_key(uuid), eventsvc.raise_remote(jsonb),
                           eventsvc.answer(eventsvc.call_route, eventsvc.remote_row[], boolean),
                           eventsvc.some_page_full(eventsvc.remote_row[], integer),
                           eventsvc.shard_describe(), eventsvc.shard_api_catalog(integer), eventsvc.shard_session(integer),

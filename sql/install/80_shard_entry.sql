@@ -99,7 +99,8 @@ CREATE TABLE eventsvc.shard_placement (
     placed_at  timestamptz NOT NULL DEFAULT now()
 );
 -- Tenant data like any other: RLS forced, and no API role has a policy or a grant;
--- only the SECURITY DEFINER functions below read it.
+-- the proxy's login roles read it (eventsvc.shard_enter), nobody writes it but
+-- superusers (eventsvc.shard_adopt_tenant, the proxy's eventsvc.create_tenant).
 ALTER TABLE eventsvc.shard_placement ENABLE ROW LEVEL SECURITY;
 ALTER TABLE eventsvc.shard_placement FORCE ROW LEVEL SECURITY;
 COMMENT ON TABLE eventsvc.shard_placement IS
@@ -166,21 +167,41 @@ BEGIN
 END
 $$;
 
--- ---------------------------------------------------------------- the placement check
--- Run first by every entry function, as the proxy's login role: refuses a call the
--- proxy sent to the wrong server. p_tenant is the tenant the proxy routed by (NULL
--- for calls that are not routed by tenant: the public catalogue, service lookups,
--- reference data); p_tenant_named is the tenant the caller's claims or settings
--- name; p_partition the partition the proxy addressed (NULL when it ran the call on
--- every shard). Returns this shard's name.
-CREATE FUNCTION eventsvc.shard_check_placement(p_tenant uuid, p_partition integer, p_route text,
-                                               p_tenant_named text)
-RETURNS text LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- ---------------------------------------------------------------- entering a call
+-- The proxy's login roles read which partitions and tenants live here (the
+-- placement check below runs as them, before any role switch).
+GRANT SELECT ON eventsvc.shard_config, eventsvc.shard_placement
+    TO eventsvc_proxy_anon, eventsvc_proxy_user, eventsvc_proxy_admin, eventsvc_proxy_service, eventsvc_proxy_worker;
+CREATE POLICY proxy_routing ON eventsvc.shard_placement FOR SELECT
+    TO eventsvc_proxy_anon, eventsvc_proxy_user, eventsvc_proxy_admin, eventsvc_proxy_service, eventsvc_proxy_worker
+    USING (true);
+
+-- Run first by every entry function, as the proxy's login role. The placement
+-- check refuses (PT421) a call the proxy sent to the wrong server: p_tenant is the
+-- tenant the proxy routed by (NULL for calls not routed by tenant: the public
+-- catalogue, service lookups, reference data), p_partition the partition it
+-- addressed (NULL when it ran the call on every shard). Then the call becomes the
+-- caller: its API role, its claims and settings, read-only when the caller's
+-- transaction is (PostgREST's GET requests), all for this transaction only
+-- (PL/Proxy runs each call as its own transaction, so nothing outlives it on the
+-- pooled connection). Invoker rights on purpose: PostgreSQL lets the login role
+-- become only the API role it is a member of, whatever the context says. No SET
+-- clause: the entry functions that call it fix search_path (every name here is
+-- qualified). Returns this shard's name.
+CREATE FUNCTION eventsvc.shard_enter(p_tenant uuid, p_partition integer, p_ctx jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
+    settings jsonb := coalesce(p_ctx -> 'settings', '{}');
+    claims jsonb;
+    named_text text;
+    named uuid;
     c eventsvc.shard_config;
     placed integer;
-    named uuid;
+    s record;
 BEGIN
+    IF pg_catalog.jsonb_typeof(settings) <> 'object' THEN
+        RAISE EXCEPTION 'the call context has no settings object' USING ERRCODE = '22023';
+    END IF;
     SELECT * INTO c FROM eventsvc.shard_config;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'this server is not configured as a shard'
@@ -189,11 +210,24 @@ BEGIN
     IF p_partition IS NOT NULL AND NOT p_partition = ANY (c.partitions) THEN
         RAISE EXCEPTION 'partition % does not live on shard %', p_partition, c.name
             USING ERRCODE = 'PT421',
-                  DETAIL = format('Shard %s owns partitions %s of %s.', c.name, c.partitions, c.partition_count),
+                  DETAIL = pg_catalog.format('Shard %s owns partitions %s of %s.', c.name, c.partitions, c.partition_count),
                   HINT = 'The proxy''s cluster definition is stale: compare eventsvc.shards on the proxy with eventsvc.shard_config here.';
     END IF;
-    IF p_tenant_named ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-        named := p_tenant_named::uuid;
+    -- the tenant the call names, read the way eventsvc.current_tenant_id() reads it
+    IF coalesce(settings ->> 'request.jwt.claims', '') <> '' THEN
+        BEGIN
+            claims := (settings ->> 'request.jwt.claims')::jsonb;
+        EXCEPTION WHEN OTHERS THEN
+            claims := NULL;     -- unreadable claims name no tenant; current_tenant_id() says why
+        END;
+        IF pg_catalog.jsonb_typeof(claims -> 'tenant_id') = 'string' THEN
+            named_text := claims ->> 'tenant_id';
+        END IF;
+    ELSE
+        named_text := settings ->> 'app.current_tenant_id';
+    END IF;
+    IF named_text ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+        named := named_text::uuid;
     END IF;
     IF p_tenant IS NOT NULL THEN
         IF named IS DISTINCT FROM p_tenant THEN
@@ -206,70 +240,35 @@ BEGIN
             RAISE EXCEPTION 'tenant % does not live on shard %', p_tenant, c.name
                 USING ERRCODE = 'PT421',
                       DETAIL = CASE WHEN placed IS NULL THEN 'No such tenant is placed here.'
-                                    ELSE format('It is placed in partition %s here, not %s.', placed, p_partition) END,
+                                    ELSE pg_catalog.format('It is placed in partition %s here, not %s.', placed, p_partition) END,
                       HINT = 'The proxy''s tenant directory is stale (a tenant move not finished?): check eventsvc.tenants on the proxy.';
         END IF;
-    ELSIF p_route = 'tenant' AND named IS NOT NULL
+    ELSIF p_ctx ->> 'route' = 'tenant' AND named IS NOT NULL
           AND EXISTS (SELECT 1 FROM eventsvc.shard_placement pl WHERE pl.tenant_id = named) THEN
         RAISE EXCEPTION 'tenant % lives on shard % but the proxy did not route the call by it', named, c.name
             USING ERRCODE = 'PT421',
                   HINT = 'The tenant is missing from the proxy''s directory (eventsvc.tenants on the proxy).';
     END IF;
-    RETURN c.name;
-END
-$$;
-
--- Run by every entry function after the placement check: become the caller's API
--- role, take the caller's claims and settings, and be read-only when the caller's
--- transaction is (PostgREST's GET requests), all for this transaction only
--- (PL/Proxy runs each call as its own transaction, so nothing outlives it on the
--- pooled connection). Invoker rights on purpose: PostgreSQL lets the login role
--- become only the API role it is a member of, whatever the context says.
-CREATE FUNCTION eventsvc.shard_enter(p_tenant uuid, p_partition integer, p_ctx jsonb) RETURNS text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    settings jsonb := coalesce(p_ctx -> 'settings', '{}');
-    claims jsonb;
-    named text;
-    shard text;
-    s record;
-BEGIN
-    IF jsonb_typeof(settings) <> 'object' THEN
-        RAISE EXCEPTION 'the call context has no settings object' USING ERRCODE = '22023';
-    END IF;
-    -- the tenant the call names, read the way eventsvc.current_tenant_id() reads it
-    IF coalesce(settings ->> 'request.jwt.claims', '') <> '' THEN
-        BEGIN
-            claims := (settings ->> 'request.jwt.claims')::jsonb;
-        EXCEPTION WHEN OTHERS THEN
-            claims := NULL;     -- unreadable claims name no tenant; current_tenant_id() says why
-        END;
-        IF jsonb_typeof(claims -> 'tenant_id') = 'string' THEN
-            named := claims ->> 'tenant_id';
-        END IF;
-    ELSE
-        named := settings ->> 'app.current_tenant_id';
-    END IF;
-    shard := eventsvc.shard_check_placement(p_tenant, p_partition, p_ctx ->> 'route', named);
 
     IF NOT coalesce(p_ctx ->> 'role' IN ('eventsvc_anon', 'eventsvc_user', 'eventsvc_admin', 'eventsvc_service',
-                                         'eventsvc_worker'), false) THEN
+                                                    'eventsvc_worker'), false) THEN
         RAISE EXCEPTION 'the proxy may only act as an eventsvc API role'
-            USING ERRCODE = '42501', DETAIL = format('The call context names role %s.', coalesce(p_ctx ->> 'role', 'none'));
+            USING ERRCODE = '42501',
+                  DETAIL = pg_catalog.format('The call context names role %s.', coalesce(p_ctx ->> 'role', 'none'));
     END IF;
-    PERFORM set_config('role', p_ctx ->> 'role', true);
+    PERFORM pg_catalog.set_config('role', p_ctx ->> 'role', true);
     IF (p_ctx ->> 'read_only')::boolean THEN
-        PERFORM set_config('transaction_read_only', 'on', true);
+        PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
     END IF;
-    FOR s IN SELECT * FROM jsonb_each_text(settings) LOOP
+    FOR s IN SELECT * FROM pg_catalog.jsonb_each_text(settings) LOOP
         IF s.key NOT IN ('request.jwt.claims', 'request.headers', 'app.current_tenant_id', 'app.current_user_id') THEN
             RAISE EXCEPTION 'the proxy may not pass setting %', s.key USING ERRCODE = '42501';
         END IF;
         IF s.value IS NOT NULL THEN
-            PERFORM set_config(s.key, s.value, true);
+            PERFORM pg_catalog.set_config(s.key, s.value, true);
         END IF;
     END LOOP;
-    RETURN shard;
+    RETURN c.name;
 END
 $$;
 
@@ -671,13 +670,11 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 REVOKE ALL ON FUNCTION eventsvc.shard_setup(text, integer, integer, integer[]), eventsvc.shard_align_ids(uuid),
-                       eventsvc.shard_check_placement(uuid, integer, text, text), eventsvc.shard_enter(uuid, integer, jsonb),
-                       eventsvc.shard_api_catalog(), eventsvc.shard_reference_fingerprint(), eventsvc.shard_describe(),
+                       eventsvc.shard_enter(uuid, integer, jsonb), eventsvc.shard_api_catalog(), eventsvc.shard_reference_fingerprint(), eventsvc.shard_describe(),
                        eventsvc.shard_session(), eventsvc.shard_generate_entries(), eventsvc.shard_tenant_tables(),
                        eventsvc.shard_adopt_tenant(uuid, integer), eventsvc.shard_release_tenant(uuid),
                        eventsvc.shard_tenant_digest(uuid), eventsvc.shard_reset_counters(uuid[])
     FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION eventsvc.shard_check_placement(uuid, integer, text, text), eventsvc.shard_enter(uuid, integer, jsonb),
-                          eventsvc.shard_api_catalog(), eventsvc.shard_reference_fingerprint(), eventsvc.shard_describe(),
+GRANT EXECUTE ON FUNCTION eventsvc.shard_enter(uuid, integer, jsonb), eventsvc.shard_api_catalog(), eventsvc.shard_reference_fingerprint(), eventsvc.shard_describe(),
                           eventsvc.shard_session()
     TO eventsvc_proxy_anon, eventsvc_proxy_user, eventsvc_proxy_admin, eventsvc_proxy_service, eventsvc_proxy_worker;
