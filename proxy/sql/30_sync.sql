@@ -34,6 +34,12 @@ BEGIN
 END
 $fn$;
 
+-- "name type, ..." of a catalog list of [name, type] pairs.
+CREATE FUNCTION eventsvc.column_list(p_columns jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+    SELECT string_agg(format('%I %s', c ->> 0, c ->> 1), ', ' ORDER BY o) FROM jsonb_array_elements(p_columns) WITH ORDINALITY x(c, o)
+$fn$;
+
 -- Make one generated object and remember how to drop it.
 CREATE FUNCTION eventsvc.api_create(p_sql text, p_drop text) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
@@ -148,7 +154,7 @@ BEGIN
             ELSE format('RETURN (SELECT x.v FROM jsonb_to_record(jsonb_build_object(''v'', eventsvc.answer(evs_r, evs_rows, false))) AS x(v %s));', rettype) END;
     ELSE
         IF kind = 'table' THEN
-            SELECT string_agg(format('%I %s', c ->> 0, c ->> 1), ', ') INTO cols FROM jsonb_array_elements(f -> 'columns') c;
+            cols := eventsvc.column_list(f -> 'columns');
             result := format('SELECT evs_x.* FROM jsonb_to_recordset(eventsvc.answer(evs_r, evs_rows, true)) AS evs_x(%s)', cols);
         ELSIF kind = 'composite' THEN
             result := format('SELECT evs_x.* FROM jsonb_populate_recordset(NULL::%s, eventsvc.answer(evs_r, evs_rows, true)) AS evs_x', rettype);
@@ -215,7 +221,7 @@ DECLARE
     sh eventsvc.shards;
     parent text := format('eventsvc_remote.%I', name || '__all');
 BEGIN
-    SELECT string_agg(format('%I %s', c ->> 0, c ->> 1), ', ') INTO cols FROM jsonb_array_elements(v -> 'columns') c;
+    cols := eventsvc.column_list(v -> 'columns');
 
     IF route = 'catalogue' THEN
         -- postgres_fdw over every shard's own view: filters, order and limits are
@@ -298,8 +304,7 @@ BEGIN
         FOREACH t IN ARRAY pending LOOP
             BEGIN
                 PERFORM eventsvc.api_create(
-                    format('CREATE TYPE %s AS (%s)', t ->> 'name',
-                           (SELECT string_agg(format('%I %s', a ->> 0, a ->> 1), ', ') FROM jsonb_array_elements(t -> 'attributes') a)),
+                    format('CREATE TYPE %s AS (%s)', t ->> 'name', eventsvc.column_list(t -> 'attributes')),
                     format('DROP TYPE IF EXISTS %s CASCADE', t ->> 'name'));
             EXCEPTION WHEN undefined_object THEN
                 left_over := left_over || t;        -- holds a type not made yet

@@ -1,10 +1,18 @@
 -- Proxy part 40: administering the shards and the tenant directory. Superuser only.
 -- The proxy reaches a shard for administration with dblink as its admin_user.
 
-CREATE FUNCTION eventsvc.shard_admin_conninfo(s eventsvc.shards) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT format('host=%s port=%s dbname=%s user=%s application_name=eventsvc_proxy',
-                  s.host, s.port, s.dbname, s.admin_user)
+-- How the proxy reaches shard p_shard for administration.
+CREATE FUNCTION eventsvc.shard_admin_conninfo(p_shard text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    sh eventsvc.shards;
+BEGIN
+    SELECT * INTO sh FROM eventsvc.shards x WHERE x.name = p_shard;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no shard named %', p_shard USING ERRCODE = 'PT404';
+    END IF;
+    RETURN format('host=%s port=%s dbname=%s user=%s application_name=eventsvc_proxy', sh.host, sh.port, sh.dbname, sh.admin_user);
+END
 $$;
 
 -- Every shard's own description (eventsvc.shard_describe there), read through
@@ -28,32 +36,14 @@ $$;
 
 -- Run one statement on a shard as its admin user, in its own transaction there.
 CREATE FUNCTION eventsvc.shard_exec(p_shard text, p_sql text) RETURNS text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    sh eventsvc.shards;
-BEGIN
-    SELECT * INTO sh FROM eventsvc.shards x WHERE x.name = p_shard;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no shard named %', p_shard USING ERRCODE = 'PT404';
-    END IF;
-    RETURN public.dblink_exec(eventsvc.shard_admin_conninfo(sh), p_sql);
-END
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT public.dblink_exec(eventsvc.shard_admin_conninfo(p_shard), p_sql)
 $$;
 
 -- Run one query returning one jsonb value on a shard as its admin user.
 CREATE FUNCTION eventsvc.shard_query(p_shard text, p_sql text) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    sh eventsvc.shards;
-    r jsonb;
-BEGIN
-    SELECT * INTO sh FROM eventsvc.shards x WHERE x.name = p_shard;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no shard named %', p_shard USING ERRCODE = 'PT404';
-    END IF;
-    SELECT x.v INTO r FROM public.dblink(eventsvc.shard_admin_conninfo(sh), p_sql) AS x(v jsonb);
-    RETURN r;
-END
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT x.v FROM public.dblink(eventsvc.shard_admin_conninfo(p_shard), p_sql) AS x(v jsonb)
 $$;
 
 -- (Re)build how the proxy reaches the shards: the PL/Proxy cluster eventsvc_shards

@@ -61,9 +61,9 @@ BEGIN
     BEGIN
         -- 1. from here on the tenant's calls wait; the ones in flight finish first
         PERFORM pg_catalog.pg_advisory_xact_lock(1163285332, eventsvc.tenant_lock_key(p_tenant));
-        PERFORM public.dblink_connect('evs_move_read', eventsvc.shard_admin_conninfo(src));
-        PERFORM public.dblink_connect('evs_move_drop', eventsvc.shard_admin_conninfo(src));
-        PERFORM public.dblink_connect('evs_move_write', eventsvc.shard_admin_conninfo(dst));
+        PERFORM public.dblink_connect('evs_move_read', eventsvc.shard_admin_conninfo(src.name));
+        PERFORM public.dblink_connect('evs_move_drop', eventsvc.shard_admin_conninfo(src.name));
+        PERFORM public.dblink_connect('evs_move_write', eventsvc.shard_admin_conninfo(dst.name));
 
         -- 2. copy, in one snapshot of the source
         PERFORM public.dblink_exec('evs_move_read', 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -111,7 +111,7 @@ BEGIN
         PERFORM public.dblink_exec('evs_move_drop', 'BEGIN');
         PERFORM public.dblink_exec('evs_move_drop', 'SET LOCAL session_replication_role = replica');
         SELECT x.d INTO released FROM public.dblink('evs_move_drop',
-            pg_catalog.format('SELECT eventsvc.shard_release_tenant(%L)', p_tenant)) AS x(d jsonb);
+            pg_catalog.format('SELECT eventsvc.shard_tenant_digest(%L, true)', p_tenant)) AS x(d jsonb);
         IF released IS DISTINCT FROM copied THEN
             RAISE EXCEPTION 'rows of tenant % changed on shard % while they were copied', p_tenant, src.name
                 USING ERRCODE = 'PT409', DETAIL = pg_catalog.format('Copied %s; found at the end %s.', copied, released),
@@ -189,7 +189,7 @@ BEGIN
         IF on_source THEN
             IF on_target THEN
                 PERFORM eventsvc.shard_query(m.to_shard, format(
-                    'SET session_replication_role = replica; SELECT to_jsonb(eventsvc.shard_release_tenant(%L))', m.tenant_id));
+                    'SET session_replication_role = replica; SELECT eventsvc.shard_tenant_digest(%L, true)', m.tenant_id));
             END IF;
             UPDATE eventsvc.tenant_moves x SET state = 'failed', finished_at = now(),
                    detail = jsonb_build_object('recovered', 'undone') WHERE x.id = m.id;

@@ -1,13 +1,7 @@
--- Proxy part 60: health of the whole set. Liveness is the proxy's own; readiness
--- is every shard ready (its schema, its worker, its outbox, its broker: eventsvc's
+-- Proxy part 60: health of the whole set. Liveness is a shard's (routed to any of
+-- them, so it says the proxy and a shard answer); readiness is every shard ready (its schema, its worker, its outbox, its broker: eventsvc's
 -- api.health_ready there), the same reference data and the same api on every
 -- shard, and the api here built from that api (eventsvc.sync_api).
-
-CREATE FUNCTION api.health_live() RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT jsonb_build_object('status', 'ok', 'time', now())
-$$;
-COMMENT ON FUNCTION api.health_live() IS 'Liveness: the database answers (GET /rpc/health_live).';
 
 -- The api catalog the api schema was built from (definer: API roles have no right
 -- on the proxy's tables).

@@ -14,5 +14,5 @@ GRANT EXECUTE ON FUNCTION eventsvc.now(), eventsvc.current_actor(), eventsvc.cur
                           eventsvc.shard_describe(), eventsvc.shard_api_catalog(integer), eventsvc.shard_session(integer),
                           eventsvc.describe_shards(), eventsvc.readiness(), eventsvc.synced_catalog(), eventsvc.refuse_view_write()
     TO eventsvc_anon, eventsvc_user, eventsvc_service, eventsvc_worker;
-GRANT EXECUTE ON FUNCTION api.health_live(), api.health_ready()
+GRANT EXECUTE ON FUNCTION api.health_ready()
     TO eventsvc_anon, eventsvc_user, eventsvc_service, eventsvc_worker;

@@ -18,26 +18,27 @@
 DO $roles$
 DECLARE
     spec record;
-    r    pg_roles%ROWTYPE;
+    strong text;
 BEGIN
-    FOR spec IN
-        SELECT * FROM (VALUES
-            ('eventsvc_proxy_anon',    'eventsvc_anon',    true),
-            ('eventsvc_proxy_user',    'eventsvc_user',    false),
-            ('eventsvc_proxy_admin',   'eventsvc_admin',   false),
-            ('eventsvc_proxy_service', 'eventsvc_service', false),
-            ('eventsvc_proxy_worker',  'eventsvc_worker',  false)
-        ) AS t(name, api_role, inherit)
-    LOOP
-        SELECT * INTO r FROM pg_roles WHERE rolname = spec.name;
-        IF NOT FOUND THEN
+    -- an existing role of these names is reused only without powers that escape RLS
+    SELECT string_agg(r.rolname, ', ' ORDER BY r.rolname) INTO strong FROM pg_roles r
+     WHERE r.rolname LIKE 'eventsvc\_proxy\_%'
+       AND (r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication);
+    IF strong IS NOT NULL THEN
+        RAISE EXCEPTION 'roles % already exist with powers eventsvc does not give them', strong
+            USING ERRCODE = '42501',
+                  DETAIL = 'eventsvc roles must be NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB NOREPLICATION.',
+                  HINT = 'Drop the roles or remove those attributes, then run CREATE EXTENSION again.';
+    END IF;
+    FOR spec IN SELECT x.*, EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = x.name) AS present
+                  FROM (VALUES ('eventsvc_proxy_anon', 'eventsvc_anon', 'INHERIT'),
+                               ('eventsvc_proxy_user', 'eventsvc_user', 'NOINHERIT'),
+                               ('eventsvc_proxy_admin', 'eventsvc_admin', 'NOINHERIT'),
+                               ('eventsvc_proxy_service', 'eventsvc_service', 'NOINHERIT'),
+                               ('eventsvc_proxy_worker', 'eventsvc_worker', 'NOINHERIT')) AS x(name, api_role, inherit) LOOP
+        IF NOT spec.present THEN
             EXECUTE format('CREATE ROLE %I LOGIN %s NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS',
-                           spec.name, CASE WHEN spec.inherit THEN 'INHERIT' ELSE 'NOINHERIT' END);
-        ELSIF r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication THEN
-            RAISE EXCEPTION 'role "%" already exists with powers eventsvc does not give it', spec.name
-                USING ERRCODE = '42501',
-                      DETAIL = 'eventsvc roles must be NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB NOREPLICATION.',
-                      HINT = 'Drop the role or remove those attributes, then run CREATE EXTENSION again.';
+                           spec.name, spec.inherit);
         END IF;
         EXECUTE format('GRANT %I TO %I', spec.api_role, spec.name);
     END LOOP;
@@ -326,7 +327,7 @@ INSERT INTO eventsvc.shard_routes (kind, name, route, why) VALUES
     ('f', 'expire_holds', 'all', 'sweeps every tenant'),
     ('f', 'preview_occurrences', 'any', 'pure function of its arguments'),
     ('f', 'category_tree', 'any', 'reference data, identical on every shard'),
-    ('f', 'health_live', 'proxy', 'the proxy answers for itself'),
+    ('f', 'health_live', 'any', 'the proxy and a shard answer'),
     ('f', 'health_ready', 'proxy', 'every shard ready, reference data and api identical'),
     ('f', 'revoke_token', 'proxy', 'tokens are checked by the proxy''s pre-request'),
     ('f', 'token_status', 'proxy', 'tokens are checked by the proxy''s pre-request'),
@@ -612,47 +613,33 @@ BEGIN
 END
 $$;
 
--- On the source: every row of the tenant goes, placement first (calls for it are
--- refused from here on). Returns per table the count and an md5 of the rows
--- deleted, which the mover compares with what it copied: a row written after the
--- copy began makes them differ, and the move is rolled back on both sides.
--- Runs with triggers off (session_replication_role = replica, set by the caller):
--- the rows are not being cancelled or audited, they are moving.
-CREATE FUNCTION eventsvc.shard_release_tenant(p_tenant uuid) RETURNS jsonb
+-- Per table, the count and an md5 of the tenant's rows: what the mover copies
+-- (computed on the source in the snapshot it copies from) and what the target
+-- then holds must be the same. With p_delete the rows go, placement first (calls
+-- for the tenant are refused from here on), and the summary is of what was
+-- deleted: a row written on the source since the copy began makes it differ from
+-- the copy's, and the move is rolled back on both sides. Deleting runs with
+-- triggers off (session_replication_role = replica, set by the caller): the rows
+-- are not being cancelled or audited, they are moving.
+CREATE FUNCTION eventsvc.shard_tenant_digest(p_tenant uuid, p_delete boolean DEFAULT false) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t record;
     r jsonb := '{}';
     part jsonb;
 BEGIN
-    IF current_setting('session_replication_role') <> 'replica' THEN
-        RAISE EXCEPTION 'eventsvc.shard_release_tenant runs with session_replication_role = replica'
-            USING ERRCODE = '55000', HINT = 'It is a step of the proxy''s eventsvc.move_tenant.';
+    IF p_delete THEN
+        IF current_setting('session_replication_role') <> 'replica' THEN
+            RAISE EXCEPTION 'deleting a tenant''s rows runs with session_replication_role = replica'
+                USING ERRCODE = '55000', HINT = 'It is a step of the proxy''s eventsvc.move_tenant.';
+        END IF;
+        DELETE FROM eventsvc.shard_placement WHERE tenant_id = p_tenant;
     END IF;
-    DELETE FROM eventsvc.shard_placement WHERE tenant_id = p_tenant;
     FOR t IN SELECT * FROM eventsvc.shard_tenant_tables() ORDER BY rel = 'eventsvc.tenants'::regclass, rel::text LOOP
-        EXECUTE format('WITH d AS (DELETE FROM %s x WHERE x.%I = $1 RETURNING %s) '
-                       'SELECT jsonb_build_object(''rows'', count(*), ''md5'', md5(coalesce(string_agg(d::text, E''\n'' ORDER BY d::text), ''''))) FROM d',
-                       t.rel, t.tenant_column, t.columns)
-            INTO part USING p_tenant;
-        r := r || jsonb_build_object(t.rel::text, part);
-    END LOOP;
-    RETURN r;
-END
-$$;
-
--- The same summary of the rows as they are copied (the mover computes it on the
--- source in the snapshot it copies from).
-CREATE FUNCTION eventsvc.shard_tenant_digest(p_tenant uuid) RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    t record;
-    r jsonb := '{}';
-    part jsonb;
-BEGIN
-    FOR t IN SELECT * FROM eventsvc.shard_tenant_tables() LOOP
-        EXECUTE format('SELECT jsonb_build_object(''rows'', count(*), ''md5'', md5(coalesce(string_agg(d::text, E''\n'' ORDER BY d::text), ''''))) '
-                       'FROM (SELECT %s FROM %s x WHERE x.%I = $1) d', t.columns, t.rel, t.tenant_column)
+        EXECUTE format(CASE WHEN p_delete THEN 'WITH d AS (DELETE FROM %2$s x WHERE x.%3$I = $1 RETURNING %1$s) '
+                            ELSE 'WITH d AS (SELECT %1$s FROM %2$s x WHERE x.%3$I = $1) ' END
+                       || 'SELECT jsonb_build_object(''rows'', count(*), ''md5'', md5(coalesce(string_agg(d::text, E''\n'' ORDER BY d::text), ''''))) FROM d',
+                       t.columns, t.rel, t.tenant_column)
             INTO part USING p_tenant;
         r := r || jsonb_build_object(t.rel::text, part);
     END LOOP;
@@ -672,8 +659,7 @@ $$;
 REVOKE ALL ON FUNCTION eventsvc.shard_setup(text, integer, integer, integer[]), eventsvc.shard_align_ids(uuid),
                        eventsvc.shard_enter(uuid, integer, jsonb), eventsvc.shard_api_catalog(), eventsvc.shard_reference_fingerprint(), eventsvc.shard_describe(),
                        eventsvc.shard_session(), eventsvc.shard_generate_entries(), eventsvc.shard_tenant_tables(),
-                       eventsvc.shard_adopt_tenant(uuid, integer), eventsvc.shard_release_tenant(uuid),
-                       eventsvc.shard_tenant_digest(uuid), eventsvc.shard_reset_counters(uuid[])
+                       eventsvc.shard_adopt_tenant(uuid, integer), eventsvc.shard_tenant_digest(uuid, boolean), eventsvc.shard_reset_counters(uuid[])
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION eventsvc.shard_enter(uuid, integer, jsonb), eventsvc.shard_api_catalog(), eventsvc.shard_reference_fingerprint(), eventsvc.shard_describe(),
                           eventsvc.shard_session()

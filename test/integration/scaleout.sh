@@ -291,19 +291,16 @@ check "and answers across shards in one order" \
     "$(px $DB -c "SET ROLE eventsvc_anon" -c "SELECT string_agg(name, ', ') FROM (SELECT name FROM api.public_events ORDER BY starts_at, name) x")"
 
 # ---------------------------------------------------------------- the suites, through the proxy
-echo "# test/integration/http_routes.sh through the proxy"
-if EVS_HTTP_THROUGH_PROXY=1 bash "$ROOT/test/integration/http_routes.sh" >"$W/http_routes.out" 2>&1; then
-    ok "every api route over HTTP through the proxy answers as on one server ($(grep -c '^ok' "$W/http_routes.out") checks, docs/api.md unchanged)"
-else
-    grep -A3 '^not ok' "$W/http_routes.out" | head -40
-    notok "http_routes through the proxy"
-fi
-echo "# test/integration/hostile_inputs.sh through the proxy"
-if EVS_HOSTILE_THROUGH_PROXY=1 bash "$ROOT/test/integration/hostile_inputs.sh" >"$W/hostile.out" 2>&1; then
-    ok "the hostile-input suite passes through the proxy ($(sed -nE 's/^ok - ran ([0-9]+) calls.*/\1/p' "$W/hostile.out") calls, each answered as the shard answers it directly)"
-else
-    grep -A4 '^not ok' "$W/hostile.out" | head -40
-    notok "hostile inputs through the proxy"
-fi
+suite() { # script variable what: test/integration/<script> through the proxy
+    echo "# test/integration/$1 through the proxy"
+    if env "$2=1" bash "$ROOT/test/integration/$1" >"$W/$1.out" 2>&1; then
+        ok "$3"
+    else
+        grep -A4 '^not ok' "$W/$1.out" | head -40
+        notok "$1 through the proxy"
+    fi
+}
+suite http_routes.sh EVS_HTTP_THROUGH_PROXY "every api route over HTTP through the proxy answers as on one server (docs/api.md unchanged)"
+suite hostile_inputs.sh EVS_HOSTILE_THROUGH_PROXY "the hostile-input suite passes through the proxy, each call answered as the shard answers it directly"
 
 [ "$fails" = 0 ]
