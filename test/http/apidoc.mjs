@@ -89,6 +89,16 @@ out.push('Acme), `$GLOBEX_USER` (another tenant), `$SERVICE` (role `eventsvc_ser
 out.push('also names Acme as its `tenant_id`). Without a');
 out.push('token a request runs as `eventsvc_anon`. Ids are those of test/http/seed.sql; `<id-N>` is');
 out.push('an id created earlier in this document.');
+out.push('');
+out.push('**Transactions through the proxy.** A scaled-out installation (docs/scale-out.md) serves');
+out.push('this same API from a proxy in front of several servers; every answer below is the same');
+out.push('there. Each call is then its own transaction on the server of the caller\'s tenant: it');
+out.push('commits there when it returns, whatever the calling transaction does afterwards (a');
+out.push('`ROLLBACK` on the proxy does not undo it). Every request here is one call, so HTTP clients');
+out.push('see no difference; SQL clients of the proxy must not group several writes in one');
+out.push('transaction expecting them to commit or roll back together. A GET request stays read-only');
+out.push('on the server, and `SET eventsvc_proxy.dry_run = on` makes a call answer and then be rolled');
+out.push('back there.');
 
 let section = null;
 const toc = [];
