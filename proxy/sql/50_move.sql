@@ -78,7 +78,7 @@ BEGIN
         PERFORM public.dblink_exec('evs_move_write', 'BEGIN');
         PERFORM public.dblink_exec('evs_move_write', 'SET LOCAL session_replication_role = replica');
         FOR tbl IN SELECT * FROM public.dblink('evs_move_read',
-                       'SELECT rel::text, tenant_column, columns FROM eventsvc.shard_tenant_tables()')
+                       'SELECT rel::text, tenant_column, columns FROM eventsvc.shard_tenant_tables() WHERE NOT derived')
                        AS x(rel text, tenant_column text, columns text) LOOP
             PERFORM public.dblink_open('evs_move_read', 'evs_move_rows',
                 pg_catalog.format('SELECT to_jsonb(x)::text FROM (SELECT %s FROM %s r WHERE r.%I = %L) x',

@@ -25,10 +25,9 @@ BEGIN
      WHERE r.rolname LIKE 'eventsvc\_proxy\_%'
        AND (r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication);
     IF strong IS NOT NULL THEN
-        RAISE EXCEPTION 'roles % already exist with powers eventsvc does not give them', strong
-            USING ERRCODE = '42501',
-                  DETAIL = 'eventsvc roles must be NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB NOREPLICATION.',
-                  HINT = 'Drop the roles or remove those attributes, then run CREATE EXTENSION again.';
+        PERFORM eventsvc.raise_error('forbidden', format('roles %s already exist with powers eventsvc does not give them', strong),
+            'eventsvc roles must be NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB NOREPLICATION.',
+            'Drop the roles or remove those attributes, then run CREATE EXTENSION again.');
     END IF;
     FOR spec IN SELECT x.*, EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = x.name) AS present
                   FROM (VALUES ('eventsvc_proxy_anon', 'eventsvc_anon', 'INHERIT'),
@@ -61,19 +60,11 @@ GRANT USAGE ON SCHEMA eventsvc_shard, eventsvc TO eventsvc_proxy_anon, eventsvc_
 -- are moved past them (eventsvc.shard_adopt_tenant), so its later rows still sort
 -- after its earlier ones. Rows written before 1.1 keep their ids: every key holds
 -- tenant_id, so they cannot collide with another tenant's rows anywhere.
-DO $ids$
-DECLARE
-    t record;
-    top bigint;
-BEGIN
-    FOR t IN SELECT * FROM (VALUES ('eventsvc.event_audit_log'::regclass), ('eventsvc.content_audit_log'),
-                                   ('eventsvc.outbox')) AS x(rel) LOOP
-        EXECUTE format('SELECT max(id) FROM %s', t.rel) INTO top;
-        EXECUTE format('ALTER TABLE %s ALTER COLUMN id SET INCREMENT BY 1024 SET MINVALUE 0 SET START WITH 1024 RESTART WITH %s',
-                       t.rel, (coalesce(top, 0) / 1024 + 1) * 1024);
-    END LOOP;
-END
-$ids$;
+-- (An update keeps where each counter stands: eventsvc.shard_setup moves it to the
+-- server's slot when the server joins a proxy.)
+ALTER TABLE eventsvc.event_audit_log ALTER COLUMN id SET INCREMENT BY 1024 SET MINVALUE 0 SET START WITH 1024;
+ALTER TABLE eventsvc.content_audit_log ALTER COLUMN id SET INCREMENT BY 1024 SET MINVALUE 0 SET START WITH 1024;
+ALTER TABLE eventsvc.outbox ALTER COLUMN id SET INCREMENT BY 1024 SET MINVALUE 0 SET START WITH 1024;
 
 -- ---------------------------------------------------------------- what this server owns
 -- One row when this server is a shard: its name (the proxy's name for it), its id
@@ -120,8 +111,8 @@ DECLARE
 BEGIN
     SELECT p INTO bad FROM unnest(p_partitions) p WHERE p IS NULL OR p < 0 OR p >= p_partition_count LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'partition % is not one of 0 to %', bad, p_partition_count - 1
-            USING ERRCODE = '22023', HINT = 'Partitions are numbered from 0 to the partition count minus one.';
+        PERFORM eventsvc.raise_error('validation', format('partition %s is not one of 0 to %s', bad, p_partition_count - 1),
+            NULL, 'Partitions are numbered from 0 to the partition count minus one.');
     END IF;
     INSERT INTO eventsvc.shard_config AS s (name, slot, partition_count, partitions)
     VALUES (p_name, p_slot, p_partition_count, (SELECT array_agg(DISTINCT p ORDER BY p) FROM unnest(p_partitions) p))
@@ -130,12 +121,10 @@ BEGIN
            partitions = excluded.partitions, configured_at = now()
     RETURNING * INTO c;
     IF EXISTS (SELECT 1 FROM eventsvc.shard_placement pl WHERE NOT pl.partition = ANY (c.partitions)) THEN
-        RAISE EXCEPTION 'tenants placed on this server would lose their partition'
-            USING ERRCODE = 'PT409',
-                  DETAIL = format('Placed in partitions %s; the new set is %s.',
-                                  (SELECT array_agg(DISTINCT pl.partition ORDER BY pl.partition) FROM eventsvc.shard_placement pl),
-                                  c.partitions),
-                  HINT = 'Move those tenants first (docs/scale-out.md "Moving a tenant").';
+        PERFORM eventsvc.raise_error('conflict', 'tenants placed on this server would lose their partition',
+            format('Placed in partitions %s; the new set is %s.',
+                   (SELECT array_agg(DISTINCT pl.partition ORDER BY pl.partition) FROM eventsvc.shard_placement pl), c.partitions),
+            'Move those tenants first (docs/scale-out.md "Moving a tenant").');
     END IF;
     PERFORM eventsvc.shard_align_ids(NULL);
     RETURN to_jsonb(c);
@@ -201,18 +190,17 @@ DECLARE
     s record;
 BEGIN
     IF pg_catalog.jsonb_typeof(settings) <> 'object' THEN
-        RAISE EXCEPTION 'the call context has no settings object' USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', 'the call context has no settings object');
     END IF;
     SELECT * INTO c FROM eventsvc.shard_config;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'this server is not configured as a shard'
-            USING ERRCODE = 'PT421', HINT = 'A superuser runs eventsvc.shard_setup() when the server joins the proxy.';
+        PERFORM eventsvc.raise_error('misdirected', 'this server is not configured as a shard', NULL,
+            'A superuser runs eventsvc.shard_setup() when the server joins the proxy.');
     END IF;
     IF p_partition IS NOT NULL AND NOT p_partition = ANY (c.partitions) THEN
-        RAISE EXCEPTION 'partition % does not live on shard %', p_partition, c.name
-            USING ERRCODE = 'PT421',
-                  DETAIL = pg_catalog.format('Shard %s owns partitions %s of %s.', c.name, c.partitions, c.partition_count),
-                  HINT = 'The proxy''s cluster definition is stale: compare eventsvc.shards on the proxy with eventsvc.shard_config here.';
+        PERFORM eventsvc.raise_error('misdirected', pg_catalog.format('partition %s does not live on shard %s', p_partition, c.name),
+            pg_catalog.format('Shard %s owns partitions %s of %s.', c.name, c.partitions, c.partition_count),
+            'The proxy''s cluster definition is stale: compare eventsvc.shards on the proxy with eventsvc.shard_config here.');
     END IF;
     -- the tenant the call names, read the way eventsvc.current_tenant_id() reads it
     IF coalesce(settings ->> 'request.jwt.claims', '') <> '' THEN
@@ -232,30 +220,28 @@ BEGIN
     END IF;
     IF p_tenant IS NOT NULL THEN
         IF named IS DISTINCT FROM p_tenant THEN
-            RAISE EXCEPTION 'the call was routed for tenant % but names another tenant', p_tenant
-                USING ERRCODE = 'PT421',
-                      HINT = 'The proxy routes by the tenant of the claims or of app.current_tenant_id; it must pass the same one.';
+            PERFORM eventsvc.raise_error('misdirected',
+                pg_catalog.format('the call was routed for tenant %s but names another tenant', p_tenant), NULL,
+                'The proxy routes by the tenant of the claims or of app.current_tenant_id; it must pass the same one.');
         END IF;
         SELECT pl.partition INTO placed FROM eventsvc.shard_placement pl WHERE pl.tenant_id = p_tenant;
         IF placed IS NULL OR placed IS DISTINCT FROM p_partition THEN
-            RAISE EXCEPTION 'tenant % does not live on shard %', p_tenant, c.name
-                USING ERRCODE = 'PT421',
-                      DETAIL = CASE WHEN placed IS NULL THEN 'No such tenant is placed here.'
-                                    ELSE pg_catalog.format('It is placed in partition %s here, not %s.', placed, p_partition) END,
-                      HINT = 'The proxy''s tenant directory is stale (a tenant move not finished?): check eventsvc.tenants on the proxy.';
+            PERFORM eventsvc.raise_error('misdirected', pg_catalog.format('tenant %s does not live on shard %s', p_tenant, c.name),
+                CASE WHEN placed IS NULL THEN 'No such tenant is placed here.'
+                     ELSE pg_catalog.format('It is placed in partition %s here, not %s.', placed, p_partition) END,
+                'The proxy''s tenant directory is stale (a tenant move not finished?): check eventsvc.tenants on the proxy.');
         END IF;
     ELSIF p_ctx ->> 'route' = 'tenant' AND named IS NOT NULL
           AND EXISTS (SELECT 1 FROM eventsvc.shard_placement pl WHERE pl.tenant_id = named) THEN
-        RAISE EXCEPTION 'tenant % lives on shard % but the proxy did not route the call by it', named, c.name
-            USING ERRCODE = 'PT421',
-                  HINT = 'The tenant is missing from the proxy''s directory (eventsvc.tenants on the proxy).';
+        PERFORM eventsvc.raise_error('misdirected',
+            pg_catalog.format('tenant %s lives on shard %s but the proxy did not route the call by it', named, c.name), NULL,
+            'The tenant is missing from the proxy''s directory (eventsvc.tenants on the proxy).');
     END IF;
 
     IF NOT coalesce(p_ctx ->> 'role' IN ('eventsvc_anon', 'eventsvc_user', 'eventsvc_admin', 'eventsvc_service',
                                                     'eventsvc_worker'), false) THEN
-        RAISE EXCEPTION 'the proxy may only act as an eventsvc API role'
-            USING ERRCODE = '42501',
-                  DETAIL = pg_catalog.format('The call context names role %s.', coalesce(p_ctx ->> 'role', 'none'));
+        PERFORM eventsvc.raise_error('forbidden', 'the proxy may only act as an eventsvc API role',
+            pg_catalog.format('The call context names role %s.', coalesce(p_ctx ->> 'role', 'none')));
     END IF;
     PERFORM pg_catalog.set_config('role', p_ctx ->> 'role', true);
     IF (p_ctx ->> 'read_only')::boolean THEN
@@ -263,7 +249,7 @@ BEGIN
     END IF;
     FOR s IN SELECT * FROM pg_catalog.jsonb_each_text(settings) LOOP
         IF s.key NOT IN ('request.jwt.claims', 'request.headers', 'app.current_tenant_id', 'app.current_user_id') THEN
-            RAISE EXCEPTION 'the proxy may not pass setting %', s.key USING ERRCODE = '42501';
+            PERFORM eventsvc.raise_error('forbidden', pg_catalog.format('the proxy may not pass setting %s', s.key));
         END IF;
         IF s.value IS NOT NULL THEN
             PERFORM pg_catalog.set_config(s.key, s.value, true);
@@ -293,49 +279,43 @@ $$;
 --          catalogue (postgres_fdw over every shard, filters and order pushed down)
 -- A catalogue function's pages are merged on the proxy: `merge` names its page
 -- arguments, the largest page it accepts, the argument that narrows it to one
--- tenant, the row key and the order of its rows.
-CREATE TABLE eventsvc.shard_routes (
-    kind   "char" NOT NULL CHECK (kind IN ('f', 'v')),
-    name   text NOT NULL,
-    route  text NOT NULL CHECK (kind = 'f' AND route IN ('tenant', 'scope', 'catalogue', 'event', 'all', 'any', 'proxy')
-                                OR kind = 'v' AND route IN ('tenant', 'any', 'sum', 'catalogue')),
-    why    text NOT NULL,
-    merge  jsonb CHECK ((route = 'catalogue' AND kind = 'f') = (merge IS NOT NULL)),
-    PRIMARY KEY (kind, name)
-);
-COMMENT ON TABLE eventsvc.shard_routes IS
-    'How the proxy routes api functions (kind f) and views (kind v) that are not routed by the caller''s tenant; docs/scale-out.md.';
-INSERT INTO eventsvc.shard_routes VALUES
-    ('f', 'search_events', 'catalogue', 'public catalogue across tenants; a tenant sees its own, tenant_id narrows',
+-- tenant, the row key and the order of its rows. A new function that reads across
+-- tenants gets its line here (CREATE OR REPLACE in its upgrade fragment too).
+CREATE FUNCTION eventsvc.shard_routes(OUT kind "char", OUT name text, OUT route text, OUT why text, OUT merge jsonb)
+RETURNS SETOF record LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM (VALUES
+    ('f'::"char", 'search_events', 'catalogue', 'public catalogue across tenants; a tenant sees its own, tenant_id narrows',
      '{"limit": "page_limit", "offset": "page_offset", "max_limit": 100, "narrow": "tenant_id", "key": "id",
-       "order": [["rank", "DESC"], ["starts_at", "NULLS LAST"], ["id", ""]]}'),
+       "order": [["rank", "DESC"], ["starts_at", "NULLS LAST"], ["id", ""]]}'::jsonb),
     ('f', 'featured_events', 'catalogue', 'public catalogue across tenants; a tenant sees its own, tenant_id narrows',
      '{"limit": "page_limit", "max_limit": 100, "narrow": "tenant_id", "key": "id",
-       "order": [["featured_order", "NULLS LAST"], ["starts_at", "NULLS LAST"], ["id", ""]]}');
-INSERT INTO eventsvc.shard_routes (kind, name, route, why) VALUES
-    ('f', 'event_occurrences', 'scope', 'anonymous read by event id'),
-    ('f', 'event_content', 'scope', 'anonymous read by event id'),
-    ('f', 'event_metadata', 'scope', 'anonymous read by event id'),
-    ('f', 'event_rating', 'scope', 'anonymous read by event id'),
-    ('f', 'event_reviews', 'scope', 'anonymous read by event id'),
-    ('f', 'event_view_count', 'scope', 'anonymous read by event id'),
-    ('f', 'record_view', 'scope', 'anonymous write by event id (counted where the event lives)'),
-    ('f', 'internal_event', 'event', 'service lookup by event id across tenants'),
-    ('f', 'internal_event_by_pda', 'event', 'service lookup by blockchain PDA across tenants'),
-    ('f', 'internal_scan_stats', 'event', 'service lookup by event id across tenants'),
-    ('f', 'update_blockchain_status', 'event', 'blockchain callback by event id across tenants'),
-    ('f', 'expire_holds', 'all', 'sweeps every tenant'),
-    ('f', 'preview_occurrences', 'any', 'pure function of its arguments'),
-    ('f', 'category_tree', 'any', 'reference data, identical on every shard'),
-    ('f', 'health_live', 'any', 'the proxy and a shard answer'),
-    ('f', 'health_ready', 'proxy', 'every shard ready, reference data and api identical'),
-    ('f', 'revoke_token', 'proxy', 'tokens are checked by the proxy''s pre-request'),
-    ('f', 'token_status', 'proxy', 'tokens are checked by the proxy''s pre-request'),
-    ('v', 'categories', 'any', 'reference data, identical on every shard'),
-    ('v', 'event_transitions', 'any', 'the state machine, identical on every shard'),
-    ('v', 'worker_status', 'sum', 'one worker per shard, summed'),
-    ('v', 'public_events', 'catalogue', 'public catalogue across tenants');
-REVOKE ALL ON TABLE eventsvc.shard_routes FROM PUBLIC;
+       "order": [["featured_order", "NULLS LAST"], ["starts_at", "NULLS LAST"], ["id", ""]]}'),
+    ('f', 'event_occurrences', 'scope', 'anonymous read by event id', NULL),
+    ('f', 'event_content', 'scope', 'anonymous read by event id', NULL),
+    ('f', 'event_metadata', 'scope', 'anonymous read by event id', NULL),
+    ('f', 'event_rating', 'scope', 'anonymous read by event id', NULL),
+    ('f', 'event_reviews', 'scope', 'anonymous read by event id', NULL),
+    ('f', 'event_view_count', 'scope', 'anonymous read by event id', NULL),
+    ('f', 'record_view', 'scope', 'anonymous write by event id (counted where the event lives)', NULL),
+    ('f', 'internal_event', 'event', 'service lookup by event id across tenants', NULL),
+    ('f', 'internal_event_by_pda', 'event', 'service lookup by blockchain PDA across tenants', NULL),
+    ('f', 'internal_scan_stats', 'event', 'service lookup by event id across tenants', NULL),
+    ('f', 'update_blockchain_status', 'event', 'blockchain callback by event id across tenants', NULL),
+    ('f', 'expire_holds', 'all', 'sweeps every tenant', NULL),
+    ('f', 'preview_occurrences', 'any', 'pure function of its arguments', NULL),
+    ('f', 'category_tree', 'any', 'reference data, identical on every shard', NULL),
+    ('f', 'health_live', 'any', 'the proxy and a shard answer', NULL),
+    ('f', 'health_ready', 'proxy', 'every shard ready, reference data and api identical', NULL),
+    ('f', 'revoke_token', 'proxy', 'tokens are checked by the proxy''s pre-request', NULL),
+    ('f', 'token_status', 'proxy', 'tokens are checked by the proxy''s pre-request', NULL),
+    ('v', 'categories', 'any', 'reference data, identical on every shard', NULL),
+    ('v', 'event_transitions', 'any', 'the state machine, identical on every shard', NULL),
+    ('v', 'worker_status', 'sum', 'one worker per shard, summed', NULL),
+    ('v', 'public_events', 'catalogue', 'public catalogue across tenants', NULL)
+    ) AS r(kind, name, route, why, merge)
+$$;
+COMMENT ON FUNCTION eventsvc.shard_routes() IS
+    'How the proxy routes api functions (kind f) and views (kind v) that are not routed by the caller''s tenant; docs/scale-out.md.';
 
 -- ---------------------------------------------------------------- what the proxy reads
 -- The api surface of this server as the proxy needs it to build identical
@@ -349,12 +329,12 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     fns AS (
         SELECT p.*, coalesce(r.route, 'tenant') AS route, r.merge
           FROM pg_proc p
-          LEFT JOIN eventsvc.shard_routes r ON r.kind = 'f' AND r.name = p.proname
+          LEFT JOIN eventsvc.shard_routes() r ON r.kind = 'f' AND r.name = p.proname
          WHERE p.pronamespace = 'api'::regnamespace AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype),
     views AS (
         SELECT c.*, coalesce(r.route, 'tenant') AS route
           FROM pg_class c
-          LEFT JOIN eventsvc.shard_routes r ON r.kind = 'v' AND r.name = c.relname
+          LEFT JOIN eventsvc.shard_routes() r ON r.kind = 'v' AND r.name = c.relname
          WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'm')),
     -- the types of arguments, results and view columns, and the types inside those
     used(typ) AS (
@@ -485,7 +465,7 @@ DECLARE
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS evs_code = RETURNED_SQLSTATE, evs_message = MESSAGE_TEXT,
                                 evs_detail = PG_EXCEPTION_DETAIL, evs_hint = PG_EXCEPTION_HINT;
-        IF evs_code <> 'EVDRY' THEN
+        IF NOT evs_dry_run THEN
             evs_result := NULL;
             evs_error := jsonb_build_object('code', evs_code, 'message', evs_message,
                                             'detail', nullif(evs_detail, ''), 'hint', nullif(evs_hint, ''));
@@ -500,6 +480,7 @@ DECLARE
     evs_message text;
     evs_detail text;
     evs_hint text;
+    evs_dry_run boolean := false;
 BEGIN
     evs_last := false;
     BEGIN
@@ -507,7 +488,8 @@ BEGIN
 $h$;
     dry constant text := $h$
         IF (evs_ctx ->> 'dry_run')::boolean THEN
-            RAISE EXCEPTION USING ERRCODE = 'EVDRY', MESSAGE = 'dry run: rolled back';
+            evs_dry_run := true;
+            PERFORM eventsvc.raise_error('internal', 'dry run: the call is rolled back');
         END IF;$h$;
 BEGIN
     FOR f IN SELECT p.oid::regprocedure AS fn FROM pg_proc p WHERE p.pronamespace = 'eventsvc_shard'::regnamespace LOOP
@@ -535,8 +517,8 @@ BEGIN
                         WITH ORDINALITY AS x(n, t, m, o)
                   WHERE p.oid = f.oid AND x.m IN ('i', 'b', 'v') ORDER BY x.o LOOP
             IF a.n LIKE 'evs\_%' THEN
-                RAISE EXCEPTION 'api.% has an argument named %: names starting with evs_ belong to the shard entries',
-                      f.proname, a.n USING ERRCODE = '42P13';
+                PERFORM eventsvc.raise_error('internal',
+                    format('api.%s has an argument named %s: names starting with evs_ belong to the shard entries', f.proname, a.n));
             END IF;
             args := args || format(', %I %s', a.n, format_type(a.t, NULL));
             call_args := call_args || CASE WHEN call_args = '' THEN '' ELSE ', ' END
@@ -587,17 +569,25 @@ COMMENT ON FUNCTION eventsvc.shard_generate_entries() IS
 -- it reads the tenant's rows here with eventsvc.shard_tenant_tables() and writes
 -- them on the target, then these functions finish each side. Superuser only.
 
--- The tables a tenant's rows live in, with the columns a copy writes (generated
--- columns are computed again) and the column that names the tenant.
+-- The tables a tenant's rows live in, in the order a copy writes them (the tenant,
+-- its venues and events before the rows that refer to them, so that the triggers
+-- that rebuild the derived tables find them), with the columns a copy writes
+-- (generated columns are computed again), the column that names the tenant, and
+-- whether the table is derived (eventsvc.derived_tables(): not copied, rebuilt on the
+-- target by its triggers, which run in replica mode too).
 CREATE FUNCTION eventsvc.shard_tenant_tables()
-RETURNS TABLE (rel regclass, tenant_column text, columns text)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS TABLE (rel regclass, tenant_column text, columns text, derived boolean)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN QUERY
     SELECT t, CASE WHEN t = 'eventsvc.tenants'::regclass THEN 'id' ELSE 'tenant_id' END,
            (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
-             WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')
+             WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
+           t IN (SELECT eventsvc.derived_tables())
       FROM eventsvc.tenant_tables() t
      WHERE t <> 'eventsvc.shard_placement'::regclass
-     ORDER BY t = 'eventsvc.tenants'::regclass DESC, t::text
+     ORDER BY array_position(ARRAY['eventsvc.tenants', 'eventsvc.venues', 'eventsvc.events']::regclass[], t) NULLS LAST, t::text;
+END
 $$;
 
 -- On the target, in the transaction that wrote the copied rows: the tenant now
@@ -606,14 +596,14 @@ CREATE FUNCTION eventsvc.shard_adopt_tenant(p_tenant uuid, p_partition integer) 
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM eventsvc.shard_config c WHERE p_partition = ANY (c.partitions)) THEN
-        RAISE EXCEPTION 'partition % does not live on this server', p_partition USING ERRCODE = 'PT421';
+        PERFORM eventsvc.raise_error('misdirected', format('partition %s does not live on this server', p_partition));
     END IF;
     INSERT INTO eventsvc.shard_placement (tenant_id, partition) VALUES (p_tenant, p_partition);
     PERFORM eventsvc.shard_align_ids(p_tenant);
 END
 $$;
 
--- Per table, the count and an md5 of the tenant's rows: what the mover copies
+-- Per table (derived ones left out), the count and an md5 of the tenant's rows: what the mover copies
 -- (computed on the source in the snapshot it copies from) and what the target
 -- then holds must be the same. With p_delete the rows go, placement first (calls
 -- for the tenant are refused from here on), and the summary is of what was
@@ -630,18 +620,24 @@ DECLARE
 BEGIN
     IF p_delete THEN
         IF current_setting('session_replication_role') <> 'replica' THEN
-            RAISE EXCEPTION 'deleting a tenant''s rows runs with session_replication_role = replica'
-                USING ERRCODE = '55000', HINT = 'It is a step of the proxy''s eventsvc.move_tenant.';
+            PERFORM eventsvc.raise_error('conflict', 'deleting a tenant''s rows runs with session_replication_role = replica',
+                NULL, 'It is a step of the proxy''s eventsvc.move_tenant.');
         END IF;
         DELETE FROM eventsvc.shard_placement WHERE tenant_id = p_tenant;
     END IF;
-    FOR t IN SELECT * FROM eventsvc.shard_tenant_tables() ORDER BY rel = 'eventsvc.tenants'::regclass, rel::text LOOP
+    -- deleting: the events first (the triggers that rebuild derived rows then find
+    -- no event to rebuild them for), the tenant last
+    FOR t IN SELECT * FROM eventsvc.shard_tenant_tables()
+              ORDER BY CASE WHEN NOT p_delete THEN 0 WHEN rel = 'eventsvc.events'::regclass THEN -1
+                            WHEN rel = 'eventsvc.tenants'::regclass THEN 1 ELSE 0 END LOOP
         EXECUTE format(CASE WHEN p_delete THEN 'WITH d AS (DELETE FROM %2$s x WHERE x.%3$I = $1 RETURNING %1$s) '
                             ELSE 'WITH d AS (SELECT %1$s FROM %2$s x WHERE x.%3$I = $1) ' END
                        || 'SELECT jsonb_build_object(''rows'', count(*), ''md5'', md5(coalesce(string_agg(d::text, E''\n'' ORDER BY d::text), ''''))) FROM d',
                        t.columns, t.rel, t.tenant_column)
             INTO part USING p_tenant;
-        r := r || jsonb_build_object(t.rel::text, part);
+        IF NOT t.derived THEN
+            r := r || jsonb_build_object(t.rel::text, part);
+        END IF;
     END LOOP;
     RETURN r;
 END
@@ -657,10 +653,11 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 REVOKE ALL ON FUNCTION eventsvc.shard_setup(text, integer, integer, integer[]), eventsvc.shard_align_ids(uuid),
-                       eventsvc.shard_enter(uuid, integer, jsonb), eventsvc.shard_api_catalog(), eventsvc.shard_reference_fingerprint(), eventsvc.shard_describe(),
+                       eventsvc.shard_enter(uuid, integer, jsonb), eventsvc.shard_routes(), eventsvc.shard_api_catalog(),
+                       eventsvc.shard_reference_fingerprint(), eventsvc.shard_describe(),
                        eventsvc.shard_session(), eventsvc.shard_generate_entries(), eventsvc.shard_tenant_tables(),
                        eventsvc.shard_adopt_tenant(uuid, integer), eventsvc.shard_tenant_digest(uuid, boolean), eventsvc.shard_reset_counters(uuid[])
     FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION eventsvc.shard_enter(uuid, integer, jsonb), eventsvc.shard_api_catalog(), eventsvc.shard_reference_fingerprint(), eventsvc.shard_describe(),
+GRANT EXECUTE ON FUNCTION eventsvc.raise_error(text, text, text, text), eventsvc.shard_enter(uuid, integer, jsonb), eventsvc.shard_api_catalog(), eventsvc.shard_reference_fingerprint(), eventsvc.shard_describe(),
                           eventsvc.shard_session()
     TO eventsvc_proxy_anon, eventsvc_proxy_user, eventsvc_proxy_admin, eventsvc_proxy_service, eventsvc_proxy_worker;

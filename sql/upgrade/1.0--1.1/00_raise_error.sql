@@ -15,6 +15,7 @@ DECLARE
         WHEN 'illegal_transition' THEN 'PT409'
         WHEN 'sold_out' THEN 'PT409'
         WHEN 'gone' THEN 'PT410'
+        WHEN 'misdirected' THEN 'PT421'
         WHEN 'idempotency_mismatch' THEN 'PT422'
         WHEN 'confirmation_required' THEN 'PT428'
         WHEN 'unavailable' THEN 'PT503'
