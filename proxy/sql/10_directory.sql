@@ -114,25 +114,21 @@ BEGIN
         raw := current_setting('app.current_tenant_id', true);
     END IF;
     IF coalesce(raw, '') = '' THEN
-        RAISE EXCEPTION 'no tenant is set for this session'
-            USING ERRCODE = '42501',
-                  DETAIL = format('eventsvc reads the tenant from the %s and found none.', source),
-                  HINT = 'Send a JWT with a tenant_id claim, or as a trusted SQL client run SET app.current_tenant_id = ''<tenant uuid>''.';
+        PERFORM eventsvc.raise_error('forbidden', 'no tenant is set for this session',
+            format('eventsvc reads the tenant from the %s and found none.', source),
+            'Send a JWT with a tenant_id claim, or as a trusted SQL client run SET app.current_tenant_id = ''<tenant uuid>''.');
     END IF;
     IF raw !~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' THEN
-        RAISE EXCEPTION 'tenant id "%" is not a valid UUID', raw
-            USING ERRCODE = '42501', DETAIL = format('The tenant comes from the %s.', source),
-                  HINT = 'A tenant id looks like 6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f.';
+        PERFORM eventsvc.raise_error('forbidden', format('tenant id "%s" is not a valid UUID', raw),
+            format('The tenant comes from the %s.', source), 'A tenant id looks like 6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f.');
     END IF;
     SELECT * INTO t FROM eventsvc.tenants d WHERE d.id = raw::uuid;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'tenant % does not exist', raw
-            USING ERRCODE = '42501', DETAIL = format('The tenant comes from the %s.', source);
+        PERFORM eventsvc.raise_error('forbidden', format('tenant %s does not exist', raw), format('The tenant comes from the %s.', source));
     END IF;
     IF NOT t.is_active THEN
-        RAISE EXCEPTION 'tenant % is not active', raw
-            USING ERRCODE = '42501',
-                  HINT = 'An inactive tenant cannot read or change anything; ask the platform operator to reactivate it.';
+        PERFORM eventsvc.raise_error('forbidden', format('tenant %s is not active', raw), NULL,
+            'An inactive tenant cannot read or change anything; ask the platform operator to reactivate it.');
     END IF;
     RETURN t.id;
 END

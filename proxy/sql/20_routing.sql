@@ -90,8 +90,8 @@ BEGIN
         IF NOT r.everywhere THEN
             SELECT c.partition_count INTO n FROM eventsvc.cluster_config c;
             IF n IS NULL THEN
-                RAISE EXCEPTION 'this proxy has no shards yet' USING ERRCODE = 'PT503',
-                    HINT = 'A superuser adds them with eventsvc.add_shard() (docs/scale-out.md).';
+                PERFORM eventsvc.raise_error('unavailable', 'this proxy has no shards yet', NULL,
+                    'A superuser adds them with eventsvc.add_shard() (docs/scale-out.md).');
             END IF;
             r.partition := pg_catalog.floor(pg_catalog.random() * n)::integer;
         END IF;
@@ -118,6 +118,8 @@ GRANT SELECT (partition_count) ON eventsvc.cluster_config TO eventsvc_anon, even
 
 -- Raise a shard's error again: the same SQLSTATE, message, detail and hint, so an
 -- HTTP client gets the same JSON as from a single server (and no "REMOTE ERROR").
+-- (The one place the proxy raises by hand: the shard chose the code, from its
+-- catalogue or PostgreSQL's.)
 CREATE FUNCTION eventsvc.raise_remote(p_error jsonb) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -170,8 +172,8 @@ BEGIN
         data := '[]';
     END LOOP;
     IF cardinality(errors) + cardinality(results) = 0 THEN
-        RAISE EXCEPTION 'no shard answered the call' USING ERRCODE = 'XX000',
-            HINT = 'Check the proxy''s cluster (eventsvc.shards) and that every shard runs eventsvc with its entry functions.';
+        PERFORM eventsvc.raise_error('internal', 'no shard answered the call', NULL,
+            'Check the proxy''s cluster (eventsvc.shards) and that every shard runs eventsvc with its entry functions.');
     END IF;
 
     IF NOT p_route.everywhere THEN

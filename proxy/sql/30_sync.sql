@@ -118,8 +118,7 @@ BEGIN
         IF a.n = merge ->> 'offset' THEN off := '$' || a.ord; END IF;
     END LOOP;
     IF route = 'catalogue' AND lim IS NULL THEN
-        RAISE EXCEPTION 'api.%: a catalogue function needs the page limit argument its merge names', name
-            USING ERRCODE = '42P13';
+        PERFORM eventsvc.raise_error('internal', format('api.%s: a catalogue function needs the page limit argument its merge names', name));
     END IF;
 
     PERFORM eventsvc.api_remote(name, name, remote_args, false);
@@ -311,8 +310,8 @@ BEGIN
             END;
         END LOOP;
         IF cardinality(left_over) = cardinality(pending) THEN
-            RAISE EXCEPTION 'cannot make the api''s composite types %', (SELECT string_agg(x ->> 'name', ', ') FROM unnest(left_over) x)
-                USING ERRCODE = '42704';
+            PERFORM eventsvc.raise_error('internal', format('cannot make the api''s composite types %s',
+                                                            (SELECT string_agg(x ->> 'name', ', ') FROM unnest(left_over) x)));
         END IF;
         pending := left_over;
     END LOOP;
@@ -336,7 +335,7 @@ DECLARE
     n_views integer := 0;
 BEGIN
     IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-        RAISE EXCEPTION 'eventsvc.sync_api() is for superusers' USING ERRCODE = '42501';
+        PERFORM eventsvc.raise_error('forbidden', 'eventsvc.sync_api() is for superusers');
     END IF;
     first_partition := (SELECT s.partitions[1] FROM eventsvc.shards s ORDER BY s.name LIMIT 1);
     SELECT jsonb_agg(d ORDER BY d ->> 'name') INTO shards FROM eventsvc.describe_shards() d;
@@ -346,10 +345,10 @@ BEGIN
     PERFORM set_config('role', 'none', true);
 
     IF shards IS NULL OR (SELECT count(DISTINCT d ->> 'catalog') FROM jsonb_array_elements(shards) d) <> 1 THEN
-        RAISE EXCEPTION 'the shards do not have the same api'
-            USING ERRCODE = 'PT409', DETAIL = (SELECT string_agg(format('%s: eventsvc %s, api %s', d ->> 'name', d ->> 'version', d ->> 'catalog'), '; ')
-                                                 FROM jsonb_array_elements(shards) d),
-                  HINT = 'Upgrade every shard to the same eventsvc version (ALTER EXTENSION eventsvc UPDATE), then sync again.';
+        PERFORM eventsvc.raise_error('conflict', 'the shards do not have the same api',
+            (SELECT string_agg(format('%s: eventsvc %s, api %s', d ->> 'name', d ->> 'version', d ->> 'catalog'), '; ')
+               FROM jsonb_array_elements(shards) d),
+            'Upgrade every shard to the same eventsvc version (ALTER EXTENSION eventsvc UPDATE), then sync again.');
     END IF;
     digest := md5(catalog::text);
     IF NOT p_force AND digest IS NOT DISTINCT FROM (SELECT c.api_catalog FROM eventsvc.cluster_config c) THEN
@@ -368,9 +367,9 @@ BEGIN
             SELECT pg_get_function_arguments(p.oid) || ' -> ' || pg_get_function_result(p.oid) INTO mine
               FROM pg_proc p WHERE p.pronamespace = 'api'::regnamespace AND p.proname = f ->> 'name';
             IF mine IS DISTINCT FROM (f ->> 'arguments') || ' -> ' || (f ->> 'result') THEN
-                RAISE EXCEPTION 'api.% of the proxy does not match the shards''', f ->> 'name'
-                    USING ERRCODE = 'PT409', DETAIL = format('Proxy: %s; shards: %s -> %s.', coalesce(mine, 'missing'), f ->> 'arguments', f ->> 'result'),
-                          HINT = 'Install the eventsvc_proxy version that goes with the shards'' eventsvc.';
+                PERFORM eventsvc.raise_error('conflict', format('api.%s of the proxy does not match the shards''', f ->> 'name'),
+                    format('Proxy: %s; shards: %s -> %s.', coalesce(mine, 'missing'), f ->> 'arguments', f ->> 'result'),
+                    'Install the eventsvc_proxy version that goes with the shards'' eventsvc.');
             END IF;
             CONTINUE;
         END IF;

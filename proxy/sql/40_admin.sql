@@ -9,7 +9,7 @@ DECLARE
 BEGIN
     SELECT * INTO sh FROM eventsvc.shards x WHERE x.name = p_shard;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no shard named %', p_shard USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found', format('no shard named %s', p_shard));
     END IF;
     RETURN format('host=%s port=%s dbname=%s user=%s application_name=eventsvc_proxy', sh.host, sh.port, sh.dbname, sh.admin_user);
 END
@@ -114,21 +114,21 @@ DECLARE
 BEGIN
     IF n IS NULL THEN
         IF p_partition_count IS NULL THEN
-            RAISE EXCEPTION 'the first shard sets the partition count' USING ERRCODE = '22023',
-                HINT = 'Pass p_partition_count, a power of two such as 64.';
+            PERFORM eventsvc.raise_error('validation', 'the first shard sets the partition count', NULL,
+                'Pass p_partition_count, a power of two such as 64.');
         END IF;
         INSERT INTO eventsvc.cluster_config (partition_count) VALUES (p_partition_count);
         n := p_partition_count;
     ELSIF p_partition_count IS DISTINCT FROM n AND p_partition_count IS NOT NULL THEN
-        RAISE EXCEPTION 'the shards have % partitions, not %', n, p_partition_count USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', format('the shards have %s partitions, not %s', n, p_partition_count));
     END IF;
     IF EXISTS (SELECT 1 FROM unnest(p_partitions) p WHERE p IS NULL OR p < 0 OR p >= n) THEN
-        RAISE EXCEPTION 'partitions are numbered from 0 to %', n - 1 USING ERRCODE = '22023';
+        PERFORM eventsvc.raise_error('validation', format('partitions are numbered from 0 to %s', n - 1));
     END IF;
     IF EXISTS (SELECT 1 FROM eventsvc.shards x WHERE x.partitions && p_partitions) THEN
-        RAISE EXCEPTION 'a partition can live on one shard only' USING ERRCODE = 'PT409',
-            DETAIL = format('Partitions %s already have a shard.',
-                            ARRAY(SELECT unnest(p_partitions) INTERSECT SELECT unnest(x.partitions) FROM eventsvc.shards x ORDER BY 1));
+        PERFORM eventsvc.raise_error('conflict', 'a partition can live on one shard only',
+            format('Partitions %s already have a shard.',
+                   ARRAY(SELECT unnest(p_partitions) INTERSECT SELECT unnest(x.partitions) FROM eventsvc.shards x ORDER BY 1)));
     END IF;
     SELECT min(g) INTO free_slot FROM generate_series(0, 1023) g WHERE g NOT IN (SELECT x.slot FROM eventsvc.shards x);
     INSERT INTO eventsvc.shards (name, slot, host, port, dbname, admin_user, partitions)
@@ -175,8 +175,8 @@ DECLARE
     part integer := eventsvc.partition_for(p_id, p_shard);
 BEGIN
     IF part IS NULL THEN
-        RAISE EXCEPTION 'no shard to place the tenant on' USING ERRCODE = 'PT503',
-            HINT = 'Add shards first (eventsvc.add_shard), or name an existing shard.';
+        PERFORM eventsvc.raise_error('unavailable', 'no shard to place the tenant on', NULL,
+            'Add shards first (eventsvc.add_shard), or name an existing shard.');
     END IF;
     INSERT INTO eventsvc.tenants (id, name, slug, partition) VALUES (p_id, p_name, p_slug, part);
     PERFORM eventsvc.shard_exec(eventsvc.shard_of(part),
@@ -222,7 +222,7 @@ DECLARE
 BEGIN
     UPDATE eventsvc.tenants SET is_active = p_active, updated_at = now() WHERE id = p_id RETURNING * INTO t;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'tenant % is not in the directory', p_id USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found', format('tenant %s is not in the directory', p_id));
     END IF;
     PERFORM eventsvc.shard_exec(eventsvc.shard_of(t.partition),
         format('UPDATE eventsvc.tenants SET is_active = %L, updated_at = now() WHERE id = %L', p_active, p_id));
@@ -273,8 +273,9 @@ BEGIN
                  WHERE c.id NOT IN (SELECT x.id FROM jsonb_populate_recordset(NULL::eventsvc.event_categories, %2$L) x)
                    AND EXISTS (SELECT 1 FROM eventsvc.events e WHERE e.primary_category_id = c.id);
                 IF used IS NOT NULL THEN
-                    RAISE EXCEPTION 'categories %% are used by events here but are not the reference shard''s', used
-                        USING ERRCODE = 'PT409', HINT = 'Give those events the reference shard''s categories first.';
+                    PERFORM eventsvc.raise_error('conflict',
+                        format('categories %%s are used by events here but are not the reference shard''s', used), NULL,
+                        'Give those events the reference shard''s categories first.');
                 END IF;
             END
             $d$;

@@ -39,19 +39,19 @@ DECLARE
     sections text;
 BEGIN
     IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
-        RAISE EXCEPTION 'eventsvc.move_tenant is for superusers' USING ERRCODE = '42501';
+        PERFORM eventsvc.raise_error('forbidden', 'eventsvc.move_tenant is for superusers');
     END IF;
     SELECT * INTO t FROM eventsvc.tenants d WHERE d.id = p_tenant;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'tenant % is not in the directory', p_tenant USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found', pg_catalog.format('tenant %s is not in the directory', p_tenant));
     END IF;
     SELECT * INTO src FROM eventsvc.shards s WHERE t.partition = ANY (s.partitions);
     SELECT * INTO dst FROM eventsvc.shards s WHERE s.name = p_to;
     IF dst.name IS NULL THEN
-        RAISE EXCEPTION 'no shard named %', p_to USING ERRCODE = 'PT404';
+        PERFORM eventsvc.raise_error('not_found', pg_catalog.format('no shard named %s', p_to));
     END IF;
     IF dst.name = src.name THEN
-        RAISE EXCEPTION 'tenant % already lives on shard %', p_tenant, p_to USING ERRCODE = 'PT409';
+        PERFORM eventsvc.raise_error('conflict', pg_catalog.format('tenant %s already lives on shard %s', p_tenant, p_to));
     END IF;
     part := eventsvc.partition_for(p_tenant, dst.name);
     INSERT INTO eventsvc.tenant_moves (tenant_id, from_shard, to_shard, to_partition)
@@ -72,8 +72,8 @@ BEGIN
         SELECT x.d INTO found_here FROM public.dblink('evs_move_write',
             pg_catalog.format('SELECT eventsvc.shard_tenant_digest(%L)', p_tenant)) AS x(d jsonb);
         IF EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(found_here) e WHERE (e.value ->> 'rows')::bigint > 0) THEN
-            RAISE EXCEPTION 'shard % already holds rows of tenant %', dst.name, p_tenant USING ERRCODE = 'PT409',
-                HINT = 'A move that stopped half way? See eventsvc.tenant_moves and eventsvc.move_recover().';
+            PERFORM eventsvc.raise_error('conflict', pg_catalog.format('shard %s already holds rows of tenant %s', dst.name, p_tenant),
+                NULL, 'A move that stopped half way? See eventsvc.tenant_moves and eventsvc.move_recover().');
         END IF;
         PERFORM public.dblink_exec('evs_move_write', 'BEGIN');
         PERFORM public.dblink_exec('evs_move_write', 'SET LOCAL session_replication_role = replica');
@@ -100,8 +100,9 @@ BEGIN
         SELECT x.d INTO found_here FROM public.dblink('evs_move_write',
             pg_catalog.format('SELECT eventsvc.shard_tenant_digest(%L)', p_tenant)) AS x(d jsonb);
         IF found_here IS DISTINCT FROM copied THEN
-            RAISE EXCEPTION 'the copy of tenant % on shard % differs from its rows on shard %', p_tenant, dst.name, src.name
-                USING ERRCODE = 'XX000', DETAIL = pg_catalog.format('Copied %s; written %s.', copied, found_here);
+            PERFORM eventsvc.raise_error('internal',
+                pg_catalog.format('the copy of tenant %s on shard %s differs from its rows on shard %s', p_tenant, dst.name, src.name),
+                pg_catalog.format('Copied %s; written %s.', copied, found_here));
         END IF;
         SELECT x.s INTO sections FROM public.dblink('evs_move_read',
             pg_catalog.format('SELECT coalesce(array_agg(id), ''{}'')::text FROM eventsvc.event_capacity WHERE tenant_id = %L', p_tenant))
@@ -113,9 +114,9 @@ BEGIN
         SELECT x.d INTO released FROM public.dblink('evs_move_drop',
             pg_catalog.format('SELECT eventsvc.shard_tenant_digest(%L, true)', p_tenant)) AS x(d jsonb);
         IF released IS DISTINCT FROM copied THEN
-            RAISE EXCEPTION 'rows of tenant % changed on shard % while they were copied', p_tenant, src.name
-                USING ERRCODE = 'PT409', DETAIL = pg_catalog.format('Copied %s; found at the end %s.', copied, released),
-                      HINT = 'Nothing moved; run the move again.';
+            PERFORM eventsvc.raise_error('conflict',
+                pg_catalog.format('rows of tenant %s changed on shard %s while they were copied', p_tenant, src.name),
+                pg_catalog.format('Copied %s; found at the end %s.', copied, released), 'Nothing moved; run the move again.');
         END IF;
 
         -- 4. the target commits first: until the source does, both hold the tenant
