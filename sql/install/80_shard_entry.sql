@@ -319,7 +319,7 @@ COMMENT ON FUNCTION eventsvc.shard_routes() IS
 
 -- ---------------------------------------------------------------- what the proxy reads
 -- The api surface of this server as the proxy needs it to build identical
--- functions and views: arguments with defaults, results, volatility, grants to the
+-- functions and views (under "views": the api's views and its catalogue table): arguments with defaults, results, volatility, grants to the
 -- API roles, comments, the route of each, and every eventsvc type they use (enums
 -- first, then composite types).
 CREATE FUNCTION eventsvc.shard_api_catalog() RETURNS jsonb
@@ -335,7 +335,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
         SELECT c.*, coalesce(r.route, 'tenant') AS route
           FROM pg_class c
           LEFT JOIN eventsvc.shard_routes() r ON r.kind = 'v' AND r.name = c.relname
-         WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'm')),
+         WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'm', 'r')),
     -- the types of arguments, results and view columns, and the types inside those
     used(typ) AS (
         SELECT unnest(p.proargtypes::oid[] || p.prorettype || coalesce(p.proallargtypes, '{}')) FROM fns p
@@ -437,8 +437,8 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- ---------------------------------------------------------------- the generator
--- One entry function per api function and view, eventsvc_shard.<name> (views:
--- <name>__rows), with the api function's arguments after three of its own: the
+-- One entry function per api function and view (or table), eventsvc_shard.<name>
+-- (views: <name>__rows), with the api function's arguments after three of its own: the
 -- tenant the proxy routed by, the partition it addressed and the call context
 -- (role, claims and settings, route, dry_run). It checks the placement, becomes the
 -- caller (eventsvc.shard_enter), calls the api function and returns rows of
@@ -538,7 +538,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS %L$f$,
     END LOOP;
 
     FOR v IN SELECT c.relname FROM pg_class c
-              WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'm') ORDER BY c.relname LOOP
+              WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'm', 'r') ORDER BY c.relname LOOP
         EXECUTE format($f$CREATE FUNCTION eventsvc_shard.%I(evs_tenant uuid, evs_partition integer, evs_ctx jsonb)
 RETURNS TABLE (evs_error jsonb, evs_result jsonb, evs_last boolean)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS %L$f$,
@@ -584,7 +584,7 @@ BEGIN
            (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
              WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
            t IN (SELECT eventsvc.derived_tables())
-      FROM eventsvc.tenant_tables() t
+      FROM (SELECT eventsvc.tenant_tables() UNION SELECT eventsvc.derived_tables()) AS x(t)
      WHERE t <> 'eventsvc.shard_placement'::regclass
      ORDER BY array_position(ARRAY['eventsvc.tenants', 'eventsvc.venues', 'eventsvc.events']::regclass[], t) NULLS LAST, t::text;
 END

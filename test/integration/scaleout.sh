@@ -95,7 +95,7 @@ missing=$(s1 $DB -c "SELECT string_agg(x, ' ') FROM (
                                               '^evs_tenant uuid, evs_partition integer, evs_ctx jsonb(, )?', '') || ')'
       FROM pg_proc e WHERE e.pronamespace = 'eventsvc_shard'::regnamespace
     UNION ALL
-    SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'api'::regnamespace AND c.relkind = 'v'
+    SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'r')
        AND to_regprocedure(format('eventsvc_shard.%I(uuid, integer, jsonb)', c.relname || '__rows')) IS NULL) m")
 n_tenant=$(s1 $DB -c "SELECT count(*) FROM jsonb_array_elements(eventsvc.shard_api_catalog() -> 'functions') f WHERE f ->> 'route' = 'tenant'")
 n_api=$(s1 $DB -c "SELECT count(*) FROM pg_proc WHERE pronamespace = 'api'::regnamespace")
@@ -115,7 +115,7 @@ SELECT 'v ' || c.relname || ' ' || (SELECT string_agg(a.attname || ' ' || format
        || ' ' || (SELECT string_agg(r, ',' ORDER BY r)
           FROM unnest(ARRAY['eventsvc_anon', 'eventsvc_user', 'eventsvc_admin', 'eventsvc_service', 'eventsvc_worker']) r
          WHERE has_table_privilege(r, c.oid, 'SELECT'))
-  FROM pg_class c WHERE c.relnamespace = 'api'::regnamespace AND c.relkind = 'v'
+  FROM pg_class c WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'r')
 ORDER BY 1;
 SQL
 s1 $DB -f "$W/surface.sql" >"$W/surface_shard.txt"
