@@ -73,65 +73,16 @@ CREATE TABLE eventsvc.api_objects (
 );
 
 -- ---------------------------------------------------------------- the caller
--- The proxy's clock: the shards keep their own (eventsvc.now() there); here it only
--- dates token revocations.
+-- The caller's tenant, its actor and the clock, from eventsvc's own library (the
+-- proxy installs it without preloading it): the tenant is checked against the
+-- directory (eventsvc.tenants here: its id and is_active, through tenants_pkey), with
+-- the errors a shard raises. PostgREST's pre-request check (eventsvc.check_request,
+-- part 70) refuses a token here before any call reaches a shard.
 CREATE FUNCTION eventsvc.now() RETURNS timestamptz
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT now() $$;
-
--- Who is acting, as eventsvc.current_actor() on a shard says it: claim sub, else
--- app.current_user_id, else the role in use.
-CREATE FUNCTION eventsvc.current_actor() RETURNS text
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    claims text := current_setting('request.jwt.claims', true);
-BEGIN
-    IF coalesce(claims, '') <> '' THEN
-        RETURN coalesce(nullif(claims::jsonb ->> 'sub', ''), current_user);
-    END IF;
-    RETURN coalesce(nullif(current_setting('app.current_user_id', true), ''), current_user);
-END
-$$;
-
--- The caller's tenant, checked against the directory with the errors a shard's
--- eventsvc.current_tenant_id() raises (src/tenancy.c), word for word: PostgREST's
--- pre-request check (eventsvc.check_request, part 70) refuses a token here before
--- any call reaches a shard. Definer: API roles have no right on the directory.
+    AS 'MODULE_PATHNAME', 'evs_sql_now' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION eventsvc.current_tenant_id() RETURNS uuid
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    claims text := current_setting('request.jwt.claims', true);
-    raw text;
-    source text;
-    t eventsvc.tenants;
-BEGIN
-    IF coalesce(claims, '') <> '' THEN
-        source := 'JWT claim tenant_id';
-        IF jsonb_typeof(claims::jsonb) = 'object' AND jsonb_typeof(claims::jsonb -> 'tenant_id') = 'string' THEN
-            raw := claims::jsonb ->> 'tenant_id';
-        END IF;
-    ELSE
-        source := 'setting app.current_tenant_id';
-        raw := current_setting('app.current_tenant_id', true);
-    END IF;
-    IF coalesce(raw, '') = '' THEN
-        PERFORM eventsvc.raise_error('forbidden', 'no tenant is set for this session',
-            format('eventsvc reads the tenant from the %s and found none.', source),
-            'Send a JWT with a tenant_id claim, or as a trusted SQL client run SET app.current_tenant_id = ''<tenant uuid>''.');
-    END IF;
-    IF raw !~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' THEN
-        PERFORM eventsvc.raise_error('forbidden', format('tenant id "%s" is not a valid UUID', raw),
-            format('The tenant comes from the %s.', source), 'A tenant id looks like 6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f.');
-    END IF;
-    SELECT * INTO t FROM eventsvc.tenants d WHERE d.id = raw::uuid;
-    IF NOT FOUND THEN
-        PERFORM eventsvc.raise_error('forbidden', format('tenant %s does not exist', raw), format('The tenant comes from the %s.', source));
-    END IF;
-    IF NOT t.is_active THEN
-        PERFORM eventsvc.raise_error('forbidden', format('tenant %s is not active', raw), NULL,
-            'An inactive tenant cannot read or change anything; ask the platform operator to reactivate it.');
-    END IF;
-    RETURN t.id;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'evs_sql_current_tenant_id' LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION eventsvc.current_tenant_id() IS
     'The caller''s tenant from the directory: JWT claim tenant_id, else app.current_tenant_id; errors (42501) as on a shard.';
+CREATE FUNCTION eventsvc.current_actor() RETURNS text
+    AS 'MODULE_PATHNAME', 'evs_sql_current_actor' LANGUAGE C STABLE PARALLEL RESTRICTED;
