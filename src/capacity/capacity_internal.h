@@ -81,8 +81,29 @@ extern void evs_hold_insert(const EvsHoldRow *row);
 extern bool evs_hold_writer_active;
 /* Statements that write hold rows run through here: the guard trigger lets them pass. */
 extern int	evs_hold_write(SPIPlanPtr plan, Datum *values, const char *nulls, long limit);
-/* Seats held or sold in a section, from the latest committed rows. */
-extern int64 evs_section_held_latest(Datum tenant, Datum section);
+
+/* section_counters.c: the counter rows, written by every hold change in its transaction */
+typedef struct EvsCounterChange
+{
+	int64		held;			/* seats of ACTIVE holds */
+	int64		sold;			/* seats of CONFIRMED holds */
+	int64		revenue;		/* quantity x locked unit price of CONFIRMED holds */
+	int64		holds;			/* holds made */
+	int64		confirmed;
+	int64		expired;
+	int64		released;
+	int64		customers;		/* holders' first holds of the event */
+	int64		buying;			/* holders' first confirmed holds of the event */
+} EvsCounterChange;
+extern bool evs_counters_ready(void);
+extern int32 evs_counters_stripe(void);
+extern void evs_counters_add(Datum tenant, Datum section, const char *currency, const EvsCounterChange *c);
+extern char *evs_counters_bulk_sql(const char *update, const char *counted, int stripe_param);
+/* Seats held and sold in a section (counter rows; holds in a 1.0 database), latest snapshot. */
+extern void evs_section_seats(Datum tenant, Datum section, int64 *held, int64 *sold);
+extern int64 evs_section_held_latest(Datum tenant, Datum section);	/* held + sold */
+extern bool evs_customer_new(Datum tenant, Datum event_id, const char *holder);
+extern bool evs_customer_first_purchase(Datum tenant, Datum event_id, const char *holder);
 
 /* sections.c: a column of a trigger tuple by name; false when it is NULL */
 extern bool evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value);

@@ -10,6 +10,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -146,7 +147,8 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		/* The expiry test is in the UPDATE: an expired hold never confirms, swept or not. */
 		plan = evs_spi_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'CONFIRMED', confirmed_at = $3"
 							" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE' AND expires_at > $3"
-							" RETURNING to_jsonb(h), capacity_id, event_id", 3, t);
+							" RETURNING to_jsonb(h), capacity_id, event_id, quantity, coalesce(currency, ''), unit_price,"
+							" holder_id", 3, t);
 	}
 	rc = evs_hold_write(plan, v, NULL, 1);
 	if (rc != SPI_OK_UPDATE_RETURNING)
@@ -155,11 +157,25 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		hold_refused(v[0], v[1], "confirm");
 	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
 	{
-		Datum		section = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull),
-										false, UUID_LEN);
-		Datum		event_id = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull),
-										 false, UUID_LEN);
-		EvsEscrowEntry *e = evs_escrow_section(v[0], section);
+		HeapTuple	row = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum		section = datumCopy(SPI_getbinval(row, desc, 2, &isnull), false, UUID_LEN);
+		Datum		event_id = datumCopy(SPI_getbinval(row, desc, 3, &isnull), false, UUID_LEN);
+		int32		quantity = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
+		char	   *currency = SPI_getvalue(row, desc, 5);
+		Datum		unit_price = SPI_getbinval(row, desc, 6, &isnull);
+		char	   *holder = SPI_getvalue(row, desc, 7);
+		EvsCounterChange change = {.held = -quantity, .sold = quantity, .confirmed = 1};
+		EvsEscrowEntry *e;
+
+		/* revenue as the revenue view has always counted it: quantity x locked unit price */
+		if (!isnull && pg_mul_s64_overflow((int64) quantity, DatumGetInt64(unit_price), &change.revenue))
+			ereport(ERROR,
+					(errcode(EVS_ERR_OVERFLOW),
+					 errmsg("the hold's line total does not fit in 64-bit minor units")));
+		change.buying = evs_customer_first_purchase(v[0], event_id, holder) ? 1 : 0;
+		evs_counters_add(v[0], section, currency, &change);
+		e = evs_escrow_section(v[0], section);
 
 		/* the last seats of a section were just sold: maybe the whole event is */
 		if (e == NULL || evs_escrow_available(e) == 0)
@@ -217,16 +233,23 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 
 		plan = evs_spi_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'RELEASED', released_at = $3"
 							" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE'"
-							" RETURNING to_jsonb(h), quantity", 3, t);
+							" RETURNING to_jsonb(h), quantity, coalesce(currency, '')", 3, t);
 	}
 	rc = evs_hold_write(plan, v, NULL, 1);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "hold release failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		hold_refused(v[0], v[1], "release");
-	if (e != NULL)
-		evs_escrow_give_on_commit(e, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
 	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
+	{
+		int32		quantity = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		char	   *currency = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+		EvsCounterChange change = {.held = -quantity, .released = 1};
+
+		if (e != NULL)
+			evs_escrow_give_on_commit(e, quantity);
+		evs_counters_add(v[0], section, currency, &change);
+	}
 	SPI_finish();
 	evs_idempotency_finish(&idem, DatumGetJsonbP(result));
 	PG_RETURN_DATUM(result);

@@ -71,29 +71,6 @@ evs_hold_write(SPIPlanPtr plan, Datum *values, const char *nulls, long limit)
 	return rc;
 }
 
-/* Seats held or sold in a section, from the latest committed rows. */
-int64
-evs_section_held_latest(Datum tenant, Datum section)
-{
-	static SPIPlanPtr plan = NULL;
-	Datum		v[2] = {tenant, section};
-	bool		isnull;
-	int			rc;
-
-	if (plan == NULL)
-	{
-		Oid			t[2] = {UUIDOID, UUIDOID};
-
-		plan = evs_spi_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
-							" WHERE tenant_id = $1 AND capacity_id = $2 AND state IN ('ACTIVE', 'CONFIRMED')",
-							2, t);
-	}
-	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "held seats query failed: %s", SPI_result_code_string(rc));
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
 /* ---- the DML guard: hold rows change only through the hold functions ---- */
 
 Datum

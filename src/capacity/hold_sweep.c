@@ -46,24 +46,23 @@ evs_hold_sweep_init(void)
 }
 
 /*
- * Changes the locked hold rows listed by `pick` (first column tenant, second
- * hold id, third section) to `state` and gives their seats back at commit.
- * Counters of the sections are built before any row changes (a rebuild counts
- * what this transaction sees). Returns the number of holds changed.
+ * Releases the locked hold rows listed by `pick` (first column tenant, second
+ * hold id, third section) and gives their seats back at commit; the counter
+ * rows lose them in the same statement. Counters of the sections are obtained
+ * before any row changes (a rebuild counts what this transaction sees).
+ * Returns the number of holds released.
  */
 static int64
-release_picked(SPIPlanPtr pick, Datum *pick_args, const char *state)
+release_picked(SPIPlanPtr pick, Datum *pick_args)
 {
-	static SPIPlanPtr update_plan = NULL;
+	static SPIPlanPtr update_plans[2] = {NULL, NULL};
+	bool		counters = evs_counters_ready();
 	uint64		n,
 				i;
 	Datum	   *tenants,
 			   *ids;
-	ArrayType  *ta,
-			   *ia;
 	Datum		uv[4];
 	int			rc;
-	int64		changed;
 	SPITupleTable *picked;
 	bool		isnull;
 
@@ -87,28 +86,24 @@ release_picked(SPIPlanPtr pick, Datum *pick_args, const char *state)
 		if (i % ROWS_PER_INTERRUPT_CHECK == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	ta = construct_array(tenants, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
-	ia = construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
-	uv[0] = PointerGetDatum(ta);
-	uv[1] = PointerGetDatum(ia);
-	uv[2] = CStringGetTextDatum(state);
-	uv[3] = TimestampTzGetDatum(evs_now());
-	if (update_plan == NULL)
+	uv[0] = PointerGetDatum(construct_array(tenants, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	uv[1] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	uv[2] = TimestampTzGetDatum(evs_now());
+	uv[3] = Int32GetDatum(evs_counters_stripe());
+	if (update_plans[counters] == NULL)
 	{
-		Oid			t[4] = {UUIDARRAYOID, UUIDARRAYOID, TEXTOID, TIMESTAMPTZOID};
+		Oid			t[4] = {UUIDARRAYOID, UUIDARRAYOID, TIMESTAMPTZOID, INT4OID};
 
-		update_plan = evs_spi_prepare_kept(
-			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = $3::eventsvc.hold_state, released_at = $4"
-			"  FROM unnest($1, $2) AS k(tenant_id, id)"
-			"  WHERE h.tenant_id = k.tenant_id AND h.id = k.id AND h.state = 'ACTIVE'"
-			"  RETURNING h.tenant_id, h.capacity_id, h.quantity)"
-			" SELECT tenant_id, capacity_id, sum(quantity)::int8, count(*)::int8 FROM u GROUP BY 1, 2", 4, t);
+		update_plans[counters] = evs_spi_prepare_kept(evs_counters_bulk_sql(
+			"UPDATE eventsvc.capacity_holds AS h SET state = 'RELEASED', released_at = $3"
+			" FROM unnest($1, $2) AS k(tenant_id, id)"
+			" WHERE h.tenant_id = k.tenant_id AND h.id = k.id AND h.state = 'ACTIVE'",
+			"holds_released", 4), 4, t);
 	}
-	rc = evs_hold_write(update_plan, uv, NULL, 0);
+	rc = evs_hold_write(update_plans[counters], uv, NULL, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "hold release failed: %s", SPI_result_code_string(rc));
-	changed = give_back_grouped();
-	return changed;
+	return give_back_grouped();
 }
 
 /* Gives back the seats of the rows a hold-changing statement reported as (tenant, section, seats, holds). */
@@ -202,9 +197,10 @@ int64
 evs_expire_holds(int limit)
 {
 	static SPIPlanPtr pick_plan = NULL;
-	static SPIPlanPtr expire_plan = NULL;
-	static SPIPlanPtr locked_plan = NULL;
+	static SPIPlanPtr expire_plans[2] = {NULL, NULL};
+	static SPIPlanPtr locked_plans[2] = {NULL, NULL};
 	static SPIPlanPtr left_plan = NULL;
+	bool		counters;
 	EvsRoleSwitch as_owner;
 	Datum		args[3];
 	int			rc;
@@ -225,29 +221,33 @@ evs_expire_holds(int limit)
 	/* the sweeper's role has no RLS policy and works across tenants; every statement below filters */
 	evs_become_owner(&as_owner);
 	evs_spi_connect();
-	if (pick_plan == NULL)
+	counters = evs_counters_ready();
+	if (expire_plans[counters] == NULL)
 	{
-		Oid			t[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
-		Oid			u[3] = {TIDARRAYOID, TIMESTAMPTZOID, INT4OID};
+		Oid			u[4] = {TIDARRAYOID, TIMESTAMPTZOID, INT4OID, INT4OID};
 		/*
 		 * The expiry is checked again (a buyer may extend the hold meanwhile),
 		 * in a form the expiry index cannot serve: the rows come by address.
 		 */
 		const char *update =
-			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $2"
-			"  WHERE h.ctid = ANY (%s) AND h.state = 'ACTIVE' AND h.expires_at - $2 <= interval '0'"
-			"  RETURNING h.tenant_id, h.capacity_id, h.quantity)"
-			" SELECT tenant_id, capacity_id, sum(quantity)::int8, count(*)::int8 FROM u GROUP BY 1, 2";
+			"UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $2"
+			" WHERE h.ctid = ANY (%s) AND h.state = 'ACTIVE' AND h.expires_at - $2 <= interval '0'";
+
+		/* an array the planner cannot size: it reads the rows by address, not by a table scan */
+		expire_plans[counters] = evs_spi_prepare_kept(
+			evs_counters_bulk_sql(psprintf(update, "ARRAY(SELECT unnest($1))"), "holds_expired", 4), 4, u);
+		locked_plans[counters] = evs_spi_prepare_kept(evs_counters_bulk_sql(psprintf(update,
+			"ARRAY(SELECT ctid FROM eventsvc.capacity_holds WHERE ctid = ANY ($1) AND state = 'ACTIVE'"
+			"  AND expires_at <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED)"), "holds_expired", 4), 4, u);
+	}
+	if (pick_plan == NULL)
+	{
+		Oid			t[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
 
 		pick_plan = evs_spi_prepare_kept(
 			"SELECT ctid, tenant_id, capacity_id, expires_at FROM eventsvc.capacity_holds"
 			" WHERE expires_at >= $1 AND expires_at <= $2 AND state = 'ACTIVE'"
 			" ORDER BY expires_at LIMIT $3", 3, t);
-		/* an array the planner cannot size: it reads the rows by address, not by a table scan */
-		expire_plan = evs_spi_prepare_kept(psprintf(update, "ARRAY(SELECT unnest($1))"), 3, u);
-		locked_plan = evs_spi_prepare_kept(psprintf(update,
-			"ARRAY(SELECT ctid FROM eventsvc.capacity_holds WHERE ctid = ANY ($1) AND state = 'ACTIVE'"
-			"  AND expires_at <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED)"), 3, u);
 		left_plan = evs_spi_prepare_kept(
 			"SELECT expires_at FROM eventsvc.capacity_holds"
 			" WHERE expires_at >= $1 AND expires_at <= $2 AND state = 'ACTIVE'"
@@ -268,7 +268,7 @@ evs_expire_holds(int limit)
 		Datum	   *tenants = palloc(npicked * sizeof(Datum));
 		Datum	   *sections = palloc(npicked * sizeof(Datum));
 		int			nsec = 0;
-		Datum		uv[3];
+		Datum		uv[4];
 
 		for (uint64 i = 0; i < npicked; i++)
 		{
@@ -299,9 +299,10 @@ evs_expire_holds(int limit)
 												TYPALIGN_SHORT));
 		uv[1] = TimestampTzGetDatum(upto);
 		uv[2] = Int32GetDatum(limit);
-		if (evs_sweep_lock_wait_ms == 0 || !expire_picked_waiting(expire_plan, uv))
+		uv[3] = Int32GetDatum(evs_counters_stripe());
+		if (evs_sweep_lock_wait_ms == 0 || !expire_picked_waiting(expire_plans[counters], uv))
 		{
-			rc = evs_hold_write(locked_plan, uv, NULL, 0);
+			rc = evs_hold_write(locked_plans[counters], uv, NULL, 0);
 			if (rc != SPI_OK_SELECT)
 				elog(ERROR, "hold expiry failed: %s", SPI_result_code_string(rc));
 		}
@@ -348,32 +349,35 @@ evs_expire_holds(int limit)
 int64
 evs_reclaim_expired(Datum tenant, Datum section_id)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	bool		counters = evs_counters_ready();
 	uint64		gen;
-	Datum		v[4] = {tenant, section_id, TimestampTzGetDatum(evs_now()), TimestampTzGetDatum(evs_sweep_start(&gen))};
+	Datum		v[5] = {tenant, section_id, TimestampTzGetDatum(evs_now()), TimestampTzGetDatum(evs_sweep_start(&gen)),
+	Int32GetDatum(evs_counters_stripe())};
 	bool		isnull;
-	Datum		freed;
+	int64		freed = 0;
 	int			rc;
 
-	if (plan == NULL)
+	if (plans[counters] == NULL)
 	{
-		Oid			t[4] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Oid			t[5] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
 
 		/* the section's slice of the sweep's range (sweep_horizon.c) */
-		plan = evs_spi_prepare_kept(
-			"WITH u AS (UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $3"
-			"  WHERE h.ctid = ANY (ARRAY(SELECT ctid FROM eventsvc.capacity_holds"
-			"         WHERE tenant_id = $1 AND capacity_id = $2 AND expires_at >= $4 AND expires_at <= $3"
-			"           AND state = 'ACTIVE'"
-			"         ORDER BY expires_at LIMIT " CppAsString2(RECLAIM_MAX_HOLDS) " FOR UPDATE SKIP LOCKED)) AND h.state = 'ACTIVE'"
-			"  RETURNING h.quantity)"
-			" SELECT coalesce(sum(quantity), 0)::int8 FROM u", 4, t);
+		plans[counters] = evs_spi_prepare_kept(evs_counters_bulk_sql(
+			"UPDATE eventsvc.capacity_holds AS h SET state = 'EXPIRED', released_at = $3"
+			" WHERE h.ctid = ANY (ARRAY(SELECT ctid FROM eventsvc.capacity_holds"
+			"        WHERE tenant_id = $1 AND capacity_id = $2 AND expires_at >= $4 AND expires_at <= $3"
+			"          AND state = 'ACTIVE'"
+			"        ORDER BY expires_at LIMIT " CppAsString2(RECLAIM_MAX_HOLDS) " FOR UPDATE SKIP LOCKED))"
+			" AND h.state = 'ACTIVE'", "holds_expired", 5), 5, t);
 	}
-	rc = evs_hold_write(plan, v, NULL, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	rc = evs_hold_write(plans[counters], v, NULL, 0);
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reclaiming expired holds failed: %s", SPI_result_code_string(rc));
-	freed = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : DatumGetInt64(freed);
+	/* one section: at most one row */
+	if (SPI_processed == 1)
+		freed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	return freed;
 }
 
 /* Release every active hold of an event (event cancellation). Returns holds released. */
@@ -394,7 +398,7 @@ evs_release_event_holds(Datum tenant_id, Datum event_id)
 		pick = evs_spi_prepare_kept("SELECT tenant_id, id, capacity_id FROM eventsvc.capacity_holds"
 							" WHERE tenant_id = $1 AND event_id = $2 AND state = 'ACTIVE' FOR UPDATE", 2, t);
 	}
-	n = release_picked(pick, args, "RELEASED");
+	n = release_picked(pick, args);
 	SPI_finish();
 	evs_switch_back(&as_owner);
 	return n;

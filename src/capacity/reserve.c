@@ -395,9 +395,13 @@ reserve_capacity(FunctionCallInfo fcinfo)
 			.currency = priced ? p.price.currency : NULL, .unit_price = priced ? p.price.unit_price : 0,
 		.locked_price = locked};
 		MemoryContext spi;
+		EvsCounterChange change = {.held = quantity, .holds = 1};
 
 		evs_hold_insert(&row);
 		evs_sweep_note_expiry(row.expires_at);
+		/* what the hold adds to its section's counter rows, in this transaction */
+		change.customers = evs_customer_new(tenant, s.event_id, holder) ? 1 : 0;
+		evs_counters_add(tenant, section_id, priced ? p.price.currency : "", &change);
 		spi = MemoryContextSwitchTo(outer);
 		result = hold_jsonb(tenant, row.id, s.event_id, section_id, &p, priced, holder, quantity, locked,
 							row.expires_at, row.created_at);

@@ -85,32 +85,6 @@ row_config_seats(Datum row_config)
 	return isnull ? -1 : DatumGetInt64(r);
 }
 
-/* Seats held (ACTIVE holds) and sold (CONFIRMED) in a section, from the latest committed rows. */
-static void
-section_live_counts(Datum tenant, Datum id, int64 *held, int64 *sold)
-{
-	static SPIPlanPtr plan = NULL;
-	Datum		v[2] = {tenant, id};
-	bool		isnull;
-	int			rc;
-
-	if (plan == NULL)
-	{
-		Oid			t[2] = {UUIDOID, UUIDOID};
-
-		plan = evs_spi_prepare_kept(
-			"SELECT coalesce(sum(quantity) FILTER (WHERE state = 'ACTIVE'), 0)::int8,"
-			" coalesce(sum(quantity) FILTER (WHERE state = 'CONFIRMED'), 0)::int8"
-			" FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2"
-			" AND state IN ('ACTIVE', 'CONFIRMED')", 2, t);
-	}
-	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "section count failed: %s", SPI_result_code_string(rc));
-	*held = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	*sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-}
-
 /*
  * An UPDATE of a section: a new total_capacity goes through the seat counter
  * (a cut takes the seats now, refused with PT409 and the numbers when they are
@@ -142,7 +116,7 @@ section_seats_change(TriggerData *td, HeapTuple tup, TupleDesc desc, Datum tenan
 
 		if (e != NULL && delta < 0 && !evs_escrow_take(e, -delta, &remaining))
 		{
-			section_live_counts(tenant, id, &held, &sold);
+			evs_section_seats(tenant, id, &held, &sold);
 			ereport(ERROR,
 					(errcode(EVS_ERR_CONFLICT),
 					 errmsg("cannot cut total_capacity from %d to %d: only " INT64_FORMAT " seats are free",
@@ -155,7 +129,7 @@ section_seats_change(TriggerData *td, HeapTuple tup, TupleDesc desc, Datum tenan
 		else if (e != NULL && delta > 0)
 			evs_escrow_give_on_commit(e, delta);
 	}
-	section_live_counts(tenant, id, &held, &sold);
+	evs_section_seats(tenant, id, &held, &sold);
 	if (held + sold > total)
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
@@ -395,11 +369,15 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 	Datum		v[2];
 	Oid			t[2] = {UUIDOID, UUIDOID};
 	EvsEscrowEntry *e;
-	static SPIPlanPtr check = NULL;
+	static SPIPlanPtr checks[2] = {NULL, NULL};
+	bool		counters = evs_counters_ready();
 	int64		total = 0,
 				active = 0,
 				sold = 0,
-				counter = -1;
+				counter = -1,
+				rows_held = 0,
+				rows_sold = 0,
+				rows_mismatch = 0;
 	int			rc;
 	bool		isnull;
 	JsonbParseState *st = NULL;
@@ -430,14 +408,38 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 	if (SPI_processed == 0)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section))));
 	e = evs_escrow_section(tenant, section);
-	if (check == NULL)
-		check = evs_spi_prepare_kept(
-			"SELECT s.total_capacity::int8,"
-			" coalesce(sum(h.quantity) FILTER (WHERE h.state = 'ACTIVE'), 0)::int8,"
-			" coalesce(sum(h.quantity) FILTER (WHERE h.state = 'CONFIRMED'), 0)::int8"
-			" FROM eventsvc.event_capacity s LEFT JOIN eventsvc.capacity_holds h"
-			"  ON h.tenant_id = s.tenant_id AND h.capacity_id = s.id"
-			" WHERE s.tenant_id = $1 AND s.id = $2 GROUP BY s.total_capacity", 2, t);
+	/*
+	 * One snapshot for the holds and the counter rows: per currency, what the
+	 * holds add up to against what the counter rows say (both change in the
+	 * same transactions, so any difference is drift).
+	 */
+#define CHECK_HOLDS \
+	"WITH h AS (SELECT coalesce(currency, '') AS currency," \
+	"  coalesce(sum(quantity) FILTER (WHERE state = 'ACTIVE'), 0)::int8 AS held," \
+	"  coalesce(sum(quantity) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS sold," \
+	"  coalesce(sum(quantity::int8 * unit_price) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS revenue," \
+	"  count(*)::int8 AS holds, count(*) FILTER (WHERE state = 'CONFIRMED')::int8 AS confirmed," \
+	"  count(*) FILTER (WHERE state = 'EXPIRED')::int8 AS expired," \
+	"  count(*) FILTER (WHERE state = 'RELEASED')::int8 AS released" \
+	"  FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2 GROUP BY 1)"
+	if (checks[counters] == NULL)
+		checks[counters] = evs_spi_prepare_kept(counters
+			? CHECK_HOLDS ", k AS (SELECT currency, sum(held)::int8 AS held, sum(sold)::int8 AS sold,"
+			  "  sum(revenue)::int8 AS revenue, sum(holds)::int8 AS holds, sum(holds_confirmed)::int8 AS confirmed,"
+			  "  sum(holds_expired)::int8 AS expired, sum(holds_released)::int8 AS released"
+			  "  FROM eventsvc.section_counters WHERE tenant_id = $1 AND capacity_id = $2 GROUP BY 1)"
+			  " SELECT s.total_capacity::int8, (SELECT coalesce(sum(held), 0)::int8 FROM h),"
+			  "  (SELECT coalesce(sum(sold), 0)::int8 FROM h), (SELECT coalesce(sum(held), 0)::int8 FROM k),"
+			  "  (SELECT coalesce(sum(sold), 0)::int8 FROM k),"
+			  "  (SELECT count(*) FROM h FULL JOIN k USING (currency)"
+			  "    WHERE (coalesce(h.held, 0), coalesce(h.sold, 0), coalesce(h.revenue, 0), coalesce(h.holds, 0),"
+			  "           coalesce(h.confirmed, 0), coalesce(h.expired, 0), coalesce(h.released, 0))"
+			  "      <> (coalesce(k.held, 0), coalesce(k.sold, 0), coalesce(k.revenue, 0), coalesce(k.holds, 0),"
+			  "          coalesce(k.confirmed, 0), coalesce(k.expired, 0), coalesce(k.released, 0)))"
+			  " FROM eventsvc.event_capacity s WHERE s.tenant_id = $1 AND s.id = $2"
+			: CHECK_HOLDS " SELECT s.total_capacity::int8, (SELECT coalesce(sum(held), 0)::int8 FROM h),"
+			  "  (SELECT coalesce(sum(sold), 0)::int8 FROM h), NULL::int8, NULL::int8, NULL::int8"
+			  " FROM eventsvc.event_capacity s WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
 	deadline = GetCurrentTimestamp() + (TimestampTz) CHECK_WAIT_MS * 1000;
 	for (;;)
 	{
@@ -446,7 +448,7 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 
 		if (e != NULL)
 			evs_escrow_read(e, &before);
-		rc = SPI_execute_snapshot(check, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+		rc = SPI_execute_snapshot(checks[counters], v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "capacity check failed: %s", SPI_result_code_string(rc));
 		if (SPI_processed == 0)
@@ -454,6 +456,12 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 		total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		active = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		if (counters)
+		{
+			rows_held = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+			rows_sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
+			rows_mismatch = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
+		}
 		if (e == NULL)
 			break;
 		evs_escrow_read(e, &after);
@@ -499,6 +507,18 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 	else
 		evs_jsonb_push_null(&st, "drift");
 	evs_jsonb_push_bool(&st, "oversold", active + sold > total);
+	/* the counter rows against the holds: exact in any snapshot */
+	if (counters)
+	{
+		evs_jsonb_begin_object(&st, "rows");
+		evs_jsonb_push_int(&st, "held", rows_held);
+		evs_jsonb_push_int(&st, "sold", rows_sold);
+		evs_jsonb_push_int(&st, "drift", (rows_held + rows_sold) - (active + sold));
+		evs_jsonb_push_bool(&st, "agree", rows_mismatch == 0);
+		(void) evs_jsonb_end(&st);
+	}
+	else
+		evs_jsonb_push_null(&st, "rows");
 	result = evs_jsonb_end(&st);
 	MemoryContextSwitchTo(spi);
 	SPI_finish();

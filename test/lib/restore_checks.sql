@@ -77,3 +77,21 @@ SELECT 'capacity_check=' || count(*) FILTER (WHERE NOT ok) FROM (
     SELECT s.total_capacity >= coalesce(sum(h.quantity) FILTER (WHERE h.state IN ('ACTIVE', 'CONFIRMED')), 0) AS ok
       FROM eventsvc.event_capacity s LEFT JOIN eventsvc.capacity_holds h ON h.tenant_id = s.tenant_id AND h.capacity_id = s.id
      GROUP BY s.tenant_id, s.id, s.total_capacity) x;
+-- the counter rows say what the holds add up to: per section seats held, sold, holds made,
+-- revenue; per event the customers and the buying customers
+SELECT 'counter_rows_disagree=' || count(*) FILTER (WHERE a IS DISTINCT FROM b) FROM (
+    SELECT (SELECT row(coalesce(sum(h.quantity) FILTER (WHERE h.state = 'ACTIVE'), 0)::bigint,
+                       coalesce(sum(h.quantity) FILTER (WHERE h.state = 'CONFIRMED'), 0)::bigint, count(*)::bigint,
+                       coalesce(sum(h.quantity::bigint * h.unit_price) FILTER (WHERE h.state = 'CONFIRMED'), 0)::bigint)
+              FROM eventsvc.capacity_holds h WHERE h.tenant_id = s.tenant_id AND h.capacity_id = s.id) AS a,
+           (SELECT row(coalesce(sum(k.held), 0)::bigint, coalesce(sum(k.sold), 0)::bigint, coalesce(sum(k.holds), 0)::bigint,
+                       coalesce(sum(k.revenue), 0)::bigint)
+              FROM eventsvc.section_counters k WHERE k.tenant_id = s.tenant_id AND k.capacity_id = s.id) AS b
+      FROM eventsvc.event_capacity s) x;
+SELECT 'customers_disagree=' || count(*) FILTER (WHERE a IS DISTINCT FROM b) FROM (
+    SELECT (SELECT row(count(DISTINCT h.holder_id), count(DISTINCT h.holder_id) FILTER (WHERE h.state = 'CONFIRMED'))::text
+              FROM eventsvc.capacity_holds h WHERE h.tenant_id = e.tenant_id AND h.event_id = e.id) AS a,
+           (SELECT row(coalesce(sum(k.customers), 0), coalesce(sum(k.buying_customers), 0))::text
+              FROM eventsvc.section_counters k JOIN eventsvc.event_capacity s ON s.tenant_id = k.tenant_id AND s.id = k.capacity_id
+             WHERE s.tenant_id = e.tenant_id AND s.event_id = e.id) AS b
+      FROM eventsvc.events e) x;

@@ -1,0 +1,109 @@
+-- Part 44: the counter rows (docs/capacity.md "Counter rows"). What the hold rows add
+-- up to, per section and currency, kept by every hold change in its own transaction,
+-- so that nothing that needs a section's seats or sales sums its holds: the row-lock
+-- reservation path, a counter rebuild, the section changes, the analytics views.
+--
+-- Each writer adds to its own stripe (stripe = its backend slot), so concurrent
+-- writers of one hot section never wait on each other's row; a reader sums the
+-- section's stripes (a handful of rows, never more than the server's backend slots).
+-- A stripe alone can be negative (a hold made by one backend, released by another);
+-- the sums are exact. Written only by eventsvc's C hold functions (and the rebuild
+-- below); no index covers what they change, so each change is a HOT update.
+CREATE TABLE eventsvc.section_counters (
+    tenant_id        uuid NOT NULL,
+    capacity_id      uuid NOT NULL,
+    currency         text NOT NULL,            -- the holds' currency; '' for holds without a price
+    stripe           integer NOT NULL,         -- the writer's backend slot; 0: a rebuild
+    held             bigint NOT NULL DEFAULT 0,  -- seats of ACTIVE holds
+    sold             bigint NOT NULL DEFAULT 0,  -- seats of CONFIRMED holds
+    revenue          bigint NOT NULL DEFAULT 0,  -- quantity x locked unit price of CONFIRMED holds, minor units
+    holds            bigint NOT NULL DEFAULT 0,  -- holds made
+    holds_confirmed  bigint NOT NULL DEFAULT 0,
+    holds_expired    bigint NOT NULL DEFAULT 0,
+    holds_released   bigint NOT NULL DEFAULT 0,
+    customers        bigint NOT NULL DEFAULT 0,  -- holders whose first hold of the event this was
+    buying_customers bigint NOT NULL DEFAULT 0,  -- holders whose first confirmed hold of the event this was
+    PRIMARY KEY (tenant_id, capacity_id, currency, stripe)
+) WITH (fillfactor = 50);
+COMMENT ON TABLE eventsvc.section_counters IS
+    'Per section, currency and writer stripe: seats held and sold, revenue and hold counts; sum the stripes (docs/capacity.md "Counter rows").';
+
+-- Who has held seats of an event: a customer is counted once per event (customers)
+-- and once when they first buy (buying_customers), exactly under concurrency (the
+-- primary key decides who was first).
+CREATE TABLE eventsvc.event_customers (
+    tenant_id  uuid NOT NULL,
+    event_id   uuid NOT NULL,
+    holder_id  text NOT NULL,
+    bought     boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (tenant_id, event_id, holder_id)
+);
+COMMENT ON TABLE eventsvc.event_customers IS
+    'One row per holder and event: the holder has held seats of the event (bought: and confirmed some).';
+
+ALTER TABLE eventsvc.section_counters ENABLE ROW LEVEL SECURITY;
+ALTER TABLE eventsvc.section_counters FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON eventsvc.section_counters TO eventsvc_user, eventsvc_service
+    USING (tenant_id = (SELECT eventsvc.current_tenant_id()))
+    WITH CHECK (tenant_id = (SELECT eventsvc.current_tenant_id()));
+ALTER TABLE eventsvc.event_customers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE eventsvc.event_customers FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON eventsvc.event_customers TO eventsvc_user, eventsvc_service
+    USING (tenant_id = (SELECT eventsvc.current_tenant_id()))
+    WITH CHECK (tenant_id = (SELECT eventsvc.current_tenant_id()));
+
+-- Data in a logical backup (part 90): pg_dump reads every table in one snapshot, so
+-- the restored counters agree with the restored holds.
+SELECT pg_catalog.pg_extension_config_dump('eventsvc.section_counters', '');
+SELECT pg_catalog.pg_extension_config_dump('eventsvc.event_customers', '');
+
+-- Counts every section and customer again from the hold rows (an upgrade from a
+-- version without counter rows, a data-only restore with triggers disabled, a repair
+-- after hold rows were written around the hold functions). Hold writers wait while
+-- it runs (SHARE lock on the holds). Superuser only. Returns the rows written.
+CREATE FUNCTION eventsvc.rebuild_section_counters() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    LOCK TABLE eventsvc.capacity_holds IN SHARE MODE;
+    DELETE FROM eventsvc.section_counters;
+    DELETE FROM eventsvc.event_customers;
+    INSERT INTO eventsvc.event_customers (tenant_id, event_id, holder_id, bought)
+    SELECT h.tenant_id, h.event_id, h.holder_id, bool_or(h.state = 'CONFIRMED')
+      FROM eventsvc.capacity_holds h GROUP BY 1, 2, 3;
+    WITH firsts AS (
+        SELECT DISTINCT ON (h.tenant_id, h.event_id, h.holder_id) h.tenant_id, h.capacity_id, coalesce(h.currency, '') AS currency
+          FROM eventsvc.capacity_holds h ORDER BY h.tenant_id, h.event_id, h.holder_id, h.created_at, h.id),
+    buys AS (
+        SELECT DISTINCT ON (h.tenant_id, h.event_id, h.holder_id) h.tenant_id, h.capacity_id, coalesce(h.currency, '') AS currency
+          FROM eventsvc.capacity_holds h WHERE h.state = 'CONFIRMED'
+         ORDER BY h.tenant_id, h.event_id, h.holder_id, h.confirmed_at, h.id),
+    sums AS (
+        SELECT h.tenant_id, h.capacity_id, coalesce(h.currency, '') AS currency,
+               coalesce(sum(h.quantity) FILTER (WHERE h.state = 'ACTIVE'), 0) AS held,
+               coalesce(sum(h.quantity) FILTER (WHERE h.state = 'CONFIRMED'), 0) AS sold,
+               coalesce(sum(h.quantity::bigint * h.unit_price) FILTER (WHERE h.state = 'CONFIRMED'), 0) AS revenue,
+               count(*) AS holds,
+               count(*) FILTER (WHERE h.state = 'CONFIRMED') AS holds_confirmed,
+               count(*) FILTER (WHERE h.state = 'EXPIRED') AS holds_expired,
+               count(*) FILTER (WHERE h.state = 'RELEASED') AS holds_released
+          FROM eventsvc.capacity_holds h GROUP BY 1, 2, 3),
+    first_counts AS (SELECT tenant_id, capacity_id, currency, count(*) AS n FROM firsts GROUP BY 1, 2, 3),
+    buy_counts AS (SELECT tenant_id, capacity_id, currency, count(*) AS n FROM buys GROUP BY 1, 2, 3)
+    INSERT INTO eventsvc.section_counters (tenant_id, capacity_id, currency, stripe, held, sold, revenue, holds,
+                                           holds_confirmed, holds_expired, holds_released, customers, buying_customers)
+    SELECT s.tenant_id, s.capacity_id, s.currency, 0, s.held, s.sold, s.revenue, s.holds, s.holds_confirmed,
+           s.holds_expired, s.holds_released, coalesce(f.n, 0), coalesce(b.n, 0)
+      FROM sums s
+      LEFT JOIN first_counts f ON (f.tenant_id, f.capacity_id, f.currency) = (s.tenant_id, s.capacity_id, s.currency)
+      LEFT JOIN buy_counts b ON (b.tenant_id, b.capacity_id, b.currency) = (s.tenant_id, s.capacity_id, s.currency);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION eventsvc.rebuild_section_counters() IS
+    'Counts every section''s counter rows and the event customers again from the hold rows (holds writers wait meanwhile). Superuser only.';
+REVOKE ALL ON FUNCTION eventsvc.rebuild_section_counters() FROM PUBLIC;
+
+GRANT SELECT ON eventsvc.section_counters, eventsvc.event_customers TO eventsvc_user, eventsvc_service;
