@@ -11,9 +11,8 @@
  * wait on each other's counter row and the update is a HOT update of a row
  * nobody else locks. Readers sum the stripes of a section.
  *
- * A database still at version 1.0 (the library is newer than the schema until
- * ALTER EXTENSION UPDATE) has no counter rows: then nothing is written and the
- * seats are summed from the holds, as that version did.
+ * A library built to serve 1.0 (the schema before counter rows) writes none
+ * and sums the holds, as that version did.
  * docs/capacity.md "Counter rows".
  */
 #include "core/core.h"
@@ -96,11 +95,15 @@ columns_forget(Datum arg, Oid relid)
 	}
 }
 
-/* Whether this database has counter rows (it is past 1.0). */
+/*
+ * Whether the schema this library serves has counter rows: they came with
+ * 1.1. (A database still at 1.0 is refused before any of this runs, see
+ * core/version.c; a library built to serve 1.0 writes none.)
+ */
 bool
 evs_counters_ready(void)
 {
-	return OidIsValid(evs_relation_oid_if_exists("section_counters"));
+	return strcmp(evs_library_version, "1.0") != 0;
 }
 
 /* This backend's stripe: its slot, unique among live backends (0 is the rebuild's). */
@@ -307,18 +310,17 @@ void
 evs_counters_add(Datum tenant, Datum section, const char *currency, const EvsCounterChange *c)
 {
 	static SPIPlanPtr insert_plan = NULL;
-	Oid			relid = evs_relation_oid_if_exists("section_counters");
 	Relation	rel;
 	bool		done = false;
 	Datum		v[13];
 	int			rc;
 
-	if (!OidIsValid(relid))
+	if (!evs_counters_ready())
 		return;
 	if (currency == NULL)
 		currency = "";
 	PreventCommandIfReadOnly("UPDATE");
-	rel = table_open(relid, RowExclusiveLock);
+	rel = table_open(evs_relation_oid("section_counters"), RowExclusiveLock);
 	if (columns_resolve(rel))
 		done = stripe_update_direct(rel, tenant, section, currency, c);
 	table_close(rel, NoLock);

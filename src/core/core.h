@@ -61,7 +61,6 @@ extern bool evs_is_tenant_admin(void);
 extern bool evs_is_service(void);
 extern void evs_require_admin(const char *action);
 extern Oid  evs_relation_oid(const char *relname); /* eventsvc.<relname>, error if missing */
-extern Oid  evs_relation_oid_if_exists(const char *relname); /* InvalidOid if missing (an older schema) */
 extern Oid  evs_schema_owner(void);               /* owner of schema eventsvc */
 /* The row of eventsvc.<relname> with these index keys (heap attnos), read without SPI:
  * false when none, else the named columns. */

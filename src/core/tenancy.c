@@ -160,7 +160,7 @@ is_uuid_text(const char *s)
  * lock) empties the list; a namespace invalidation (the schema renamed or
  * given to another owner) forgets the schema's owner too.
  */
-#define RELATION_OIDS_MAX 32
+#define RELATION_OIDS_MAX 16
 
 static struct
 {
@@ -214,13 +214,8 @@ evs_schema_owner(void)
 	return schema_owner;
 }
 
-/*
- * eventsvc.<relname>, or InvalidOid when there is none: a table added by a
- * later version is missing from a database not yet updated (ALTER EXTENSION
- * eventsvc UPDATE). Only found OIDs are kept; a missing one is looked up again.
- */
 Oid
-evs_relation_oid_if_exists(const char *relname)
+evs_relation_oid(const char *relname)
 {
 	Oid			nsp;
 	Oid			rel;
@@ -232,7 +227,10 @@ evs_relation_oid_if_exists(const char *relname)
 	nsp = get_namespace_oid("eventsvc", true);
 	rel = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
 	if (!OidIsValid(rel))
-		return InvalidOid;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("eventsvc.%s does not exist", relname),
+				 errhint("Run CREATE EXTENSION eventsvc CASCADE in this database.")));
 	register_callbacks();
 	if (n_relation_oids < RELATION_OIDS_MAX && strlen(relname) < NAMEDATALEN)
 	{
@@ -240,19 +238,6 @@ evs_relation_oid_if_exists(const char *relname)
 		relation_oids[n_relation_oids].oid = rel;
 		n_relation_oids++;
 	}
-	return rel;
-}
-
-Oid
-evs_relation_oid(const char *relname)
-{
-	Oid			rel = evs_relation_oid_if_exists(relname);
-
-	if (!OidIsValid(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("eventsvc.%s does not exist", relname),
-				 errhint("Run CREATE EXTENSION eventsvc CASCADE in this database.")));
 	return rel;
 }
 
