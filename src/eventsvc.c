@@ -13,6 +13,7 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+/* Each area defines its settings and, when preloaded, its shared memory and workers. */
 void
 _PG_init(void)
 {

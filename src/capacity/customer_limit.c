@@ -142,6 +142,7 @@ customer_seats(Datum tenant, Datum event_id, const char *holder)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/* Refuses a reservation that would take the holder past the per-customer limit of the event. */
 void
 evs_customer_limit_check(Datum tenant, Datum event_id, const char *holder, int32 tier_limit, int32 quantity)
 {

@@ -103,8 +103,6 @@ static int	evs_escrow_max_sections = 10000;
 static EscrowShared *escrow_shared = NULL;
 static HTAB *escrow_hash = NULL;
 static HTAB *local_entries = NULL;	/* key -> entry pointer; entries never move */
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool callbacks_registered = false;
 
 static EscrowRecord *records = NULL;
@@ -114,30 +112,24 @@ static int	maxrecords = 0;
 static Size
 escrow_shmem_size(void)
 {
-	return add_size(MAXALIGN(sizeof(EscrowShared)),
-					hash_estimate_size(evs_escrow_max_sections, sizeof(EvsEscrowEntry)));
+	return sizeof(EscrowShared);
 }
 
+/* the hash table of counters beside the struct, and the table's lock */
 static void
 escrow_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(escrow_shmem_size());
+	RequestAddinShmemSpace(hash_estimate_size(evs_escrow_max_sections, sizeof(EvsEscrowEntry)));
 	RequestNamedLWLockTranche("eventsvc_escrow", 1);
 }
 
+/* After a crash the postmaster runs this again: every counter starts unbuilt. */
 static void
-escrow_shmem_startup(void)
+escrow_shmem_attach(void *ptr, bool found)
 {
-	bool		found;
 	HASHCTL		info;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	/* After a crash the postmaster re-runs this: every counter starts unbuilt. */
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	escrow_shared = ShmemInitStruct("eventsvc escrow", sizeof(EscrowShared), &found);
+	escrow_shared = ptr;
 	if (!found)
 	{
 		escrow_shared->lock = &(GetNamedLWLockTranche("eventsvc_escrow"))->lock;
@@ -150,7 +142,6 @@ escrow_shmem_startup(void)
 	escrow_hash = ShmemInitHash("eventsvc escrow sections",
 								evs_escrow_max_sections, evs_escrow_max_sections,
 								&info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /* Called from evs_capacity_init: the table's size and, when preloaded, its shared memory. */
@@ -164,13 +155,8 @@ evs_escrow_init(void)
 								"Sections beyond this use row locks. Needs a restart.",
 								&evs_escrow_max_sections, 10000, 0, 10000000,
 								PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade ||
-		evs_escrow_max_sections <= 0)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = escrow_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = escrow_shmem_startup;
+	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade && evs_escrow_max_sections > 0)
+		evs_shmem_register("eventsvc escrow", escrow_shmem_size, escrow_shmem_request, escrow_shmem_attach);
 }
 
 /* ---- the backend's records and the transaction callbacks ---- */
@@ -490,6 +476,7 @@ escrow_lookup(Datum tenant_id, Datum section_id, bool create)
 	return e;
 }
 
+/* The section's shared counter, built if needed; NULL when the section stays on row locks. */
 EvsEscrowEntry *
 evs_escrow_section(Datum tenant_id, Datum section_id)
 {
@@ -508,6 +495,7 @@ evs_escrow_section(Datum tenant_id, Datum section_id)
 	return e;
 }
 
+/* Takes n seats from the counter (given back if the (sub)transaction aborts); false when short. */
 bool
 evs_escrow_take(EvsEscrowEntry *e, int64 n, int64 *remaining)
 {
@@ -541,6 +529,7 @@ evs_escrow_take(EvsEscrowEntry *e, int64 n, int64 *remaining)
 	return true;
 }
 
+/* Gives n seats back to the counter when the transaction commits (nothing on abort). */
 void
 evs_escrow_give_on_commit(EvsEscrowEntry *e, int64 n)
 {
@@ -558,12 +547,14 @@ evs_escrow_give_on_commit(EvsEscrowEntry *e, int64 n)
 	record_append(e, RECORD_GIVE, n);
 }
 
+/* Seats the counter has free now. */
 int64
 evs_escrow_available(EvsEscrowEntry *e)
 {
 	return (int64) pg_atomic_read_u64(&e->available);
 }
 
+/* Records of open transactions on the counter (drift is meaningful only at 0). */
 int
 evs_escrow_in_flight(EvsEscrowEntry *e)
 {

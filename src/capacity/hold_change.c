@@ -100,7 +100,6 @@ require_holder(Datum tenant, Datum hold_id)
 						errdetail("No hold %s in this tenant.", evs_uuid_text(hold_id))));
 }
 
-/* api.confirm_hold(hold_id): ACTIVE and unexpired -> CONFIRMED at the locked price. */
 /*
  * The start of a confirm or release: the hold id (required), and v[] = tenant,
  * hold, now. A retry with the same Idempotency-Key header (over HTTP) gets the
@@ -125,6 +124,7 @@ hold_change_begin(FunctionCallInfo fcinfo, const char *operation, Datum *v, EvsI
 	return evs_idempotency_begin(idem, operation, NULL, evs_jsonb_end(&st));
 }
 
+/* api.confirm_hold(hold_id): ACTIVE and unexpired -> CONFIRMED at the locked price. */
 Datum
 evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 {

@@ -73,6 +73,7 @@ evs_hold_write(SPIPlanPtr plan, Datum *values, const char *nulls, long limit)
 
 /* ---- the DML guard: hold rows change only through the hold functions ---- */
 
+/* Statement and row trigger on capacity_holds: refuses writes that do not come through evs_hold_write. */
 Datum
 evs_hold_guard_trigger(PG_FUNCTION_ARGS)
 {

@@ -404,12 +404,14 @@ evs_release_event_holds(Datum tenant_id, Datum event_id)
 	return n;
 }
 
+/* api.expire_holds(limit): evs_expire_holds for SQL (pg_cron, operators). */
 Datum
 evs_sql_expire_holds(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(evs_expire_holds(PG_ARGISNULL(0) ? EXPIRE_HOLDS_DEFAULT_LIMIT : PG_GETARG_INT32(0)));
 }
 
+/* eventsvc.release_event_holds(event_id): releases the caller's tenant's active holds of an event. */
 Datum
 evs_sql_release_event_holds(PG_FUNCTION_ARGS)
 {

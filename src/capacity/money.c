@@ -23,6 +23,7 @@ money_overflow(const char *what)
 			 errhint("Use a smaller quantity or price.")));
 }
 
+/* a + b, or an overflow error naming `what`. */
 int64
 evs_money_add(int64 a, int64 b, const char *what)
 {
@@ -33,6 +34,7 @@ evs_money_add(int64 a, int64 b, const char *what)
 	return r;
 }
 
+/* a - b, or an overflow error naming `what`. */
 int64
 evs_money_sub(int64 a, int64 b, const char *what)
 {
@@ -43,6 +45,7 @@ evs_money_sub(int64 a, int64 b, const char *what)
 	return r;
 }
 
+/* a * b, or an overflow error naming `what`. */
 int64
 evs_money_mul(int64 a, int64 b, const char *what)
 {

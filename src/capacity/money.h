@@ -1,6 +1,6 @@
 /*
  * money.h: exact money (money.c) and pricing tiers (pricing.c), shared with the
- * hold path in capacity.c, which locks a price snapshot into each hold.
+ * hold path in reserve.c, which locks a price snapshot into each hold.
  */
 #ifndef EVS_MONEY_H
 #define EVS_MONEY_H

@@ -117,6 +117,7 @@ evs_pricing_from_row(HeapTuple tup, TupleDesc desc, int o, TimestampTz at, EvsPr
 	out->price.minor_unit = DatumGetInt16(col(tup, desc, o + 21));
 }
 
+/* Loads a tier of the tenant with its price in force at `at`; false when there is none (SPI connected). */
 bool
 evs_pricing_load(Datum tenant_id, Datum pricing_id, TimestampTz at, EvsPricing *out)
 {
@@ -259,6 +260,7 @@ numeric_cmp_int(Datum num, int64 v)
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, num, NumericGetDatum(int64_to_numeric(v))));
 }
 
+/* BEFORE INSERT OR UPDATE on event_pricing: the tier rules for every writer. */
 Datum
 evs_pricing_validate_trigger(PG_FUNCTION_ARGS)
 {

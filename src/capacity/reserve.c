@@ -385,7 +385,7 @@ reserve_capacity(FunctionCallInfo fcinfo)
 		locked = evs_price_line_jsonb(&p.price, &line);
 	}
 
-	/* 6. the row (hold_insert.c) */
+	/* 6. the row (hold_store.c) */
 	{
 		EvsHoldRow	row = {
 			.tenant_id = tenant, .id = new_uuid(), .event_id = s.event_id, .capacity_id = section_id,

@@ -21,6 +21,7 @@ PG_FUNCTION_INFO_V1(evs_section_validate_trigger);
 PG_FUNCTION_INFO_V1(evs_section_delete_trigger);
 PG_FUNCTION_INFO_V1(evs_sql_check_capacity);
 
+/* A column of a trigger tuple by name; false when it is NULL. */
 bool
 evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value)
 {

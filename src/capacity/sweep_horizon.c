@@ -55,8 +55,6 @@ typedef struct HorizonShared
 } HorizonShared;
 
 static HorizonShared *horizon = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool callback_registered = false;
 
 /* this transaction */
@@ -73,22 +71,9 @@ horizon_size(void)
 }
 
 static void
-horizon_shmem_request(void)
+horizon_shmem_attach(void *ptr, bool found)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(horizon_size());
-}
-
-static void
-horizon_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	horizon = ShmemInitStruct("eventsvc sweep horizon", horizon_size(), &found);
+	horizon = ptr;
 	if (!found)
 	{
 		SpinLockInit(&horizon->mutex);
@@ -97,19 +82,14 @@ horizon_shmem_startup(void)
 		for (int i = 0; i <= MaxBackends; i++)
 			pg_atomic_init_u64(&horizon->writers[i], 0);
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /* Called from evs_capacity_init: when preloaded, the horizon's shared memory. */
 void
 evs_sweep_horizon_init(void)
 {
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = horizon_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = horizon_shmem_startup;
+	if (process_shared_preload_libraries_in_progress)
+		evs_shmem_register("eventsvc sweep horizon", horizon_size, NULL, horizon_shmem_attach);
 }
 
 static bool

@@ -12,6 +12,7 @@ PG_FUNCTION_INFO_V1(evs_sql_now);
 
 static int	evs_clock_offset_seconds = 0;
 
+/* Called from evs_core_init: the clock's setting. */
 void
 evs_clock_init(void)
 {
@@ -28,6 +29,7 @@ evs_clock_init(void)
 							NULL, NULL, NULL);
 }
 
+/* eventsvc's current time: the transaction start plus eventsvc.clock_offset_seconds. */
 TimestampTz
 evs_now(void)
 {
@@ -35,6 +37,7 @@ evs_now(void)
 		(TimestampTz) evs_clock_offset_seconds * USECS_PER_SEC;
 }
 
+/* eventsvc.now(): evs_now for SQL. */
 Datum
 evs_sql_now(PG_FUNCTION_ARGS)
 {

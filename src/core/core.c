@@ -4,6 +4,7 @@
  */
 #include "core/core.h"
 
+/* Called from _PG_init: each core module's settings and shared memory. */
 void
 evs_core_init(void)
 {

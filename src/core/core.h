@@ -39,6 +39,10 @@ extern const char *const evs_library_version;
 extern EvsSchemaState evs_schema_state(const char **installed);
 extern void evs_require_current_schema(void);
 
+/* shmem.c: a module's struct in shared memory, registered while preloading (see shmem.c) */
+extern void evs_shmem_register(const char *name, Size (*size) (void), void (*request) (void),
+							   void (*attach) (void *ptr, bool found));
+
 /* clock.c: the one clock every date rule and hold expiry reads */
 extern void evs_clock_init(void);
 extern TimestampTz evs_now(void);

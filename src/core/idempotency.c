@@ -60,6 +60,7 @@ evs_idempotency_header_present(void)
 	return headers != NULL && strstr(headers, "\"idempotency-key\"") != NULL;
 }
 
+/* Reserves the call's key; returns the stored response of a replay, or NULL to go ahead. */
 Jsonb *
 evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 					  const char *key_or_null, Jsonb *request)
@@ -169,6 +170,7 @@ evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 	return replay;
 }
 
+/* Stores the response under the reserved key (same transaction as the work). */
 void
 evs_idempotency_finish(EvsIdempotency *idem, Jsonb *response)
 {

@@ -37,46 +37,32 @@ typedef struct OutboxShared
 } OutboxShared;
 
 static OutboxShared *outbox_shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool wake_pending = false;
 static bool xact_cb_registered = false;
 
-static void
-outbox_shmem_request(void)
+static Size
+outbox_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(OutboxShared)));
+	return sizeof(OutboxShared);
 }
 
 static void
-outbox_shmem_startup(void)
+outbox_shmem_attach(void *ptr, bool found)
 {
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	outbox_shared = ShmemInitStruct("eventsvc outbox relay", sizeof(OutboxShared), &found);
+	outbox_shared = ptr;
 	if (!found)
 	{
 		SpinLockInit(&outbox_shared->mutex);
 		outbox_shared->relay_latch = NULL;
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /* Called from evs_core_init: when preloaded, the relay's latch slot in shared memory. */
 void
 evs_outbox_init(void)
 {
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = outbox_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = outbox_shmem_startup;
+	if (process_shared_preload_libraries_in_progress)
+		evs_shmem_register("eventsvc outbox relay", outbox_shmem_size, NULL, outbox_shmem_attach);
 }
 
 /* The relay's latch, set at every commit that added outbox rows; NULL when the relay stops. */
@@ -224,6 +210,7 @@ evs_outbox_emit_key(Datum tenant_id, Datum aggregate_id, const char *routing_key
 	return evs_outbox_emit(tenant_id, aggregate_id, exchange, routing_key, JsonbPGetDatum(data));
 }
 
+/* eventsvc.outbox_emit(tenant, aggregate, exchange, routing_key, data): evs_outbox_emit for SQL. */
 Datum
 evs_sql_outbox_emit(PG_FUNCTION_ARGS)
 {

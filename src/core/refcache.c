@@ -36,7 +36,6 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
-#include "capacity/capacity_internal.h"
 
 PG_FUNCTION_INFO_V1(evs_refcache_trigger);
 PG_FUNCTION_INFO_V1(evs_sql_reference_generation);
@@ -56,8 +55,6 @@ typedef struct RefEntry
 } RefEntry;
 
 static RefShared *ref_shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static bool callbacks_registered = false;
 static bool wrote_reference = false;	/* this transaction changed reference rows */
@@ -66,39 +63,29 @@ static MemoryContext cache_cxt = NULL;
 static HTAB *cache = NULL;
 static uint64 cache_generation = 0;		/* generation the copies are valid for; 0: none */
 
-static void
-ref_shmem_request(void)
+static Size
+ref_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(RefShared)));
+	return sizeof(RefShared);
 }
 
 static void
-ref_shmem_startup(void)
+ref_shmem_attach(void *ptr, bool found)
 {
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	ref_shared = ShmemInitStruct("eventsvc reference generation", sizeof(RefShared), &found);
+	ref_shared = ptr;
 	if (!found)
 		pg_atomic_init_u64(&ref_shared->generation, 1);
-	LWLockRelease(AddinShmemInitLock);
 }
 
+/* Called from evs_core_init: when preloaded, the shared reference generation. */
 void
 evs_refcache_init(void)
 {
-	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = ref_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = ref_shmem_startup;
+	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
+		evs_shmem_register("eventsvc reference generation", ref_shmem_size, NULL, ref_shmem_attach);
 }
 
+/* The shared reference generation (0: none, nothing is kept); read it before the snapshot. */
 uint64
 evs_refcache_generation(void)
 {
@@ -215,6 +202,7 @@ evs_refcache_invalidate(void)
 	bump();
 }
 
+/* The kept copy of a reference row loaded under `generation`, or NULL. */
 HeapTuple
 evs_refcache_lookup(const EvsRefKey *key, uint64 generation, TupleDesc *desc)
 {
@@ -245,6 +233,7 @@ evs_refcache_lookup(const EvsRefKey *key, uint64 generation, TupleDesc *desc)
 	return e->tuple;
 }
 
+/* Keeps a copy of a reference row loaded under `generation`. */
 void
 evs_refcache_store(const EvsRefKey *key, uint64 generation, HeapTuple tuple, TupleDesc desc)
 {

@@ -84,6 +84,7 @@ claim_key(Jsonb *jb, const char *key)
 	return getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
 }
 
+/* The verified JWT claims of this request, parsed once per claims text; NULL without claims. */
 const EvsClaims *
 evs_request_claims(void)
 {
@@ -214,6 +215,7 @@ evs_schema_owner(void)
 	return schema_owner;
 }
 
+/* The OID of eventsvc.<relname>, kept until a relcache or namespace invalidation. */
 Oid
 evs_relation_oid(const char *relname)
 {
@@ -299,6 +301,7 @@ lookup_tenant(pg_uuid_t *id, bool *active)
 	return found;
 }
 
+/* The caller's tenant (uuid Datum), validated; an error when there is none or it is inactive. */
 Datum
 evs_current_tenant(void)
 {
@@ -363,6 +366,7 @@ evs_current_tenant(void)
 	return UUIDPGetDatum(result);
 }
 
+/* Who acts: the claims' sub, else app.current_user_id, else the session role. */
 char *
 evs_current_actor(void)
 {
@@ -391,18 +395,21 @@ has_role(const char *rolname)
 	return OidIsValid(role) && has_privs_of_role(GetOuterUserId(), role);
 }
 
+/* Whether the session role is a member of eventsvc_admin. */
 bool
 evs_is_tenant_admin(void)
 {
 	return has_role("eventsvc_admin");
 }
 
+/* Whether the session role is a member of eventsvc_service. */
 bool
 evs_is_service(void)
 {
 	return has_role("eventsvc_service");
 }
 
+/* An error unless the caller is a tenant admin. */
 void
 evs_require_admin(const char *action)
 {
@@ -413,18 +420,21 @@ evs_require_admin(const char *action)
 				 errhint("Call as a member of role eventsvc_admin.")));
 }
 
+/* eventsvc.current_tenant_id(): evs_current_tenant for SQL (and RLS). */
 Datum
 evs_sql_current_tenant_id(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_DATUM(evs_current_tenant());
 }
 
+/* eventsvc.current_actor(): evs_current_actor for SQL. */
 Datum
 evs_sql_current_actor(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(evs_current_actor()));
 }
 
+/* eventsvc.is_tenant_admin(): evs_is_tenant_admin for SQL. */
 Datum
 evs_sql_is_tenant_admin(PG_FUNCTION_ARGS)
 {

@@ -1,5 +1,5 @@
 /*
- * confirmation.c: critical-change confirmation tokens (map 4.7): after sales,
+ * confirmation.c: critical-change confirmation tokens: after sales,
  * a change of a critical field needs a tenant admin who confirms it with a
  * token bound to the event, the user and the exact change. Declared in
  * lifecycle_internal.h; see docs/lifecycle.md.
@@ -17,7 +17,7 @@
 #define CHANGE_HASH "sha256(convert_to($2::text || '|' || $4 || '|' || $5::text, 'UTF8'))"
 
 /*
- * The critical-change gate (map 4.7). With no sold tickets, or no critical
+ * The critical-change gate. With no sold tickets, or no critical
  * field in the change, returns NULL: go ahead. Otherwise only a tenant admin
  * may go on: without a token a new one is stored and returned as the
  * {"status":"confirmation_required"} result (the caller must then stop, and

@@ -98,6 +98,7 @@ lc_unique_slug(Datum tenant, Datum venue, const char *name, Datum self, bool has
 	return evs_get_text(0, 1);
 }
 
+/* The event's primary category, when given, is an active category. */
 void
 lc_check_category(Jsonb *ev)
 {
@@ -129,6 +130,7 @@ lc_sections_total(Datum tenant, Datum id)
 	return DatumGetInt64(evs_get(0, 1, &isnull));
 }
 
+/* The sections fit the event's capacity, and the event the venue's. */
 void
 lc_check_capacity_fits(int64 sections, bool has_capacity, int32 capacity, int32 venue_capacity)
 {

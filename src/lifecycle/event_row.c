@@ -53,6 +53,7 @@ lc_lock_event(Datum tenant, Datum id, EventRow *ev)
 	ev->row = DatumGetJsonbP(evs_get(0, 4, &isnull));
 }
 
+/* The event as api functions return it (eventsvc.event_document). */
 Jsonb *
 lc_event_document(Datum id)
 {
@@ -81,6 +82,7 @@ lc_emit(Datum tenant, Datum event, const char *routing_key, Jsonb *extra)
 	evs_switch_back(&ctx);
 }
 
+/* A call on one existing event: replay, or lock it and run `action`; closes SPI. */
 Datum
 lc_event_call(Datum tenant, Datum id, const char *operation, const char *key,
 			  Jsonb *request, EventAction action, const void *context)
@@ -114,12 +116,14 @@ lc_json_pair(const char *k1, const char *v1, const char *k2, const char *v2)
 	return evs_jsonb_end(&st);
 }
 
+/* Argument n as a C string, NULL for SQL NULL. */
 char *
 lc_opt_text(FunctionCallInfo fcinfo, int n)
 {
 	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
+/* Argument n, a required uuid named `name`. */
 Datum
 lc_require_uuid(FunctionCallInfo fcinfo, int n, const char *name)
 {

@@ -4,7 +4,8 @@
  * UPDATE alike (BEFORE INSERT OR UPDATE trigger events_write_rules). The API
  * checks the same rules first, with messages that name its parameters; this
  * trigger is what holds when something writes the table another way.
- * See docs/tenancy.md "Write rules" and docs/lifecycle.md.
+ * See docs/discovery.md (an on-chain address belongs to one event) and
+ * docs/lifecycle.md.
  */
 #include "lifecycle/lifecycle.h"
 

@@ -24,7 +24,7 @@ PG_FUNCTION_INFO_V1(evs_api_transition_event);
 PG_FUNCTION_INFO_V1(evs_api_postpone_event);
 PG_FUNCTION_INFO_V1(evs_api_reschedule_event);
 
-/* Fields whose change after sales needs an admin's confirmed override (map 4.7). */
+/* Fields whose change after sales needs an admin's confirmed override (docs/lifecycle.md). */
 #define CRITICAL_FIELDS "{venue_id,starts_at,ends_at,capacity,timezone}"
 
 /* ---------- update ---------- */
@@ -340,6 +340,7 @@ delete_action(EventRow *ev, const void *context)
 	return result;
 }
 
+/* api.delete_event(event_id, idempotency_key). */
 Datum
 evs_api_delete_event(PG_FUNCTION_ARGS)
 {

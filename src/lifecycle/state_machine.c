@@ -52,6 +52,7 @@ static const uint32 transitions[S_COUNT] = {
 	[S_RESCHEDULED] = TO(S_PUBLISHED) | TO(S_ON_SALE) | TO(S_CANCELLED),
 };
 
+/* The status of a name, -1 when unknown. */
 int
 evs_status_from_name(const char *name)
 {
@@ -61,12 +62,14 @@ evs_status_from_name(const char *name)
 	return -1;
 }
 
+/* The name of a status. */
 const char *
 evs_status_name(int status)
 {
 	return (status >= 0 && status < S_COUNT) ? status_names[status] : "?";
 }
 
+/* Whether the state machine has the edge from -> to. */
 bool
 evs_transition_allowed(int from, int to)
 {
@@ -87,6 +90,7 @@ allowed_targets(int from)
 	return buf.len ? buf.data : pstrdup("none (terminal state)");
 }
 
+/* Refuses an illegal status change (PT409 naming the allowed targets) and DRAFT with tickets sold. */
 void
 evs_check_transition(Datum tenant_id, Datum event_id, const char *from, const char *to)
 {

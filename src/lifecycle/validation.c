@@ -29,6 +29,7 @@ cmp_numerics(Numeric a, Numeric b)
  */
 static char field_prefix[64] = "";
 
+/* Names fields in errors as prefix + key ("sections[2]."); NULL clears. */
 void
 evs_field_prefix(const char *prefix)
 {
@@ -50,6 +51,7 @@ field(Jsonb *obj, const char *key, enum jbvType type, const char *what)
 	return v;
 }
 
+/* A string field, NULL when absent or null; another type is an error. */
 char *
 evs_field_text(Jsonb *obj, const char *key)
 {
@@ -60,6 +62,7 @@ evs_field_text(Jsonb *obj, const char *key)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
+/* A time field; false when absent; not a finite time is an error. */
 bool
 evs_field_timestamptz(Jsonb *obj, const char *key, TimestampTz *out)
 {
@@ -76,6 +79,7 @@ evs_field_timestamptz(Jsonb *obj, const char *key, TimestampTz *out)
 	return true;
 }
 
+/* A boolean field, dflt when absent. */
 bool
 evs_field_bool(Jsonb *obj, const char *key, bool dflt)
 {
@@ -95,6 +99,7 @@ field_numeric(Jsonb *obj, const char *key)
 	return v ? v->val.numeric : NULL;
 }
 
+/* An integer field; false when absent; not a whole number in range is an error. */
 bool
 evs_field_int(Jsonb *obj, const char *key, int32 *out)
 {

@@ -1,18 +1,15 @@
 /*
- * amqp.c: the worker's one connection to RabbitMQ (rabbitmq-c 0.11).
- *
- * One channel in confirm mode. A batch is published as a window of
- * unconfirmed messages (never one round trip per message) and the confirms are
- * read back frame by frame: basic.ack / basic.nack (with `multiple`) and
- * basic.return (an unroutable mandatory message; RabbitMQ sends the return
- * before the ack of the same message). Delivery tags count from 1 per channel
- * after confirm.select, so tag - first_tag is the index in the batch.
+ * amqp.c: the worker's one connection to RabbitMQ (rabbitmq-c 0.11): its
+ * settings, connecting (TCP or TLS, login, one channel in confirm mode, the
+ * exchanges declared) and closing, and the words for what went wrong.
+ * Publishing with confirms is amqp_publish.c.
  *
  * Any library or socket error is the broker's fault, not the message's: the
  * connection is dropped and the caller releases the unconfirmed rows without
  * counting an attempt. Runs only in the worker, never in a user's backend.
  */
 #include "worker/worker_internal.h"
+#include "worker/amqp_conn.h"
 
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -21,16 +18,12 @@
 #include <netdb.h>
 #include <poll.h>
 #include <unistd.h>
-#include <amqp.h>
-#include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 #include <amqp_ssl_socket.h>
 #include <openssl/err.h>
 
 #include "utils/memutils.h"
 #include "utils/guc.h"
-
-#define EVS_CHANNEL 1
 
 /* ---- settings ---- */
 char	   *evs_amqp_host = NULL;
@@ -78,36 +71,36 @@ evs_amqp_init(void)
 							NULL, NULL, NULL);
 }
 
-static amqp_connection_state_t conn = NULL;
-static uint64 next_tag = 1;		/* delivery tag of the next publish */
+amqp_connection_state_t evs_amqp_conn = NULL;
+uint64		evs_amqp_next_tag = 1;
 
-static void abandon_all(void);
-
+/* Whether the worker has a broker connection. */
 bool
 evs_amqp_is_connected(void)
 {
-	return conn != NULL;
+	return evs_amqp_conn != NULL;
 }
 
+/* Closes the broker connection (politely when it still works). */
 void
 evs_amqp_disconnect(void)
 {
-	if (conn == NULL)
+	if (evs_amqp_conn == NULL)
 		return;
 	/* A polite close when the socket still works; destroy frees in any case. */
-	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
-	amqp_destroy_connection(conn);
-	conn = NULL;
-	abandon_all();
+	amqp_connection_close(evs_amqp_conn, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(evs_amqp_conn);
+	evs_amqp_conn = NULL;
+	evs_amqp_forget_batches();
 }
 
-/* Drop a broken connection without the close handshake (it could block). */
-static void
-amqp_abandon(void)
+/* Drops a broken connection without the close handshake (it could block). */
+void
+evs_amqp_drop(void)
 {
-	if (conn != NULL)
-		amqp_destroy_connection(conn);
-	conn = NULL;
+	if (evs_amqp_conn != NULL)
+		amqp_destroy_connection(evs_amqp_conn);
+	evs_amqp_conn = NULL;
 }
 
 /*
@@ -166,8 +159,8 @@ connect_errno(const char *host, int port, int timeout_ms)
  * underneath: the last OpenSSL error for TLS failures (certificate, host
  * name), else the errno the failing call left (connection reset, broken pipe).
  */
-static void
-status_text(int st, int saved_errno, char *buf, size_t len)
+void
+evs_amqp_status_text(int st, int saved_errno, char *buf, size_t len)
 {
 	unsigned long ssl_error = 0;
 	unsigned long e;
@@ -192,8 +185,9 @@ status_text(int st, int saved_errno, char *buf, size_t len)
 		snprintf(buf, len, "%s", amqp_error_string2(st));
 }
 
-static void
-reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
+/* What a failed rabbitmq-c call (`what`) replied, as words in err. */
+void
+evs_amqp_reply_error(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
 {
 	switch (r.reply_type)
 	{
@@ -262,6 +256,7 @@ amqp_password(char *buf, size_t len, char *err, size_t errlen)
 	return true;
 }
 
+/* Connects (channel in confirm mode, exchanges declared) unless connected; false with err on failure. */
 bool
 evs_amqp_ensure_connected(char *err, size_t errlen)
 {
@@ -272,18 +267,18 @@ evs_amqp_ensure_connected(char *err, size_t errlen)
 	int			i;
 	int			st;
 
-	if (conn != NULL)
+	if (evs_amqp_conn != NULL)
 		return true;
 
-	conn = amqp_new_connection();
-	if (conn == NULL)
+	evs_amqp_conn = amqp_new_connection();
+	if (evs_amqp_conn == NULL)
 	{
 		snprintf(err, errlen, "out of memory creating the AMQP connection");
 		return false;
 	}
 	if (evs_amqp_tls)
 	{
-		sock = amqp_ssl_socket_new(conn);
+		sock = amqp_ssl_socket_new(evs_amqp_conn);
 		if (sock != NULL)
 		{
 			amqp_ssl_socket_set_verify_peer(sock, evs_amqp_tls_verify);
@@ -292,17 +287,17 @@ evs_amqp_ensure_connected(char *err, size_t errlen)
 				amqp_ssl_socket_set_cacert(sock, evs_amqp_cacert) != AMQP_STATUS_OK)
 			{
 				snprintf(err, errlen, "cannot load CA certificate \"%s\"", evs_amqp_cacert);
-				amqp_abandon();
+				evs_amqp_drop();
 				return false;
 			}
 		}
 	}
 	else
-		sock = amqp_tcp_socket_new(conn);
+		sock = amqp_tcp_socket_new(evs_amqp_conn);
 	if (sock == NULL)
 	{
 		snprintf(err, errlen, "cannot create the AMQP socket");
-		amqp_abandon();
+		evs_amqp_drop();
 		return false;
 	}
 	tv.tv_sec = evs_amqp_timeout_ms / 1000;
@@ -317,59 +312,59 @@ evs_amqp_ensure_connected(char *err, size_t errlen)
 
 		if (st == AMQP_STATUS_SOCKET_ERROR && (saved_errno == 0 || saved_errno == EINPROGRESS))
 			saved_errno = connect_errno(evs_amqp_host, evs_amqp_port, Min(evs_amqp_timeout_ms, 1000));
-		status_text(st, saved_errno, why, sizeof(why));
+		evs_amqp_status_text(st, saved_errno, why, sizeof(why));
 		snprintf(err, errlen, "cannot connect to %s:%d: %s", evs_amqp_host, evs_amqp_port, why);
-		amqp_abandon();
+		evs_amqp_drop();
 		return false;
 	}
-	amqp_set_handshake_timeout(conn, &tv);
-	amqp_set_rpc_timeout(conn, &tv);
+	amqp_set_handshake_timeout(evs_amqp_conn, &tv);
+	amqp_set_rpc_timeout(evs_amqp_conn, &tv);
 
 	if (!amqp_password(password, sizeof(password), err, errlen))
 	{
-		amqp_abandon();
+		evs_amqp_drop();
 		return false;
 	}
 	/* heartbeat 0: the worker sleeps on its latch and cannot answer heartbeats;
 	 * a dead connection shows up as an error or a confirm timeout instead. */
-	r = amqp_login(conn, evs_amqp_vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+	r = amqp_login(evs_amqp_conn, evs_amqp_vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
 				   evs_amqp_user, password);
 	explicit_bzero(password, sizeof(password));
 	if (r.reply_type != AMQP_RESPONSE_NORMAL)
 	{
-		reply_error(r, "login", err, errlen);
-		amqp_abandon();
+		evs_amqp_reply_error(r, "login", err, errlen);
+		evs_amqp_drop();
 		return false;
 	}
-	amqp_channel_open(conn, EVS_CHANNEL);
-	r = amqp_get_rpc_reply(conn);
+	amqp_channel_open(evs_amqp_conn, EVS_AMQP_CHANNEL);
+	r = amqp_get_rpc_reply(evs_amqp_conn);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL)
 	{
-		reply_error(r, "channel.open", err, errlen);
-		amqp_abandon();
+		evs_amqp_reply_error(r, "channel.open", err, errlen);
+		evs_amqp_drop();
 		return false;
 	}
 	for (i = 0; i < EVS_EXCHANGE_COUNT; i++)
 	{
-		amqp_exchange_declare(conn, EVS_CHANNEL, amqp_cstring_bytes(evs_exchanges[i]),
+		amqp_exchange_declare(evs_amqp_conn, EVS_AMQP_CHANNEL, amqp_cstring_bytes(evs_exchanges[i]),
 							  amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
-		r = amqp_get_rpc_reply(conn);
+		r = amqp_get_rpc_reply(evs_amqp_conn);
 		if (r.reply_type != AMQP_RESPONSE_NORMAL)
 		{
-			reply_error(r, "exchange.declare", err, errlen);
-			amqp_abandon();
+			evs_amqp_reply_error(r, "exchange.declare", err, errlen);
+			evs_amqp_drop();
 			return false;
 		}
 	}
-	amqp_confirm_select(conn, EVS_CHANNEL);
-	r = amqp_get_rpc_reply(conn);
+	amqp_confirm_select(evs_amqp_conn, EVS_AMQP_CHANNEL);
+	r = amqp_get_rpc_reply(evs_amqp_conn);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL)
 	{
-		reply_error(r, "confirm.select", err, errlen);
-		amqp_abandon();
+		evs_amqp_reply_error(r, "confirm.select", err, errlen);
+		evs_amqp_drop();
 		return false;
 	}
-	next_tag = 1;
+	evs_amqp_next_tag = 1;
 	return true;
 }
 
@@ -378,321 +373,5 @@ evs_amqp_ensure_connected(char *err, size_t errlen)
 int
 evs_amqp_socket(void)
 {
-	return conn != NULL ? amqp_get_sockfd(conn) : -1;
-}
-
-/*
- * Batches sent and not yet fully confirmed, at most two: the relay sends the
- * next batch before it waits for the confirms of the previous one, so the
- * database work of one batch overlaps the broker's work on the other. A
- * confirm (possibly `multiple`, spanning both) goes to whichever batch holds
- * the tag.
- */
-#define MAX_INFLIGHT 2
-static EvsAmqpBatch *inflight[MAX_INFLIGHT];
-static int	ninflight = 0;
-
-static void
-inflight_forget(EvsAmqpBatch *b)
-{
-	int			i,
-				j;
-
-	for (i = 0; i < ninflight; i++)
-		if (inflight[i] == b)
-		{
-			for (j = i; j < ninflight - 1; j++)
-				inflight[j] = inflight[j + 1];
-			ninflight--;
-			return;
-		}
-}
-
-/* Drop the connection; batches in flight keep the results they have. */
-static void
-abandon_all(void)
-{
-	ninflight = 0;
-	amqp_abandon();
-}
-
-static EvsAmqpMsg *
-find_by_message_id(amqp_bytes_t id)
-{
-	int			i,
-				k;
-
-	for (k = 0; k < ninflight; k++)
-		for (i = 0; i < inflight[k]->n; i++)
-		{
-			EvsAmqpMsg *m = &inflight[k]->msgs[i];
-
-			if (strlen(m->message_id) == id.len && memcmp(m->message_id, id.bytes, id.len) == 0)
-				return m;
-		}
-	return NULL;
-}
-
-static void
-confirm_range(uint64 from, uint64 to, bool ack)
-{
-	int			k;
-
-	for (k = 0; k < ninflight; k++)
-	{
-		EvsAmqpBatch *b = inflight[k];
-		uint64		lo,
-					hi,
-					t;
-
-		if (b->n == 0)
-			continue;
-		lo = Max(from, b->first_tag);
-		hi = Min(to, b->first_tag + b->n - 1);
-		for (t = lo; t <= hi; t++)
-		{
-			EvsAmqpMsg *m = &b->msgs[t - b->first_tag];
-
-			if (m->confirmed)
-				continue;
-			m->confirmed = true;
-			b->pending--;
-			/* a returned message is acked too; it stays returned */
-			if (m->result != EVS_PUB_UNKNOWN)
-				continue;
-			if (ack)
-				m->result = EVS_PUB_OK;
-			else
-			{
-				m->result = EVS_PUB_NACKED;
-				snprintf(m->error, sizeof(m->error), "rejected by the broker (basic.nack)");
-			}
-		}
-	}
-}
-
-/* Handle one frame from the broker; false when the connection has to go. */
-static bool
-dispatch(amqp_frame_t *f, char *err, size_t errlen)
-{
-	if (f->frame_type != AMQP_FRAME_METHOD)
-		return true;
-	switch (f->payload.method.id)
-	{
-		case AMQP_BASIC_ACK_METHOD:
-			{
-				amqp_basic_ack_t *a = (amqp_basic_ack_t *) f->payload.method.decoded;
-
-				confirm_range(a->multiple ? 0 : a->delivery_tag, a->delivery_tag, true);
-				break;
-			}
-		case AMQP_BASIC_NACK_METHOD:
-			{
-				amqp_basic_nack_t *a = (amqp_basic_nack_t *) f->payload.method.decoded;
-
-				confirm_range(a->multiple ? 0 : a->delivery_tag, a->delivery_tag, false);
-				break;
-			}
-		case AMQP_BASIC_RETURN_METHOD:
-			{
-				amqp_basic_return_t *ret = (amqp_basic_return_t *) f->payload.method.decoded;
-				char		reason[96];
-				amqp_message_t msg;
-				amqp_rpc_reply_t r;
-				EvsAmqpMsg *m = NULL;
-
-				snprintf(reason, sizeof(reason), "returned by the broker: %u %.*s",
-						 ret->reply_code, (int) Min(ret->reply_text.len, 60),
-						 (char *) ret->reply_text.bytes);
-				/* header and body frames of the returned message follow */
-				r = amqp_read_message(conn, EVS_CHANNEL, &msg, 0);
-				if (r.reply_type != AMQP_RESPONSE_NORMAL)
-				{
-					reply_error(r, "reading a returned message", err, errlen);
-					return false;
-				}
-				if (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-					m = find_by_message_id(msg.properties.message_id);
-				amqp_destroy_message(&msg);
-				if (m != NULL && m->result == EVS_PUB_UNKNOWN)
-				{
-					m->result = EVS_PUB_RETURNED;
-					strlcpy(m->error, reason, sizeof(m->error));
-				}
-				break;
-			}
-		case AMQP_CHANNEL_CLOSE_METHOD:
-		case AMQP_CONNECTION_CLOSE_METHOD:
-			snprintf(err, errlen, "broker closed the %s",
-					 f->payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel" : "connection");
-			return false;
-		default:
-			break;
-	}
-	return true;
-}
-
-/*
- * Read whatever arrived without blocking: confirms of a batch in flight are
- * kept; a close from the broker or a dead socket drops the connection.
- * Returns whether it is still up.
- */
-bool
-evs_amqp_check_alive(char *err, size_t errlen)
-{
-	if (conn == NULL)
-		return false;
-	for (;;)
-	{
-		amqp_frame_t f;
-		struct timeval zero = {0, 0};
-		int			st;
-		int			saved_errno;
-		char		why[320];
-
-		errno = 0;
-		st = amqp_simple_wait_frame_noblock(conn, &f, &zero);
-		saved_errno = errno;
-		if (st == AMQP_STATUS_TIMEOUT)
-			break;
-		if (st != AMQP_STATUS_OK)
-		{
-			status_text(st, saved_errno, why, sizeof(why));
-			snprintf(err, errlen, "connection lost: %s", why);
-			abandon_all();
-			return false;
-		}
-		if (!dispatch(&f, err, errlen))
-		{
-			abandon_all();
-			return false;
-		}
-	}
-	if (ninflight == 0)
-		amqp_maybe_release_buffers(conn);
-	return true;
-}
-
-/*
- * Send a batch without waiting. It is registered as in flight; its results
- * fill in as confirms arrive, here or in a later evs_amqp_wait_batch.
- */
-bool
-evs_amqp_send_batch(EvsAmqpBatch *b, char *err, size_t errlen)
-{
-	amqp_basic_properties_t props;
-	amqp_table_entry_t hdr[2];
-	int			i;
-
-	if (conn == NULL && !evs_amqp_ensure_connected(err, errlen))
-		return false;
-	if (ninflight >= MAX_INFLIGHT)
-		elog(ERROR, "eventsvc worker: too many outbox batches in flight");
-	if (!evs_amqp_check_alive(err, errlen))
-		return false;
-
-	b->first_tag = next_tag;
-	b->pending = b->n;
-	for (i = 0; i < b->n; i++)
-	{
-		b->msgs[i].result = EVS_PUB_UNKNOWN;
-		b->msgs[i].confirmed = false;
-		b->msgs[i].error[0] = '\0';
-	}
-	inflight[ninflight++] = b;
-	for (i = 0; i < b->n; i++)
-	{
-		EvsAmqpMsg *m = &b->msgs[i];
-		int			st;
-
-		memset(&props, 0, sizeof(props));
-		props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-			AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG |
-			AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
-		props.content_type = amqp_cstring_bytes("application/json");
-		props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-		props.message_id = amqp_cstring_bytes(m->message_id);
-		props.type = amqp_cstring_bytes(m->routing_key);
-		props.timestamp = (uint64_t) m->timestamp;
-		props.app_id = amqp_cstring_bytes("event-service");
-		hdr[0].key = amqp_cstring_bytes("tenant_id");
-		hdr[0].value.kind = AMQP_FIELD_KIND_UTF8;
-		hdr[0].value.value.bytes = amqp_cstring_bytes(m->tenant_id);
-		hdr[1].key = amqp_cstring_bytes("sequence");
-		hdr[1].value.kind = AMQP_FIELD_KIND_I64;
-		hdr[1].value.value.i64 = m->sequence;
-		props.headers.num_entries = 2;
-		props.headers.entries = hdr;
-
-		st = amqp_basic_publish(conn, EVS_CHANNEL, amqp_cstring_bytes(m->exchange),
-								amqp_cstring_bytes(m->routing_key), 1, 0, &props,
-								(amqp_bytes_t)
-								{
-									.len = m->body_len,.bytes = m->body
-								});
-		if (st != AMQP_STATUS_OK)
-		{
-			snprintf(err, errlen, "publish failed: %s", amqp_error_string2(st));
-			abandon_all();
-			return false;
-		}
-		next_tag++;
-	}
-	return true;
-}
-
-/*
- * Wait until every message of b has a confirm, then forget b. False when the
- * connection failed (it is then dropped): messages left EVS_PUB_UNKNOWN, in b
- * and in any other batch that was in flight, must be released, not counted
- * against.
- */
-bool
-evs_amqp_wait_batch(EvsAmqpBatch *b, int timeout_ms, char *err, size_t errlen)
-{
-	TimestampTz deadline = GetCurrentTimestamp() + (int64) timeout_ms * 1000;
-
-	while (b->pending > 0)
-	{
-		amqp_frame_t f;
-		struct timeval tv;
-		long		left_ms = (long) ((deadline - GetCurrentTimestamp()) / 1000);
-		int			st;
-
-		if (conn == NULL)
-		{
-			snprintf(err, errlen, "connection lost");
-			return false;
-		}
-		if (left_ms <= 0)
-		{
-			snprintf(err, errlen, "no confirm from the broker within %d ms", timeout_ms);
-			abandon_all();
-			return false;
-		}
-		tv.tv_sec = left_ms / 1000;
-		tv.tv_usec = (left_ms % 1000) * 1000;
-		errno = 0;
-		st = amqp_simple_wait_frame_noblock(conn, &f, &tv);
-		if (st == AMQP_STATUS_TIMEOUT)
-			continue;
-		if (st != AMQP_STATUS_OK)
-		{
-			char		why[320];
-
-			status_text(st, errno, why, sizeof(why));
-			snprintf(err, errlen, "waiting for confirms: %s", why);
-			abandon_all();
-			return false;
-		}
-		if (!dispatch(&f, err, errlen))
-		{
-			abandon_all();
-			return false;
-		}
-	}
-	inflight_forget(b);
-	if (ninflight == 0 && conn != NULL)
-		amqp_maybe_release_buffers(conn);
-	return true;
+	return evs_amqp_conn != NULL ? amqp_get_sockfd(evs_amqp_conn) : -1;
 }

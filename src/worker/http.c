@@ -55,6 +55,7 @@ evs_http_start(void)
 		elog(ERROR, "could not initialise libcurl");
 }
 
+/* The hex HMAC-SHA256 of data under secret. */
 char *
 evs_hmac_sha256_hex(const char *secret, const char *data, size_t len)
 {

@@ -86,6 +86,7 @@ static int	next_slot = 0;
 
 static int	reconnect_failures = 0;
 
+/* Forgets the broker failures counted for the reconnect delay. */
 void
 evs_relay_reset_backoff(void)
 {
@@ -96,6 +97,7 @@ evs_relay_reset_backoff(void)
 #define RECONNECT_FIRST_MS	250
 #define RECONNECT_MAX_MS	5000
 
+/* How long to wait before the next broker connect. */
 int
 evs_relay_reconnect_delay_ms(void)
 {

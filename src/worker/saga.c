@@ -262,6 +262,7 @@ record_failure(SagaStep *s, const char *error, bool permanent)
 	(void) evs_worker_run_xact("eventsvc worker: saga step failed", saga_step_failed, &r);
 }
 
+/* Runs the next due cancellation step, if any; returns the steps run (0 or 1). */
 int
 evs_saga_run_once(void)
 {

@@ -14,8 +14,8 @@
  * Identity: the process connects like autovacuum does (bootstrap superuser),
  * because it must start before CREATE EXTENSION has created its role and keep
  * waiting quietly until then. Every transaction it runs switches to the role
- * eventsvc_worker (SetUserIdAndSecContext) before running any SQL, so what it
- * may do is exactly what eventsvc_worker is granted: EXECUTE on the
+ * eventsvc_worker (evs_switch_role, core/tenancy.c) before running any SQL, so
+ * what it may do is exactly what eventsvc_worker is granted: EXECUTE on the
  * eventsvc.relay_* / saga_* / worker_* SECURITY DEFINER functions and nothing
  * else (that role has no RLS policy and no table rights).
  */
@@ -257,6 +257,7 @@ worker_role_if_ready(void)
 	return get_role_oid("eventsvc_worker", true);
 }
 
+/* Runs fn in its own transaction as eventsvc_worker; an error is logged and returns false. */
 bool
 evs_worker_run_xact(const char *activity, void (*fn) (void *), void *arg)
 {
@@ -369,6 +370,7 @@ run_sweep(void)
 	SpinLockRelease(&evs_worker_shared->mutex);
 }
 
+/* The background worker: relay the outbox, sweep holds, refresh venues, run sagas; sleep on the latch. */
 void
 evs_worker_main(Datum main_arg)
 {

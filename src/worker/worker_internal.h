@@ -1,9 +1,10 @@
 /*
  * worker/worker_internal.h: the background worker's own declarations, shared
  * by worker.c (process, settings), worker_status.c (shared memory), venues.c
- * (the venue read model), relay.c (outbox to RabbitMQ), amqp.c (rabbitmq-c),
- * http.c (libcurl + HMAC) and saga.c (cancellation saga). Nothing outside the
- * worker area includes it; the rest of the extension sees only worker.h.
+ * (the venue read model), relay.c (outbox to RabbitMQ), amqp.c and
+ * amqp_publish.c (rabbitmq-c), http.c (libcurl + HMAC) and saga.c
+ * (cancellation saga). Nothing outside the worker area includes it; the rest
+ * of the extension sees only worker.h.
  */
 #ifndef EVS_WORKER_INTERNAL_H
 #define EVS_WORKER_INTERNAL_H
@@ -77,7 +78,7 @@ extern bool evs_worker_run_xact(const char *activity, void (*fn) (void *), void 
 extern bool evs_venues_enabled(void);
 extern void evs_venues_refresh(void);
 
-/* ---- amqp.c ---- */
+/* ---- amqp.c (the connection) and amqp_publish.c (batches with confirms) ---- */
 typedef enum EvsPubResult
 {
 	EVS_PUB_UNKNOWN = 0,		/* no confirm yet (connection lost): release */

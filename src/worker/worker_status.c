@@ -16,35 +16,25 @@ PG_FUNCTION_INFO_V1(evs_sql_worker_shmem_status);
 
 EvsWorkerShared *evs_worker_shared = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 /* ---- shared memory ---- */
-static void
-worker_shmem_request(void)
+static Size
+worker_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(EvsWorkerShared)));
+	return sizeof(EvsWorkerShared);
 }
 
 static void
-worker_shmem_startup(void)
+worker_shmem_attach(void *ptr, bool found)
 {
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	evs_worker_shared = ShmemInitStruct("eventsvc worker", sizeof(EvsWorkerShared), &found);
+	evs_worker_shared = ptr;
 	if (!found)
 	{
 		memset(evs_worker_shared, 0, sizeof(EvsWorkerShared));
 		SpinLockInit(&evs_worker_shared->mutex);
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
+/* Sets the state api.worker_status shows. */
 void
 evs_worker_set_state(EvsWorkerState st)
 {
@@ -53,6 +43,7 @@ evs_worker_set_state(EvsWorkerState st)
 	SpinLockRelease(&evs_worker_shared->mutex);
 }
 
+/* Sets the last error api.worker_status shows. */
 void
 evs_worker_set_error(const char *msg)
 {
@@ -65,10 +56,7 @@ evs_worker_set_error(const char *msg)
 void
 evs_worker_status_shmem_init(void)
 {
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = worker_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = worker_shmem_startup;
+	evs_shmem_register("eventsvc worker", worker_shmem_size, NULL, worker_shmem_attach);
 }
 
 /* ---- status for api.worker_status ---- */
@@ -99,6 +87,7 @@ state_name(EvsWorkerState st)
 	return "unknown";
 }
 
+/* eventsvc.worker_shmem_status(): the worker's status in shared memory as a row. */
 Datum
 evs_sql_worker_shmem_status(PG_FUNCTION_ARGS)
 {
