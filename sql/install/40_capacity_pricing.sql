@@ -308,11 +308,7 @@ CREATE FUNCTION eventsvc.escrow_reset(capacity_id uuid) RETURNS boolean
 -- Live seats per section in one query: api.section_availability (part 64) reads
 -- the hold rows, which are the truth; the row's counters are a refreshed copy.
 
-CREATE VIEW api.holds WITH (security_invoker = true) AS
-SELECT h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h.state, h.currency,
-       h.unit_price, h.locked_price, h.expires_at, h.created_at, h.confirmed_at, h.released_at
-  FROM eventsvc.capacity_holds h;
-COMMENT ON VIEW api.holds IS 'Holds of the tenant (one row per hold).';
+-- api.holds, the tenant's holds, is in part 44 (it shows the columns added there).
 
 -- ---------------------------------------------------------------- grants
 
@@ -334,4 +330,3 @@ GRANT EXECUTE ON FUNCTION eventsvc.pricing_validate_trigger(), eventsvc.section_
                           eventsvc.hold_guard_trigger(), eventsvc.section_delete_trigger(),
                           eventsvc.pricing_delete_trigger()
     TO eventsvc_user, eventsvc_service, eventsvc_worker;
-GRANT SELECT ON api.holds TO eventsvc_user, eventsvc_service;

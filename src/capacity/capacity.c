@@ -14,4 +14,6 @@ evs_capacity_init(void)
 	evs_hold_sweep_init();
 	evs_sweep_horizon_init();
 	evs_customer_limit_init();
+	evs_payment_init();
+	evs_hold_archive_init();
 }

@@ -25,6 +25,8 @@ extern void evs_escrow_init(void);
 extern void evs_hold_sweep_init(void);
 extern void evs_sweep_horizon_init(void);
 extern void evs_customer_limit_init(void);
+extern void evs_payment_init(void);
+extern void evs_hold_archive_init(void);
 
 /* reserve.c: the longest life of a hold, which an extension reads too */
 extern int	evs_hold_max_seconds;
@@ -57,6 +59,9 @@ typedef struct EvsEscrowReading
 } EvsEscrowReading;
 extern void evs_escrow_read(EvsEscrowEntry *e, EvsEscrowReading *r);
 
+/* reserve.c: takes seats of a section for a hold this transaction writes; false when too few remain */
+extern bool evs_section_take(Datum tenant, Datum section_id, int32 quantity, int64 *remaining);
+
 /* hold_store.c: a new hold row, written without the executor */
 typedef struct EvsHoldRow
 {
@@ -76,6 +81,8 @@ typedef struct EvsHoldRow
 } EvsHoldRow;
 /* Written directly, or through SQL when an operator has changed the table; SPI connected. */
 extern void evs_hold_insert(const EvsHoldRow *row);
+/* After evs_hold_insert: whether the table has the 1.1 columns (phase, payment, ...), NULL in a new hold. */
+extern bool evs_hold_has_life_columns(void);
 
 /* hold_store.c: hold rows change only while this is true (the DML guard trigger). */
 extern bool evs_hold_writer_active;
@@ -108,6 +115,9 @@ extern bool evs_customer_first_purchase(Datum tenant, Datum event_id, const char
 /* sections.c: a column of a trigger tuple by name; false when it is NULL */
 extern bool evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value);
 
+/* hold_archive.c: moves up to limit ended holds past their retention to the archive (as the owner) */
+extern int64 evs_archive_holds(int limit);
+
 /* hold_sweep.c: expires a section's overdue holds now, for a request short of seats; returns the seats freed */
 extern int64 evs_reclaim_expired(Datum tenant, Datum section_id);
 
@@ -118,11 +128,17 @@ extern int64 evs_reclaim_expired(Datum tenant, Datum section_id);
 typedef enum EvsHoldSettingId
 {
 	EVS_SETTING_MAX_SEATS,		/* seats per customer per event (0: none) */
+	EVS_SETTING_PAYMENT_WINDOW, /* seconds a hold in payment has */
 	EVS_HOLD_SETTINGS
 } EvsHoldSettingId;
 extern int	evs_hold_setting(Datum tenant, EvsHoldSettingId id);
-/* A 1.0 database runs this library until ALTER EXTENSION UPDATE: false until it has the 1.1 hold tables. */
+/* Whether the library serves the 1.1 schema (a library built for 1.0 keeps the 1.0 behaviour). */
 extern bool evs_holds_schema_ready(void);
+
+/* payment.c: the cluster's settings of a hold's payment phase */
+extern int	evs_payment_window_seconds;
+extern int	evs_hold_max_renewals;
+extern int	evs_hold_max_life_seconds;
 
 /* customer_limit.c: the cluster's per-customer limit (0: none), which a tenant may override */
 extern int	evs_max_seats_per_holder;
@@ -132,6 +148,42 @@ extern int	evs_max_seats_per_holder;
  */
 extern void evs_customer_limit_check(Datum tenant, Datum event_id, const char *holder, int32 tier_limit,
 									 int32 quantity);
+
+/* hold_life.c: a hold as the steps after its reservation read it (locked for the change) */
+typedef struct EvsHold
+{
+	Datum		tenant;
+	Datum		id;
+	Datum		event_id;
+	Datum		capacity_id;
+	bool		has_pricing;
+	Datum		pricing_id;
+	char	   *holder;
+	int32		quantity;
+	char	   *state;			/* ACTIVE, CONFIRMED, RELEASED, EXPIRED, REFUND_REQUIRED, REFUNDED */
+	char	   *phase;			/* NULL, PAYMENT, WAITLIST, OFFERED */
+	TimestampTz expires_at;
+	TimestampTz created_at;
+	bool		expired;		/* expires_at has passed (eventsvc.now()) */
+	char	   *payment_ref;	/* NULL: no payment started */
+	Jsonb	   *locked_price;	/* NULL: no price (complimentary) */
+	char	   *currency;
+	int32		renewals;
+	bool		confirmed;		/* has a confirmed_at */
+	int64		unit_price;		/* locked unit price (0 without a price) */
+} EvsHold;
+extern bool evs_hold_lock(Datum tenant, Datum hold_id, EvsHold *h);
+/* hold_change.c: refuses a change of a hold that is not live, saying why (PT404, PT409, PT410) */
+extern void evs_hold_refused(Datum tenant, Datum hold_id, const char *action) pg_attribute_noreturn();
+/* payment.c: the total of the hold's locked price line (0 without a price) */
+extern int64 evs_hold_total(const EvsHold *h);
+extern void evs_hold_not_found(Datum hold_id) pg_attribute_noreturn();
+extern void evs_hold_require_actor(const EvsHold *h, bool staff_only, const char *action);
+extern Jsonb *evs_hold_row_jsonb(Datum tenant, Datum hold_id);
+extern void evs_hold_audit(const EvsHold *h, const char *action, int32 quantity, int64 amount, Jsonb *detail);
+/* The section's counter rows follow the hold from one state and size to another. */
+extern void evs_hold_counters_move(const EvsHold *h, const char *from, int32 from_quantity, const char *to,
+								   int32 to_quantity);
 
 /* thresholds.c: outbox messages after a reservation / a confirmation */
 extern void evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,

@@ -29,9 +29,9 @@ PG_FUNCTION_INFO_V1(evs_sql_confirm_hold);
 PG_FUNCTION_INFO_V1(evs_sql_release_hold);
 PG_FUNCTION_INFO_V1(evs_sql_extend_hold);
 
-/* Why a hold could not change: not found, expired, released or already confirmed. */
-static void
-hold_refused(Datum tenant, Datum hold_id, const char *action)
+/* Why a hold could not change: not found, expired, released, already confirmed or refunded. */
+void
+evs_hold_refused(Datum tenant, Datum hold_id, const char *action)
 {
 	Datum		v[2] = {tenant, hold_id};
 	Oid			t[2] = {UUIDOID, UUIDOID};
@@ -62,6 +62,13 @@ hold_refused(Datum tenant, Datum hold_id, const char *action)
 				(errcode(EVS_ERR_GONE),
 				 errmsg("cannot %s the hold: it has expired", action),
 				 errdetail("Hold %s expired at %s.", evs_uuid_text(hold_id), expires),
+				 errhint("Reserve the seats again.")));
+	if (strcmp(state, "REFUND_REQUIRED") == 0 || strcmp(state, "REFUNDED") == 0)
+		ereport(ERROR,
+				(errcode(EVS_ERR_GONE),
+				 errmsg("cannot %s the hold: %s", action,
+						state[6] == '_' ? "its payment came too late and is being refunded" : "it was refunded"),
+				 errdetail("Hold %s.", evs_uuid_text(hold_id)),
 				 errhint("Reserve the seats again.")));
 	ereport(ERROR,
 			(errcode(EVS_ERR_GONE),
@@ -154,7 +161,7 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "hold confirm failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
-		hold_refused(v[0], v[1], "confirm");
+		evs_hold_refused(v[0], v[1], "confirm");
 	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
 	{
 		HeapTuple	row = SPI_tuptable->vals[0];
@@ -239,7 +246,7 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "hold release failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
-		hold_refused(v[0], v[1], "release");
+		evs_hold_refused(v[0], v[1], "release");
 	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
 	{
 		int32		quantity = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
@@ -255,15 +262,24 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-/* api.extend_hold(hold_id, seconds): later expiry, never past creation + hold_max_seconds. */
+/*
+ * api.extend_hold(hold_id, seconds): a later expiry. A reservation lives at
+ * most eventsvc.hold_max_seconds from its creation; a hold in its payment
+ * phase at most eventsvc.hold_max_life_seconds. At most
+ * eventsvc.hold_max_renewals extensions per hold; a waitlist offer is not
+ * extended (the next entry is waiting for it). A 1.0 database (before ALTER
+ * EXTENSION UPDATE) has no renewal count and no phases: only the first limit.
+ */
 Datum
 evs_sql_extend_hold(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		v[5];
+	static SPIPlanPtr plan_1_0 = NULL;
+	Datum		v[7];
 	int32		seconds;
 	int			rc;
 	bool		isnull;
+	bool		life = evs_holds_schema_ready();
 	Datum		result;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -278,27 +294,65 @@ evs_sql_extend_hold(PG_FUNCTION_ARGS)
 	v[2] = TimestampTzGetDatum(evs_now());
 	v[3] = Int64GetDatum((int64) seconds * USECS_PER_SEC);
 	v[4] = Int64GetDatum((int64) evs_hold_max_seconds * USECS_PER_SEC);
+	v[5] = Int64GetDatum((int64) evs_hold_max_life_seconds * USECS_PER_SEC);
+	v[6] = Int32GetDatum(evs_hold_max_renewals);
 	evs_spi_connect();
 	require_holder(v[0], v[1]);
-	if (plan == NULL)
+	if (!life && plan_1_0 == NULL)
 	{
 		Oid			t[5] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, INT8OID, INT8OID};
 
-		plan = evs_spi_prepare_kept(
+		plan_1_0 = evs_spi_prepare_kept(
 			"UPDATE eventsvc.capacity_holds AS h SET expires_at = expires_at + make_interval(secs => $4 / 1e6)"
 			" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE' AND expires_at > $3"
 			" RETURNING to_jsonb(h), expires_at > created_at + make_interval(secs => $5 / 1e6)", 5, t);
 	}
-	rc = evs_hold_write(plan, v, NULL, 1);
+	if (life && plan == NULL)
+	{
+		Oid			t[7] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, INT4OID};
+
+		/* the phase decides the ceiling: the payment phase may live longer than a reservation */
+		plan = evs_spi_prepare_kept(
+			"UPDATE eventsvc.capacity_holds AS h SET expires_at = expires_at + make_interval(secs => $4 / 1e6),"
+			"  renewals = coalesce(renewals, 0) + 1"
+			" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE' AND expires_at > $3"
+			"   AND coalesce(renewals, 0) < $7 AND phase IS DISTINCT FROM 'OFFERED' AND phase IS DISTINCT FROM 'WAITLIST'"
+			" RETURNING to_jsonb(h), expires_at > created_at + make_interval(secs =>"
+			"  CASE WHEN phase = 'PAYMENT' THEN $6 ELSE $5 END / 1e6), phase IS NOT DISTINCT FROM 'PAYMENT'", 7, t);
+	}
+	rc = evs_hold_write(life ? plan : plan_1_0, v, NULL, 1);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "hold extension failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
-		hold_refused(v[0], v[1], "extend");
+	{
+		EvsHold		h;
+
+		/* why: the renewals are used up, it is a waitlist offer, or it is no longer live */
+		if (life && evs_hold_lock(v[0], v[1], &h) && strcmp(h.state, "ACTIVE") == 0 && !h.expired)
+		{
+			if (h.phase != NULL && strcmp(h.phase, "PAYMENT") != 0)
+				ereport(ERROR,
+						(errcode(EVS_ERR_CONFLICT),
+						 errmsg("a waitlist offer cannot be extended"),
+						 errhint("Confirm it before it expires; the next entry of the waitlist is waiting for it.")));
+			ereport(ERROR,
+					(errcode(EVS_ERR_CONFLICT),
+					 errmsg("the hold was renewed %d times, the most allowed", h.renewals),
+					 errdetail("%d of %d renewals used.", h.renewals, evs_hold_max_renewals),
+					 errhint("Confirm the hold, or release it and reserve again.")));
+		}
+		evs_hold_refused(v[0], v[1], "extend");
+	}
 	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+	{
+		bool		paying = life && DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+
 		ereport(ERROR,
 				(errcode(EVS_ERR_VALIDATION),
-				 errmsg("a hold lives at most %d seconds from its creation", evs_hold_max_seconds),
+				 errmsg("a hold lives at most %d seconds from its creation",
+						paying ? evs_hold_max_life_seconds : evs_hold_max_seconds),
 				 errhint("Extend by fewer seconds, or confirm the hold.")));
+	}
 	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);

@@ -7,14 +7,11 @@
  */
 #include "core/core.h"
 
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
 #include "capacity/capacity_internal.h"
@@ -34,43 +31,28 @@ static const struct
 }			settings[EVS_HOLD_SETTINGS] = {
 	[EVS_SETTING_MAX_SEATS] = {"max_seats_per_customer", "eventsvc.max_seats_per_holder",
 	&evs_max_seats_per_holder, 1, 1000000},
+	[EVS_SETTING_PAYMENT_WINDOW] = {"payment_window_seconds", "eventsvc.payment_window_seconds",
+	&evs_payment_window_seconds, 1, 86400},
 };
 
 #define REFKEY_TENANT_SETTINGS 3
 
-/* ---- a 1.0 database runs this library too ---- */
-
-static bool schema_ready = false;
-
-static void
-schema_forget(Datum arg, Oid relid)
-{
-	schema_ready = false;
-}
-
 /*
- * Whether this database has the hold tables of 1.1. A database still at 1.0
- * runs this library until the DBA runs ALTER EXTENSION eventsvc UPDATE; its
- * 1.0 functions then behave as in 1.0 (the cluster's settings, no payment,
- * waitlist or archive). A yes is kept until any relation changes.
+ * Whether this library serves a 1.1 schema: the database's version is the
+ * library's (the library refuses any other, core/version.c), and the 1.1
+ * schema has the hold tables and columns of a hold's life after the
+ * reservation. A library built to serve 1.0 runs the 1.0 behaviour: the
+ * cluster's limit, no renewal count, no phases, no archive.
  */
 bool
 evs_holds_schema_ready(void)
 {
-	static bool callback = false;
-	Oid			nsp;
+	static int	ready = -1;
 
-	if (schema_ready)
-		return true;
-	nsp = get_namespace_oid("eventsvc", true);
-	schema_ready = OidIsValid(nsp) && OidIsValid(get_relname_relid("tenant_hold_settings", nsp));
-	if (schema_ready && !callback)
-	{
-		CacheRegisterRelcacheCallback(schema_forget, (Datum) 0);
-		callback = true;
-	}
-	return schema_ready;
-}	/* refcache key kind (reserve.c uses 1 and 2) */
+	if (ready < 0)
+		ready = strcmp(evs_library_version, "1.0") != 0;
+	return ready == 1;
+}
 
 /*
  * The tenant's overrides as a row of EVS_HOLD_SETTINGS nullable int4 columns
@@ -97,7 +79,7 @@ tenant_row(Datum tenant, TupleDesc *desc)
 		Oid			t[1] = {UUIDOID};
 
 		/* one column per setting, in EvsHoldSettingId order; a missing row gives NULLs */
-		plan = evs_spi_prepare_kept("SELECT s.max_seats_per_customer"
+		plan = evs_spi_prepare_kept("SELECT s.max_seats_per_customer, s.payment_window_seconds"
 									" FROM (SELECT 1) one LEFT JOIN eventsvc.tenant_hold_settings s"
 									" ON s.tenant_id = $1", 1, t);
 	}

@@ -98,19 +98,26 @@ evs_hold_guard_trigger(PG_FUNCTION_ARGS)
 enum
 {
 	C_TENANT, C_ID, C_EVENT, C_CAPACITY, C_PRICING, C_HOLDER, C_QUANTITY, C_STATE, C_CURRENCY,
-	C_UNIT_PRICE, C_LOCKED, C_EXPIRES, C_CREATED, C_CONFIRMED, C_RELEASED, NCOLUMNS
+	C_UNIT_PRICE, C_LOCKED, C_EXPIRES, C_CREATED, C_CONFIRMED, C_RELEASED,
+	/* 1.1: the hold's life after the reservation (part 44); a 1.0 table lacks them */
+	C_PHASE, C_STATE_REASON, C_PAYMENT_REF, C_PAYMENT_STARTED, C_RENEWALS, C_REVIVED, C_STATE_CHANGED,
+	NCOLUMNS
 };
+#define NREQUIRED (C_RELEASED + 1)	/* columns every version of the table has */
 
 static const struct
 {
 	const char *name;
-	Oid			type;			/* InvalidOid: the hold_state enum */
+	Oid			type;			/* InvalidOid: an enum (hold_state, hold_phase) */
 }			columns[NCOLUMNS] = {
 	{"tenant_id", UUIDOID}, {"id", UUIDOID}, {"event_id", UUIDOID}, {"capacity_id", UUIDOID},
 	{"pricing_id", UUIDOID}, {"holder_id", TEXTOID}, {"quantity", INT4OID}, {"state", InvalidOid},
 	{"currency", BPCHAROID}, {"unit_price", INT8OID}, {"locked_price", JSONBOID},
 	{"expires_at", TIMESTAMPTZOID}, {"created_at", TIMESTAMPTZOID}, {"confirmed_at", TIMESTAMPTZOID},
 	{"released_at", TIMESTAMPTZOID},
+	{"phase", InvalidOid}, {"state_reason", TEXTOID}, {"payment_ref", TEXTOID},
+	{"payment_started_at", TIMESTAMPTZOID}, {"renewals", INT4OID}, {"revived_at", TIMESTAMPTZOID},
+	{"state_changed_at", TIMESTAMPTZOID},
 };
 
 #define GUARD_TRIGGER "capacity_holds_guard"
@@ -170,7 +177,6 @@ shape_build(Relation rel)
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleConstr *constr = desc->constr;
 	MemoryContext old;
-	int			found = 0;
 
 	if (shape_cxt == NULL)
 		shape_cxt = AllocSetContextCreate(TopMemoryContext, "eventsvc hold row shape", ALLOCSET_SMALL_SIZES);
@@ -200,13 +206,12 @@ shape_build(Relation rel)
 			(OidIsValid(columns[c].type) ? att->atttypid != columns[c].type : !type_is_enum(att->atttypid)))
 			shape.direct = false;	/* a column this file does not write */
 		else
-		{
 			shape.attnum[c] = att->attnum;
-			found++;
-		}
 	}
-	if (found != NCOLUMNS)
-		shape.direct = false;
+	/* every column of 1.0; those of 1.1 when the table has them (a reservation leaves them NULL) */
+	for (int c = 0; c < NREQUIRED; c++)
+		if (shape.attnum[c] == 0)
+			shape.direct = false;
 	if (shape.direct)
 	{
 		shape.active = DirectFunctionCall2(enum_in, CStringGetDatum("ACTIVE"),
@@ -219,6 +224,13 @@ shape_build(Relation rel)
 		MemoryContextSwitchTo(old);
 	}
 	shape.valid = true;
+}
+
+/* Whether the hold table has the columns of the hold's life after the reservation (1.1); after a write. */
+bool
+evs_hold_has_life_columns(void)
+{
+	return shape.valid && shape.attnum[C_PHASE] != 0;
 }
 
 /* Writes the hold directly; false (nothing written) when the table is not in the shape this file knows. */

@@ -94,8 +94,14 @@ release_picked(SPIPlanPtr pick, Datum *pick_args)
 	{
 		Oid			t[4] = {UUIDARRAYOID, UUIDARRAYOID, TIMESTAMPTZOID, INT4OID};
 
+		/* a 1.1 hold says why it ended (a library built for 1.0 has no column for it) */
 		update_plans[counters] = evs_spi_prepare_kept(evs_counters_bulk_sql(
-			"UPDATE eventsvc.capacity_holds AS h SET state = 'RELEASED', released_at = $3"
+			evs_holds_schema_ready()
+			? "UPDATE eventsvc.capacity_holds AS h SET state = 'RELEASED', released_at = $3,"
+			"  state_reason = 'the event was cancelled'"
+			" FROM unnest($1, $2) AS k(tenant_id, id)"
+			" WHERE h.tenant_id = k.tenant_id AND h.id = k.id AND h.state = 'ACTIVE'"
+			: "UPDATE eventsvc.capacity_holds AS h SET state = 'RELEASED', released_at = $3"
 			" FROM unnest($1, $2) AS k(tenant_id, id)"
 			" WHERE h.tenant_id = k.tenant_id AND h.id = k.id AND h.state = 'ACTIVE'",
 			"holds_released", 4), 4, t);
@@ -334,6 +340,9 @@ evs_expire_holds(int limit)
 	if (GetCurrentTransactionStartTimestamp() < next)
 		next = GetCurrentTransactionStartTimestamp();
 	evs_sweep_propose(next, gen);
+	/* ended holds past their retention leave for the archive (1.1) */
+	if (evs_holds_schema_ready())
+		(void) evs_archive_holds(limit);
 	SPI_finish();
 	evs_switch_back(&as_owner);
 	return n;

@@ -157,28 +157,35 @@ sold_out(int32 quantity, int64 remaining)
  * the section when the counter alone falls short. Seats of reclaimed holds go
  * first to this request; the rest return to the counter when this commits.
  * On abort the counter gets its part back and the reclaimed holds revert.
+ * False when there are not enough (*remaining: how many there are).
  */
-static void
+static bool
 take_seats_escrow(EvsEscrowEntry *e, Datum tenant, Datum section_id, int32 quantity, int64 *remaining)
 {
 	int64		freed,
 				use;
 
 	if (evs_escrow_take(e, quantity, remaining))
-		return;
+		return true;
 	freed = evs_reclaim_expired(tenant, section_id);
-	if (*remaining + freed < quantity)
-		sold_out(quantity, *remaining + freed);
 	use = Min(freed, quantity);
-	if (quantity - use > 0 && !evs_escrow_take(e, quantity - use, remaining))
-		sold_out(quantity, *remaining + freed);	/* others took them meanwhile */
+	if (*remaining + freed < quantity ||
+		(quantity - use > 0 && !evs_escrow_take(e, quantity - use, remaining)))	/* others took them meanwhile */
+	{
+		/* the reclaimed holds stay expired if the caller goes on: their seats are free */
+		if (freed > 0)
+			evs_escrow_give_on_commit(e, freed);
+		*remaining += freed;
+		return false;
+	}
 	if (freed - use > 0)
 		evs_escrow_give_on_commit(e, freed - use);
 	*remaining = evs_escrow_available(e) + (freed - use);
+	return true;
 }
 
-/* Row-lock path for a section without a shared counter. */
-static void
+/* Row-lock path for a section without a shared counter. False when there are not enough seats. */
+static bool
 take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 *remaining)
 {
 	static SPIPlanPtr plan = NULL;
@@ -207,8 +214,27 @@ take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 *remaini
 	if (*remaining < quantity && evs_reclaim_expired(tenant, section_id) > 0)
 		*remaining = total - evs_section_held_latest(tenant, section_id);	/* sees its own expiries */
 	if (*remaining < quantity)
-		sold_out(quantity, *remaining < 0 ? 0 : *remaining);
+	{
+		*remaining = *remaining < 0 ? 0 : *remaining;
+		return false;
+	}
 	*remaining -= quantity;
+	return true;
+}
+
+/*
+ * Takes `quantity` seats of the section for this transaction: from its shared
+ * counter, or under its row lock when it has none. The caller then writes the
+ * hold row that holds them. False when there are not enough (*remaining: how
+ * many there are); nothing is taken then.
+ */
+bool
+evs_section_take(Datum tenant, Datum section_id, int32 quantity, int64 *remaining)
+{
+	EvsEscrowEntry *e = evs_escrow_section(tenant, section_id);
+
+	return e != NULL ? take_seats_escrow(e, tenant, section_id, quantity, remaining)
+		: take_seats_locked(tenant, section_id, quantity, remaining);
 }
 
 /* A fresh version-4 UUID, as gen_random_uuid() makes them. */
@@ -234,26 +260,46 @@ hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing 
 {
 	JsonbParseState *st = NULL;
 
-	/* keys in jsonb's own order (length, then bytes): its sort then only checks */
+	/*
+	 * Keys in jsonb's own order (length, then bytes): its sort then only
+	 * checks. The columns of the hold's later life (1.1) are NULL in a new
+	 * hold, and present when the table has them.
+	 */
+	bool		life = evs_hold_has_life_columns();
+
 	evs_jsonb_begin_object(&st, NULL);
 	evs_jsonb_push_text(&st, "id", evs_uuid_text(id));
+	if (life)
+		evs_jsonb_push_null(&st, "phase");
 	evs_jsonb_push_text(&st, "state", "ACTIVE");
 	evs_jsonb_push_text(&st, "currency", priced ? p->price.currency : NULL);
 	evs_jsonb_push_text(&st, "event_id", evs_uuid_text(event_id));
 	evs_jsonb_push_int(&st, "quantity", quantity);
+	if (life)
+		evs_jsonb_push_null(&st, "renewals");
 	evs_jsonb_push_text(&st, "holder_id", holder);
 	evs_jsonb_push_text(&st, "tenant_id", evs_uuid_text(tenant));
 	evs_jsonb_push_time(&st, "created_at", created);
 	evs_jsonb_push_time(&st, "expires_at", expires);
 	evs_jsonb_push_text(&st, "pricing_id", priced ? evs_uuid_text(p->id) : NULL);
+	if (life)
+		evs_jsonb_push_null(&st, "revived_at");
 	if (priced)
 		evs_jsonb_push_int(&st, "unit_price", p->price.unit_price);
 	else
 		evs_jsonb_push_text(&st, "unit_price", NULL);
 	evs_jsonb_push_text(&st, "capacity_id", evs_uuid_text(section_id));
+	if (life)
+		evs_jsonb_push_null(&st, "payment_ref");
 	evs_jsonb_push_text(&st, "released_at", NULL);
 	evs_jsonb_push_text(&st, "confirmed_at", NULL);
 	evs_jsonb_push_jsonb(&st, "locked_price", priced ? DatumGetJsonbP(locked) : NULL);
+	if (life)
+	{
+		evs_jsonb_push_null(&st, "state_reason");
+		evs_jsonb_push_null(&st, "state_changed_at");
+		evs_jsonb_push_null(&st, "payment_started_at");
+	}
 	return JsonbPGetDatum(evs_jsonb_end(&st));
 }
 
@@ -273,7 +319,6 @@ reserve_capacity(FunctionCallInfo fcinfo)
 	EvsPricing	p;
 	bool		priced = false;
 	TimestampTz now = evs_now();
-	EvsEscrowEntry *e;
 	int64		remaining;
 	Datum		locked = (Datum) 0;
 	EvsPriceLine line;
@@ -372,11 +417,8 @@ reserve_capacity(FunctionCallInfo fcinfo)
 	evs_customer_limit_check(tenant, s.event_id, holder, priced ? p.max_per_customer : 0, quantity);
 
 	/* 4. the seats: shared counter, else the section's row lock */
-	e = evs_escrow_section(tenant, section_id);
-	if (e != NULL)
-		take_seats_escrow(e, tenant, section_id, quantity, &remaining);
-	else
-		take_seats_locked(tenant, section_id, quantity, &remaining);
+	if (!evs_section_take(tenant, section_id, quantity, &remaining))
+		sold_out(quantity, remaining);
 
 	/* 5. the price, locked into the hold */
 	if (priced)

@@ -316,6 +316,40 @@ if have create_event; then
         expect_jq '.max_seats_per_customer.source == "cluster"' "back to the cluster setting"
     else skip set_customer_limit; fi
 
+    # ------------------------------------------------------------ holds: payment
+    if have start_payment; then
+        echo "# payment"
+        PAYMENTS=$(evs_jwt "{\"role\":\"eventsvc_service\",\"tenant_id\":\"$A\",\"sub\":\"payment-service\"}")
+        req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$SECTION\",\"quantity\":1,\"pricing_id\":\"$PRICING\"}"
+        PAYHOLD=$(printf '%s' "$BODY" | jq -r .id)
+        doc "Payment › Start the payment: the hold's expiry moves to the payment window" =id =state =phase =payment_ref
+        req POST '/rpc/start_payment' ACME_USER "{\"hold_id\":\"$PAYHOLD\",\"payment_ref\":\"pi_3Kx81\"}"
+        expect_jq '.phase == "PAYMENT" and .payment_ref == "pi_3Kx81"' "in its payment phase"
+        doc "Payment › A second payment for the same hold is a 409"
+        req POST '/rpc/start_payment' ACME_USER "{\"hold_id\":\"$PAYHOLD\",\"payment_ref\":\"pi_other\"}"
+        expect_error 409 PT409 "once per hold"
+        req POST '/rpc/start_payment' GLOBEX_USER "{\"hold_id\":\"$PAYHOLD\",\"payment_ref\":\"pi_3Kx81\"}"
+        expect_error 404 PT404 "another tenant's hold"
+        req POST '/rpc/start_payment' ACME_USER "{\"hold_id\":\"$PAYHOLD\",\"payment_ref\":\"\"}"
+        expect_error 400 22023 "an empty payment reference"
+        doc "Payment › Only the payment service (or a tenant admin) reports the result"
+        req POST '/rpc/confirm_payment' ACME_USER "{\"hold_id\":\"$PAYHOLD\",\"payment_ref\":\"pi_3Kx81\"}"
+        expect_error 403 42501 "the buyer cannot confirm its own payment"
+        doc "Payment › The payment service confirms the payment: sold at the locked price" =id =state =phase =payment_ref =revived_at
+        req POST '/rpc/confirm_payment' PAYMENTS "{\"hold_id\":\"$PAYHOLD\",\"payment_ref\":\"pi_3Kx81\"}"
+        expect_jq '.state == "CONFIRMED" and .revived_at == null' "confirmed"
+        req POST '/rpc/confirm_payment' PAYMENTS "{\"hold_id\":\"$PAYHOLD\",\"payment_ref\":\"pi_wrong\"}"
+        expect_error 409 PT409 "another payment's result"
+        doc "Payment › The history of a hold" hold
+        req GET "/rpc/hold_history?hold_id=$PAYHOLD" ACME_USER
+        expect_jq '[.history[].action] == ["reserved","payment_started","payment_confirmed"]' "reserved, payment started, confirmed"
+        req GET "/rpc/hold_history?hold_id=$PAYHOLD" GLOBEX_USER
+        expect_error 404 PT404 "another tenant's hold history"
+        doc "Payment › Ended holds stay visible with when and why" changed_at
+        req GET "/holds?event_id=eq.$EV&state=eq.RELEASED&select=state,reason,changed_at&limit=1" ACME_USER
+        expect_jq '.[0].reason == "released"' "a released hold and why"
+    else skip start_payment; fi
+
     # ------------------------------------------------------------ the rest of the lifecycle
     if have postpone_event; then
         doc "Events › Postpone" =id =name =status =version =starts_at =ends_at

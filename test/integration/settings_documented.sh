@@ -25,7 +25,8 @@ done
 # what the C code defines is what the server knows (a setting defined only when preloading
 # or only in the worker would otherwise escape the list above)
 for name in $(grep -rhoE 'Define[A-Za-z]+Variable\(\s*"eventsvc\.[a-z_]+"' "$EVS_SRC/src" | grep -oE 'eventsvc\.[a-z_]+' | sort -u); do
-    printf '%s\n' "${known[@]}" | grep -qx "$name" \
+    # (a here-string, not a pipe: grep -q leaving early must not fail the printf under pipefail)
+    grep -qx "$name" <<<"$(printf '%s\n' "${known[@]}")" \
         || { echo "not ok - $name is defined in src/ but the server does not know it"; fails=$((fails + 1)); }
 done
 [ "$fails" = 0 ]

@@ -1,0 +1,177 @@
+-- Part 44: holds that know about payment, their history and their archive
+-- (docs/holds.md "A hold's life", "Payment", "Retention and archive").
+--
+-- A hold's state says what its seats are: ACTIVE (held), CONFIRMED (sold), or it
+-- ended (RELEASED, EXPIRED; REFUND_REQUIRED: paid too late to be sold; REFUNDED:
+-- every seat refunded). Its phase says where a live hold is in its life: NULL (a
+-- reservation), PAYMENT (the payment service is taking the money), WAITLIST (seats
+-- gathered for a waitlist entry), OFFERED (a waitlist offer); an ended hold keeps
+-- the phase it ended in. Only ACTIVE and CONFIRMED take seats, as in 1.0, so every
+-- count of seats (counters, check_capacity, availability) is unchanged.
+--
+-- The new enum values are not used by any statement of this script: values added
+-- by ALTER TYPE ... ADD VALUE cannot be used before the transaction that added
+-- them commits, and ALTER EXTENSION ... UPDATE is one transaction. The C code uses
+-- them; views compare state as text.
+ALTER TYPE eventsvc.hold_state ADD VALUE 'REFUND_REQUIRED';
+ALTER TYPE eventsvc.hold_state ADD VALUE 'REFUNDED';
+CREATE TYPE eventsvc.hold_phase AS ENUM ('PAYMENT', 'WAITLIST', 'OFFERED');
+
+-- New columns at the end, all nullable: a reservation writes none of them (the hold
+-- row stays the size it was), and old rows gain nothing. No CHECK on them: the direct
+-- write of a reservation evaluates every CHECK of the table (docs/capacity.md "The
+-- hold row"); the C functions that set them check their values.
+ALTER TABLE eventsvc.capacity_holds
+    ADD COLUMN phase              eventsvc.hold_phase,
+    ADD COLUMN state_reason       text,
+    ADD COLUMN payment_ref        text,
+    ADD COLUMN payment_started_at timestamptz,
+    ADD COLUMN renewals           integer,
+    ADD COLUMN revived_at         timestamptz,
+    ADD COLUMN state_changed_at   timestamptz;
+COMMENT ON COLUMN eventsvc.capacity_holds.phase IS
+    'Where a live hold is: NULL reserved, PAYMENT, WAITLIST (seats gathered for a waitlist entry), OFFERED; an ended hold keeps its last phase.';
+COMMENT ON COLUMN eventsvc.capacity_holds.state_reason IS 'Why the hold is in its state, when its state and phase do not say it.';
+COMMENT ON COLUMN eventsvc.capacity_holds.renewals IS 'How many times api.extend_hold moved the expiry (NULL: never).';
+COMMENT ON COLUMN eventsvc.capacity_holds.state_changed_at IS
+    'When a change after the reservation (payment result, refund, waitlist offer) last set the state or phase.';
+COMMENT ON COLUMN eventsvc.capacity_holds.revived_at IS
+    'When a payment that arrived after the hold''s time confirmed it anyway (its seats were still free).';
+
+-- A payment window a tenant may set for itself (part 43).
+ALTER TABLE eventsvc.tenant_hold_settings
+    ADD COLUMN payment_window_seconds integer CHECK (payment_window_seconds BETWEEN 1 AND 86400);
+
+-- Every move of seats or money outside the reservation itself, written by the C
+-- functions that make it (start_payment, payment results, revivals, refunds, waitlist
+-- offers): who, when, what, how many seats, what amount.
+CREATE TABLE eventsvc.hold_audit_log (
+    tenant_id    uuid NOT NULL,
+    id           bigint GENERATED ALWAYS AS IDENTITY,
+    hold_id      uuid NOT NULL,
+    event_id     uuid NOT NULL,
+    capacity_id  uuid NOT NULL,
+    action       text NOT NULL CHECK (length(action) BETWEEN 1 AND 60),
+    quantity     integer,
+    amount       bigint,
+    currency     char(3),
+    detail       jsonb NOT NULL DEFAULT '{}',
+    actor_id     text,
+    actor_role   text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX idx_hold_audit_hold ON eventsvc.hold_audit_log (tenant_id, hold_id, id);
+COMMENT ON TABLE eventsvc.hold_audit_log IS
+    'Moves of seats and money after a reservation (payment started, payment results, revivals, refunds, waitlist offers).';
+
+-- Ended holds (RELEASED, EXPIRED) leave capacity_holds once eventsvc.hold_retention_seconds
+-- have passed since they ended: the expiry sweep moves them here. Same columns, plus
+-- archived_at. Purchases (CONFIRMED, REFUNDED) and REFUND_REQUIRED holds stay.
+CREATE TABLE eventsvc.capacity_holds_archive (
+    tenant_id          uuid NOT NULL,
+    id                 uuid NOT NULL,
+    event_id           uuid NOT NULL,
+    capacity_id        uuid NOT NULL,
+    pricing_id         uuid,
+    holder_id          text NOT NULL,
+    quantity           integer NOT NULL,
+    state              eventsvc.hold_state NOT NULL,
+    currency           char(3),
+    unit_price         bigint,
+    locked_price       jsonb,
+    expires_at         timestamptz NOT NULL,
+    created_at         timestamptz NOT NULL,
+    confirmed_at       timestamptz,
+    released_at        timestamptz,
+    phase              eventsvc.hold_phase,
+    state_reason       text,
+    payment_ref        text,
+    payment_started_at timestamptz,
+    renewals           integer,
+    revived_at         timestamptz,
+    state_changed_at   timestamptz,
+    archived_at        timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+COMMENT ON TABLE eventsvc.capacity_holds_archive IS
+    'Released and expired holds past their retention (eventsvc.hold_retention_seconds), moved by the expiry sweep.';
+
+-- Where the archiving sweep reads the expiry index from: below it every hold is
+-- archived or kept for good (purchases). One row for the database, written by the
+-- first sweep (so a restore brings back the dumped row, not a second one).
+CREATE TABLE eventsvc.hold_archive_progress (
+    id         boolean PRIMARY KEY DEFAULT true CHECK (id),
+    horizon    timestamptz NOT NULL DEFAULT '-infinity',
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE eventsvc.hold_archive_progress IS
+    'The archiving sweep''s read start: below horizon no hold is waiting to be archived.';
+
+ALTER TABLE eventsvc.hold_audit_log ENABLE ROW LEVEL SECURITY;
+ALTER TABLE eventsvc.hold_audit_log FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON eventsvc.hold_audit_log TO eventsvc_user, eventsvc_service
+    USING (tenant_id = (SELECT eventsvc.current_tenant_id()))
+    WITH CHECK (tenant_id = (SELECT eventsvc.current_tenant_id()));
+ALTER TABLE eventsvc.capacity_holds_archive ENABLE ROW LEVEL SECURITY;
+ALTER TABLE eventsvc.capacity_holds_archive FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON eventsvc.capacity_holds_archive TO eventsvc_user, eventsvc_service
+    USING (tenant_id = (SELECT eventsvc.current_tenant_id()))
+    WITH CHECK (tenant_id = (SELECT eventsvc.current_tenant_id()));
+-- No tenant column: a database-wide row that only the sweep (as the owner) touches.
+ALTER TABLE eventsvc.hold_archive_progress ENABLE ROW LEVEL SECURITY;
+ALTER TABLE eventsvc.hold_archive_progress FORCE ROW LEVEL SECURITY;
+
+-- Data: in a logical backup (part 90).
+SELECT pg_catalog.pg_extension_config_dump('eventsvc.hold_audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('eventsvc.hold_audit_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('eventsvc.capacity_holds_archive', '');
+SELECT pg_catalog.pg_extension_config_dump('eventsvc.hold_archive_progress', '');
+
+-- ---------------------------------------------------------------- payment
+
+CREATE FUNCTION api.start_payment(hold_id uuid, payment_ref text) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_start_payment'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.start_payment(uuid, text) IS
+    'The hold enters its payment phase: its expiry moves to the payment window (once per hold; the same payment_ref again returns the hold unchanged).';
+
+CREATE FUNCTION api.confirm_payment(hold_id uuid, payment_ref text) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_confirm_payment'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.confirm_payment(uuid, text) IS
+    'Service: the payment of a hold succeeded. In time: CONFIRMED. Too late: CONFIRMED again if its seats can still be taken (revived), else REFUND_REQUIRED with a payment.refund_requested message.';
+
+CREATE FUNCTION api.hold_history(hold_id uuid) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_hold_history'
+    LANGUAGE C STABLE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.hold_history(uuid) IS
+    'A hold (or purchase) and what happened to it: state, when and why, payment, revival, refunds, in order.';
+
+-- The tenant's holds, live and ended (until archived), with when and why each ended.
+-- (State compared as text: the values added above are not usable in this script.)
+CREATE VIEW api.holds WITH (security_invoker = true) AS
+SELECT h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h.state, h.currency,
+       h.unit_price, h.locked_price, h.expires_at, h.created_at, h.confirmed_at, h.released_at,
+       h.phase, h.payment_ref, h.payment_started_at, coalesce(h.renewals, 0) AS renewals, h.revived_at,
+       greatest(h.created_at, h.payment_started_at, h.confirmed_at, h.released_at, h.revived_at,
+                h.state_changed_at) AS changed_at,
+       coalesce(h.state_reason,
+                CASE h.state::text
+                    WHEN 'EXPIRED' THEN CASE h.phase WHEN 'PAYMENT' THEN 'the payment window passed'
+                                                     WHEN 'OFFERED' THEN 'the waitlist offer was not taken in time'
+                                                     ELSE 'the hold''s time passed' END
+                    WHEN 'RELEASED' THEN 'released'
+                    WHEN 'CONFIRMED' THEN 'sold' END) AS reason
+  FROM eventsvc.capacity_holds h;
+COMMENT ON VIEW api.holds IS
+    'Holds of the tenant (one row per hold), live and ended until archived: state, phase, when it last changed (changed_at) and why (reason).';
+
+REVOKE ALL ON FUNCTION api.start_payment(uuid, text), api.confirm_payment(uuid, text), api.hold_history(uuid)
+    FROM PUBLIC;
+REVOKE ALL ON eventsvc.hold_archive_progress FROM PUBLIC;
+REVOKE ALL ON SEQUENCE eventsvc.hold_audit_log_id_seq FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.start_payment(uuid, text), api.hold_history(uuid) TO eventsvc_user, eventsvc_service;
+GRANT EXECUTE ON FUNCTION api.confirm_payment(uuid, text) TO eventsvc_user, eventsvc_service;
+GRANT SELECT ON api.holds TO eventsvc_user, eventsvc_service;
+GRANT SELECT ON eventsvc.hold_audit_log, eventsvc.capacity_holds_archive TO eventsvc_user, eventsvc_service;

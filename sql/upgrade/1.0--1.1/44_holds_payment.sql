@@ -1,0 +1,1 @@
+../../install/44_holds_payment.sql

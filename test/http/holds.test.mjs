@@ -1,0 +1,129 @@
+// holds.test.mjs: a hold's life after the reservation through @supabase/postgrest-js,
+// as a shop and the payment service would drive it: a buyer reserves, starts the
+// payment, the payment service confirms it; a payment that comes too late;
+// per-customer limits. Run by test/integration/http_client.sh (node --test).
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sign } from './jwt.mjs';
+
+const require = createRequire(join(process.env.EVS_NODE_MODULES, 'noop.js'));
+const { PostgrestClient } = require('@supabase/postgrest-js');
+
+const URL = process.env.PGRST_URL;
+const KEY = readFileSync(process.env.EVS_JWT_KEY, 'utf8');
+const ACME = '11111111-1111-4111-8111-111111111111';
+const VENUE = 'aaaaaaaa-0000-4000-8000-000000000001';
+
+const client = (claims) => new PostgrestClient(URL, {
+    headers: { Authorization: `Bearer ${sign(claims, KEY)}` },
+});
+const promoter = client({ role: 'eventsvc_admin', tenant_id: ACME, sub: 'promoter' });
+const buyer = client({ role: 'eventsvc_user', tenant_id: ACME, sub: 'buyer-1' });
+const other = client({ role: 'eventsvc_user', tenant_id: ACME, sub: 'buyer-2' });
+const payments = client({ role: 'eventsvc_service', tenant_id: ACME, sub: 'payment-service' });
+const day = (n) => new Date(Date.now() + n * 86400e3).toISOString().slice(0, 10);
+
+async function hasRpc(name) {
+    const res = await fetch(`${URL}/`, { headers: { Authorization: `Bearer ${sign({ role: 'eventsvc_admin', tenant_id: ACME }, KEY)}` } });
+    return Object.hasOwn((await res.json()).paths, `/rpc/${name}`);
+}
+
+// An event on sale with one section of `seats` and a tier; returns { event, section, tier }.
+async function onSale(name, offset, seats) {
+    const created = await promoter.rpc('create_event', {
+        venue_id: VENUE, name, starts_at: `${day(offset)}T20:00:00Z`, ends_at: `${day(offset)}T22:00:00Z`,
+        sections: [{ section_name: 'Floor', total_capacity: seats }],
+    });
+    assert.equal(created.error, null, JSON.stringify(created.error));
+    const event = created.data.id;
+    const section = created.data.sections[0].id;
+    const tier = await promoter.rpc('create_pricing', { event_id: event, name: 'General', capacity_id: section, base_price: 4000, service_fee: 250 });
+    assert.equal(tier.error, null, JSON.stringify(tier.error));
+    assert.equal((await promoter.rpc('publish_event', { event_id: event })).data.status, 'PUBLISHED');
+    assert.equal((await promoter.rpc('transition_event', { event_id: event, status: 'ON_SALE' })).data.status, 'ON_SALE');
+    return { event, section, tier: tier.data.id };
+}
+
+describe('payment-aware holds', async () => {
+    const have = await hasRpc('start_payment');
+
+    test('a buyer reserves, starts the payment, the payment service confirms it', { skip: !have && 'payment not installed' }, async () => {
+        const { section, tier } = await onSale('Paid Night', 50, 10);
+        const hold = await buyer.rpc('reserve_capacity', { capacity_id: section, quantity: 2, pricing_id: tier });
+        assert.equal(hold.error, null, JSON.stringify(hold.error));
+        assert.equal(hold.data.state, 'ACTIVE');
+
+        const started = await buyer.rpc('start_payment', { hold_id: hold.data.id, payment_ref: 'pi_3Kx81' });
+        assert.equal(started.status, 200);
+        assert.equal(started.data.phase, 'PAYMENT');
+        assert.equal(started.data.payment_ref, 'pi_3Kx81');
+        assert.ok(new Date(started.data.expires_at) > new Date(hold.data.expires_at), 'the payment window moved the expiry');
+
+        const again = await buyer.rpc('start_payment', { hold_id: hold.data.id, payment_ref: 'pi_3Kx81' });
+        assert.equal(again.status, 200, 'the same reference again is fine');
+        assert.equal(again.data.expires_at, started.data.expires_at, 'and changes nothing');
+        const second = await buyer.rpc('start_payment', { hold_id: hold.data.id, payment_ref: 'pi_other' });
+        assert.equal(second.status, 409);
+        assert.equal(second.error.code, 'PT409');
+
+        const stranger = await other.rpc('start_payment', { hold_id: hold.data.id, payment_ref: 'pi_3Kx81' });
+        assert.equal(stranger.status, 404, 'another buyer does not see the hold');
+        const self = await buyer.rpc('confirm_payment', { hold_id: hold.data.id, payment_ref: 'pi_3Kx81' });
+        assert.equal(self.status, 403, 'a buyer cannot report its own payment');
+        assert.equal(self.error.code, '42501');
+
+        const paid = await payments.rpc('confirm_payment', { hold_id: hold.data.id, payment_ref: 'pi_3Kx81' });
+        assert.equal(paid.error, null, JSON.stringify(paid.error));
+        assert.equal(paid.data.state, 'CONFIRMED');
+        assert.equal(paid.data.revived_at, null);
+        assert.deepEqual(paid.data.locked_price, hold.data.locked_price, 'sold at the locked price');
+        const retry = await payments.rpc('confirm_payment', { hold_id: hold.data.id, payment_ref: 'pi_3Kx81' });
+        assert.equal(retry.status, 200, 'a retried result is answered, not refused');
+        assert.equal(retry.data.state, 'CONFIRMED');
+
+        const history = await buyer.rpc('hold_history', { hold_id: hold.data.id });
+        assert.deepEqual(history.data.history.map((e) => e.action), ['reserved', 'payment_started', 'payment_confirmed']);
+        const mine = await buyer.from('holds').select('state,phase,reason').eq('id', hold.data.id).single();
+        assert.deepEqual(mine.data, { state: 'CONFIRMED', phase: 'PAYMENT', reason: 'sold' });
+    });
+
+    test('renewals are capped and the refusal says how many were used', { skip: !have && 'payment not installed' }, async () => {
+        const { section } = await onSale('Renewal Night', 51, 10);
+        const hold = await buyer.rpc('reserve_capacity', { capacity_id: section, quantity: 1, hold_seconds: 60 });
+        for (let i = 1; i <= 3; i++) {
+            const r = await buyer.rpc('extend_hold', { hold_id: hold.data.id, seconds: 30 });
+            assert.equal(r.status, 200);
+            assert.equal(r.data.renewals, i);
+        }
+        const refused = await buyer.rpc('extend_hold', { hold_id: hold.data.id, seconds: 30 });
+        assert.equal(refused.status, 409);
+        assert.equal(refused.error.message, 'the hold was renewed 3 times, the most allowed');
+        assert.equal(refused.error.details, '3 of 3 renewals used.');
+    });
+});
+
+describe('per-customer limits', async () => {
+    const have = await hasRpc('set_customer_limit');
+
+    test('one customer across two sections and no tier is stopped at the event\'s limit', { skip: !have && 'limits not installed' }, async () => {
+        const created = await promoter.rpc('create_event', {
+            venue_id: VENUE, name: 'Limited Night', starts_at: `${day(52)}T20:00:00Z`, ends_at: `${day(52)}T22:00:00Z`,
+            sections: [{ section_name: 'Left', total_capacity: 10 }, { section_name: 'Right', total_capacity: 10 }],
+        });
+        const [left, right] = created.data.sections.map((s) => s.id);
+        await promoter.rpc('publish_event', { event_id: created.data.id });
+        await promoter.rpc('transition_event', { event_id: created.data.id, status: 'ON_SALE' });
+        const set = await promoter.rpc('set_customer_limit', { event_id: created.data.id, max_seats: 3 });
+        assert.equal(set.data.limit_in_force, 3);
+        assert.equal((await buyer.rpc('reserve_capacity', { capacity_id: left, quantity: 2 })).status, 200);
+        const refused = await buyer.rpc('reserve_capacity', { capacity_id: right, quantity: 2 });
+        assert.equal(refused.status, 409);
+        assert.equal(refused.error.details, 'Ask for at most 1 more.');
+        const allowance = await buyer.rpc('seat_allowance', { event_id: created.data.id });
+        assert.deepEqual([allowance.data.limit, allowance.data.seats, allowance.data.remaining], [3, 2, 1]);
+        assert.equal((await other.rpc('reserve_capacity', { capacity_id: right, quantity: 3 })).status, 200, 'another customer has its own count');
+    });
+});
