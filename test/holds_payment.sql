@@ -6,7 +6,7 @@
 -- their archive after the retention. Commits as it goes, own tenant.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(49);
+SELECT plan(50);
 
 SELECT eventsvc.create_tenant('Tap Payment', 'tap-payment', '4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -38,6 +38,7 @@ CREATE FUNCTION pg_temp.h(id uuid) RETURNS eventsvc.capacity_holds LANGUAGE sql 
 $$;
 CREATE FUNCTION pg_temp.seats(section text) RETURNS text LANGUAGE sql AS $$
     SELECT (r->>'held') || ' held, ' || (r->>'sold') || ' sold, drift ' || (r->>'drift') || ', oversold ' || (r->>'oversold')
+           || ', rows agree ' || (r #>> '{rows,agree}')
       FROM eventsvc.check_capacity(('4a4a0000-0000-4000-8000-0000000000' || section)::uuid) r
 $$;
 -- a payment result as the payment service reports it
@@ -149,7 +150,7 @@ SELECT is((SELECT state_reason FROM pg_temp.h(:'h6')), 'paid after the hold expi
           'revived, and why');
 SELECT is((SELECT locked_price ->> 'total' FROM pg_temp.h(:'h6')), :'total2', 'at its locked price');
 RESET eventsvc.clock_offset_seconds;
-SELECT is(pg_temp.seats('c1'), '0 held, 7 sold, drift 0, oversold false',
+SELECT is(pg_temp.seats('c1'), '0 held, 7 sold, drift 0, oversold false, rows agree true',
           'the section''s counter and rows agree: 2 + 3 + 2 sold, the unpaid ones expired');
 
 -- ---------------------------------------------------------------- paid after expiry, seats gone: refund
@@ -175,7 +176,7 @@ SELECT is((pg_temp.paid(:'h7', 'pay-h7')) ->> 'state', 'REFUND_REQUIRED', 'the r
 SELECT is((SELECT count(*)::int FROM eventsvc.outbox WHERE routing_key = 'payment.refund_requested'
               AND payload #>> '{data,hold_id}' = :'h7'), 1, 'still one refund request');
 RESET eventsvc.clock_offset_seconds;
-SELECT is(pg_temp.seats('c2'), '2 held, 0 sold, drift 0, oversold false', 'never oversold');
+SELECT is(pg_temp.seats('c2'), '2 held, 0 sold, drift 0, oversold false, rows agree true', 'never oversold');
 SELECT is((SELECT jsonb_agg(e ->> 'action') FROM jsonb_array_elements((api.hold_history(:'h7')) -> 'history') e),
           '["reserved", "payment_started", "expired", "refund_required"]', 'its history, in order');
 
@@ -201,5 +202,7 @@ SELECT is((SELECT count(*)::int FROM api.holds WHERE id IN (:'h9', :'h1', :'h7')
           'the released hold left api.holds; the purchase and the refund-required hold stay');
 SELECT is((SELECT state::text FROM eventsvc.capacity_holds_archive WHERE id = :'h9'), 'RELEASED', 'it is in the archive');
 SELECT is((api.hold_history(:'h9')) ->> 'archived', 'true', 'and its history still answers');
+SELECT is(pg_temp.seats('c1'), '0 held, 7 sold, drift 0, oversold false, rows agree true',
+          'the counter rows lost the archived holds with them');
 
 SELECT * FROM finish();
