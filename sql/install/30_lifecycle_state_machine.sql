@@ -1,4 +1,4 @@
--- Part 30: the event state machine (src/state_machine.c). One transition table in C;
+-- Part 30: the event state machine (src/lifecycle/state_machine.c). One transition table in C;
 -- this trigger makes every writer go through it, a DBA's UPDATE included.
 
 CREATE FUNCTION eventsvc.status_trigger() RETURNS trigger

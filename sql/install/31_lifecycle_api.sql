@@ -1,4 +1,4 @@
--- Part 31: the event lifecycle API (src/lifecycle.c, docs/lifecycle.md).
+-- Part 31: the event lifecycle API (src/lifecycle/, docs/lifecycle.md).
 -- Writers are C functions returning jsonb; readers are views and STABLE functions.
 -- Everything here runs as the caller, so RLS scopes it to the caller's tenant; the
 -- few rows API roles may not write themselves (outbox, idempotency keys,

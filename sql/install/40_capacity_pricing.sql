@@ -252,7 +252,7 @@ COMMENT ON FUNCTION api.update_section(uuid, integer, jsonb) IS
 
 -- No SECURITY DEFINER and no SET clause here, on purpose: the C body gives itself
 -- the schema owner's rights and pg_catalog as its only search path
--- (evs_enter_as_definer in src/lifecycle_spi.c), the same as SECURITY DEFINER
+-- (evs_enter_as_definer in src/core/tenancy.c), the same as SECURITY DEFINER
 -- SET search_path = pg_catalog, pg_temp without the GUC work a SET clause costs
 -- on every call (docs/capacity.md, "What a reservation costs").
 CREATE FUNCTION api.reserve_capacity(capacity_id uuid, quantity integer, pricing_id uuid DEFAULT NULL,

@@ -1,7 +1,7 @@
 -- Part 41: event-wide capacity thresholds (docs/capacity.md "Thresholds").
 -- One row per event with sections: the highest line (80 or 95 % of the event's
 -- seats) whose crossing has been reported and not undone since, written only by
--- the reservation path (src/thresholds.c) under the event's threshold lock, in
+-- the reservation path (src/capacity/thresholds.c) under the event's threshold lock, in
 -- the same transaction as the outbox message it stands for, so a rolled-back
 -- reservation takes its message and its state change with it.
 -- sections_version moves whenever the event's set of active sections or their

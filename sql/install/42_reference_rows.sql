@@ -2,10 +2,10 @@
 -- The hold path keeps, per backend, copies of the rows it reads on every
 -- reservation (the tenant, the section, its event's status, the tier and its
 -- currency) and uses them while the shared reference generation stays the
--- same (src/refcache.c). Every statement that changes those rows raises it
+-- same (src/core/refcache.c). Every statement that changes those rows raises it
 -- here; the changing transaction raises it again when it ends. The column
 -- lists name every column of events and event_capacity the hold path reads
--- (src/capacity.c section_load): derived counters and descriptions do not
+-- (src/capacity/reserve.c section_load): derived counters and descriptions do not
 -- drop the copies. ENABLE ALWAYS: a session in replica mode raises it too.
 CREATE FUNCTION eventsvc.reference_rows_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'evs_refcache_trigger' LANGUAGE C;

@@ -1,4 +1,4 @@
--- Part 52: the cancellation saga's SQL surface, driven by the worker (saga.c).
+-- Part 52: the cancellation saga's SQL surface, driven by the worker (src/worker/saga.c).
 -- api.cancel_event writes a pending report and five pending steps:
 --   1 fetch_tickets    GET  ticket-service        /internal/events/{id}/tickets?tenantId=
 --   2 cancel_tickets   POST ticket-service        /internal/tickets/cancel-batch (one call per batch)

@@ -1,6 +1,6 @@
 -- Part 60: schedules and recurrence. An event has one or more schedules; a
 -- recurring one carries an RFC 5545 RRULE expanded in its own time zone by
--- src/rrule.c, so 20:00 local stays 20:00 local across daylight-saving changes.
+-- src/discovery/rrule.c, so 20:00 local stays 20:00 local across daylight-saving changes.
 -- See docs/discovery.md "Schedules".
 
 CREATE FUNCTION eventsvc.expand_rrule(rule text, dtstart timestamp, tz text, duration interval,

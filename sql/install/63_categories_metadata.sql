@@ -32,7 +32,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION api.category_tree() IS 'Active categories as a tree: depth and slug path, depth-first (GET /rpc/category_tree).';
 
--- custom_fields limits, checked in C for every writer (src/discovery.c).
+-- custom_fields limits, checked in C for every writer (src/discovery/discovery.c).
 CREATE FUNCTION eventsvc.check_custom_fields(custom_fields jsonb) RETURNS boolean
     AS 'MODULE_PATHNAME', 'evs_sql_check_custom_fields' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 ALTER TABLE eventsvc.event_metadata

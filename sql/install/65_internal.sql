@@ -1,7 +1,7 @@
 -- Part 65: internal lookups for other platform services (the original's
 -- /internal routes): event by id, event by blockchain PDA, scan stats, and the
 -- blockchain-service status callback. Service role only: every other role gets
--- 42501, even with EXECUTE (checked in C, src/discovery.c).
+-- 42501, even with EXECUTE (checked in C, src/discovery/discovery.c).
 --
 -- Cross-tenant by design, exactly where the original was: its internal routes
 -- take an event id (or PDA) from a service that holds no tenant context (ticket

@@ -112,9 +112,6 @@ extern int64 evs_section_held_latest(Datum tenant, Datum section);	/* held + sol
 extern bool evs_customer_new(Datum tenant, Datum event_id, const char *holder);
 extern bool evs_customer_first_purchase(Datum tenant, Datum event_id, const char *holder);
 
-/* sections.c: a column of a trigger tuple by name; false when it is NULL */
-extern bool evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value);
-
 /* hold_archive.c: moves up to limit ended holds past their retention to the archive (as the owner) */
 extern int64 evs_archive_holds(int limit);
 

@@ -21,19 +21,6 @@ PG_FUNCTION_INFO_V1(evs_section_validate_trigger);
 PG_FUNCTION_INFO_V1(evs_section_delete_trigger);
 PG_FUNCTION_INFO_V1(evs_sql_check_capacity);
 
-/* A column of a trigger tuple by name; false when it is NULL. */
-bool
-evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value)
-{
-	bool		isnull;
-	int			att = SPI_fnumber(desc, name);
-
-	if (att <= 0)
-		elog(ERROR, "column \"%s\" missing", name);
-	*value = heap_getattr(tup, att, desc, &isnull);
-	return !isnull;
-}
-
 static int32
 tup_int(HeapTuple tup, TupleDesc desc, const char *name, int32 dflt)
 {

@@ -143,6 +143,9 @@ extern void evs_jsonb_push_value(JsonbParseState **st, const char *key, JsonbVal
 extern void evs_jsonb_push_fields(JsonbParseState **st, Jsonb *obj);
 extern JsonbValue *evs_jsonb_get(Jsonb *obj, const char *key);
 
+/* triggers.c: a column of a trigger tuple by name; false when it is NULL */
+extern bool evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value);
+
 /*
  * outbox.c: outbox rows, the one way a message leaves a transaction. The
  * exchanges and the routing keys C writes are named here and nowhere else

@@ -18,6 +18,19 @@
 PG_FUNCTION_INFO_V1(evs_version_trigger);
 PG_FUNCTION_INFO_V1(evs_audit_trigger);
 
+/* A column of a trigger tuple by name; false when it is NULL. */
+bool
+evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value)
+{
+	bool		isnull;
+	int			att = SPI_fnumber(desc, name);
+
+	if (att <= 0)
+		elog(ERROR, "column \"%s\" missing", name);
+	*value = heap_getattr(tup, att, desc, &isnull);
+	return !isnull;
+}
+
 static void
 require_row_trigger(FunctionCallInfo fcinfo, const char *name, bool before)
 {

@@ -37,11 +37,10 @@ evs_valid_pda(const char *s)
 static Datum
 col(TupleDesc desc, HeapTuple tup, const char *name, bool *isnull)
 {
-	int			att = SPI_fnumber(desc, name);
+	Datum		d;
 
-	if (att <= 0)
-		elog(ERROR, "eventsvc.events has no column %s", name);
-	return heap_getattr(tup, att, desc, isnull);
+	*isnull = !evs_tup_get(tup, desc, name, &d);
+	return d;
 }
 
 static char *

@@ -15,7 +15,6 @@
 #include "storage/spin.h"
 
 /* ---- settings other files read (each is defined in its module's init) ---- */
-extern char *evs_worker_database;	/* worker.c */
 extern char *evs_amqp_host;			/* amqp.c */
 extern int	evs_amqp_port;
 extern int	evs_amqp_timeout_ms;
@@ -69,7 +68,7 @@ extern void evs_worker_status_shmem_init(void);
 extern void evs_worker_set_state(EvsWorkerState st);
 extern void evs_worker_set_error(const char *msg);
 
-/* Runs fn in its own transaction as eventsvc_worker; errors are logged and
+/* worker_xact.c: runs fn in its own transaction as eventsvc_worker; errors are logged and
  * swallowed (returns false) so one bad unit of work never stops the worker. */
 extern bool evs_worker_run_xact(const char *activity, void (*fn) (void *), void *arg);
 

@@ -11,6 +11,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 PG_FUNCTION_INFO_V1(evs_sql_worker_shmem_status);
 
@@ -96,6 +97,7 @@ evs_sql_worker_shmem_status(PG_FUNCTION_ARGS)
 	bool		nulls[17];
 	EvsWorkerShared s;
 	bool		configured = evs_worker_shared != NULL;
+	const char *setting;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "worker_shmem_status must return a record");
@@ -116,8 +118,9 @@ evs_sql_worker_shmem_status(PG_FUNCTION_ARGS)
 		nulls[1] = true;
 	values[2] = CStringGetTextDatum(!configured ? "not_configured" : state_name(s.pid ? s.state : EVS_WS_NOT_RUNNING));
 	/* the database the running worker connected to (whatever database asks), else the setting */
+	setting = configured ? GetConfigOption("eventsvc.database", true, false) : NULL;
 	values[3] = CStringGetTextDatum(s.pid != 0 && s.database[0] ? s.database :
-									configured && evs_worker_database[0] ? evs_worker_database : "");
+									setting != NULL ? setting : "");
 	TS_OR_NULL(4, s.started_at);
 	values[5] = BoolGetDatum(s.pid != 0 && s.broker_connected);
 	TS_OR_NULL(6, s.broker_since);
