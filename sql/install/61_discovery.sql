@@ -22,7 +22,10 @@ CREATE TABLE eventsvc.event_search_documents (
     PRIMARY KEY (tenant_id, event_id),
     FOREIGN KEY (tenant_id, event_id) REFERENCES eventsvc.events (tenant_id, id) ON DELETE CASCADE
 );
-CREATE INDEX idx_event_search_documents_gin ON eventsvc.event_search_documents USING gin (document);
+-- The full-text index holds the listed documents only: the public's search (the
+-- hot one) visits only documents it may show. A tenant's own search reads the
+-- tenant's events and their documents by key instead.
+CREATE INDEX idx_event_search_documents_gin ON eventsvc.event_search_documents USING gin (document) WHERE listed;
 
 -- Performer names from event_metadata.performers: strings, or objects with a "name".
 CREATE FUNCTION eventsvc.performer_names(performers jsonb) RETURNS text
@@ -270,6 +273,7 @@ BEGIN
                                                            search_events.min_price, search_events.max_price) f
           LEFT JOIN eventsvc.event_search_documents d
                  ON query IS NOT NULL AND d.tenant_id = e.tenant_id AND d.event_id = e.id
+                    AND (scope IS NOT NULL OR d.listed)     -- the public's: the full-text index may serve
          WHERE eventsvc.event_is_visible(scope, e, t.is_active)
            AND (query IS NULL OR d.document @@ query)
            AND (search_events.starts_from IS NULL OR e.starts_at >= search_events.starts_from)

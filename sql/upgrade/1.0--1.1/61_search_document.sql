@@ -11,6 +11,11 @@ UPDATE eventsvc.event_search_documents d
    SET listed = eventsvc.event_is_visible(NULL, e, true), starts_at = e.starts_at
   FROM eventsvc.events e
  WHERE e.tenant_id = d.tenant_id AND e.id = d.event_id;
+-- The full-text index holds the listed documents only: the public's search (the
+-- hot one) visits only documents it may show. A tenant's own search reads the
+-- tenant's events and their documents by key instead.
+DROP INDEX eventsvc.idx_event_search_documents_gin;
+CREATE INDEX idx_event_search_documents_gin ON eventsvc.event_search_documents USING gin (document) WHERE listed;
 
 CREATE OR REPLACE FUNCTION eventsvc.refresh_search_document(p_tenant_id uuid, p_event_id uuid) RETURNS void
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -174,6 +179,7 @@ BEGIN
                                                            search_events.min_price, search_events.max_price) f
           LEFT JOIN eventsvc.event_search_documents d
                  ON query IS NOT NULL AND d.tenant_id = e.tenant_id AND d.event_id = e.id
+                    AND (scope IS NOT NULL OR d.listed)     -- the public's: the full-text index may serve
          WHERE eventsvc.event_is_visible(scope, e, t.is_active)
            AND (query IS NULL OR d.document @@ query)
            AND (search_events.starts_from IS NULL OR e.starts_at >= search_events.starts_from)
