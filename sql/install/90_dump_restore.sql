@@ -82,7 +82,8 @@ DECLARE
     counters bigint;
 BEGIN
     DELETE FROM eventsvc.event_search_documents;
-    PERFORM eventsvc.refresh_search_document(e.tenant_id, e.id) FROM eventsvc.events e;
+    INSERT INTO eventsvc.event_search_documents (tenant_id, event_id, document, updated_at, listed, starts_at)
+    SELECT r.tenant_id, r.event_id, r.document, now(), r.listed, r.starts_at FROM eventsvc.search_document_rows r;
     GET DIAGNOSTICS docs = ROW_COUNT;
 
     DELETE FROM eventsvc.event_rating_summaries;

@@ -17,23 +17,36 @@ UPDATE eventsvc.event_search_documents d
 DROP INDEX eventsvc.idx_event_search_documents_gin;
 CREATE INDEX idx_event_search_documents_gin ON eventsvc.event_search_documents USING gin (document) WHERE listed;
 
+-- The search document of each event, from its sources: its one definition (the
+-- trigger's refresh of one event and eventsvc.rebuild_derived() read it).
+-- Weights: A name; B short description, tags, performers, headliner, supporting
+-- acts; C description and venue name. The text search configuration is 'simple'
+-- (no stemming), because events are in many languages.
+CREATE VIEW eventsvc.search_document_rows AS
+SELECT e.tenant_id,
+       e.id AS event_id,
+       setweight(to_tsvector('simple', coalesce(e.name, '')), 'A')
+       || setweight(to_tsvector('simple', coalesce(e.short_description, '')), 'B')
+       || setweight(to_tsvector('simple', coalesce(e.description, '')), 'C')
+       || setweight(to_tsvector('simple', array_to_string(e.tags, ' ')), 'B')
+       || setweight(to_tsvector('simple', concat_ws(' ', eventsvc.performer_names(m.performers),
+                                                    m.headliner,
+                                                    array_to_string(m.supporting_acts, ' '))), 'B')
+       || setweight(to_tsvector('simple', coalesce(v.name, '')), 'C') AS document,
+       eventsvc.event_is_visible(NULL, e, true) AS listed,
+       e.starts_at
+  FROM eventsvc.events e
+  LEFT JOIN eventsvc.event_metadata m ON m.tenant_id = e.tenant_id AND m.event_id = e.id
+  LEFT JOIN eventsvc.venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id;
+
+REVOKE ALL ON eventsvc.search_document_rows FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION eventsvc.refresh_search_document(p_tenant_id uuid, p_event_id uuid) RETURNS void
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO eventsvc.event_search_documents AS d (tenant_id, event_id, document, updated_at, listed, starts_at)
-    SELECT e.tenant_id, e.id,
-           setweight(to_tsvector('simple', coalesce(e.name, '')), 'A')
-           || setweight(to_tsvector('simple', coalesce(e.short_description, '')), 'B')
-           || setweight(to_tsvector('simple', coalesce(e.description, '')), 'C')
-           || setweight(to_tsvector('simple', array_to_string(e.tags, ' ')), 'B')
-           || setweight(to_tsvector('simple', concat_ws(' ', eventsvc.performer_names(m.performers),
-                                                        m.headliner,
-                                                        array_to_string(m.supporting_acts, ' '))), 'B')
-           || setweight(to_tsvector('simple', coalesce(v.name, '')), 'C'),
-           now(), eventsvc.event_is_visible(NULL, e, true), e.starts_at
-      FROM eventsvc.events e
-      LEFT JOIN eventsvc.event_metadata m ON m.tenant_id = e.tenant_id AND m.event_id = e.id
-      LEFT JOIN eventsvc.venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id
-     WHERE e.tenant_id = p_tenant_id AND e.id = p_event_id
+    SELECT r.tenant_id, r.event_id, r.document, now(), r.listed, r.starts_at
+      FROM eventsvc.search_document_rows r
+     WHERE r.tenant_id = p_tenant_id AND r.event_id = p_event_id
     ON CONFLICT (tenant_id, event_id)
         DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at,
                       listed = excluded.listed, starts_at = excluded.starts_at
@@ -45,9 +58,12 @@ CREATE TRIGGER events_search_document
                               status, visibility, deleted_at, starts_at ON eventsvc.events
     FOR EACH ROW EXECUTE FUNCTION eventsvc.search_document_trigger();
 -- The events the public may see, across tenants (the predicate is the public branch
--- of eventsvc.event_is_visible, part 60, which implies it): search without words
--- reads them in start order, featured_events in featured order.
+-- of eventsvc.event_is_visible, part 60, which implies it): search reads them in
+-- start order (all, or a category's), featured_events in featured order.
 CREATE INDEX idx_events_catalogue_starts ON eventsvc.events (starts_at, id)
+    WHERE visibility = 'PUBLIC' AND deleted_at IS NULL
+      AND status IN ('PUBLISHED', 'ON_SALE', 'SALES_PAUSED', 'SOLD_OUT', 'IN_PROGRESS', 'POSTPONED', 'RESCHEDULED');
+CREATE INDEX idx_events_catalogue_category ON eventsvc.events (primary_category_id, starts_at, id)
     WHERE visibility = 'PUBLIC' AND deleted_at IS NULL
       AND status IN ('PUBLISHED', 'ON_SALE', 'SALES_PAUSED', 'SOLD_OUT', 'IN_PROGRESS', 'POSTPONED', 'RESCHEDULED');
 CREATE INDEX idx_events_catalogue_featured ON eventsvc.events (featured_order, starts_at, id)

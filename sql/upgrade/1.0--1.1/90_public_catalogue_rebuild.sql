@@ -1,5 +1,6 @@
 -- The public catalogue is a derived table too (part 71): listed with the others
--- and rebuilt with them.
+-- and rebuilt with them; the search documents are rebuilt in one statement from
+-- their definition (eventsvc.search_document_rows, part 61).
 CREATE OR REPLACE FUNCTION eventsvc.derived_tables() RETURNS SETOF regclass
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT t::regclass FROM unnest(ARRAY['eventsvc.event_search_documents', 'eventsvc.event_rating_summaries',
@@ -17,7 +18,8 @@ DECLARE
     counters bigint;
 BEGIN
     DELETE FROM eventsvc.event_search_documents;
-    PERFORM eventsvc.refresh_search_document(e.tenant_id, e.id) FROM eventsvc.events e;
+    INSERT INTO eventsvc.event_search_documents (tenant_id, event_id, document, updated_at, listed, starts_at)
+    SELECT r.tenant_id, r.event_id, r.document, now(), r.listed, r.starts_at FROM eventsvc.search_document_rows r;
     GET DIAGNOSTICS docs = ROW_COUNT;
 
     DELETE FROM eventsvc.event_rating_summaries;
