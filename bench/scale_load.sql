@@ -4,13 +4,14 @@
 -- 1M published outbox messages (the default 0.1 is a tenth of that).
 --
 -- The load runs as a restore does (session_replication_role = replica): the hold
--- guard, the audit trail and the section list's trigger stay off, and what they
--- would keep is derived set-based here (the audit trail stays empty). Of the
--- triggers marked ENABLE ALWAYS, the reference generation's run; the two that
--- build the search document and the catalogue row of each event are off while the
--- events go in, and eventsvc.rebuild_derived() builds both tables at the end in one
--- statement each. bench/scale_run checks the seat counters against the holds
--- afterwards (eventsvc.check_capacity).
+-- guard, the audit trail and the section list's trigger stay off. What they and the
+-- hold functions would keep is derived set-based here: the sections' seat counts,
+-- their counter rows (eventsvc.rebuild_section_counters()), the section lists; the
+-- audit trail stays empty. Of the triggers marked ENABLE ALWAYS, the reference
+-- generation's run; the two that build each event's search document and catalogue
+-- row are off while the events go in, and eventsvc.rebuild_derived() builds both
+-- tables at the end in one statement each. bench/scale_run checks the seat counters
+-- against the holds afterwards (eventsvc.check_capacity).
 --
 -- Fixed rows the measurements aim at (ids below):
 --   tenant 0 (5ca1e000-...-000000000000), venue "Scale Arena";
@@ -229,6 +230,10 @@ UPDATE eventsvc.event_capacity c
                coalesce(sum(h.quantity) FILTER (WHERE h.state = 'CONFIRMED'), 0) AS sold
           FROM eventsvc.capacity_holds h GROUP BY 1, 2) x
  WHERE c.tenant_id = x.tenant_id AND c.id = x.capacity_id;
+
+-- The counter rows and event customers of every section, from the holds (what the
+-- hold functions keep as they write).
+SELECT eventsvc.rebuild_section_counters();
 
 -- The event's section list version (what the section trigger keeps).
 INSERT INTO eventsvc.event_capacity_thresholds (tenant_id, event_id, sections_version)
