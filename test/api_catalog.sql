@@ -15,7 +15,8 @@ CREATE TEMP TABLE writer_rule AS
 SELECT '^(create|update|delete|publish|unpublish|transition|postpone|reschedule|cancel|reserve|confirm|'
        'release|extend|revoke|record|set|add|remove|submit|approve|reject|sweep|purge|retry|requeue|'
        'refresh|pause|resume|start|complete|mark|apply|expire|issue|rotate|sync|import|upsert|'
-       'generate|archive|restore|register|enqueue|process|run|moderate|blockchain_callback)(_|$)' AS pattern;
+       'generate|archive|restore|register|enqueue|process|run|moderate|blockchain_callback|'
+       'refund|exchange|join|leave)(_|$)' AS pattern;
 
 SELECT ok((SELECT count(*) FROM pg_proc WHERE pronamespace = 'api'::regnamespace) > 0,
           'api has functions');

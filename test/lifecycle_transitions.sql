@@ -20,6 +20,8 @@ INSERT INTO expected_edges VALUES
     ('SALES_PAUSED', 'ON_SALE'), ('SALES_PAUSED', 'IN_PROGRESS'), ('SALES_PAUSED', 'CANCELLED'),
     ('SALES_PAUSED', 'POSTPONED'),
     ('SOLD_OUT', 'IN_PROGRESS'), ('SOLD_OUT', 'CANCELLED'), ('SOLD_OUT', 'POSTPONED'),
+    -- not in the map: seats that come back (a release, a refund) put a sold-out event on sale again
+    ('SOLD_OUT', 'ON_SALE'),
     ('IN_PROGRESS', 'COMPLETED'), ('IN_PROGRESS', 'CANCELLED'),
     ('POSTPONED', 'RESCHEDULED'), ('POSTPONED', 'CANCELLED'),
     ('RESCHEDULED', 'PUBLISHED'), ('RESCHEDULED', 'ON_SALE'), ('RESCHEDULED', 'CANCELLED');

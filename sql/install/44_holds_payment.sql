@@ -28,13 +28,19 @@ ALTER TABLE eventsvc.capacity_holds
     ADD COLUMN payment_started_at timestamptz,
     ADD COLUMN renewals           integer,
     ADD COLUMN revived_at         timestamptz,
-    ADD COLUMN state_changed_at   timestamptz;
+    ADD COLUMN state_changed_at   timestamptz,
+    ADD COLUMN refunded_quantity  integer,
+    ADD COLUMN waitlist_entry_id  uuid;
 COMMENT ON COLUMN eventsvc.capacity_holds.phase IS
     'Where a live hold is: NULL reserved, PAYMENT, WAITLIST (seats gathered for a waitlist entry), OFFERED; an ended hold keeps its last phase.';
 COMMENT ON COLUMN eventsvc.capacity_holds.state_reason IS 'Why the hold is in its state, when its state and phase do not say it.';
 COMMENT ON COLUMN eventsvc.capacity_holds.renewals IS 'How many times api.extend_hold moved the expiry (NULL: never).';
 COMMENT ON COLUMN eventsvc.capacity_holds.state_changed_at IS
     'When a change after the reservation (payment result, refund, waitlist offer) last set the state or phase.';
+COMMENT ON COLUMN eventsvc.capacity_holds.refunded_quantity IS
+    'Seats of the purchase refunded so far (NULL: none); quantity is what is still sold (part 45).';
+COMMENT ON COLUMN eventsvc.capacity_holds.waitlist_entry_id IS
+    'The waitlist entry a WAITLIST or OFFERED hold was made for (part 46).';
 COMMENT ON COLUMN eventsvc.capacity_holds.revived_at IS
     'When a payment that arrived after the hold''s time confirmed it anyway (its seats were still free).';
 
@@ -91,6 +97,8 @@ CREATE TABLE eventsvc.capacity_holds_archive (
     renewals           integer,
     revived_at         timestamptz,
     state_changed_at   timestamptz,
+    refunded_quantity  integer,
+    waitlist_entry_id  uuid,
     archived_at        timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, id)
 );
@@ -154,6 +162,7 @@ CREATE VIEW api.holds WITH (security_invoker = true) AS
 SELECT h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h.state, h.currency,
        h.unit_price, h.locked_price, h.expires_at, h.created_at, h.confirmed_at, h.released_at,
        h.phase, h.payment_ref, h.payment_started_at, coalesce(h.renewals, 0) AS renewals, h.revived_at,
+       h.refunded_quantity, h.waitlist_entry_id,
        greatest(h.created_at, h.payment_started_at, h.confirmed_at, h.released_at, h.revived_at,
                 h.state_changed_at) AS changed_at,
        coalesce(h.state_reason,
@@ -162,7 +171,8 @@ SELECT h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h
                                                      WHEN 'OFFERED' THEN 'the waitlist offer was not taken in time'
                                                      ELSE 'the hold''s time passed' END
                     WHEN 'RELEASED' THEN 'released'
-                    WHEN 'CONFIRMED' THEN 'sold' END) AS reason
+                    WHEN 'CONFIRMED' THEN 'sold'
+                    WHEN 'REFUNDED' THEN 'refunded' END) AS reason
   FROM eventsvc.capacity_holds h;
 COMMENT ON VIEW api.holds IS
     'Holds of the tenant (one row per hold), live and ended until archived: state, phase, when it last changed (changed_at) and why (reason).';

@@ -16,6 +16,18 @@
 
 typedef struct EvsEscrowEntry EvsEscrowEntry;
 
+/*
+ * A section's seats, as every path that returns or offers them names it: the
+ * tenant and the section (a per-date dimension adds its occurrence here).
+ */
+typedef struct EvsSeatKey
+{
+	Datum		tenant;
+	Datum		section;
+} EvsSeatKey;
+
+#define EVS_LOCK_SELLOUT 0x4559		/* advisory lock class: an event's sell-out decision against returns */
+
 /* The hold states whose seats are taken (held or sold), for SQL: state IN EVS_SEAT_STATES */
 #define EVS_SEAT_STATES "('ACTIVE', 'CONFIRMED')"
 
@@ -168,6 +180,7 @@ typedef struct EvsHold
 	int32		renewals;
 	bool		confirmed;		/* has a confirmed_at */
 	int64		unit_price;		/* locked unit price (0 without a price) */
+	int32		refunded_quantity;	/* seats of a purchase refunded so far */
 } EvsHold;
 extern bool evs_hold_lock(Datum tenant, Datum hold_id, EvsHold *h);
 /* hold_change.c: refuses a change of a hold that is not live, saying why (PT404, PT409, PT410) */
@@ -181,6 +194,26 @@ extern void evs_hold_audit(const EvsHold *h, const char *action, int32 quantity,
 /* The section's counter rows follow the hold from one state and size to another. */
 extern void evs_hold_counters_move(const EvsHold *h, const char *from, int32 from_quantity, const char *to,
 								   int32 to_quantity);
+
+/*
+ * seat_return.c: the one path of seats that come back to a section (the rows
+ * that held them have changed): the waitlist first, then the open pool; a
+ * SOLD_OUT event is ON_SALE again. `keep` of the open seats stay with the
+ * caller. Returns the seats that reached the open pool. SPI connected.
+ */
+extern int64 evs_seats_returned(const EvsSeatKey *key, int64 seats, int64 keep);
+extern void evs_sellout_lock(Datum event_id, bool exclusive);
+
+/* refund.c: what a refund of `quantity` more seats of a purchase gives back (docs/holds.md "Refunds") */
+typedef struct EvsRefundLines
+{
+	int32		quantity;		/* seats refunded now */
+	int32		before;			/* seats of the purchase refunded before */
+	int32		of;				/* seats the purchase had */
+	int64		amount;			/* paid back: the share of the line's total, minor units */
+	Jsonb	   *lines;			/* each amount figure of the locked line: its share */
+} EvsRefundLines;
+extern void evs_refund_lines(const EvsHold *purchase, int32 quantity, EvsRefundLines *out);
 
 /* thresholds.c: outbox messages after a reservation / a confirmation */
 extern void evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,

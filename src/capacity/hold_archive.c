@@ -94,10 +94,11 @@ evs_archive_holds(int limit)
 			" ins AS (INSERT INTO eventsvc.capacity_holds_archive (tenant_id, id, event_id, capacity_id, pricing_id,"
 			"   holder_id, quantity, state, currency, unit_price, locked_price, expires_at, created_at, confirmed_at,"
 			"   released_at, phase, state_reason, payment_ref, payment_started_at, renewals, revived_at,"
-			"   state_changed_at, archived_at)"
+			"   state_changed_at, refunded_quantity, waitlist_entry_id, archived_at)"
 			"  SELECT tenant_id, id, event_id, capacity_id, pricing_id, holder_id, quantity, state, currency,"
 			"   unit_price, locked_price, expires_at, created_at, confirmed_at, released_at, phase, state_reason,"
-			"   payment_ref, payment_started_at, renewals, revived_at, state_changed_at, $3 FROM moved)%s"
+			"   payment_ref, payment_started_at, renewals, revived_at, state_changed_at, refunded_quantity,"
+			"   waitlist_entry_id, $3 FROM moved)%s"
 			" SELECT old_ctid FROM moved",
 			evs_counters_ready()
 			? ", g AS (SELECT tenant_id, capacity_id, coalesce(currency, '') AS currency, count(*) AS n,"

@@ -220,7 +220,6 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 	static SPIPlanPtr plan = NULL;
 	Datum		v[3];
 	Datum		section;
-	EvsEscrowEntry *e;
 	int			rc;
 	bool		isnull;
 	Datum		result;
@@ -233,7 +232,8 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 	require_holder(v[0], v[1]);
 	if (!hold_section(v[0], v[1], &section))
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold %s not found", evs_uuid_text(v[1]))));
-	e = evs_escrow_section(v[0], section);
+	/* the counter before any row changes (a rebuild counts what this transaction sees) */
+	(void) evs_escrow_section(v[0], section);
 	if (plan == NULL)
 	{
 		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
@@ -252,10 +252,11 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 		int32		quantity = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		char	   *currency = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 		EvsCounterChange change = {.held = -quantity, .released = 1};
+		EvsSeatKey	key = {.tenant = v[0], .section = section};
 
-		if (e != NULL)
-			evs_escrow_give_on_commit(e, quantity);
 		evs_counters_add(v[0], section, currency, &change);
+		/* the waitlist first, then the open pool (seat_return.c) */
+		(void) evs_seats_returned(&key, quantity, 0);
 	}
 	SPI_finish();
 	evs_idempotency_finish(&idem, DatumGetJsonbP(result));

@@ -22,7 +22,7 @@ PG_FUNCTION_INFO_V1(evs_sql_hold_history);
 #define HOLD_COLUMNS \
 	"h.tenant_id, h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h.state::text," \
 	" h.phase::text, h.expires_at, h.created_at, h.expires_at <= $3, h.payment_ref, h.locked_price," \
-	" h.currency::text, coalesce(h.renewals, 0), h.confirmed_at, h.unit_price"
+	" h.currency::text, coalesce(h.renewals, 0), h.confirmed_at, h.unit_price, coalesce(h.refunded_quantity, 0)"
 
 /* Fills *h from a row of HOLD_COLUMNS (in the current memory context). */
 static void
@@ -55,6 +55,7 @@ hold_from_row(HeapTuple row, TupleDesc desc, EvsHold *h)
 	h->confirmed = !isnull;
 	d = COL(18);
 	h->unit_price = isnull ? 0 : DatumGetInt64(d);
+	h->refunded_quantity = DatumGetInt32(COL(19));
 #undef COL
 }
 

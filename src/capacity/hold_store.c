@@ -101,6 +101,7 @@ enum
 	C_UNIT_PRICE, C_LOCKED, C_EXPIRES, C_CREATED, C_CONFIRMED, C_RELEASED,
 	/* 1.1: the hold's life after the reservation (part 44); a 1.0 table lacks them */
 	C_PHASE, C_STATE_REASON, C_PAYMENT_REF, C_PAYMENT_STARTED, C_RENEWALS, C_REVIVED, C_STATE_CHANGED,
+	C_REFUNDED, C_WAITLIST_ENTRY,
 	NCOLUMNS
 };
 #define NREQUIRED (C_RELEASED + 1)	/* columns every version of the table has */
@@ -117,7 +118,7 @@ static const struct
 	{"released_at", TIMESTAMPTZOID},
 	{"phase", InvalidOid}, {"state_reason", TEXTOID}, {"payment_ref", TEXTOID},
 	{"payment_started_at", TIMESTAMPTZOID}, {"renewals", INT4OID}, {"revived_at", TIMESTAMPTZOID},
-	{"state_changed_at", TIMESTAMPTZOID},
+	{"state_changed_at", TIMESTAMPTZOID}, {"refunded_quantity", INT4OID}, {"waitlist_entry_id", UUIDOID},
 };
 
 #define GUARD_TRIGGER "capacity_holds_guard"

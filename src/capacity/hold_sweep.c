@@ -13,6 +13,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/resowner.h"
 #include "storage/itemptr.h"
@@ -112,23 +113,30 @@ release_picked(SPIPlanPtr pick, Datum *pick_args)
 	return give_back_grouped();
 }
 
-/* Gives back the seats of the rows a hold-changing statement reported as (tenant, section, seats, holds). */
+/* Returns the seats of the rows a hold-changing statement reported as (tenant, section, seats, holds). */
 static int64
 give_back_grouped(void)
 {
 	int64		changed = 0;
 	bool		isnull;
+	uint64		n = SPI_processed;
+	SPITupleTable *groups = SPI_tuptable;
+	EvsSeatKey *keys = palloc(Max(n, 1) * sizeof(EvsSeatKey));
+	int64	   *seats = palloc(Max(n, 1) * sizeof(int64));
 
-	for (uint64 i = 0; i < SPI_processed; i++)
+	/* read every group first: the return path runs statements of its own */
+	for (uint64 i = 0; i < n; i++)
 	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		EvsEscrowEntry *e = evs_escrow_section(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull),
-											   SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+		HeapTuple	row = groups->vals[i];
 
-		if (e != NULL)
-			evs_escrow_give_on_commit(e, DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull)));
-		changed += DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 4, &isnull));
+		keys[i].tenant = datumCopy(SPI_getbinval(row, groups->tupdesc, 1, &isnull), false, UUID_LEN);
+		keys[i].section = datumCopy(SPI_getbinval(row, groups->tupdesc, 2, &isnull), false, UUID_LEN);
+		seats[i] = DatumGetInt64(SPI_getbinval(row, groups->tupdesc, 3, &isnull));
+		changed += DatumGetInt64(SPI_getbinval(row, groups->tupdesc, 4, &isnull));
 	}
+	/* each section's seats: its waitlist first, then its open pool (seat_return.c) */
+	for (uint64 i = 0; i < n; i++)
+		(void) evs_seats_returned(&keys[i], seats[i], 0);
 	return changed;
 }
 

@@ -162,12 +162,14 @@ sold_out(int32 quantity, int64 remaining)
 static bool
 take_seats_escrow(EvsEscrowEntry *e, Datum tenant, Datum section_id, int32 quantity, int64 *remaining)
 {
+	EvsSeatKey	key = {.tenant = tenant, .section = section_id};
 	int64		freed,
 				use;
 
 	if (evs_escrow_take(e, quantity, remaining))
 		return true;
-	freed = evs_reclaim_expired(tenant, section_id);
+	/* overdue holds' seats come back like any others: a waitlist gets them first */
+	freed = evs_seats_returned(&key, evs_reclaim_expired(tenant, section_id), PG_INT64_MAX);
 	use = Min(freed, quantity);
 	if (*remaining + freed < quantity ||
 		(quantity - use > 0 && !evs_escrow_take(e, quantity - use, remaining)))	/* others took them meanwhile */
@@ -189,6 +191,7 @@ static bool
 take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 *remaining)
 {
 	static SPIPlanPtr plan = NULL;
+	EvsSeatKey	key = {.tenant = tenant, .section = section_id};
 	Datum		v[2] = {tenant, section_id};
 	bool		isnull;
 	int64		total,
@@ -211,7 +214,8 @@ take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 *remaini
 	/* latest snapshot: under REPEATABLE READ the transaction's own would miss holds committed meanwhile */
 	held = evs_section_held_latest(tenant, section_id);
 	*remaining = total - held;
-	if (*remaining < quantity && evs_reclaim_expired(tenant, section_id) > 0)
+	if (*remaining < quantity &&
+		evs_seats_returned(&key, evs_reclaim_expired(tenant, section_id), PG_INT64_MAX) > 0)
 		*remaining = total - evs_section_held_latest(tenant, section_id);	/* sees its own expiries */
 	if (*remaining < quantity)
 	{
@@ -298,6 +302,8 @@ hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing 
 	{
 		evs_jsonb_push_null(&st, "state_reason");
 		evs_jsonb_push_null(&st, "state_changed_at");
+		evs_jsonb_push_null(&st, "refunded_quantity");
+		evs_jsonb_push_null(&st, "waitlist_entry_id");
 		evs_jsonb_push_null(&st, "payment_started_at");
 	}
 	return JsonbPGetDatum(evs_jsonb_end(&st));

@@ -74,6 +74,8 @@ evs_event_soldout_check(Datum tenant, Datum event_id)
 	bool		isnull;
 	static SPIPlanPtr active = NULL;
 
+	/* against seats coming back meanwhile (seat_return.c): they wait, or this sees them in flight */
+	evs_sellout_lock(event_id, true);
 	rc = SPI_execute_with_args("SELECT status::text FROM eventsvc.events WHERE tenant_id = $1 AND id = $2"
 							   " FOR NO KEY UPDATE", 2, t, v, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)

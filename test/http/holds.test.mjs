@@ -127,3 +127,33 @@ describe('per-customer limits', async () => {
         assert.equal((await other.rpc('reserve_capacity', { capacity_id: right, quantity: 3 })).status, 200, 'another customer has its own count');
     });
 });
+
+describe('refunds', async () => {
+    const have = await hasRpc('refund_purchase');
+
+    test('a sold-out event: a refund puts the seat back on sale, the refunds add up to the charge', { skip: !have && 'refunds not installed' }, async () => {
+        const { event, section, tier } = await onSale('Refund Night', 53, 2);
+        const hold = await buyer.rpc('reserve_capacity', { capacity_id: section, quantity: 2, pricing_id: tier });
+        const sold = await buyer.rpc('confirm_hold', { hold_id: hold.data.id });
+        assert.equal(sold.data.state, 'CONFIRMED');
+        const status = async () => (await promoter.from('events').select('status').eq('id', event).single()).data.status;
+        assert.equal(await status(), 'SOLD_OUT');
+
+        const denied = await buyer.rpc('refund_purchase', { hold_id: hold.data.id, reason: 'mine' });
+        assert.equal(denied.status, 403);
+        const one = await promoter.rpc('refund_purchase', { hold_id: hold.data.id, reason: 'cannot come', quantity: 1 });
+        assert.equal(one.error, null, JSON.stringify(one.error));
+        assert.equal(one.data.quantity, 1);
+        assert.equal(await status(), 'ON_SALE', 'the seat came back: on sale again');
+        const again = await other.rpc('reserve_capacity', { capacity_id: section, quantity: 1 });
+        assert.equal(again.status, 200, 'another buyer gets the returned seat');
+
+        const rest = await payments.rpc('refund_purchase', { hold_id: hold.data.id, reason: 'event moved' });
+        assert.equal(rest.data.quantity, 1);
+        assert.equal(one.data.amount + rest.data.amount, hold.data.locked_price.total, 'the refunds add up to the charge');
+        const history = await buyer.rpc('hold_history', { hold_id: hold.data.id });
+        assert.deepEqual(history.data.history.map((e) => e.action), ['reserved', 'confirmed', 'refunded', 'refunded']);
+        const refunds = await promoter.from('hold_refunds').select('seq,quantity').eq('hold_id', hold.data.id).order('seq');
+        assert.deepEqual(refunds.data, [{ seq: 1, quantity: 1 }, { seq: 2, quantity: 1 }]);
+    });
+});

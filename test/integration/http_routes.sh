@@ -28,6 +28,7 @@ ACME_ADMIN=$(evs_jwt "{\"role\":\"eventsvc_admin\",\"tenant_id\":\"$A\",\"sub\":
 GLOBEX_USER=$(evs_jwt "{\"role\":\"eventsvc_user\",\"tenant_id\":\"$B\",\"sub\":\"bob\"}")
 SERVICE=$(evs_jwt '{"role":"eventsvc_service","sub":"auth-service"}')
 ACME_SERVICE=$(evs_jwt "{\"role\":\"eventsvc_service\",\"tenant_id\":\"$A\",\"sub\":\"blockchain-service\"}")
+SERVICE_A=$(evs_jwt "{\"role\":\"eventsvc_service\",\"tenant_id\":\"$A\",\"sub\":\"payment-service\"}")
 
 have() { [ -n "$(sql "SELECT 1 FROM pg_proc WHERE pronamespace = 'api'::regnamespace AND proname = '$1'
                        UNION ALL SELECT 1 FROM pg_class WHERE relnamespace = 'api'::regnamespace AND relname = '$1'")" ]; }
@@ -349,6 +350,48 @@ if have create_event; then
         req GET "/holds?event_id=eq.$EV&state=eq.RELEASED&select=state,reason,changed_at&limit=1" ACME_USER
         expect_jq '.[0].reason == "released"' "a released hold and why"
     else skip start_payment; fi
+
+    # ------------------------------------------------------------ holds: refunds and exchanges
+    if have refund_purchase; then
+        echo "# refunds"
+        req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$SECTION\",\"quantity\":3,\"pricing_id\":\"$PRICING\"}"
+        BOUGHT=$(printf '%s' "$BODY" | jq -r .id)
+        BOUGHT_TOTAL=$(printf '%s' "$BODY" | jq -r .locked_price.total)
+        req POST '/rpc/confirm_hold' ACME_USER "{\"hold_id\":\"$BOUGHT\"}"
+        doc "Refunds › A buyer cannot refund its own purchase"
+        req POST '/rpc/refund_purchase' ACME_USER "{\"hold_id\":\"$BOUGHT\",\"reason\":\"changed my mind\"}"
+        expect_error 403 42501 "a tenant user may not refund"
+        doc "Refunds › A tenant admin refunds one seat of a purchase (idempotent by header)" id idempotency_key created_at hold_id event_id capacity_id
+        req POST '/rpc/refund_purchase' ACME_ADMIN "{\"hold_id\":\"$BOUGHT\",\"reason\":\"seat broken\",\"quantity\":1}" -H 'Idempotency-Key: refund-seat-1'
+        expect_jq '.quantity == 1 and .seq == 1 and (.amount | type) == "number"' "one seat refunded"
+        FIRST=$(printf '%s' "$BODY" | jq -r .amount)
+        req POST '/rpc/refund_purchase' ACME_ADMIN "{\"hold_id\":\"$BOUGHT\",\"reason\":\"seat broken\",\"quantity\":1}" -H 'Idempotency-Key: refund-seat-1'
+        expect_jq '.seq == 1' "a retry with the same key returns the first refund"
+        [ "$(sql "SELECT count(*) FROM eventsvc.hold_refunds WHERE hold_id = '$BOUGHT'")" = 1 ] \
+            && _ok "one refund for the two keyed calls" || _fail "the retry refunded again"
+        req POST '/rpc/refund_purchase' ACME_ADMIN "{\"hold_id\":\"$BOUGHT\",\"reason\":\"too many\",\"quantity\":5}"
+        expect_error 400 22023 "more seats than are left"
+        req POST '/rpc/refund_purchase' GLOBEX_USER "{\"hold_id\":\"$BOUGHT\",\"reason\":\"x\"}"
+        expect_error 404 PT404 "another tenant's purchase is not found"
+        doc "Refunds › The service refunds the rest: the refunds add up to what was charged" id idempotency_key created_at hold_id event_id capacity_id
+        req POST '/rpc/refund_purchase' SERVICE_A "{\"hold_id\":\"$BOUGHT\",\"reason\":\"event moved\"}"
+        expect_jq ".quantity == 2 and .amount + $FIRST == $BOUGHT_TOTAL" "the rest of the purchase"
+        req POST '/rpc/refund_purchase' SERVICE_A "{\"hold_id\":\"$BOUGHT\",\"reason\":\"again\"}"
+        expect_error 409 PT409 "nothing left to refund"
+        doc "Refunds › The refunds of a purchase" created_at
+        req GET "/hold_refunds?hold_id=eq.$BOUGHT&select=seq,quantity,amount,currency,reason&order=seq" ACME_USER
+        expect_jq 'length == 2 and .[0].reason == "seat broken"' "both refunds"
+        req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$SECTION\",\"quantity\":2}"
+        SWAP=$(printf '%s' "$BODY" | jq -r .id)
+        req POST '/rpc/confirm_hold' ACME_USER "{\"hold_id\":\"$SWAP\"}"
+        doc "Refunds › Exchange a seat for another section, in one transaction" refund hold
+        req POST '/rpc/exchange_purchase' ACME_ADMIN "{\"hold_id\":\"$SWAP\",\"capacity_id\":\"$BALCONY\",\"reason\":\"a better view\",\"quantity\":1}"
+        expect_jq '.refund.quantity == 1 and .hold.capacity_id == "'"$BALCONY"'" and .hold.holder_id == "alice"' "one seat refunded, one held in the balcony"
+        req POST '/rpc/exchange_purchase' ACME_ADMIN "{\"hold_id\":\"$SWAP\",\"capacity_id\":\"$BALCONY\",\"reason\":\"more\",\"quantity\":1,\"pricing_id\":\"$PRICING\"}"
+        expect_error 400 22023 "a tier of another section: nothing is exchanged"
+        [ "$(sql "SELECT quantity FROM eventsvc.capacity_holds WHERE id = '$SWAP'")" = 1 ] \
+            && _ok "the refused exchange refunded nothing" || _fail "the refused exchange refunded a seat"
+    else skip refund_purchase; fi
 
     # ------------------------------------------------------------ the rest of the lifecycle
     if have postpone_event; then

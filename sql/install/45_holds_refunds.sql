@@ -1,0 +1,61 @@
+-- Part 45: refunds of purchases and exchanges (docs/holds.md "Refunds"). A confirmed
+-- hold is a purchase; an admin or a service refunds it in full or some of its seats,
+-- with a reason. The amount comes from its locked price line (src/capacity/refund.c:
+-- each figure is shared out by the seats, cumulatively, so the refunds of all seats of
+-- a purchase add up exactly to what was charged); the seats come back through the one
+-- return path (the waitlist first); the payment service is asked to refund with a
+-- stable idempotency key; the purchase's history shows every refund.
+
+CREATE TABLE eventsvc.hold_refunds (
+    tenant_id       uuid NOT NULL,
+    id              uuid NOT NULL DEFAULT gen_random_uuid(),
+    hold_id         uuid NOT NULL,
+    event_id        uuid NOT NULL,
+    capacity_id     uuid NOT NULL,
+    seq             integer NOT NULL CHECK (seq >= 1),       -- the purchase's first, second, ... refund
+    quantity        integer NOT NULL CHECK (quantity > 0),
+    amount          bigint NOT NULL CHECK (amount >= 0),     -- minor units
+    currency        char(3),
+    lines           jsonb NOT NULL,                          -- each figure's share (refund.c)
+    reason          text NOT NULL CHECK (length(reason) BETWEEN 1 AND 500),
+    idempotency_key text NOT NULL,
+    payment_ref     text,
+    requested_by    text,
+    requested_role  text NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, hold_id, seq)
+);
+COMMENT ON TABLE eventsvc.hold_refunds IS
+    'Refunds of purchases: seats, amount and lines in minor units, reason, who, and the key the payment service deduplicates by.';
+ALTER TABLE eventsvc.hold_refunds ENABLE ROW LEVEL SECURITY;
+ALTER TABLE eventsvc.hold_refunds FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON eventsvc.hold_refunds TO eventsvc_user, eventsvc_service
+    USING (tenant_id = (SELECT eventsvc.current_tenant_id()))
+    WITH CHECK (tenant_id = (SELECT eventsvc.current_tenant_id()));
+SELECT pg_catalog.pg_extension_config_dump('eventsvc.hold_refunds', '');
+
+CREATE FUNCTION api.refund_purchase(hold_id uuid, reason text, quantity integer DEFAULT NULL) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_refund_purchase'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.refund_purchase(uuid, text, integer) IS
+    'Admin or service: refunds a purchase (a confirmed hold) in full or quantity of its seats, with a reason; the seats come back (waitlist first) and payment.refund_requested asks the payment service to pay back.';
+
+CREATE FUNCTION api.exchange_purchase(hold_id uuid, capacity_id uuid, reason text, quantity integer DEFAULT NULL,
+                                      pricing_id uuid DEFAULT NULL) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_exchange_purchase'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.exchange_purchase(uuid, uuid, text, integer, uuid) IS
+    'Admin or service: a refund of quantity seats of a purchase and a new hold of as many seats in another section (or tier) for the same buyer, in one transaction: both or neither.';
+
+CREATE VIEW api.hold_refunds WITH (security_invoker = true) AS
+SELECT r.id, r.hold_id, r.event_id, r.capacity_id, r.seq, r.quantity, r.amount, r.currency, r.lines, r.reason,
+       r.idempotency_key, r.requested_by, r.created_at
+  FROM eventsvc.hold_refunds r;
+COMMENT ON VIEW api.hold_refunds IS 'Refunds of the tenant''s purchases (GET /hold_refunds?hold_id=eq.<id>).';
+
+REVOKE ALL ON FUNCTION api.refund_purchase(uuid, text, integer),
+                       api.exchange_purchase(uuid, uuid, text, integer, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.refund_purchase(uuid, text, integer),
+                          api.exchange_purchase(uuid, uuid, text, integer, uuid) TO eventsvc_user, eventsvc_service;
+GRANT SELECT ON eventsvc.hold_refunds, api.hold_refunds TO eventsvc_user, eventsvc_service;

@@ -1,0 +1,1 @@
+../../install/45_holds_refunds.sql
