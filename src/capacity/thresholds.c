@@ -74,42 +74,52 @@ evs_event_soldout_check(Datum tenant, Datum event_id)
 	bool		isnull;
 	static SPIPlanPtr active = NULL;
 
-	/* against seats coming back meanwhile (seat_return.c): they wait, or this sees them in flight */
-	evs_sellout_lock(event_id, true);
 	rc = SPI_execute_with_args("SELECT status::text FROM eventsvc.events WHERE tenant_id = $1 AND id = $2"
 							   " FOR NO KEY UPDATE", 2, t, v, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "event lock failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed != 1 || strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "ON_SALE") != 0)
 		return;
-	rc = SPI_execute_with_args("SELECT id, total_capacity FROM eventsvc.event_capacity"
-							   " WHERE tenant_id = $1 AND event_id = $2 AND is_active", 2, t, v, NULL, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "section list failed: %s", SPI_result_code_string(rc));
-	sections = SPI_tuptable;
-	n = SPI_processed;
-	for (i = 0; i < n; i++)
+	/*
+	 * Twice: a first look without the sell-out lock (most confirmations stop
+	 * here), then again under it. A return of seats (seat_return.c) records
+	 * its seats for the counter before it takes the lock shared: one recorded
+	 * before the second look is seen in flight here; one recorded after it
+	 * waits for this transaction and then puts the event back on sale.
+	 */
+	for (int pass = 0; pass < 2; pass++)
 	{
-		Datum		id = SPI_getbinval(sections->vals[i], sections->tupdesc, 1, &isnull);
-		int32		total = DatumGetInt32(SPI_getbinval(sections->vals[i], sections->tupdesc, 2, &isnull));
-		EvsEscrowEntry *e = evs_escrow_section(tenant, id);
-		int64		left = e != NULL ? evs_escrow_available(e) : total - evs_section_held_latest(tenant, id);
+		if (pass == 1)
+			evs_sellout_lock(event_id, true);
+		rc = SPI_execute_with_args("SELECT id, total_capacity FROM eventsvc.event_capacity"
+								   " WHERE tenant_id = $1 AND event_id = $2 AND is_active", 2, t, v, NULL, true, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "section list failed: %s", SPI_result_code_string(rc));
+		sections = SPI_tuptable;
+		n = SPI_processed;
+		for (i = 0; i < n; i++)
+		{
+			Datum		id = SPI_getbinval(sections->vals[i], sections->tupdesc, 1, &isnull);
+			int32		total = DatumGetInt32(SPI_getbinval(sections->vals[i], sections->tupdesc, 2, &isnull));
+			EvsEscrowEntry *e = evs_escrow_section(tenant, id);
+			int64		left = e != NULL ? evs_escrow_available(e) : total - evs_section_held_latest(tenant, id);
 
-		/*
-		 * Seats being reserved or released right now may come back or become
-		 * holds; the confirmation of those holds will look again.
-		 */
-		if (left > 0 || (e != NULL && evs_escrow_in_flight(e) > 0))
+			/*
+			 * Seats being reserved or released right now may come back or become
+			 * holds; the confirmation of those holds will look again.
+			 */
+			if (left > 0 || (e != NULL && evs_escrow_in_flight(e) > 0))
+				return;
+		}
+		if (active == NULL)
+			active = evs_spi_prepare_kept("SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND event_id = $2"
+										  " AND state = 'ACTIVE' LIMIT 1", 2, t);
+		rc = SPI_execute_snapshot(active, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "active hold check failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed > 0)
 			return;
 	}
-	if (active == NULL)
-		active = evs_spi_prepare_kept("SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND event_id = $2"
-									  " AND state = 'ACTIVE' LIMIT 1", 2, t);
-	rc = SPI_execute_snapshot(active, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "active hold check failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed > 0)
-		return;
 	v[2] = CStringGetTextDatum(evs_current_actor());
 	rc = SPI_execute_with_args("UPDATE eventsvc.events SET status = 'SOLD_OUT', updated_by = $3, updated_at = eventsvc.now()"
 							   " WHERE tenant_id = $1 AND id = $2 AND status = 'ON_SALE'", 3, t, v, NULL, false, 0);

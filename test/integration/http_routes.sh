@@ -367,7 +367,7 @@ if have create_event; then
         FIRST=$(printf '%s' "$BODY" | jq -r .amount)
         req POST '/rpc/refund_purchase' ACME_ADMIN "{\"hold_id\":\"$BOUGHT\",\"reason\":\"seat broken\",\"quantity\":1}" -H 'Idempotency-Key: refund-seat-1'
         expect_jq '.seq == 1' "a retry with the same key returns the first refund"
-        [ "$(sql "SELECT count(*) FROM eventsvc.hold_refunds WHERE hold_id = '$BOUGHT'")" = 1 ] \
+        [ "$(acme_sql "SELECT count(*) FROM eventsvc.hold_refunds WHERE hold_id = '$BOUGHT'")" = 1 ] \
             && _ok "one refund for the two keyed calls" || _fail "the retry refunded again"
         req POST '/rpc/refund_purchase' ACME_ADMIN "{\"hold_id\":\"$BOUGHT\",\"reason\":\"too many\",\"quantity\":5}"
         expect_error 400 22023 "more seats than are left"
@@ -389,7 +389,7 @@ if have create_event; then
         expect_jq '.refund.quantity == 1 and .hold.capacity_id == "'"$BALCONY"'" and .hold.holder_id == "alice"' "one seat refunded, one held in the balcony"
         req POST '/rpc/exchange_purchase' ACME_ADMIN "{\"hold_id\":\"$SWAP\",\"capacity_id\":\"$BALCONY\",\"reason\":\"more\",\"quantity\":1,\"pricing_id\":\"$PRICING\"}"
         expect_error 400 22023 "a tier of another section: nothing is exchanged"
-        [ "$(sql "SELECT quantity FROM eventsvc.capacity_holds WHERE id = '$SWAP'")" = 1 ] \
+        [ "$(acme_sql "SELECT quantity FROM eventsvc.capacity_holds WHERE id = '$SWAP'")" = 1 ] \
             && _ok "the refused exchange refunded nothing" || _fail "the refused exchange refunded a seat"
     else skip refund_purchase; fi
 
