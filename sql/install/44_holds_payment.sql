@@ -174,6 +174,10 @@ SELECT h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h
                     WHEN 'CONFIRMED' THEN 'sold'
                     WHEN 'REFUNDED' THEN 'refunded' END) AS reason
   FROM eventsvc.capacity_holds h;
+COMMENT ON COLUMN api.holds.reason IS
+    'Why the hold is in its state: what was recorded (a revival, a refund, a cancellation), else what its state and phase say.';
+COMMENT ON COLUMN api.holds.refunded_quantity IS 'Seats of the purchase refunded so far (NULL: none); quantity is what is still sold.';
+COMMENT ON COLUMN api.holds.waitlist_entry_id IS 'The waitlist entry a WAITLIST or OFFERED hold was made for.';
 COMMENT ON VIEW api.holds IS
     'Holds of the tenant (one row per hold), live and ended until archived: state, phase, when it last changed (changed_at) and why (reason).';
 

@@ -52,6 +52,14 @@ CREATE VIEW api.hold_refunds WITH (security_invoker = true) AS
 SELECT r.id, r.hold_id, r.event_id, r.capacity_id, r.seq, r.quantity, r.amount, r.currency, r.lines, r.reason,
        r.idempotency_key, r.requested_by, r.created_at
   FROM eventsvc.hold_refunds r;
+COMMENT ON COLUMN api.hold_refunds.hold_id IS 'The purchase refunded (api.holds.id).';
+COMMENT ON COLUMN api.hold_refunds.seq IS 'The purchase''s first, second, ... refund.';
+COMMENT ON COLUMN api.hold_refunds.quantity IS 'Seats refunded.';
+COMMENT ON COLUMN api.hold_refunds.amount IS 'Paid back, in the currency''s minor unit: the share of the purchase''s total (docs/holds.md "Refunds").';
+COMMENT ON COLUMN api.hold_refunds.lines IS 'Each amount figure of the purchase''s locked line: the share this refund gives back.';
+COMMENT ON COLUMN api.hold_refunds.reason IS 'Why the purchase was refunded.';
+COMMENT ON COLUMN api.hold_refunds.idempotency_key IS 'The key the payment service deduplicates this refund by: refund:<hold id>:<seq>.';
+COMMENT ON COLUMN api.hold_refunds.requested_by IS 'Who asked for the refund (JWT subject or session user).';
 COMMENT ON VIEW api.hold_refunds IS 'Refunds of the tenant''s purchases (GET /hold_refunds?hold_id=eq.<id>).';
 
 REVOKE ALL ON FUNCTION api.refund_purchase(uuid, text, integer),
