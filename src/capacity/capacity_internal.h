@@ -13,8 +13,8 @@
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "executor/spi.h"
+#include "utils/uuid.h"
 
-typedef struct EvsEscrowEntry EvsEscrowEntry;
 
 /*
  * A section's seats, as every path that returns or offers them names it: the
@@ -44,19 +44,46 @@ extern void evs_hold_archive_init(void);
 extern int	evs_hold_max_seconds;
 
 /*
- * The section's shared counter with a valid value, rebuilt from committed rows
- * under a heavyweight lock when needed. NULL when escrow cannot serve the
- * section (not preloaded, table full, recovery, disabled): the caller then
- * uses the row-lock path. Call it BEFORE this transaction changes any hold row
- * of the section: a rebuild counts the rows this transaction can see.
+ * escrow.c: the sections' shared seat counters. A handle names a section's
+ * slot and the tag it had (a slot can change hands; every use checks).
  */
-extern EvsEscrowEntry *evs_escrow_section(Datum tenant_id, Datum section_id);
-/* Take n seats now (given back if the (sub)transaction aborts). */
-extern bool evs_escrow_take(EvsEscrowEntry *e, int64 n, int64 *remaining);
-/* Give n seats back when the transaction commits (nothing on abort). */
-extern void evs_escrow_give_on_commit(EvsEscrowEntry *e, int64 n);
-extern int64 evs_escrow_available(EvsEscrowEntry *e);
-/* records of open transactions on the counter; drift is meaningful only at 0 */
+typedef struct EvsEscrowKey
+{
+	Oid			dbid;
+	Oid			holds_rel;
+	pg_uuid_t	tenant;
+	pg_uuid_t	section;
+} EvsEscrowKey;
+typedef struct EvsEscrowEntry
+{
+	EvsEscrowKey key;
+	int			slot;
+	uint32		tag;
+} EvsEscrowEntry;
+/* The section's counter, a slot assigned if it has none (false: none to be had; use the row-lock path). */
+extern bool evs_escrow_section(Datum tenant, Datum section, EvsEscrowEntry *e);
+/* The section's counter; a slot assigned only from the free ones within the tenant's share. */
+extern bool evs_escrow_section_if_free(Datum tenant, Datum section, EvsEscrowEntry *e);
+/* The section's counter if it has a slot; never assigns one. */
+extern bool evs_escrow_find(Datum tenant, Datum section, EvsEscrowEntry *e);
+typedef enum EvsTake
+{
+	EVS_TAKE_OK,				/* taken: given back if the (sub)transaction aborts */
+	EVS_TAKE_SHORT,				/* not enough free: *remaining says how many are */
+	EVS_TAKE_NO_COUNTER			/* the counter is not valid and could not be built in time: row-lock path */
+} EvsTake;
+/* Takes n seats, building the counter first if needed (at most eventsvc.escrow_build_wait_ms). */
+extern EvsTake evs_escrow_take(EvsEscrowEntry *e, Datum tenant, Datum section, int64 n, int64 *remaining);
+/* The row-lock path: the section's seat lock until commit; returns seats others took on its counter, in flight. */
+extern int64 evs_seats_lock(Datum tenant, Datum section);
+/* Before a change of hold rows that frees seats of a section; after it, the seats (back at commit). */
+extern void evs_seats_give_begin(Datum tenant, Datum section);
+extern void evs_seats_give_end(Datum tenant, Datum section, int64 n);
+/* Whether the counter is valid, built now if it is stale. */
+extern bool evs_escrow_ready(EvsEscrowEntry *e, Datum tenant, Datum section);
+/* The counter's free seats; false when it is not valid (count the rows instead). */
+extern bool evs_escrow_free(EvsEscrowEntry *e, int64 *free);
+/* records of open transactions on the counter */
 extern int	evs_escrow_in_flight(EvsEscrowEntry *e);
 typedef struct EvsEscrowReading
 {
@@ -117,7 +144,11 @@ typedef struct EvsCounterChange
 extern bool evs_counters_ready(void);
 extern int32 evs_counters_stripe(void);
 extern void evs_counters_add(Datum tenant, Datum section, const char *currency, const EvsCounterChange *c);
+/* Writes this transaction's pending counter changes (before reading counter rows). */
+extern void evs_counters_flush(void);
 extern char *evs_counters_bulk_sql(const char *update, const char *counted, int stripe_param);
+/* Corrects the counter rows of a section id (every tenant) to what its holds add up to. SPI not needed. */
+extern void evs_counters_repair(Datum section_id);
 /* Seats held and sold in a section (counter rows; holds in a 1.0 database), latest snapshot. */
 extern void evs_section_seats(Datum tenant, Datum section, int64 *held, int64 *sold);
 extern int64 evs_section_held_latest(Datum tenant, Datum section);	/* held + sold */
@@ -127,7 +158,8 @@ extern bool evs_customer_first_purchase(Datum tenant, Datum event_id, const char
 /* hold_archive.c: moves up to limit ended holds past their retention to the archive (as the owner) */
 extern int64 evs_archive_holds(int limit);
 
-/* hold_sweep.c: expires a section's overdue holds now, for a request short of seats; returns the seats freed */
+/* hold_sweep.c: expires a section's overdue holds now, for a request short of seats; returns the seats freed.
+ * The caller registers the give (evs_seats_give_begin) before and returns the seats (evs_seats_returned). */
 extern int64 evs_reclaim_expired(Datum tenant, Datum section_id);
 
 /*

@@ -173,7 +173,8 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		Datum		unit_price = SPI_getbinval(row, desc, 6, &isnull);
 		char	   *holder = SPI_getvalue(row, desc, 7);
 		EvsCounterChange change = {.held = -quantity, .sold = quantity, .confirmed = 1};
-		EvsEscrowEntry *e;
+		EvsEscrowEntry e;
+		int64		free;
 
 		/* revenue as the revenue view has always counted it: quantity x locked unit price */
 		if (!isnull && pg_mul_s64_overflow((int64) quantity, DatumGetInt64(unit_price), &change.revenue))
@@ -182,10 +183,9 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 					 errmsg("the hold's line total does not fit in 64-bit minor units")));
 		change.buying = evs_customer_first_purchase(v[0], event_id, holder) ? 1 : 0;
 		evs_counters_add(v[0], section, currency, &change);
-		e = evs_escrow_section(v[0], section);
 
 		/* the last seats of a section were just sold: maybe the whole event is */
-		if (e == NULL || evs_escrow_available(e) == 0)
+		if (!evs_escrow_find(v[0], section, &e) || !evs_escrow_free(&e, &free) || free == 0)
 			evs_event_soldout_check(v[0], event_id);
 	}
 	SPI_finish();
@@ -233,7 +233,8 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 	if (!hold_section(v[0], v[1], &section))
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold %s not found", evs_uuid_text(v[1]))));
 	/* the counter before any row changes (a rebuild counts what this transaction sees) */
-	(void) evs_escrow_section(v[0], section);
+	/* registered before the row changes: a counter built meanwhile counts this release right */
+	evs_seats_give_begin(v[0], section);
 	if (plan == NULL)
 	{
 		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};

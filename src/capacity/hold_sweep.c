@@ -83,7 +83,7 @@ release_picked(SPIPlanPtr pick, Datum *pick_args)
 		tenants[i] = SPI_getbinval(row, picked->tupdesc, 1, &isnull);
 		ids[i] = SPI_getbinval(row, picked->tupdesc, 2, &isnull);
 		/* cheap after the first hold of a section: a backend-local lookup */
-		(void) evs_escrow_section(tenants[i], SPI_getbinval(row, picked->tupdesc, 3, &isnull));
+		evs_seats_give_begin(tenants[i], SPI_getbinval(row, picked->tupdesc, 3, &isnull));
 		if (i % ROWS_PER_INTERRUPT_CHECK == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
@@ -298,7 +298,7 @@ evs_expire_holds(int limit)
 			if (!seen)
 			{
 				/* a backend-local lookup once the section's counter exists */
-				(void) evs_escrow_section(tenant, section);
+				evs_seats_give_begin(tenant, section);
 				tenants[nsec] = tenant;
 				sections[nsec] = section;
 				nsec++;

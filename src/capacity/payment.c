@@ -169,7 +169,8 @@ static void
 sell(EvsHold *h, TimestampTz now, const char *revived_reason)
 {
 	static SPIPlanPtr plan = NULL;
-	EvsEscrowEntry *e;
+	EvsEscrowEntry e;
+	int64		free;
 	int			rc;
 	JsonbParseState *st = NULL;
 
@@ -194,8 +195,7 @@ sell(EvsHold *h, TimestampTz now, const char *revived_reason)
 	evs_hold_audit(h, revived_reason ? "revived" : "payment_confirmed", h->quantity, evs_hold_total(h),
 				   evs_jsonb_end(&st));
 	/* the last seats of a section were just sold: maybe the whole event is */
-	e = evs_escrow_section(h->tenant, h->capacity_id);
-	if (e == NULL || evs_escrow_available(e) == 0)
+	if (!evs_escrow_find(h->tenant, h->capacity_id, &e) || !evs_escrow_free(&e, &free) || free == 0)
 		evs_event_soldout_check(h->tenant, h->event_id);
 }
 

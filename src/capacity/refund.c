@@ -143,7 +143,7 @@ refund(Datum tenant, Datum hold_id, int32 quantity, const char *reason)
 
 	evs_refund_lines(&h, quantity, &r);
 	/* the counter before the row changes (a rebuild counts what this transaction sees) */
-	(void) evs_escrow_section(h.tenant, h.capacity_id);
+	evs_seats_give_begin(h.tenant, h.capacity_id);
 	if (hold_plan == NULL)
 	{
 		Oid			t[5] = {UUIDOID, UUIDOID, INT4OID, TIMESTAMPTZOID, TEXTOID};

@@ -152,50 +152,13 @@ sold_out(int32 quantity, int64 remaining)
 }
 
 
-/*
- * Takes `quantity` seats from the shared counter, reclaiming overdue holds of
- * the section when the counter alone falls short. Seats of reclaimed holds go
- * first to this request; the rest return to the counter when this commits.
- * On abort the counter gets its part back and the reclaimed holds revert.
- * False when there are not enough (*remaining: how many there are).
- */
-static bool
-take_seats_escrow(EvsEscrowEntry *e, Datum tenant, Datum section_id, int32 quantity, int64 *remaining)
-{
-	EvsSeatKey	key = {.tenant = tenant, .section = section_id};
-	int64		freed,
-				use;
-
-	if (evs_escrow_take(e, quantity, remaining))
-		return true;
-	/* overdue holds' seats come back like any others: a waitlist gets them first */
-	freed = evs_seats_returned(&key, evs_reclaim_expired(tenant, section_id), PG_INT64_MAX);
-	use = Min(freed, quantity);
-	if (*remaining + freed < quantity ||
-		(quantity - use > 0 && !evs_escrow_take(e, quantity - use, remaining)))	/* others took them meanwhile */
-	{
-		/* the reclaimed holds stay expired if the caller goes on: their seats are free */
-		if (freed > 0)
-			evs_escrow_give_on_commit(e, freed);
-		*remaining += freed;
-		return false;
-	}
-	if (freed - use > 0)
-		evs_escrow_give_on_commit(e, freed - use);
-	*remaining = evs_escrow_available(e) + (freed - use);
-	return true;
-}
-
-/* Row-lock path for a section without a shared counter. False when there are not enough seats. */
-static bool
-take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 *remaining)
+/* The section's total, as committed now; PT404 when it is gone (deleted while this waited). */
+static int64
+section_total_latest(Datum tenant, Datum section_id)
 {
 	static SPIPlanPtr plan = NULL;
-	EvsSeatKey	key = {.tenant = tenant, .section = section_id};
 	Datum		v[2] = {tenant, section_id};
 	bool		isnull;
-	int64		total,
-				held;
 	int			rc;
 
 	if (plan == NULL)
@@ -203,20 +166,48 @@ take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 *remaini
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
 		plan = evs_spi_prepare_kept("SELECT total_capacity::int8 FROM eventsvc.event_capacity"
-							" WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE", 2, t);
+									" WHERE tenant_id = $1 AND id = $2", 2, t);
 	}
-	rc = SPI_execute_plan(plan, v, NULL, false, 1);
+	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "section lock failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)		/* deleted while we waited for its lock */
+		elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section_id))));
-	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	/* latest snapshot: under REPEATABLE READ the transaction's own would miss holds committed meanwhile */
-	held = evs_section_held_latest(tenant, section_id);
-	*remaining = total - held;
-	if (*remaining < quantity &&
-		evs_seats_returned(&key, evs_reclaim_expired(tenant, section_id), PG_INT64_MAX) > 0)
-		*remaining = total - evs_section_held_latest(tenant, section_id);	/* sees its own expiries */
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Overdue holds of the section expired now, in this transaction, for a
+ * request short of seats: their seats come back like any others (a waitlist
+ * gets them first); the ones that reach the open pool stay with the caller,
+ * which gives back what it does not use (evs_seats_give_end). Returns them.
+ */
+static int64
+reclaim(Datum tenant, Datum section_id)
+{
+	EvsSeatKey	key = {.tenant = tenant, .section = section_id};
+
+	evs_seats_give_begin(tenant, section_id);
+	return evs_seats_returned(&key, evs_reclaim_expired(tenant, section_id), PG_INT64_MAX);
+}
+
+/*
+ * The row-lock path, for a section without a valid shared counter: under the
+ * section's seat lock (held until commit: reservations of this path take
+ * turns), the seats free are the total less what its counter rows hold and
+ * sell (latest snapshot, a few rows whatever the number of holds) less the
+ * seats still in flight on its counter (taken by transactions that began
+ * before the counter went stale). Overdue holds are reclaimed when short.
+ * False when there are not enough (*remaining: how many there are).
+ */
+static bool
+take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 pending, int64 *remaining)
+{
+	int64		total = section_total_latest(tenant, section_id);
+
+	*remaining = total - evs_section_held_latest(tenant, section_id) - pending;
+	if (*remaining < quantity && reclaim(tenant, section_id) > 0)
+		*remaining = total - evs_section_held_latest(tenant, section_id) - pending;	/* sees its own expiries */
 	if (*remaining < quantity)
 	{
 		*remaining = *remaining < 0 ? 0 : *remaining;
@@ -227,18 +218,83 @@ take_seats_locked(Datum tenant, Datum section_id, int32 quantity, int64 *remaini
 }
 
 /*
+ * The counter was short: overdue holds are reclaimed (reclaim); their seats
+ * go first to this request, the rest back to the counter at commit. 1 when
+ * taken, 0 when still short (the reclaimed holds stay expired if the caller
+ * goes on: their seats are given back), -1 when the counter went stale
+ * meanwhile (the row-lock path counts the rows).
+ */
+static int
+take_short(EvsEscrowEntry *e, Datum tenant, Datum section_id, int32 quantity, int64 *remaining)
+{
+	int64		freed = reclaim(tenant, section_id);
+	int64		use = Min(freed, quantity);
+	int64		free;
+	EvsTake		t = EVS_TAKE_OK;
+
+	if (*remaining + freed >= quantity && quantity - use > 0)
+		t = evs_escrow_take(e, tenant, section_id, quantity - use, remaining);	/* others may have taken them */
+	if (*remaining + freed < quantity || t != EVS_TAKE_OK)
+	{
+		evs_seats_give_end(tenant, section_id, freed);
+		*remaining += freed;
+		return t == EVS_TAKE_NO_COUNTER ? -1 : 0;
+	}
+	evs_seats_give_end(tenant, section_id, freed - use);
+	*remaining = (evs_escrow_free(e, &free) ? free : 0) + (freed - use);
+	return 1;
+}
+
+/*
  * Takes `quantity` seats of the section for this transaction: from its shared
- * counter, or under its row lock when it has none. The caller then writes the
- * hold row that holds them. False when there are not enough (*remaining: how
- * many there are); nothing is taken then.
+ * counter (a compare-and-swap, nobody waits), or on the row-lock path when the
+ * section has no valid counter and none could be built within
+ * eventsvc.escrow_build_wait_ms. The caller then writes the hold row that
+ * holds them. False when there are not enough (*remaining: how many there
+ * are); nothing is taken then.
  */
 bool
 evs_section_take(Datum tenant, Datum section_id, int32 quantity, int64 *remaining)
 {
-	EvsEscrowEntry *e = evs_escrow_section(tenant, section_id);
+	EvsEscrowEntry e;
+	bool		counter = evs_escrow_section(tenant, section_id, &e);
 
-	return e != NULL ? take_seats_escrow(e, tenant, section_id, quantity, remaining)
-		: take_seats_locked(tenant, section_id, quantity, remaining);
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		int64		pending;
+		int64		free;
+
+		if (counter)
+		{
+			EvsTake		t = evs_escrow_take(&e, tenant, section_id, quantity, remaining);
+
+			if (t == EVS_TAKE_OK)
+				return true;
+			if (t == EVS_TAKE_SHORT)
+			{
+				int			r = take_short(&e, tenant, section_id, quantity, remaining);
+
+				if (r >= 0)
+					return r == 1;
+			}
+		}
+		pending = evs_seats_lock(tenant, section_id);
+
+		/*
+		 * With the seat lock held no counter of the section can become valid
+		 * (a build waits for the lock). One that is valid already (built while
+		 * this waited, or by another backend since this one last looked)
+		 * serves the reservation: a row-lock take beside a valid counter would
+		 * not be seen by it.
+		 */
+		if (attempt == 0 && evs_escrow_find(tenant, section_id, &e) && evs_escrow_free(&e, &free))
+		{
+			counter = true;
+			continue;
+		}
+		return take_seats_locked(tenant, section_id, quantity, pending, remaining);
+	}
+	return false;
 }
 
 /* A fresh version-4 UUID, as gen_random_uuid() makes them. */

@@ -137,16 +137,14 @@ section_event(const EvsSeatKey *key, Datum *event_id)
 int64
 evs_seats_returned(const EvsSeatKey *key, int64 seats, int64 keep)
 {
-	EvsEscrowEntry *e;
 	Datum		event_id;
 	int64		open;
 
 	if (seats <= 0)
 		return 0;
 	open = seats;
-	e = evs_escrow_section(key->tenant, key->section);
-	if (e != NULL && open - Min(keep, open) > 0)
-		evs_escrow_give_on_commit(e, open - Min(keep, open));
+	if (open - Min(keep, open) > 0)
+		evs_seats_give_end(key->tenant, key->section, open - Min(keep, open));
 	if (evs_holds_schema_ready() && open > Min(keep, open) && section_event(key, &event_id))
 		back_on_sale(key->tenant, event_id);
 	return open;

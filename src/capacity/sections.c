@@ -74,6 +74,46 @@ row_config_seats(Datum row_config)
 }
 
 /*
+ * Takes n seats of a section for a cut of its total or its deletion: from its
+ * shared counter when it has a valid one (nobody waits), else on the row-lock
+ * path (the section's seat lock until commit, its counter rows, the seats in
+ * flight on a counter being rebuilt). False when they are not free; *free
+ * then says how many are.
+ */
+static bool
+section_take_seats(Datum tenant, Datum id, int64 total, int64 n, int64 *free)
+{
+	EvsEscrowEntry e;
+	bool		counter = evs_escrow_find(tenant, id, &e);
+
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		int64		pending,
+					held,
+					sold;
+
+		if (counter)
+		{
+			EvsTake		t = evs_escrow_take(&e, tenant, id, n, free);
+
+			if (t != EVS_TAKE_NO_COUNTER)
+				return t == EVS_TAKE_OK;
+		}
+		pending = evs_seats_lock(tenant, id);
+		/* a counter valid now (it cannot become valid while this holds the seat lock) decides */
+		if (attempt == 0 && evs_escrow_find(tenant, id, &e) && evs_escrow_free(&e, free))
+		{
+			counter = true;
+			continue;
+		}
+		evs_section_seats(tenant, id, &held, &sold);
+		*free = total - held - sold - pending;
+		return *free >= n;
+	}
+	return false;
+}
+
+/*
  * An UPDATE of a section: a new total_capacity goes through the seat counter
  * (a cut takes the seats now, refused with PT409 and the numbers when they are
  * held, sold or being reserved; a rise gives them at commit). On the row-lock
@@ -97,25 +137,28 @@ section_seats_change(TriggerData *td, HeapTuple tup, TupleDesc desc, Datum tenan
 
 	if (delta == 0 && was_active == active)
 		return tup;
-	if (delta != 0)
+	if (delta < 0)
 	{
-		EvsEscrowEntry *e = evs_escrow_section(tenant, id);
 		int64		remaining;
 
-		if (e != NULL && delta < 0 && !evs_escrow_take(e, -delta, &remaining))
+		if (!section_take_seats(tenant, id, old_total, -delta, &remaining))
 		{
 			evs_section_seats(tenant, id, &held, &sold);
 			ereport(ERROR,
 					(errcode(EVS_ERR_CONFLICT),
 					 errmsg("cannot cut total_capacity from %d to %d: only " INT64_FORMAT " seats are free",
-							old_total, total, remaining),
+							old_total, total, Max(remaining, 0)),
 					 errdetail(INT64_FORMAT " held, " INT64_FORMAT " sold, " INT64_FORMAT " being reserved or released right now.",
 							   held, sold, Max(old_total - remaining - held - sold, 0)),
 					 errhint("Seats that are held or sold cannot be removed; the smallest total now is " INT64_FORMAT ".",
-							 old_total - remaining)));
+							 old_total - Max(remaining, 0))));
 		}
-		else if (e != NULL && delta > 0)
-			evs_escrow_give_on_commit(e, delta);
+	}
+	else if (delta > 0)
+	{
+		/* more seats: free for others once this commits */
+		evs_seats_give_begin(tenant, id);
+		evs_seats_give_end(tenant, id, delta);
 	}
 	evs_section_seats(tenant, id, &held, &sold);
 	if (held + sold > total)
@@ -286,7 +329,6 @@ evs_section_delete_trigger(PG_FUNCTION_ARGS)
 	Datum		tenant,
 				id;
 	int32		total;
-	EvsEscrowEntry *e;
 	int64		remaining;
 	Oid			t[2] = {UUIDOID, UUIDOID};
 	Datum		v[2];
@@ -302,8 +344,7 @@ evs_section_delete_trigger(PG_FUNCTION_ARGS)
 	evs_tup_get(tup, desc, "id", &id);
 	total = tup_int(tup, desc, "total_capacity", 0);
 	evs_spi_connect();
-	e = evs_escrow_section(tenant, id);
-	if (e != NULL && total > 0 && !evs_escrow_take(e, total, &remaining))
+	if (total > 0 && !section_take_seats(tenant, id, total, total, &remaining))
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
 				 errmsg("cannot delete a section with held or sold seats"),
@@ -356,7 +397,8 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 	Datum		section;
 	Datum		v[2];
 	Oid			t[2] = {UUIDOID, UUIDOID};
-	EvsEscrowEntry *e;
+	EvsEscrowEntry e;
+	bool		have;
 	static SPIPlanPtr checks[2] = {NULL, NULL};
 	bool		counters = evs_counters_ready();
 	int64		total = 0,
@@ -395,7 +437,8 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 		elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section))));
-	e = evs_escrow_section(tenant, section);
+	/* a counter to compare with: built now if it is stale (as a reservation would) */
+	have = evs_escrow_section(tenant, section, &e) && evs_escrow_ready(&e, tenant, section);
 	/*
 	 * One snapshot for the holds and the counter rows: per currency, what the
 	 * holds add up to against what the counter rows say (both change in the
@@ -428,14 +471,16 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 			: CHECK_HOLDS " SELECT s.total_capacity::int8, (SELECT coalesce(sum(held), 0)::int8 FROM h),"
 			  "  (SELECT coalesce(sum(sold), 0)::int8 FROM h), NULL::int8, NULL::int8, NULL::int8"
 			  " FROM eventsvc.event_capacity s WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
+	/* this transaction's own changes are in the counter rows it compares */
+	evs_counters_flush();
 	deadline = GetCurrentTimestamp() + (TimestampTz) CHECK_WAIT_MS * 1000;
 	for (;;)
 	{
 		EvsEscrowReading before,
 					after;
 
-		if (e != NULL)
-			evs_escrow_read(e, &before);
+		if (have)
+			evs_escrow_read(&e, &before);
 		rc = SPI_execute_snapshot(checks[counters], v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "capacity check failed: %s", SPI_result_code_string(rc));
@@ -450,9 +495,9 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 			rows_sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
 			rows_mismatch = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
 		}
-		if (e == NULL)
+		if (!have)
 			break;
-		evs_escrow_read(e, &after);
+		evs_escrow_read(&e, &after);
 		others = after.others;
 		counter = after.available;
 		exact = before.stable && after.stable && before.changes == after.changes && after.valid &&
@@ -484,14 +529,14 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 	evs_jsonb_push_int(&st, "held", active);
 	evs_jsonb_push_int(&st, "sold", sold);
 	evs_jsonb_push_int(&st, "available", total - active - sold);
-	if (e != NULL)
+	if (have)
 		evs_jsonb_push_int(&st, "counter", counter);
 	else
 		evs_jsonb_push_null(&st, "counter");
 	evs_jsonb_push_int(&st, "in_flight", others);
 	evs_jsonb_push_bool(&st, "busy", !exact);
 	if (exact)
-		evs_jsonb_push_int(&st, "drift", e != NULL ? counter - (total - active - sold) : 0);
+		evs_jsonb_push_int(&st, "drift", have ? counter - (total - active - sold) : 0);
 	else
 		evs_jsonb_push_null(&st, "drift");
 	evs_jsonb_push_bool(&st, "oversold", active + sold > total);

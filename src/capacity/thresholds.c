@@ -101,14 +101,18 @@ evs_event_soldout_check(Datum tenant, Datum event_id)
 		{
 			Datum		id = SPI_getbinval(sections->vals[i], sections->tupdesc, 1, &isnull);
 			int32		total = DatumGetInt32(SPI_getbinval(sections->vals[i], sections->tupdesc, 2, &isnull));
-			EvsEscrowEntry *e = evs_escrow_section(tenant, id);
-			int64		left = e != NULL ? evs_escrow_available(e) : total - evs_section_held_latest(tenant, id);
+			EvsEscrowEntry e;
+			int64		left;
+			bool		counter = evs_escrow_find(tenant, id, &e) && evs_escrow_free(&e, &left);
+
+			if (!counter)
+				left = total - evs_section_held_latest(tenant, id);
 
 			/*
 			 * Seats being reserved or released right now may come back or become
 			 * holds; the confirmation of those holds will look again.
 			 */
-			if (left > 0 || (e != NULL && evs_escrow_in_flight(e) > 0))
+			if (left > 0 || (counter && evs_escrow_in_flight(&e) > 0))
 				return;
 		}
 		if (active == NULL)
@@ -175,7 +179,8 @@ typedef struct EventSeats
 	int			nsections;
 	Datum	   *sections;
 	int32	   *totals;
-	EvsEscrowEntry **counters;	/* NULL for a section on the row-lock path */
+	EvsEscrowEntry *counters;	/* handles: a slot and its tag, checked on use */
+	bool	   *has_counter;	/* false for a section on the row-lock path */
 	int64		capacity;
 	int			level;
 	int64		changes;
@@ -203,7 +208,8 @@ typedef struct SectionsEntry
 	int64		capacity;
 	pg_uuid_t  *ids;
 	int32	   *totals;
-	EvsEscrowEntry **counters;	/* shared entries never move or go away */
+	EvsEscrowEntry *counters;	/* handles: a slot and its tag, checked on use */
+	bool	   *has_counter;
 } SectionsEntry;
 
 #define SECTIONS_CACHE_MAX 1024	/* events; past that the cache starts over */
@@ -246,6 +252,7 @@ sections_cache_entry(Datum tenant, Datum event_id)
 		entry->ids = NULL;
 		entry->totals = NULL;
 		entry->counters = NULL;
+		entry->has_counter = NULL;
 	}
 	return entry;
 }
@@ -291,9 +298,12 @@ sections_cache_fill(SectionsEntry *entry, Datum tenant, Datum event_id, int64 ve
 		pfree(entry->totals);
 	if (entry->counters != NULL)
 		pfree(entry->counters);
+	if (entry->has_counter != NULL)
+		pfree(entry->has_counter);
 	entry->ids = MemoryContextAlloc(sections_cxt, sizeof(pg_uuid_t) * Max(n, 1));
 	entry->totals = MemoryContextAlloc(sections_cxt, sizeof(int32) * Max(n, 1));
-	entry->counters = MemoryContextAlloc(sections_cxt, sizeof(EvsEscrowEntry *) * Max(n, 1));
+	entry->counters = MemoryContextAlloc(sections_cxt, sizeof(EvsEscrowEntry) * Max(n, 1));
+	entry->has_counter = MemoryContextAlloc(sections_cxt, sizeof(bool) * Max(n, 1));
 	entry->n = 0;
 	entry->capacity = 0;
 	for (int i = 0; i < n; i++)
@@ -301,8 +311,13 @@ sections_cache_fill(SectionsEntry *entry, Datum tenant, Datum event_id, int64 ve
 		memcpy(&entry->ids[i], DatumGetUUIDP(ids[i]), sizeof(pg_uuid_t));
 		entry->totals[i] = DatumGetInt32(totals[i]);
 		entry->capacity += entry->totals[i];
-		/* a section never moves between counter and row-lock path while the server runs */
-		entry->counters[i] = evs_escrow_section(tenant, UUIDPGetDatum(&entry->ids[i]));
+		/*
+		 * Every section of the event gets its counter now, if one is free, so
+		 * the common path reads no rows; never one taken over from a section
+		 * that was reserved (sections without demand must not push it out).
+		 */
+		entry->has_counter[i] = evs_escrow_section_if_free(tenant, UUIDPGetDatum(&entry->ids[i]), &entry->counters[i]) &&
+			evs_escrow_ready(&entry->counters[i], tenant, UUIDPGetDatum(&entry->ids[i]));
 	}
 	entry->n = n;
 	/* version 0: no state row, so no trigger has counted changes; read again next time */
@@ -355,8 +370,10 @@ event_seats_load(Datum tenant, Datum event_id, EventSeats *es)
 
 		memcpy(ids, entry->ids, sizeof(pg_uuid_t) * entry->n);
 		memcpy(es->totals = palloc(sizeof(int32) * Max(entry->n, 1)), entry->totals, sizeof(int32) * entry->n);
-		memcpy(es->counters = palloc(sizeof(EvsEscrowEntry *) * Max(entry->n, 1)), entry->counters,
-			   sizeof(EvsEscrowEntry *) * entry->n);
+		memcpy(es->counters = palloc(sizeof(EvsEscrowEntry) * Max(entry->n, 1)), entry->counters,
+			   sizeof(EvsEscrowEntry) * entry->n);
+		memcpy(es->has_counter = palloc(sizeof(bool) * Max(entry->n, 1)), entry->has_counter,
+			   sizeof(bool) * entry->n);
 		es->sections = palloc(sizeof(Datum) * Max(entry->n, 1));
 		for (int i = 0; i < entry->n; i++)
 			es->sections[i] = UUIDPGetDatum(&ids[i]);
@@ -378,9 +395,17 @@ event_held(Datum tenant, const EventSeats *es, bool recheck)
 
 	for (int i = 0; i < es->nsections; i++)
 	{
-		EvsEscrowEntry *e = recheck ? evs_escrow_section(tenant, es->sections[i]) : es->counters[i];
-		int64		held = e != NULL ? es->totals[i] - evs_escrow_available(e)
-			: evs_section_held_latest(tenant, es->sections[i]);
+		EvsEscrowEntry e = es->counters[i];
+		bool		counter = es->has_counter[i];
+		int64		free;
+		int64		held;
+
+		if (recheck)
+			counter = evs_escrow_find(tenant, es->sections[i], &e) && evs_escrow_ready(&e, tenant, es->sections[i]);
+		if (counter && evs_escrow_free(&e, &free))
+			held = es->totals[i] - free;
+		else
+			held = evs_section_held_latest(tenant, es->sections[i]);
 
 		used += Max(held, 0);
 	}

@@ -108,5 +108,13 @@ REVOKE ALL ON FUNCTION eventsvc.rebuild_section_counters() FROM PUBLIC;
 
 GRANT SELECT ON eventsvc.section_counters, eventsvc.event_customers TO eventsvc_user, eventsvc_service;
 
+-- The shared counters' table as a whole (slots in use, stale, free; tenants holding
+-- some), for operators. Superuser only.
+CREATE FUNCTION eventsvc.escrow_sections() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'evs_sql_escrow_sections' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION eventsvc.escrow_sections() IS
+    'The shared seat counters: max_sections, sections_per_tenant, valid, stale and free slots, tenants holding some. NULL without shared_preload_libraries.';
+REVOKE ALL ON FUNCTION eventsvc.escrow_sections() FROM PUBLIC;
+
 -- The holds a 1.0 database already has, counted once (hold writers wait meanwhile).
 SELECT eventsvc.rebuild_section_counters();
