@@ -122,6 +122,23 @@ evs_check_transition(Datum tenant_id, Datum event_id, const char *from, const ch
 					 errdetail("An event with sold tickets never goes back to DRAFT."),
 					 errhint("Cancel the event instead, which refunds the buyers.")));
 	}
+
+	/*
+	 * Cancelling refunds every buyer: once tickets are sold it takes a tenant
+	 * admin (a superuser counts as one), whoever writes the status.
+	 */
+	if (t == S_CANCELLED && !evs_is_tenant_admin())
+	{
+		int64		sold = evs_event_sold_count(tenant_id, event_id);
+
+		if (sold > 0)
+			ereport(ERROR,
+					(errcode(EVS_ERR_FORBIDDEN),
+					 errmsg("event %s has " INT64_FORMAT " sold tickets; only a tenant admin may cancel it",
+							evs_uuid_text(event_id), sold),
+					 errdetail("Cancelling refunds every buyer."),
+					 errhint("Ask a tenant admin (role eventsvc_admin) to cancel the event.")));
+	}
 }
 
 /*
