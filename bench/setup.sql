@@ -5,9 +5,13 @@
 SELECT eventsvc.create_tenant('Bench', 'bench', '0b0b0b0b-0000-4000-8000-000000000000');
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity)
 VALUES ('0b0b0b0b-0000-4000-8000-000000000000', '0b0b0b0b-0000-4000-8000-0000000000a1', 'Bench Arena', 2000000000);
+-- The event is written on sale directly, as an import (docs/tenancy.md "Write rules"):
+-- the benches address its sections by fixed ids.
+SET eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status)
 VALUES ('0b0b0b0b-0000-4000-8000-000000000000', '0b0b0b0b-0000-4000-8000-0000000000e1',
         '0b0b0b0b-0000-4000-8000-0000000000a1', 'Bench Night', 'bench-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 -- section s has id 00000000-0000-4000-8000-<s in 12 digits>; s = 0 is the hot one
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 SELECT '0b0b0b0b-0000-4000-8000-000000000000', ('00000000-0000-4000-8000-' || lpad(s::text, 12, '0'))::uuid,

@@ -7,11 +7,15 @@ SET client_min_messages = warning;
 SELECT eventsvc.create_tenant('Seat Co', 'seat-co', '55555555-5555-4555-8555-555555555555') IS NOT NULL AS tenant;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('55555555-5555-4555-8555-555555555555', '55555555-0000-4000-8000-00000000000a', 'Seat Arena', 100);
+-- Fixture events written directly by the superuser, in the state the test needs:
+-- import mode (docs/tenancy.md "Write rules").
+SET eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('55555555-5555-4555-8555-555555555555', '55555555-0000-4000-8000-0000000000e1',
      '55555555-0000-4000-8000-00000000000a', 'Seat Night', 'seat-night', 'ON_SALE'),
     ('55555555-5555-4555-8555-555555555555', '55555555-0000-4000-8000-0000000000e2',
      '55555555-0000-4000-8000-00000000000a', 'Draft Night', 'draft-night', 'DRAFT');
+RESET eventsvc.import_mode;
 SET ROLE eventsvc_user;
 SET app.current_tenant_id = '55555555-5555-4555-8555-555555555555';
 SET app.current_user_id = 'alice';
@@ -23,8 +27,13 @@ SELECT api.create_section('55555555-0000-4000-8000-0000000000e1', 'MinMax', 10, 
 SELECT api.create_section('55555555-0000-4000-8000-0000000000e1', 'Rows', 10, row_config => '{"rows": 3, "seats_per_row": 4}');
 SELECT api.create_section('55555555-0000-4000-8000-0000000000e1', 'Rows', 10, row_config => '{"rows": "x"}');
 SELECT api.create_section('55555555-0000-4000-8000-0000000000e1', 'Venue', 101);
+-- a tenant user writes no table directly; a DBA's direct INSERT meets the same rules
 INSERT INTO eventsvc.event_capacity (tenant_id, event_id, section_name, total_capacity, available_capacity, sold_count)
 VALUES ('55555555-5555-4555-8555-555555555555', '55555555-0000-4000-8000-0000000000e1', 'Raw', 10, 8, 5);
+RESET ROLE;
+INSERT INTO eventsvc.event_capacity (tenant_id, event_id, section_name, total_capacity, available_capacity, sold_count)
+VALUES ('55555555-5555-4555-8555-555555555555', '55555555-0000-4000-8000-0000000000e1', 'Raw', 10, 8, 5);
+SET ROLE eventsvc_user;
 SELECT (api.create_section('55555555-0000-4000-8000-0000000000e1', 'Floor', 12,
         row_config => '{"rows": 3, "seats_per_row": 4}', maximum_purchase => 6)) ->> 'id' AS floor \gset
 SELECT (api.create_section('55555555-0000-4000-8000-0000000000e1', 'Balcony', 8,
@@ -186,9 +195,11 @@ SELECT section_name, available_capacity, reserved_capacity, sold_count FROM even
 -- Thresholds: 80 % and 95 % of a section emit one message each when crossed (an
 -- aborted crossing is emitted by the next one); when every seat of the event is
 -- sold (not merely held), the event becomes SOLD_OUT with one event.soldout.
+SET eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('55555555-5555-4555-8555-555555555555', '55555555-0000-4000-8000-0000000000e3',
      '55555555-0000-4000-8000-00000000000a', 'Tiny Night', 'tiny-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 SET ROLE eventsvc_user;
 SET app.current_user_id = 'tiny-buyer';
 SELECT (api.create_section('55555555-0000-4000-8000-0000000000e3', 'Tiny', 10)) ->> 'id' AS tiny \gset

@@ -6,9 +6,13 @@ SET client_min_messages = warning;
 SELECT eventsvc.create_tenant('Money Hall', 'money-hall', '44444444-4444-4444-8444-444444444444') IS NOT NULL AS tenant;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('44444444-4444-4444-8444-444444444444', '44444444-0000-4000-8000-00000000000a', 'Money Hall', 1000);
+-- Fixture events written directly by the superuser, in the state the test needs:
+-- import mode (docs/tenancy.md "Write rules").
+SET eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('44444444-4444-4444-8444-444444444444', '44444444-0000-4000-8000-0000000000e1',
      '44444444-0000-4000-8000-00000000000a', 'Price Night', 'price-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 SET ROLE eventsvc_user;
 SET app.current_tenant_id = '44444444-4444-4444-8444-444444444444';
 SET app.current_user_id = 'pricing-admin';
@@ -60,9 +64,13 @@ SELECT api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'G', 100, grou
        group_size_min => 5);
 SELECT api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'G', 100, group_discount_percentage => 10,
        group_size_min => 1);
--- A direct INSERT meets the same rules.
+-- A tenant user writes no table directly; a DBA's direct INSERT meets the same rules.
 INSERT INTO eventsvc.event_pricing (tenant_id, event_id, name, base_price, early_bird_price)
 VALUES ('44444444-4444-4444-8444-444444444444', '44444444-0000-4000-8000-0000000000e1', 'Raw', 100, 50);
+RESET ROLE;
+INSERT INTO eventsvc.event_pricing (tenant_id, event_id, name, base_price, early_bird_price)
+VALUES ('44444444-4444-4444-8444-444444444444', '44444444-0000-4000-8000-0000000000e1', 'Raw', 100, 50);
+SET ROLE eventsvc_user;
 
 -- The active unit price at a moment: early bird, then base, then last minute.
 SELECT (api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'Timed', 5000,

@@ -7,6 +7,7 @@
 #include "utils/guc.h"
 #include "capacity/capacity.h"
 #include "discovery/discovery.h"
+#include "lifecycle/lifecycle.h"
 #include "worker/worker.h"
 
 PG_MODULE_MAGIC;
@@ -20,6 +21,7 @@ _PG_init(void)
 	evs_core_init();
 	evs_worker_init();
 	evs_capacity_init();
+	evs_lifecycle_init();
 	evs_discovery_init();
 	MarkGUCPrefixReserved("eventsvc");
 }

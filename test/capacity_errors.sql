@@ -7,6 +7,9 @@ SET LOCAL client_min_messages = warning;
 SELECT eventsvc.create_tenant('Tap Seats', 'tap-seats', '88888888-8888-4888-8888-888888888888');
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('88888888-8888-4888-8888-888888888888', '88888888-0000-4000-8000-00000000000a', 'Tap Hall', 50);
+-- Fixture events written directly by the superuser in the state the test needs: import
+-- mode (docs/tenancy.md "Write rules"); every other write rule still applies.
+SET LOCAL eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('88888888-8888-4888-8888-888888888888', '88888888-0000-4000-8000-0000000000e1',
      '88888888-0000-4000-8000-00000000000a', 'Tap Night', 'tap-night', 'ON_SALE');

@@ -11,11 +11,15 @@ SELECT plan(28);
 SELECT eventsvc.create_tenant('Tap Thresholds', 'tap-thresholds', 'a5a5a5a5-a5a5-4a5a-8a5a-a5a5a5a5a5a5') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('a5a5a5a5-a5a5-4a5a-8a5a-a5a5a5a5a5a5', 'a5a5a5a5-0000-4000-8000-00000000000a', 'Threshold Hall', 300);
+-- Fixture events written directly by the superuser in the state the test needs: import
+-- mode (docs/tenancy.md "Write rules"); every other write rule still applies.
+SET eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('a5a5a5a5-a5a5-4a5a-8a5a-a5a5a5a5a5a5', 'a5a5a5a5-0000-4000-8000-0000000000e1',
      'a5a5a5a5-0000-4000-8000-00000000000a', 'Threshold Night', 'threshold-night', 'ON_SALE'),
     ('a5a5a5a5-a5a5-4a5a-8a5a-a5a5a5a5a5a5', 'a5a5a5a5-0000-4000-8000-0000000000e2',
      'a5a5a5a5-0000-4000-8000-00000000000a', 'Jump Night', 'jump-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity) VALUES
     ('a5a5a5a5-a5a5-4a5a-8a5a-a5a5a5a5a5a5', 'a5a5a5a5-0000-4000-8000-0000000000c1',
      'a5a5a5a5-0000-4000-8000-0000000000e1', 'A', 10, 10),

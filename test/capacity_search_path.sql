@@ -11,6 +11,9 @@ SET LOCAL client_min_messages = warning;
 SELECT eventsvc.create_tenant('Tap Path', 'tap-path', '5a5a5a5a-5a5a-4a5a-8a5a-5a5a5a5a5a5a') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('5a5a5a5a-5a5a-4a5a-8a5a-5a5a5a5a5a5a', '5a5a5a5a-0000-4000-8000-00000000000a', 'Path Hall', 50);
+-- Fixture events written directly by the superuser in the state the test needs: import
+-- mode (docs/tenancy.md "Write rules"); every other write rule still applies.
+SET LOCAL eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('5a5a5a5a-5a5a-4a5a-8a5a-5a5a5a5a5a5a', '5a5a5a5a-0000-4000-8000-0000000000e1',
      '5a5a5a5a-0000-4000-8000-00000000000a', 'Path Night', 'path-night', 'ON_SALE');

@@ -9,9 +9,11 @@ SELECT plan(20);
 SELECT eventsvc.create_tenant('Tap Changes', 'tap-changes', '5ec70000-0000-4000-8000-000000000001') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('5ec70000-0000-4000-8000-000000000001', '5ec70000-0000-4000-8000-0000000000a1', 'Change Hall', 100);
+SET eventsvc.import_mode = on;   -- a fixture on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('5ec70000-0000-4000-8000-000000000001', '5ec70000-0000-4000-8000-0000000000e1',
      '5ec70000-0000-4000-8000-0000000000a1', 'Change Night', 'change-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 VALUES ('5ec70000-0000-4000-8000-000000000001', '5ec70000-0000-4000-8000-0000000000c1',
         '5ec70000-0000-4000-8000-0000000000e1', 'Ten', 10, 10);

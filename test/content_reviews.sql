@@ -2,7 +2,7 @@
 -- reviews (rating 1..5, one per user per event, moderation by admins only, only
 -- approved ones public) and the rating summary kept exact by trigger.
 BEGIN;
-SELECT plan(38);
+SELECT plan(40);
 GRANT ALL ON ALL TABLES IN SCHEMA pg_temp TO PUBLIC;
 GRANT ALL ON ALL SEQUENCES IN SCHEMA pg_temp TO PUBLIC;
 
@@ -12,6 +12,9 @@ CREATE TEMP TABLE t AS SELECT
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('81111111-1111-4111-8111-111111111111', '8aaaaaaa-0000-4000-8000-000000000001', 'Content Hall', 100),
     ('82222222-2222-4222-8222-222222222222', '8bbbbbbb-0000-4000-8000-000000000001', 'Other Hall', 100);
+-- Fixture events written directly by the superuser in the state the test needs: import
+-- mode (docs/tenancy.md "Write rules"); every other write rule still applies.
+SET LOCAL eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('81111111-1111-4111-8111-111111111111', '8aaaaaaa-0000-4000-8000-0000000000e1', '8aaaaaaa-0000-4000-8000-000000000001',
      'Opera Night', 'opera-night', 'ON_SALE'),
@@ -66,23 +69,31 @@ SELECT throws_ok($$SELECT api.submit_review('8aaaaaaa-0000-4000-8000-0000000000e
                  'rating must be a whole number from 1 to 5', 'rating 0 is refused');
 SELECT throws_ok($$SELECT api.submit_review('8aaaaaaa-0000-4000-8000-0000000000e1', 6)$$, '22023', NULL, 'rating 6 is refused');
 SELECT throws_ok($$INSERT INTO eventsvc.event_reviews (tenant_id, event_id, user_id, rating)
+                   VALUES ('81111111-1111-4111-8111-111111111111', '8aaaaaaa-0000-4000-8000-0000000000e1', 'fan-1', 3)$$,
+                 '42501', NULL, 'a tenant user writes reviews through the api only');
+-- the table's own rules, for a writer that may write it (a superuser, acting as fan-1)
+RESET ROLE;
+SELECT throws_ok($$INSERT INTO eventsvc.event_reviews (tenant_id, event_id, user_id, rating)
                    VALUES ('81111111-1111-4111-8111-111111111111', '8aaaaaaa-0000-4000-8000-0000000000e1', 'fan-1', 9)$$,
                  '23514', NULL, 'the table refuses a rating outside 1..5 too');
 SELECT throws_ok($$INSERT INTO eventsvc.event_reviews (tenant_id, event_id, user_id, rating)
                    VALUES ('81111111-1111-4111-8111-111111111111', '8aaaaaaa-0000-4000-8000-0000000000e1', 'fan-1', 3)$$,
                  '23505', NULL, 'one review per user per event (a direct second insert is a duplicate)');
+SET LOCAL ROLE eventsvc_user;
 SELECT lives_ok($$SELECT api.submit_review('8aaaaaaa-0000-4000-8000-0000000000e1', 4, 'Very good')$$,
                 'submitting again edits the same review');
 SELECT is((SELECT count(*)::int FROM eventsvc.event_reviews WHERE user_id = 'fan-1'), 1, 'still one review by fan-1');
 SELECT throws_ok($$INSERT INTO eventsvc.event_reviews (tenant_id, event_id, user_id, rating, moderation_state)
                    VALUES ('81111111-1111-4111-8111-111111111111', '8aaaaaaa-0000-4000-8000-0000000000e1', 'fan-9', 5, 'approved')$$,
-                 '42501', 'only a tenant admin may moderate reviews', 'a user cannot plant an approved review');
+                 '42501', NULL, 'a user cannot plant an approved review (no direct write at all)');
 SELECT throws_ok($$SELECT api.moderate_review(id, 'approved') FROM eventsvc.event_reviews LIMIT 1$$, '42501', NULL,
                  'a user cannot moderate');
 SET LOCAL app.current_user_id = 'fan-2';
 SELECT lives_ok($$SELECT api.submit_review('8aaaaaaa-0000-4000-8000-0000000000e1', 2, 'Too long')$$, 'fan-2 reviews');
 SELECT throws_ok($$UPDATE eventsvc.event_reviews SET rating = 1 WHERE user_id = 'fan-1'$$, '42501',
-                 'a review can only be changed by its author', 'a user cannot edit another user''s review');
+                 NULL, 'a user cannot edit another user''s review');
+SELECT throws_ok($$SELECT api.delete_review(id) FROM eventsvc.event_reviews WHERE user_id = 'fan-1'$$, '42501',
+                 'a review can only be deleted by its author or a tenant admin', 'nor delete it');
 SET LOCAL app.current_user_id = 'fan-3';
 SELECT lives_ok($$SELECT api.submit_review('8aaaaaaa-0000-4000-8000-0000000000e1', 1, 'Spam')$$, 'fan-3 reviews');
 RESET ROLE;

@@ -13,6 +13,9 @@ CREATE TEMP TABLE t AS SELECT
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('91111111-1111-4111-8111-111111111111', '9aaaaaaa-0000-4000-8000-000000000001', 'Internal Hall', 500),
     ('92222222-2222-4222-8222-222222222222', '9bbbbbbb-0000-4000-8000-000000000001', 'Other Hall', 500);
+-- Fixture events written directly by the superuser in the state the test needs: import
+-- mode (docs/tenancy.md "Write rules"); every other write rule still applies.
+SET LOCAL eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status, starts_at, ends_at) VALUES
     ('91111111-1111-4111-8111-111111111111', '9aaaaaaa-0000-4000-8000-0000000000e1', '9aaaaaaa-0000-4000-8000-000000000001',
      'Chain Concert', 'chain-concert', 'ON_SALE', '2031-05-01 19:00+00', '2031-05-01 22:00+00'),

@@ -11,6 +11,7 @@ SELECT eventsvc.create_tenant('Tap Limits Other', 'tap-limits-other', '43434343-
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('43434343-4343-4343-8343-434343434343', '43430000-0000-4000-8000-00000000000a', 'Limit Hall', 500),
     ('43434343-0000-4343-8343-434343434343', '43430000-0000-4000-8000-00000000000b', 'Other Hall', 500);
+SET eventsvc.import_mode = on;   -- a fixture on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('43434343-4343-4343-8343-434343434343', '43430000-0000-4000-8000-0000000000e1',
      '43430000-0000-4000-8000-00000000000a', 'Limit Night', 'limit-night', 'ON_SALE'),
@@ -18,6 +19,7 @@ INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
      '43430000-0000-4000-8000-00000000000a', 'Limit Matinee', 'limit-matinee', 'ON_SALE'),
     ('43434343-0000-4343-8343-434343434343', '43430000-0000-4000-8000-0000000000e9',
      '43430000-0000-4000-8000-00000000000b', 'Other Night', 'other-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity) VALUES
     ('43434343-4343-4343-8343-434343434343', '43430000-0000-4000-8000-0000000000c1',
      '43430000-0000-4000-8000-0000000000e1', 'Floor', 100, 100),

@@ -160,11 +160,15 @@ SELECT eventsvc.create_tenant('Sched B', 'sched-b', '62222222-2222-4222-8222-222
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity, timezone) VALUES
     ('61111111-1111-4111-8111-111111111111', '6aaaaaaa-0000-4000-8000-000000000001', 'Sched Hall', 500, 'America/New_York'),
     ('62222222-2222-4222-8222-222222222222', '6bbbbbbb-0000-4000-8000-000000000001', 'Other Hall', 500, 'Europe/Berlin');
+-- Fixture events written directly by the superuser in the state the test needs: import
+-- mode (docs/tenancy.md "Write rules"); every other write rule still applies.
+SET eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status, event_type, timezone) VALUES
     ('61111111-1111-4111-8111-111111111111', '6aaaaaaa-0000-4000-8000-0000000000e1', '6aaaaaaa-0000-4000-8000-000000000001',
      'Friday Residency', 'friday-residency', 'ON_SALE', 'recurring', 'America/New_York'),
     ('61111111-1111-4111-8111-111111111111', '6aaaaaaa-0000-4000-8000-0000000000e2', '6aaaaaaa-0000-4000-8000-000000000001',
      'Draft Residency', 'draft-residency', 'DRAFT', 'recurring', 'America/New_York');
+RESET eventsvc.import_mode;
 
 SET LOCAL ROLE eventsvc_user;
 SET LOCAL app.current_tenant_id = '61111111-1111-4111-8111-111111111111';
@@ -228,8 +232,8 @@ SELECT is((SELECT count(*)::int FROM api.event_occurrences('6aaaaaaa-0000-4000-8
 SELECT throws_ok($$SELECT api.update_schedule(gen_random_uuid(), 1)$$, 'PT404', NULL, 'unknown schedule');
 
 -- per-schedule capacity: a section can belong to one schedule
-INSERT INTO eventsvc.event_capacity (tenant_id, event_id, schedule_id, section_name, total_capacity, available_capacity)
-SELECT '61111111-1111-4111-8111-111111111111', '6aaaaaaa-0000-4000-8000-0000000000e1', (doc ->> 'id')::uuid, 'Floor', 100, 100 FROM sch;
+SELECT api.create_section('6aaaaaaa-0000-4000-8000-0000000000e1', 'Floor', 100, schedule_id => (doc ->> 'id')::uuid) IS NOT NULL AS section
+  FROM sch \gset
 SELECT is((SELECT count(*)::int FROM eventsvc.event_capacity c JOIN eventsvc.event_schedules s
              ON s.tenant_id = c.tenant_id AND s.id = c.schedule_id), 1, 'capacity can be per schedule');
 SELECT throws_matching(format($$SELECT api.delete_schedule(%L, 3)$$, (SELECT doc ->> 'id' FROM sch)),

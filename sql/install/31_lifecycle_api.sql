@@ -1,9 +1,10 @@
 -- Part 31: the event lifecycle API (src/lifecycle/, docs/lifecycle.md).
 -- Writers are C functions returning jsonb; readers are views and STABLE functions.
--- Everything here runs as the caller, so RLS scopes it to the caller's tenant; the
--- few rows API roles may not write themselves (outbox, idempotency keys,
--- confirmation tokens, holds, cancellation reports) are written by the C code as
--- the extension owner, always with an explicit tenant filter.
+-- Tenant roles have no write right on any table (part 99): the writers run with the
+-- schema owner's rights (SECURITY DEFINER, search_path pinned) and every statement
+-- they run names the caller's tenant (eventsvc.current_tenant_id()) explicitly; the
+-- write rules of part 32 hold for them as for every other writer. Readers run as the
+-- caller, so RLS scopes them to the caller's tenant. See docs/tenancy.md.
 
 -- ---------------------------------------------------------------- documents
 
@@ -51,7 +52,7 @@ $$;
 -- ---------------------------------------------------------------- writers (C)
 
 CREATE FUNCTION eventsvc.event_create(request jsonb, idempotency_key text) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'evs_sql_event_create' LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'evs_sql_event_create' LANGUAGE C VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 
 -- Named parameters are PostgREST's JSON keys: POST /rpc/create_event {"venue_id": ..., "name": ...}.
@@ -104,44 +105,44 @@ COMMENT ON FUNCTION api.create_event IS
 
 CREATE FUNCTION api.update_event(event_id uuid, expected_version integer, changes jsonb,
                                  confirmation_token uuid DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_update_event' LANGUAGE C VOLATILE
+RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_update_event' LANGUAGE C VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION api.update_event IS
     'Change event fields at the expected version; critical changes after sales need an admin confirmation token.';
 
 CREATE FUNCTION api.delete_event(event_id uuid, idempotency_key text DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_delete_event' LANGUAGE C VOLATILE
+RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_delete_event' LANGUAGE C VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION api.delete_event IS
     'Soft delete a DRAFT or CANCELLED event (deleted_at, status CANCELLED); sold tickets need a tenant admin.';
 
 CREATE FUNCTION api.publish_event(event_id uuid, idempotency_key text DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_publish_event' LANGUAGE C VOLATILE
+RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_publish_event' LANGUAGE C VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION api.publish_event IS 'Move the event to PUBLISHED through the state machine.';
 
 CREATE FUNCTION api.transition_event(event_id uuid, status text, reason text DEFAULT NULL,
                                      idempotency_key text DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_transition_event' LANGUAGE C VOLATILE
+RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_transition_event' LANGUAGE C VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION api.transition_event IS
     'Move the event to any status the state machine allows; CANCELLED runs the full cancellation (reason required).';
 
 CREATE FUNCTION api.postpone_event(event_id uuid, reason text DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_postpone_event' LANGUAGE C VOLATILE
+RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_postpone_event' LANGUAGE C VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION api.postpone_event IS 'Move the event to POSTPONED; api.reschedule_event gives it new dates.';
 
 CREATE FUNCTION api.reschedule_event(event_id uuid, starts_at timestamptz, ends_at timestamptz,
                                      doors_open timestamptz DEFAULT NULL, status text DEFAULT 'PUBLISHED',
                                      confirmation_token uuid DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_reschedule_event' LANGUAGE C VOLATILE
+RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_reschedule_event' LANGUAGE C VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION api.reschedule_event IS
     'Give a POSTPONED event new dates (RESCHEDULED) and return it to PUBLISHED or ON_SALE.';
 
 CREATE FUNCTION api.cancel_event(event_id uuid, reason text, idempotency_key text DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_cancel_event' LANGUAGE C VOLATILE
+RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_api_cancel_event' LANGUAGE C VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION api.cancel_event IS
     'Cancel locally: CANCELLED, sections closed, holds released, a pending cancellation report with its saga steps.';

@@ -1,6 +1,10 @@
 -- Part 40: capacity sections, holds and pricing tiers (docs/capacity.md, docs/money.md).
 -- The rules live in C triggers so every writer meets them; the api functions are
 -- thin. Hold rows change only through the C hold functions (seat counters).
+-- Tenant roles have no write right on sections and tiers (part 99): the writers
+-- below run with the schema owner's rights and name the caller's tenant in every row
+-- they write or change (eventsvc.current_tenant_id(); the keys and foreign keys all
+-- carry the tenant).
 
 -- ---------------------------------------------------------------- triggers
 
@@ -73,7 +77,7 @@ CREATE FUNCTION api.create_pricing(
     group_discount_percentage numeric DEFAULT NULL, sales_start_at timestamptz DEFAULT NULL,
     sales_end_at timestamptz DEFAULT NULL, max_per_order integer DEFAULT NULL,
     max_per_customer integer DEFAULT NULL, display_order integer DEFAULT 0)
-RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r eventsvc.event_pricing;
 BEGIN
@@ -214,7 +218,7 @@ COMMENT ON FUNCTION eventsvc.apply_changes(text, uuid, integer, jsonb) IS
     'The body of api.update_pricing (target pricing) and api.update_section (target section): a versioned change of one row.';
 
 CREATE FUNCTION api.update_pricing(pricing_id uuid, expected_version integer, changes jsonb)
-RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT eventsvc.apply_changes('pricing', pricing_id, expected_version, changes)
 $$;
 COMMENT ON FUNCTION api.update_pricing(uuid, integer, jsonb) IS
@@ -227,7 +231,7 @@ CREATE FUNCTION api.create_section(
     section_code text DEFAULT NULL, tier text DEFAULT NULL, schedule_id uuid DEFAULT NULL,
     minimum_purchase integer DEFAULT 1, maximum_purchase integer DEFAULT NULL,
     row_config jsonb DEFAULT NULL, seat_map jsonb DEFAULT NULL)
-RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO eventsvc.event_capacity AS c
         (tenant_id, event_id, schedule_id, section_name, section_code, tier, total_capacity,
          available_capacity, minimum_purchase, maximum_purchase, row_config, seat_map)
@@ -242,7 +246,7 @@ COMMENT ON FUNCTION api.create_section IS
     'Creates a capacity section; all active sections of an event must fit in the venue.';
 
 CREATE FUNCTION api.update_section(capacity_id uuid, expected_version integer, changes jsonb)
-RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT eventsvc.apply_changes('section', capacity_id, expected_version, changes)
 $$;
 COMMENT ON FUNCTION api.update_section(uuid, integer, jsonb) IS
@@ -320,8 +324,6 @@ GRANT EXECUTE ON FUNCTION api.create_pricing, api.update_pricing(uuid, integer, 
                           api.update_dynamic_price(uuid, bigint, integer),
                           api.create_section, api.update_section(uuid, integer, jsonb)
     TO eventsvc_user;
-GRANT EXECUTE ON FUNCTION eventsvc.check_changes(jsonb, text[], text, text),
-                          eventsvc.apply_changes(text, uuid, integer, jsonb) TO eventsvc_user;
 GRANT EXECUTE ON FUNCTION api.expire_holds(integer) TO eventsvc_service, eventsvc_worker;
 GRANT EXECUTE ON FUNCTION eventsvc.sweep_horizon() TO eventsvc_admin, eventsvc_service, eventsvc_worker;
 GRANT EXECUTE ON FUNCTION eventsvc.release_event_holds(uuid), eventsvc.check_capacity(uuid)

@@ -129,19 +129,22 @@ BEGIN
 END
 $$;
 
+-- The writers below run with the schema owner's rights (tenant roles have no write
+-- right on schedules, part 99) and name the caller's tenant in every statement.
+
 -- Create a schedule for an event of the caller's tenant. starts_at/ends_at are
 -- the first occurrence; with a recurrence_rule, later occurrences repeat its
 -- local wall time in the schedule's time zone (default: the event's).
 CREATE FUNCTION api.create_schedule(event_id uuid, starts_at timestamptz, ends_at timestamptz,
                                     timezone text DEFAULT NULL, recurrence_rule text DEFAULT NULL,
                                     doors_open_at timestamptz DEFAULT NULL, notes text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ev  eventsvc.events;
     rec eventsvc.event_schedules;
 BEGIN
     SELECT * INTO ev FROM eventsvc.events e
-     WHERE e.id = create_schedule.event_id AND e.deleted_at IS NULL;
+     WHERE e.tenant_id = eventsvc.current_tenant_id() AND e.id = create_schedule.event_id AND e.deleted_at IS NULL;
     IF NOT FOUND THEN
         PERFORM eventsvc.raise_error('not_found',
             format('event %s not found', coalesce(create_schedule.event_id::text, 'null')));
@@ -176,7 +179,7 @@ CREATE FUNCTION api.update_schedule(schedule_id uuid, expected_version integer,
                                     timezone text DEFAULT NULL, recurrence_rule text DEFAULT NULL,
                                     doors_open_at timestamptz DEFAULT NULL,
                                     status eventsvc.schedule_status DEFAULT NULL, notes text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rec eventsvc.event_schedules;
 BEGIN
@@ -194,7 +197,7 @@ BEGIN
            status          = coalesce(update_schedule.status, s.status),
            notes           = coalesce(update_schedule.notes, s.notes),
            version         = expected_version
-     WHERE s.id = update_schedule.schedule_id
+     WHERE s.tenant_id = eventsvc.current_tenant_id() AND s.id = update_schedule.schedule_id
     RETURNING * INTO rec;
     IF NOT FOUND THEN
         PERFORM eventsvc.raise_error('not_found',
@@ -211,11 +214,12 @@ COMMENT ON FUNCTION api.update_schedule(uuid, integer, timestamptz, timestamptz,
 -- Remove a schedule that nothing sells against: sections or price tiers bound to
 -- it must be moved or removed first (a conflict, not a cascade that drops seats).
 CREATE FUNCTION api.delete_schedule(schedule_id uuid, expected_version integer) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rec eventsvc.event_schedules;
 BEGIN
-    SELECT * INTO rec FROM eventsvc.event_schedules s WHERE s.id = delete_schedule.schedule_id FOR UPDATE;
+    SELECT * INTO rec FROM eventsvc.event_schedules s
+     WHERE s.tenant_id = eventsvc.current_tenant_id() AND s.id = delete_schedule.schedule_id FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM eventsvc.raise_error('not_found',
             format('schedule %s not found', coalesce(delete_schedule.schedule_id::text, 'null')));
@@ -293,7 +297,6 @@ GRANT EXECUTE ON FUNCTION eventsvc.expand_rrule(text, timestamp, text, interval,
                           eventsvc.event_is_visible(uuid, eventsvc.events, boolean),
                           eventsvc.visible_event_tenant(uuid)
     TO eventsvc_anon, eventsvc_user, eventsvc_service, eventsvc_worker;
-GRANT EXECUTE ON FUNCTION eventsvc.emit_schedule_change(uuid, text) TO eventsvc_user;
 GRANT EXECUTE ON FUNCTION api.create_schedule(uuid, timestamptz, timestamptz, text, text, timestamptz, text),
                           api.preview_occurrences(text, timestamptz, timestamptz, text, integer),
                           api.delete_schedule(uuid, integer),

@@ -1,8 +1,8 @@
 -- Part 62: rich content that the original kept in MongoDB: long descriptions per
 -- locale, ordered FAQs, reviews with moderation, and a rating summary kept by
 -- trigger so the average and count are read without scanning the reviews.
--- Writes are invoker functions (RLS applies); public reads are SECURITY DEFINER
--- behind eventsvc.visible_event_tenant. See docs/discovery.md "Rich content".
+-- Writes run with the schema owner's rights and name the caller's tenant; public
+-- reads are SECURITY DEFINER behind eventsvc.visible_event_tenant. See docs/discovery.md "Rich content".
 
 -- One row per event: maintained by the review trigger below, never written by
 -- clients. Only approved reviews count.
@@ -86,38 +86,23 @@ CREATE TRIGGER event_faqs_audit AFTER INSERT OR UPDATE OR DELETE ON eventsvc.eve
 CREATE TRIGGER event_reviews_audit AFTER INSERT OR UPDATE OR DELETE ON eventsvc.event_reviews
     FOR EACH ROW EXECUTE FUNCTION eventsvc.content_audit_trigger();
 
--- Review rules for every writer, the API or direct SQL: a user writes only their
--- own review (user_id is the caller), and only a tenant admin moderates.
-CREATE FUNCTION eventsvc.review_rules_trigger() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF eventsvc.is_tenant_admin() THEN
-        RETURN NEW;
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        NEW.user_id := eventsvc.current_actor();
-        IF NEW.moderation_state <> 'pending' THEN
-            PERFORM eventsvc.raise_error('forbidden', 'only a tenant admin may moderate reviews',
-                NULL, 'New reviews start as pending; an admin approves them with api.moderate_review.');
-        END IF;
-    ELSE
-        IF OLD.user_id <> eventsvc.current_actor() OR NEW.user_id <> OLD.user_id THEN
-            PERFORM eventsvc.raise_error('forbidden', 'a review can only be changed by its author');
-        END IF;
-        IF NEW.moderation_state <> OLD.moderation_state THEN
-            PERFORM eventsvc.raise_error('forbidden', 'only a tenant admin may moderate reviews');
-        END IF;
-        -- an edited review goes back to moderation
-        IF (NEW.rating, NEW.title, NEW.body) IS DISTINCT FROM (OLD.rating, OLD.title, OLD.body) THEN
-            NEW.moderation_state := 'pending';
-        END IF;
-    END IF;
-    NEW.updated_at := now();
-    RETURN NEW;
-END
-$$;
-CREATE TRIGGER event_reviews_rules BEFORE INSERT OR UPDATE ON eventsvc.event_reviews
-    FOR EACH ROW EXECUTE FUNCTION eventsvc.review_rules_trigger();
+-- The rules of content for every writer, the API or direct SQL, in C
+-- (src/discovery/content_rules.c): reviews are written by their author only (user_id
+-- is the caller), only a tenant admin moderates, and a review is deleted only by its
+-- author or a tenant admin; highlights and media are short lists of short strings and
+-- https links (no javascript: or data: URLs, no megabyte strings); an event has at most
+-- 100 FAQs.
+CREATE FUNCTION eventsvc.content_rules_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'evs_content_rules_trigger' LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION eventsvc.content_rules_trigger() IS
+    'BEFORE triggers of event_content, event_faqs and event_reviews: the content rules every writer meets (docs/discovery.md).';
+CREATE TRIGGER event_reviews_rules BEFORE INSERT OR UPDATE OR DELETE ON eventsvc.event_reviews
+    FOR EACH ROW EXECUTE FUNCTION eventsvc.content_rules_trigger();
+CREATE TRIGGER event_content_rules BEFORE INSERT OR UPDATE ON eventsvc.event_content
+    FOR EACH ROW EXECUTE FUNCTION eventsvc.content_rules_trigger();
+CREATE TRIGGER event_faqs_rules BEFORE INSERT OR UPDATE ON eventsvc.event_faqs
+    FOR EACH ROW EXECUTE FUNCTION eventsvc.content_rules_trigger();
 
 -- Keeps event_rating_summaries equal to the approved reviews. Reviews are not a
 -- hot table (one write per user per event), so a PL/pgSQL trigger is enough;
@@ -170,16 +155,19 @@ $$;
 CREATE TRIGGER event_reviews_summary AFTER INSERT OR UPDATE OR DELETE ON eventsvc.event_reviews
     FOR EACH ROW EXECUTE FUNCTION eventsvc.review_summary_trigger();
 
+-- The writers below run with the schema owner's rights (tenant roles have no write
+-- right on content, part 99) and name the caller's tenant in every statement.
+
 -- Long description, highlights and media of one locale (insert or replace).
 CREATE FUNCTION api.set_event_content(event_id uuid, locale text DEFAULT 'en', long_description text DEFAULT NULL,
                                       highlights jsonb DEFAULT NULL, media jsonb DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rec eventsvc.event_content;
     tenant uuid;
 BEGIN
     SELECT e.tenant_id INTO tenant FROM eventsvc.events e
-     WHERE e.id = set_event_content.event_id AND e.deleted_at IS NULL;
+     WHERE e.tenant_id = eventsvc.current_tenant_id() AND e.id = set_event_content.event_id AND e.deleted_at IS NULL;
     IF tenant IS NULL THEN
         PERFORM eventsvc.raise_error('not_found',
             format('event %s not found', coalesce(set_event_content.event_id::text, 'null')));
@@ -207,13 +195,13 @@ $$;
 
 -- Replaces an event's FAQs with the given ordered list [{"question": ..., "answer": ...}, ...].
 CREATE FUNCTION api.set_event_faqs(event_id uuid, faqs jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     tenant uuid;
     bad    record;
 BEGIN
     SELECT e.tenant_id INTO tenant FROM eventsvc.events e
-     WHERE e.id = set_event_faqs.event_id AND e.deleted_at IS NULL;
+     WHERE e.tenant_id = eventsvc.current_tenant_id() AND e.id = set_event_faqs.event_id AND e.deleted_at IS NULL;
     IF tenant IS NULL THEN
         PERFORM eventsvc.raise_error('not_found',
             format('event %s not found', coalesce(set_event_faqs.event_id::text, 'null')));
@@ -286,7 +274,7 @@ $$;
 -- The caller's review of an event (one per user: a second submit edits it and
 -- sends it back to moderation).
 CREATE FUNCTION api.submit_review(event_id uuid, rating integer, title text DEFAULT NULL, body text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     tenant uuid;
     rec    eventsvc.event_reviews;
@@ -296,7 +284,7 @@ BEGIN
             format('Got %s.', coalesce(rating::text, 'null')));
     END IF;
     SELECT e.tenant_id INTO tenant FROM eventsvc.events e
-     WHERE e.id = submit_review.event_id AND e.deleted_at IS NULL;
+     WHERE e.tenant_id = eventsvc.current_tenant_id() AND e.id = submit_review.event_id AND e.deleted_at IS NULL;
     IF tenant IS NULL THEN
         PERFORM eventsvc.raise_error('not_found',
             format('event %s not found', coalesce(submit_review.event_id::text, 'null')));
@@ -313,7 +301,7 @@ $$;
 
 -- Tenant admin: approve or reject a review.
 CREATE FUNCTION api.moderate_review(review_id uuid, moderation_state text) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rec eventsvc.event_reviews;
 BEGIN
@@ -326,7 +314,7 @@ BEGIN
         PERFORM eventsvc.raise_error('validation', 'moderation_state must be pending, approved or rejected');
     END IF;
     UPDATE eventsvc.event_reviews r SET moderation_state = moderate_review.moderation_state
-     WHERE r.id = moderate_review.review_id
+     WHERE r.tenant_id = eventsvc.current_tenant_id() AND r.id = moderate_review.review_id
     RETURNING * INTO rec;
     IF NOT FOUND THEN
         PERFORM eventsvc.raise_error('not_found', format('review %s not found', coalesce(review_id::text, 'null')));
@@ -334,6 +322,25 @@ BEGIN
     RETURN to_jsonb(rec);
 END
 $$;
+
+-- Delete a review: its author, or a tenant admin (the content rules trigger says
+-- which, for this and every other writer).
+CREATE FUNCTION api.delete_review(review_id uuid) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rec eventsvc.event_reviews;
+BEGIN
+    DELETE FROM eventsvc.event_reviews r
+     WHERE r.tenant_id = eventsvc.current_tenant_id() AND r.id = delete_review.review_id
+    RETURNING * INTO rec;
+    IF NOT FOUND THEN
+        PERFORM eventsvc.raise_error('not_found', format('review %s not found', coalesce(review_id::text, 'null')));
+    END IF;
+    RETURN jsonb_build_object('review_id', rec.id, 'event_id', rec.event_id, 'deleted', true);
+END
+$$;
+COMMENT ON FUNCTION api.delete_review(uuid) IS
+    'Delete a review: its author or a tenant admin (POST /rpc/delete_review).';
 
 -- Approved reviews of a visible event, newest first. Tenant users of the event's
 -- tenant read all states through eventsvc.event_reviews (RLS).
@@ -356,14 +363,16 @@ END
 $$;
 
 GRANT SELECT ON eventsvc.event_rating_summaries, eventsvc.content_audit_log TO eventsvc_user, eventsvc_service;
-REVOKE ALL ON FUNCTION eventsvc.session_role(), eventsvc.content_audit_trigger(), eventsvc.review_rules_trigger(), eventsvc.review_summary_trigger(),
+REVOKE ALL ON FUNCTION eventsvc.session_role(), eventsvc.content_audit_trigger(), eventsvc.content_rules_trigger(),
+                       eventsvc.review_summary_trigger(),
                        api.set_event_content(uuid, text, text, jsonb, jsonb), api.set_event_faqs(uuid, jsonb),
                        api.event_content(uuid, text), api.event_rating(uuid),
                        api.submit_review(uuid, integer, text, text), api.moderate_review(uuid, text),
-                       api.event_reviews(uuid, integer, integer)
+                       api.delete_review(uuid), api.event_reviews(uuid, integer, integer)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.set_event_content(uuid, text, text, jsonb, jsonb), api.set_event_faqs(uuid, jsonb),
-                          api.submit_review(uuid, integer, text, text), api.moderate_review(uuid, text)
+                          api.submit_review(uuid, integer, text, text), api.moderate_review(uuid, text),
+                          api.delete_review(uuid)
     TO eventsvc_user;
 GRANT EXECUTE ON FUNCTION api.event_content(uuid, text), api.event_rating(uuid), api.event_reviews(uuid, integer, integer)
     TO eventsvc_anon, eventsvc_user, eventsvc_service;

@@ -71,17 +71,19 @@ BEGIN
 END
 $$;
 
--- Insert or change an event's metadata; a NULL argument keeps the stored value.
+-- Insert or change an event's metadata; a NULL argument keeps the stored value. Runs
+-- with the schema owner's rights (tenant roles have no write right on metadata) and
+-- names the caller's tenant.
 CREATE FUNCTION api.set_event_metadata(event_id uuid, performers jsonb DEFAULT NULL, headliner text DEFAULT NULL,
                                        supporting_acts text[] DEFAULT NULL, production_company text DEFAULT NULL,
                                        sponsors jsonb DEFAULT NULL, custom_fields jsonb DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     tenant uuid;
     rec    eventsvc.event_metadata;
 BEGIN
     SELECT e.tenant_id INTO tenant FROM eventsvc.events e
-     WHERE e.id = set_event_metadata.event_id AND e.deleted_at IS NULL;
+     WHERE e.tenant_id = eventsvc.current_tenant_id() AND e.id = set_event_metadata.event_id AND e.deleted_at IS NULL;
     IF tenant IS NULL THEN
         PERFORM eventsvc.raise_error('not_found',
             format('event %s not found', coalesce(set_event_metadata.event_id::text, 'null')));

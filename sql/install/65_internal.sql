@@ -96,9 +96,13 @@ COMMENT ON FUNCTION api.internal_scan_stats(uuid) IS
 -- blockchain-service's callback (PUT /internal/events/{id}/blockchain-status).
 -- Idempotent: the same report twice changes nothing the second time. A synced
 -- event keeps its PDA: a different one is a conflict, not an overwrite; so is an
--- address another event already holds (events_write_rules, part 32: PT409).
+-- address another event already holds (events_write_rules, part 32: PT409). It is the
+-- one writer that may mark an event queued, synced or failed: while it runs the
+-- superuser-only setting eventsvc.blockchain_callback is on (its SET clause), which
+-- the write rules ask for.
 CREATE FUNCTION api.update_blockchain_status(event_id uuid, status text, event_pda text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET eventsvc.blockchain_callback = on AS $$
 DECLARE
     e eventsvc.events;
     new_status eventsvc.blockchain_status;

@@ -123,6 +123,10 @@ evs_uuid_text(Datum uuid)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, uuid));
 }
 
+/* triggers.c: the one check point where the write rules (events, sections, content)
+ * step aside: rows coming back from a dump (docs/tenancy.md "Write rules"). */
+extern bool evs_write_rules_skipped(void);
+
 /*
  * jsonb.c: the one way to build jsonb in C, straight from C values. A NULL key
  * pushes an array element; a NULL string or Jsonb pushes JSON null.

@@ -31,6 +31,19 @@ evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value)
 	return !isnull;
 }
 
+/*
+ * The one check point where eventsvc's write rules (event_rules.c,
+ * content_rules.c) step aside: rows coming back from a dump. A restore runs
+ * with session_replication_role = replica, where those triggers do not fire at
+ * all (none is ENABLE ALWAYS); this keeps them quiet should one ever be, and is
+ * where a restore mode of its own would be recognised.
+ */
+bool
+evs_write_rules_skipped(void)
+{
+	return SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
+}
+
 static void
 require_row_trigger(FunctionCallInfo fcinfo, const char *name, bool before)
 {

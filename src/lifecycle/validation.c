@@ -166,9 +166,9 @@ evs_valid_timezone(const char *name)
 	return true;
 }
 
-/* https://host.tld[/path]: the same shape as the events_virtual_url constraint. */
-static bool
-valid_https_url(const char *url)
+/* https://host.tld[/path], at most 2048 bytes: the same shape as the events_virtual_url constraint. */
+bool
+evs_valid_https_url(const char *url)
 {
 	const char *host;
 	const char *p;
@@ -324,7 +324,7 @@ evs_validate_event(Jsonb *ev, bool check_window)
 	{
 		char	   *url = evs_field_text(ev, "virtual_event_url");
 
-		if (url == NULL || !valid_https_url(url))
+		if (url == NULL || !evs_valid_https_url(url))
 			ereport(ERROR,
 					(errcode(EVS_ERR_VALIDATION),
 					 errmsg("virtual_event_url: a virtual event needs a well-formed https URL%s%s%s",

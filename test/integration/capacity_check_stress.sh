@@ -18,9 +18,11 @@ SET client_min_messages = warning;
 SELECT eventsvc.create_tenant('Stress', 'stress', '57e55000-0000-4000-8000-000000000001');
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('57e55000-0000-4000-8000-000000000001', '57e55000-0000-4000-8000-0000000000a1', 'Stress Hall', 10000000);
+SET eventsvc.import_mode = on;   -- a fixture on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('57e55000-0000-4000-8000-000000000001', '57e55000-0000-4000-8000-0000000000e1',
      '57e55000-0000-4000-8000-0000000000a1', 'Stress Night', 'stress-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 SELECT '57e55000-0000-4000-8000-000000000001', ('57e55000-0000-4000-8000-0000000000c' || s)::uuid,
        '57e55000-0000-4000-8000-0000000000e1', 'S' || s, 1000000, 1000000

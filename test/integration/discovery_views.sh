@@ -19,6 +19,7 @@ q >/dev/null <<SQL
 SELECT eventsvc.create_tenant('Views', 'views', 'd1111111-1111-4111-8111-111111111111');
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity)
 VALUES ('d1111111-1111-4111-8111-111111111111', 'd1111111-0000-4000-8000-000000000001', 'Views Hall', 100);
+SET eventsvc.import_mode = on;   -- a fixture on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status)
 VALUES ('d1111111-1111-4111-8111-111111111111', '$EVENT', 'd1111111-0000-4000-8000-000000000001',
         'Popular Show', 'popular-show', 'ON_SALE');

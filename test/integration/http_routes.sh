@@ -421,12 +421,15 @@ if have create_event; then
     if have cancel_event; then
         req POST '/rpc/delete_event' ACME_USER "{\"event_id\":\"$EV\"}"
         expect_error 409 PT409 "an event with sold tickets, not cancelled, cannot be deleted"
+        doc "Events › Cancelling an event with sold seats needs a tenant admin: 403"
+        req POST '/rpc/cancel_event' ACME_USER "{\"event_id\":\"$EV\",\"reason\":\"Headliner ill\"}"
+        expect_error 403 42501 "a tenant user cannot cancel an event with sold seats"
         doc "Events › Cancel (the worker then runs the refund saga)" =id =status =version =cancelled_at =cancellation_reason =cancelled_by =cancellation
-        req POST '/rpc/cancel_event' ACME_USER "{\"event_id\":\"$EV\",\"reason\":\"Headliner ill\"}" -H 'Idempotency-Key: cancel-summer-stage'
+        req POST '/rpc/cancel_event' ACME_ADMIN "{\"event_id\":\"$EV\",\"reason\":\"Headliner ill\"}" -H 'Idempotency-Key: cancel-summer-stage'
         expect_jq '.status == "CANCELLED"' "CANCELLED"
-        req POST '/rpc/cancel_event' ACME_USER "{\"event_id\":\"$EV\",\"reason\":\"Headliner ill\"}" -H 'Idempotency-Key: cancel-summer-stage'
+        req POST '/rpc/cancel_event' ACME_ADMIN "{\"event_id\":\"$EV\",\"reason\":\"Headliner ill\"}" -H 'Idempotency-Key: cancel-summer-stage'
         expect_status 200 "retrying the cancellation with its key replays the answer"
-        req POST '/rpc/cancel_event' ACME_USER "{\"event_id\":\"$EV\",\"reason\":\"again\"}"
+        req POST '/rpc/cancel_event' ACME_ADMIN "{\"event_id\":\"$EV\",\"reason\":\"again\"}"
         expect_error 409 PT409 "cancelling twice without the key is a conflict"
         req POST '/rpc/cancel_event' ACME_USER "{\"event_id\":\"$DRAFT\",\"reason\":\"\"}"
         expect_error 400 22023 "a reason is required"
@@ -578,6 +581,15 @@ if have submit_review; then
     doc "Content › Rating summary"
     req GET "/rpc/event_rating?event_id=$ROCK"
     expect_status 200 "rating"
+    if have delete_review; then
+        ACME_OTHER=$(evs_jwt "{\"role\":\"eventsvc_user\",\"tenant_id\":\"$A\",\"sub\":\"otto\"}")
+        doc "Content › Another user's review cannot be deleted: 403"
+        req POST '/rpc/delete_review' ACME_OTHER "{\"review_id\":\"$REVIEW\"}"
+        expect_error 403 42501 "only its author or a tenant admin deletes a review"
+        doc "Content › Delete a review (its author or a tenant admin)"
+        req POST '/rpc/delete_review' ACME_USER "{\"review_id\":\"$REVIEW\"}"
+        expect_jq '.deleted == true' "the author deletes the review"
+    fi
 fi
 
 if have set_event_metadata; then

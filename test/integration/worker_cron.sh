@@ -20,7 +20,9 @@ SET app.current_tenant_id = '$T';
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
   ('$T', '0c0c0c0c-0000-4000-8000-0000000000a1', 'Hall', 100000);
 -- e1 starts in 2 h (reminder), e2 in 3 days (no reminder), e3 started 1 h ago
--- (-> IN_PROGRESS), e4 in progress and ended 1 h ago (-> COMPLETED), e5 is the sale
+-- (-> IN_PROGRESS), e4 in progress and ended 1 h ago (-> COMPLETED), e5 is the sale;
+-- fixtures in those states and dates: import mode (docs/tenancy.md "Write rules")
+SET eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status, starts_at, ends_at) VALUES
   ('$T', '0c0c0c0c-0000-4000-8000-0000000000e1', '0c0c0c0c-0000-4000-8000-0000000000a1', 'Soon', 'soon', 'ON_SALE', now() + interval '2 hours', now() + interval '3 hours'),
   ('$T', '0c0c0c0c-0000-4000-8000-0000000000e2', '0c0c0c0c-0000-4000-8000-0000000000a1', 'Later', 'later', 'ON_SALE', now() + interval '3 days', now() + interval '3 days 2 hours'),

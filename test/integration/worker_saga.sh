@@ -33,7 +33,7 @@ worker_restart || exit 1
 TEN=$(qv "SELECT eventsvc.create_tenant('Saga Tenant', 'saga-tenant')")
 VEN=$(qv "INSERT INTO eventsvc.venues (tenant_id, name, capacity) VALUES ('$TEN', 'Hall', 1000) RETURNING id")
 mkevent() {
-    q -c "SET app.current_tenant_id = '$TEN'" -c "INSERT INTO eventsvc.events (tenant_id, venue_id, name, slug)
+    q -c "SET app.current_tenant_id = '$TEN'" -c "SET eventsvc.import_mode = on" -c "INSERT INTO eventsvc.events (tenant_id, venue_id, name, slug)
            VALUES ('$TEN', '$VEN', 'Show $1', 'show-$1') RETURNING id" | tail -1
 }
 # the shape api.cancel_event writes: a pending report and five pending steps
@@ -113,7 +113,7 @@ check "C: the refund call was sent again with the same Idempotency-Key" \
 # --- venues read model: a stale venue that a live event uses is refreshed; an unused one is not
 V2=$(qv "INSERT INTO eventsvc.venues (tenant_id, name, capacity, refreshed_at) VALUES ('$TEN', 'Old Name', 10, now() - interval '2 hours') RETURNING id")
 V3=$(qv "INSERT INTO eventsvc.venues (tenant_id, name, capacity, refreshed_at) VALUES ('$TEN', 'Unused', 10, now() - interval '2 hours') RETURNING id")
-q -c "SET app.current_tenant_id = '$TEN'" -c "INSERT INTO eventsvc.events (tenant_id, venue_id, name, slug) VALUES ('$TEN', '$V2', 'At V2', 'at-v2')" >/dev/null
+q -c "SET app.current_tenant_id = '$TEN'" -c "SET eventsvc.import_mode = on" -c "INSERT INTO eventsvc.events (tenant_id, venue_id, name, slug) VALUES ('$TEN', '$V2', 'At V2', 'at-v2')" >/dev/null
 check "a stale venue of a live event is refreshed from venue-service" \
     wait_sql "SELECT name || ' ' || capacity FROM eventsvc.venues WHERE id = '$V2'" "Stub Arena 5000" 15
 check "a venue no live event uses is left alone" \
