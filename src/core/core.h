@@ -126,6 +126,10 @@ evs_uuid_text(Datum uuid)
 /* triggers.c: the one check point where the write rules (events, sections, content)
  * step aside: rows coming back from a dump (docs/tenancy.md "Write rules"). */
 extern bool evs_write_rules_skipped(void);
+/* A column's text form (any type: text, enum, ...), NULL when NULL. */
+extern char *evs_tup_text(HeapTuple tup, TupleDesc desc, const char *name);
+/* Does the column differ between two versions of a row (NULL counts as a value)? */
+extern bool evs_tup_changed(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup, const char *name);
 
 /*
  * jsonb.c: the one way to build jsonb in C, straight from C values. A NULL key

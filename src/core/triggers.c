@@ -44,6 +44,34 @@ evs_write_rules_skipped(void)
 	return SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
 }
 
+char *
+evs_tup_text(HeapTuple tup, TupleDesc desc, const char *name)
+{
+	Datum		value;
+	Oid			typoutput;
+	bool		typisvarlena;
+
+	if (!evs_tup_get(tup, desc, name, &value))
+		return NULL;
+	getTypeOutputInfo(TupleDescAttr(desc, SPI_fnumber(desc, name) - 1)->atttypid, &typoutput, &typisvarlena);
+	return OidOutputFunctionCall(typoutput, value);
+}
+
+bool
+evs_tup_changed(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup, const char *name)
+{
+	Form_pg_attribute fa;
+	Datum		a,
+				b;
+	bool		has_a = evs_tup_get(oldtup, desc, name, &a);
+	bool		has_b = evs_tup_get(newtup, desc, name, &b);
+
+	if (!has_a || !has_b)
+		return has_a != has_b;
+	fa = TupleDescAttr(desc, SPI_fnumber(desc, name) - 1);
+	return !datumIsEqual(a, b, fa->attbyval, fa->attlen);
+}
+
 static void
 require_row_trigger(FunctionCallInfo fcinfo, const char *name, bool before)
 {

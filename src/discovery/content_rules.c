@@ -35,25 +35,6 @@ PG_FUNCTION_INFO_V1(evs_content_rules_trigger);
 #define MEDIA_TEXT_MAX		500
 #define FAQS_MAX			100
 
-static Datum
-col(TupleDesc desc, HeapTuple tup, const char *name, bool *isnull)
-{
-	int			att = SPI_fnumber(desc, name);
-
-	if (att <= 0)
-		elog(ERROR, "column %s missing", name);
-	return heap_getattr(tup, att, desc, isnull);
-}
-
-static char *
-col_text(TupleDesc desc, HeapTuple tup, const char *name)
-{
-	bool		isnull;
-	Datum		d = col(desc, tup, name, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
 static void pg_attribute_noreturn()
 content_invalid(const char *field, int index, const char *problem, const char *hint)
 {
@@ -147,15 +128,14 @@ check_media_item(JsonbValue *item, int index)
 static void
 check_content(TupleDesc desc, HeapTuple tup)
 {
-	bool		isnull;
+	Datum		d;
 	Jsonb	   *jb;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	int			n;
 
-	jb = DatumGetJsonbP(col(desc, tup, "highlights", &isnull));
-	if (!isnull && JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb))
+	if (evs_tup_get(tup, desc, "highlights", &d) && JB_ROOT_IS_ARRAY(jb = DatumGetJsonbP(d)) && !JB_ROOT_IS_SCALAR(jb))
 	{
 		if (JB_ROOT_COUNT(jb) > HIGHLIGHTS_MAX)
 			content_invalid("highlights", -1, psprintf("at most %d entries, got %d", HIGHLIGHTS_MAX, JB_ROOT_COUNT(jb)), NULL);
@@ -170,8 +150,7 @@ check_content(TupleDesc desc, HeapTuple tup)
 				n++;
 			}
 	}
-	jb = DatumGetJsonbP(col(desc, tup, "media", &isnull));
-	if (!isnull && JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb))
+	if (evs_tup_get(tup, desc, "media", &d) && JB_ROOT_IS_ARRAY(jb = DatumGetJsonbP(d)) && !JB_ROOT_IS_SCALAR(jb))
 	{
 		if (JB_ROOT_COUNT(jb) > MEDIA_MAX)
 			content_invalid("media", -1, psprintf("at most %d entries, got %d", MEDIA_MAX, JB_ROOT_COUNT(jb)), NULL);
@@ -186,10 +165,10 @@ check_content(TupleDesc desc, HeapTuple tup)
 static void
 check_faq(TupleDesc desc, HeapTuple tup)
 {
-	bool		isnull;
-	int32		position = DatumGetInt32(col(desc, tup, "position", &isnull));
+	Datum		d;
+	int32		position = evs_tup_get(tup, desc, "position", &d) ? DatumGetInt32(d) : 0;
 
-	if (!isnull && position >= FAQS_MAX)
+	if (position >= FAQS_MAX)
 		ereport(ERROR,
 				(errcode(EVS_ERR_VALIDATION),
 				 errmsg("faqs: an event has at most %d FAQs (positions 0 to %d), got position %d",
@@ -219,7 +198,7 @@ check_review(TriggerData *td, TupleDesc desc)
 
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
-		char	   *author = col_text(desc, oldtup, "user_id");
+		char	   *author = evs_tup_text(oldtup, desc, "user_id");
 
 		if (author == NULL || strcmp(author, actor) != 0)
 			ereport(ERROR,
@@ -229,7 +208,7 @@ check_review(TriggerData *td, TupleDesc desc)
 	}
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
-		char	   *state = col_text(desc, oldtup, "moderation_state");
+		char	   *state = evs_tup_text(oldtup, desc, "moderation_state");
 
 		newtup = oldtup;		/* an insert's new row is tg_trigtuple */
 		if (state == NULL || strcmp(state, "pending") != 0)
@@ -242,11 +221,10 @@ check_review(TriggerData *td, TupleDesc desc)
 	}
 	else
 	{
-		char	   *author = col_text(desc, oldtup, "user_id");
-		char	   *new_author = col_text(desc, newtup, "user_id");
-		char	   *old_state = col_text(desc, oldtup, "moderation_state");
-		char	   *new_state = col_text(desc, newtup, "moderation_state");
-		bool		edited = false;
+		char	   *author = evs_tup_text(oldtup, desc, "user_id");
+		char	   *new_author = evs_tup_text(newtup, desc, "user_id");
+		char	   *old_state = evs_tup_text(oldtup, desc, "moderation_state");
+		char	   *new_state = evs_tup_text(newtup, desc, "moderation_state");
 
 		if (author == NULL || strcmp(author, actor) != 0 || new_author == NULL || strcmp(new_author, author) != 0)
 			ereport(ERROR,
@@ -257,18 +235,8 @@ check_review(TriggerData *td, TupleDesc desc)
 					(errcode(EVS_ERR_FORBIDDEN),
 					 errmsg("only a tenant admin may moderate reviews")));
 		/* an edited review goes back to moderation */
-		for (int i = 0; i < 3; i++)
-		{
-			static const char *const edited_cols[] = {"rating", "title", "body"};
-			bool		n1,
-						n2;
-			Datum		a = col(desc, oldtup, edited_cols[i], &n1);
-			Datum		b = col(desc, newtup, edited_cols[i], &n2);
-			Form_pg_attribute fa = TupleDescAttr(desc, SPI_fnumber(desc, edited_cols[i]) - 1);
-
-			edited |= (n1 != n2) || (!n1 && !datumIsEqual(a, b, fa->attbyval, fa->attlen));
-		}
-		if (edited)
+		if (evs_tup_changed(desc, oldtup, newtup, "rating") || evs_tup_changed(desc, oldtup, newtup, "title") ||
+			evs_tup_changed(desc, oldtup, newtup, "body"))
 		{
 			cols[n] = SPI_fnumber(desc, "moderation_state");
 			vals[n++] = CStringGetTextDatum("pending");

@@ -108,34 +108,6 @@ evs_valid_pda(const char *s)
 	return true;
 }
 
-/* One column of a row by name; NULL columns give isnull. */
-static Datum
-col(TupleDesc desc, HeapTuple tup, const char *name, bool *isnull)
-{
-	Datum		d;
-
-	*isnull = !evs_tup_get(tup, desc, name, &d);
-	return d;
-}
-
-static char *
-col_text(TupleDesc desc, HeapTuple tup, const char *name)
-{
-	bool		isnull;
-	Datum		d = col(desc, tup, name, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
-static char *
-col_enum(TupleDesc desc, HeapTuple tup, const char *name)
-{
-	bool		isnull;
-	Datum		d = col(desc, tup, name, &isnull);
-
-	return isnull ? NULL : DatumGetCString(DirectFunctionCall1(enum_out, d));
-}
-
 static bool
 same_text(const char *a, const char *b)
 {
@@ -183,10 +155,10 @@ pda_taken(const char *pda, Datum tenant, Datum id)
 static void
 check_chain(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup, Datum tenant, Datum id)
 {
-	char	   *pda = col_text(desc, newtup, "event_pda");
-	char	   *chain = col_enum(desc, newtup, "blockchain_status");
-	char	   *old_pda = oldtup ? col_text(desc, oldtup, "event_pda") : NULL;
-	char	   *old_chain = oldtup ? col_enum(desc, oldtup, "blockchain_status") : NULL;
+	char	   *pda = evs_tup_text(newtup, desc, "event_pda");
+	char	   *chain = evs_tup_text(newtup, desc, "blockchain_status");
+	char	   *old_pda = oldtup ? evs_tup_text(oldtup, desc, "event_pda") : NULL;
+	char	   *old_chain = oldtup ? evs_tup_text(oldtup, desc, "blockchain_status") : NULL;
 
 	if (pda != NULL && !same_text(pda, old_pda))
 	{
@@ -214,26 +186,11 @@ check_chain(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup, Datum tenant, Da
 				 errmsg("blockchain_status: a synced event needs its event_pda")));
 }
 
+/* Does the write change the column? Every column of an INSERT counts as new. */
 static bool
-col_changed(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup, const char *name)
+changed(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup, const char *name)
 {
-	int			att = SPI_fnumber(desc, name);
-	Form_pg_attribute fa;
-	bool		n1,
-				n2;
-	Datum		a,
-				b;
-
-	if (att <= 0)
-		elog(ERROR, "eventsvc.events has no column %s", name);
-	if (oldtup == NULL)
-		return true;
-	fa = TupleDescAttr(desc, att - 1);
-	a = heap_getattr(oldtup, att, desc, &n1);
-	b = heap_getattr(newtup, att, desc, &n2);
-	if (n1 || n2)
-		return n1 != n2;
-	return !datumIsEqual(a, b, fa->attbyval, fa->attlen);
+	return oldtup == NULL || evs_tup_changed(desc, oldtup, newtup, name);
 }
 
 /* The row as the API's validation reads an event: jsonb keyed by column name. */
@@ -289,14 +246,15 @@ check_delete(Datum tenant, Datum id, const char *status)
 static void
 check_venue_capacity(TupleDesc desc, HeapTuple newtup, Datum tenant, Datum id, bool inserting)
 {
-	bool		isnull;
-	Datum		venue = col(desc, newtup, "venue_id", &isnull);
-	Datum		cap = col(desc, newtup, "capacity", &isnull);
+	Datum		venue,
+				cap;
+	bool		has_capacity = evs_tup_get(newtup, desc, "capacity", &cap);
 	int32		venue_capacity;
 
+	(void) evs_tup_get(newtup, desc, "venue_id", &venue);
 	evs_spi_connect();
 	venue_capacity = lc_check_venue(tenant, venue, NULL);
-	if (!isnull)
+	if (has_capacity)
 		lc_check_capacity_fits(inserting ? 0 : lc_sections_total(tenant, id), true,
 							   DatumGetInt32(cap), venue_capacity);
 	SPI_finish();
@@ -312,10 +270,10 @@ evs_event_rules_trigger(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	HeapTuple	oldtup = NULL,
 				newtup;
-	bool		isnull;
 	bool		inserting;
 	Datum		tenant,
-				id;
+				id,
+				value;
 	char	   *status;
 	bool		validate = false;
 	bool		critical = false;
@@ -332,8 +290,9 @@ evs_event_rules_trigger(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
 		oldtup = td->tg_trigtuple;
-		check_delete(col(desc, oldtup, "tenant_id", &isnull), col(desc, oldtup, "id", &isnull),
-					 col_enum(desc, oldtup, "status"));
+		(void) evs_tup_get(oldtup, desc, "tenant_id", &tenant);
+		(void) evs_tup_get(oldtup, desc, "id", &id);
+		check_delete(tenant, id, evs_tup_text(oldtup, desc, "status"));
 		return PointerGetDatum(oldtup);
 	}
 	inserting = TRIGGER_FIRED_BY_INSERT(td->tg_event);
@@ -344,9 +303,9 @@ evs_event_rules_trigger(PG_FUNCTION_ARGS)
 		oldtup = td->tg_trigtuple;
 		newtup = td->tg_newtuple;
 	}
-	tenant = col(desc, newtup, "tenant_id", &isnull);
-	id = col(desc, newtup, "id", &isnull);
-	status = col_enum(desc, newtup, "status");
+	(void) evs_tup_get(newtup, desc, "tenant_id", &tenant);
+	(void) evs_tup_get(newtup, desc, "id", &id);
+	status = evs_tup_text(newtup, desc, "status");
 
 	/* a new event starts in DRAFT; the state machine takes it from there */
 	if (inserting && strcmp(status, "DRAFT") != 0 && !importing())
@@ -358,23 +317,15 @@ evs_event_rules_trigger(PG_FUNCTION_ARGS)
 						 "A superuser importing events may SET eventsvc.import_mode = on.")));
 
 	/* soft delete: the same rule as a DELETE */
-	if (!inserting)
-	{
-		col(desc, oldtup, "deleted_at", &isnull);
-		if (isnull)
-		{
-			col(desc, newtup, "deleted_at", &isnull);
-			if (!isnull)
-				check_delete(tenant, id, col_enum(desc, oldtup, "status"));
-		}
-	}
+	if (!inserting && !evs_tup_get(oldtup, desc, "deleted_at", &value) && evs_tup_get(newtup, desc, "deleted_at", &value))
+		check_delete(tenant, id, evs_tup_text(oldtup, desc, "status"));
 
 	for (int i = 0; validated_columns[i]; i++)
-		validate |= col_changed(desc, oldtup, newtup, validated_columns[i]);
+		validate |= changed(desc, oldtup, newtup, validated_columns[i]);
 	if (validate && importing())
 	{
 		/* an import keeps its fields and dates (or none); its time zone must still be one */
-		char	   *tz = col_text(desc, newtup, "timezone");
+		char	   *tz = evs_tup_text(newtup, desc, "timezone");
 
 		if (tz != NULL && !evs_valid_timezone(tz))
 			ereport(ERROR,
@@ -385,14 +336,14 @@ evs_event_rules_trigger(PG_FUNCTION_ARGS)
 	else if (validate)
 	{
 		evs_field_prefix(NULL);
-		evs_validate_event(row_jsonb(desc, newtup), col_changed(desc, oldtup, newtup, "starts_at"));
+		evs_validate_event(row_jsonb(desc, newtup), changed(desc, oldtup, newtup, "starts_at"));
 	}
-	if (inserting || col_changed(desc, oldtup, newtup, "venue_id") || col_changed(desc, oldtup, newtup, "capacity"))
+	if (inserting || changed(desc, oldtup, newtup, "venue_id") || changed(desc, oldtup, newtup, "capacity"))
 		check_venue_capacity(desc, newtup, tenant, id, inserting);
 
 	/* after sales: venue, dates, capacity and time zone only through a confirmed change */
 	for (int i = 0; !inserting && critical_columns[i]; i++)
-		critical |= col_changed(desc, oldtup, newtup, critical_columns[i]);
+		critical |= changed(desc, oldtup, newtup, critical_columns[i]);
 	if (critical && !change_confirmed(id) && !importing())
 	{
 		int64		sold = evs_event_sold_count(tenant, id);
@@ -407,9 +358,9 @@ evs_event_rules_trigger(PG_FUNCTION_ARGS)
 	}
 
 	/* the blockchain service alone reports an event queued, synced or failed */
-	if (col_changed(desc, oldtup, newtup, "blockchain_status") && !blockchain_callback && !importing())
+	if (changed(desc, oldtup, newtup, "blockchain_status") && !blockchain_callback && !importing())
 	{
-		char	   *chain = col_enum(desc, newtup, "blockchain_status");
+		char	   *chain = evs_tup_text(newtup, desc, "blockchain_status");
 
 		if (strcmp(chain, "none") != 0 && strcmp(chain, "pending") != 0)
 			ereport(ERROR,
