@@ -38,7 +38,9 @@ CREATE TEMP TABLE e AS SELECT
 RESET ROLE;
 GRANT SELECT ON e TO PUBLIC;
 
--- The blockchain service syncs B's event with B's address.
+-- The blockchain service syncs B's event with B's address (a platform-wide service
+-- call: app.scope, as a trusted SQL client says it; docs/tenancy.md).
+SET LOCAL app.scope = 'platform';
 SET LOCAL ROLE eventsvc_service;
 SELECT api.update_blockchain_status((SELECT b FROM e), 'synced', (SELECT pda_b FROM k)) IS NOT NULL AS synced \gset
 RESET ROLE;
@@ -67,6 +69,7 @@ SELECT throws_ok(format($$UPDATE eventsvc.events SET event_pda = %L WHERE id = %
 SELECT is((SELECT event_pda FROM eventsvc.events WHERE id = (SELECT a FROM e)), NULL, 'A''s event has no address');
 
 -- ---------------------------------------------------------------- the service
+SET LOCAL app.current_tenant_id = '';
 SET LOCAL ROLE eventsvc_service;
 SELECT is((SELECT count(DISTINCT api.internal_event_by_pda((SELECT pda_b FROM k)) ->> 'id') FROM generate_series(1, 8)), 1::bigint,
           'the lookup of B''s address answers one event, every time');
@@ -94,6 +97,7 @@ DROP INDEX IF EXISTS eventsvc.events_event_pda_key;
 SET LOCAL session_replication_role = replica;
 UPDATE eventsvc.events SET event_pda = (SELECT pda_b FROM k), blockchain_status = 'synced' WHERE id = (SELECT a FROM e);
 SET LOCAL session_replication_role = origin;
+SET LOCAL app.current_tenant_id = '';
 SET LOCAL ROLE eventsvc_service;
 SELECT throws_ok(format($$SELECT api.internal_event_by_pda(%L)$$, (SELECT pda_b FROM k)),
                  'PT409', NULL, 'two events on one address: the lookup is a conflict, not a guess (STRICT)');

@@ -3,14 +3,22 @@
 -- blockchain-service status callback. Service role only: every other role gets
 -- 42501, even with EXECUTE (checked in C, src/discovery/discovery.c).
 --
--- Cross-tenant by design, exactly where the original was: its internal routes
--- take an event id (or PDA) from a service that holds no tenant context (ticket
--- scanning, blockchain-service) and look the event up by that key alone. The
--- answers therefore carry tenant_id, so the calling service can scope its own
--- work. Tenant-scoped reads stay behind RLS. See docs/discovery.md "Internal lookups".
+-- Scoped by the token: a service token that names a tenant (tenant_id) reaches that
+-- tenant's events only (another tenant's event is "not found", like an unknown one);
+-- a platform-wide call, where the original's internal routes took an event id (or PDA)
+-- from a service that holds no tenant context (ticket scanning, blockchain-service),
+-- needs the explicit platform scope (claim "scope": "platform"; SQL: app.scope). The
+-- answers carry tenant_id, so the calling service can scope its own work.
+-- eventsvc.service_scope (src/discovery/discovery.c) says which. See docs/tenancy.md
+-- "Trust model" and docs/discovery.md "Internal lookups".
 
 CREATE FUNCTION eventsvc.require_service(action text) RETURNS void
     AS 'MODULE_PATHNAME', 'evs_sql_require_service' LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION eventsvc.service_scope(action text) RETURNS uuid
+    AS 'MODULE_PATHNAME', 'evs_sql_service_scope' LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION eventsvc.service_scope(text) IS
+    'Service role only (42501): the tenant a service call is scoped to, or NULL for a platform-wide call with the explicit platform scope (docs/tenancy.md).';
 
 -- What services see of an event: everything but the search vector.
 CREATE FUNCTION eventsvc.internal_event_document(e eventsvc.events) RETURNS jsonb
@@ -21,10 +29,11 @@ $$;
 CREATE FUNCTION api.internal_event(event_id uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    scope uuid := eventsvc.service_scope('look up events by id');
     e eventsvc.events;
 BEGIN
-    PERFORM eventsvc.require_service('look up events by id across tenants');
-    SELECT * INTO e FROM eventsvc.events x WHERE x.id = internal_event.event_id AND x.deleted_at IS NULL;
+    SELECT * INTO e FROM eventsvc.events x
+     WHERE x.id = internal_event.event_id AND x.deleted_at IS NULL AND (scope IS NULL OR x.tenant_id = scope);
     IF NOT FOUND THEN
         PERFORM eventsvc.raise_error('not_found',
             format('event %s not found', coalesce(internal_event.event_id::text, 'null')));
@@ -33,21 +42,22 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.internal_event(uuid) IS
-    'Service role: an event by id across tenants, with its tenant_id (GET /rpc/internal_event?event_id=...).';
+    'Service role: an event by id, of the token''s tenant or (platform scope) any, with its tenant_id (GET /rpc/internal_event?event_id=...).';
 
 CREATE FUNCTION api.internal_event_by_pda(event_pda text) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    scope uuid := eventsvc.service_scope('look up events by blockchain PDA');
     e eventsvc.events;
 BEGIN
-    PERFORM eventsvc.require_service('look up events by blockchain PDA');
     IF event_pda IS NULL OR event_pda !~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$' THEN
         PERFORM eventsvc.raise_error('validation', 'event_pda must be a base58 Solana address of 32 to 44 characters');
     END IF;
     -- Exactly one row: a PDA names one on-chain account and belongs to one event
     -- (events_event_pda_key); STRICT still refuses to guess if two rows ever claimed it.
     SELECT * INTO STRICT e FROM eventsvc.events x
-     WHERE x.event_pda = internal_event_by_pda.event_pda AND x.deleted_at IS NULL;
+     WHERE x.event_pda = internal_event_by_pda.event_pda AND x.deleted_at IS NULL
+       AND (scope IS NULL OR x.tenant_id = scope);
     RETURN eventsvc.internal_event_document(e);
 EXCEPTION
     WHEN no_data_found THEN
@@ -67,11 +77,12 @@ COMMENT ON FUNCTION api.internal_event_by_pda(text) IS
 CREATE FUNCTION api.internal_scan_stats(event_id uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    scope uuid := eventsvc.service_scope('read scan stats');
     e eventsvc.events;
     result jsonb;
 BEGIN
-    PERFORM eventsvc.require_service('read scan stats');
-    SELECT * INTO e FROM eventsvc.events x WHERE x.id = internal_scan_stats.event_id AND x.deleted_at IS NULL;
+    SELECT * INTO e FROM eventsvc.events x
+     WHERE x.id = internal_scan_stats.event_id AND x.deleted_at IS NULL AND (scope IS NULL OR x.tenant_id = scope);
     IF NOT FOUND THEN
         PERFORM eventsvc.raise_error('not_found',
             format('event %s not found', coalesce(internal_scan_stats.event_id::text, 'null')));
@@ -104,10 +115,10 @@ CREATE FUNCTION api.update_blockchain_status(event_id uuid, status text, event_p
 RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     SET eventsvc.blockchain_callback = on AS $$
 DECLARE
+    scope uuid := eventsvc.service_scope('report blockchain status');
     e eventsvc.events;
     new_status eventsvc.blockchain_status;
 BEGIN
-    PERFORM eventsvc.require_service('report blockchain status');
     IF status IS NULL OR status NOT IN ('pending', 'queued', 'synced', 'failed') THEN
         PERFORM eventsvc.raise_error('validation', 'status must be pending, queued, synced or failed',
             format('Got %s.', coalesce(quote_literal(status), 'null')));
@@ -119,7 +130,8 @@ BEGIN
     IF new_status = 'synced' AND event_pda IS NULL THEN
         PERFORM eventsvc.raise_error('validation', 'a synced event needs its event_pda');
     END IF;
-    SELECT * INTO e FROM eventsvc.events x WHERE x.id = update_blockchain_status.event_id AND x.deleted_at IS NULL
+    SELECT * INTO e FROM eventsvc.events x
+     WHERE x.id = update_blockchain_status.event_id AND x.deleted_at IS NULL AND (scope IS NULL OR x.tenant_id = scope)
        FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM eventsvc.raise_error('not_found',
@@ -145,13 +157,14 @@ $$;
 COMMENT ON FUNCTION api.update_blockchain_status(uuid, text, text) IS
     'Service role: blockchain-service reports an event''s on-chain status and PDA (POST /rpc/update_blockchain_status).';
 
-REVOKE ALL ON FUNCTION eventsvc.require_service(text), eventsvc.internal_event_document(eventsvc.events),
+REVOKE ALL ON FUNCTION eventsvc.require_service(text), eventsvc.service_scope(text), eventsvc.internal_event_document(eventsvc.events),
                        api.internal_event(uuid), api.internal_event_by_pda(text), api.internal_scan_stats(uuid),
                        api.update_blockchain_status(uuid, text, text)
     FROM PUBLIC;
 -- Two locks: only the service role may execute these, and each one checks the
--- caller again (eventsvc.require_service) in case a grant is ever widened.
+-- caller again (eventsvc.service_scope) in case a grant is ever widened.
 GRANT EXECUTE ON FUNCTION api.internal_event(uuid), api.internal_event_by_pda(text), api.internal_scan_stats(uuid),
                           api.update_blockchain_status(uuid, text, text)
     TO eventsvc_service;
-GRANT EXECUTE ON FUNCTION eventsvc.require_service(text) TO eventsvc_anon, eventsvc_user, eventsvc_service;
+GRANT EXECUTE ON FUNCTION eventsvc.require_service(text), eventsvc.service_scope(text)
+    TO eventsvc_anon, eventsvc_user, eventsvc_service;

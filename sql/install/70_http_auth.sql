@@ -21,7 +21,8 @@ COMMENT ON TABLE eventsvc.revoked_tokens IS
     'JWT ids revoked by the auth service (api.revoke_token); refused by eventsvc.check_request until expires_at.';
 
 -- PostgREST's db-pre-request: runs as the role of the token (or eventsvc_anon),
--- after request.jwt.claims is set and before the query: a revoked jti is refused
+-- after request.jwt.claims is set and before the query: a token without exp or living
+-- longer than eventsvc.token_max_lifetime is refused (PT401), so is a revoked jti
 -- (PT401), and a token naming a tenant, or any tenant user's token, must name an
 -- existing, active one (42501). In C (src/core/request_check.c): it runs on every
 -- request, reads the claims parsed once per claims text and probes the tables'
@@ -30,15 +31,21 @@ COMMENT ON TABLE eventsvc.revoked_tokens IS
 CREATE FUNCTION eventsvc.check_request() RETURNS void
     AS 'MODULE_PATHNAME', 'evs_sql_check_request' LANGUAGE C STABLE;
 COMMENT ON FUNCTION eventsvc.check_request() IS
-    'PostgREST db-pre-request: refuses revoked tokens (PT401) and tokens whose tenant is missing, unknown or inactive (42501).';
+    'PostgREST db-pre-request: refuses revoked tokens, tokens without exp or living longer than eventsvc.token_max_lifetime (PT401), and tokens whose tenant is missing, unknown or inactive (42501).';
 
 -- The auth service revokes a token (logout, password change, compromise). Service
--- role only. Idempotent: revoking again keeps the later expiry.
+-- role with the platform scope only. Idempotent: revoking again keeps the later expiry.
 CREATE FUNCTION api.revoke_token(jti text, expires_at timestamptz) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rec eventsvc.revoked_tokens;
 BEGIN
+    -- a revocation holds for every tenant: a platform-wide call
+    IF eventsvc.service_scope('revoke tokens') IS NOT NULL THEN
+        PERFORM eventsvc.raise_error('forbidden', 'revoking tokens needs the platform scope',
+            'A revocation holds for every tenant (a jti is unique across the platform); a service token that names a tenant cannot make one.',
+            'Use the auth service''s token, with "scope": "platform".');
+    END IF;
     IF jti IS NULL OR length(jti) NOT BETWEEN 1 AND 255 THEN
         PERFORM eventsvc.raise_error('validation', 'jti must be a token id of 1 to 255 characters',
             format('Got %s.', coalesce(quote_literal(left(jti, 40)), 'null')), 'Pass the jti claim of the token to revoke.');

@@ -9,6 +9,7 @@ void
 evs_core_init(void)
 {
 	evs_clock_init();
+	evs_tenancy_init();
 	evs_outbox_init();
 	evs_refcache_init();
 }

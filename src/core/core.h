@@ -48,6 +48,8 @@ extern void evs_clock_init(void);
 extern TimestampTz evs_now(void);
 
 /* tenancy.c */
+extern void evs_tenancy_init(void);             /* eventsvc.token_max_lifetime */
+extern int  evs_token_max_lifetime(void);       /* seconds */
 /* The request's JWT claims (request.jwt.claims, set by PostgREST), parsed once
  * per claims text; NULL when there are none (a trusted SQL client). */
 typedef struct EvsClaims
@@ -57,6 +59,11 @@ typedef struct EvsClaims
 	char	   *tenant_id;      /* its value when a string, else NULL */
 	char	   *sub;            /* likewise */
 	char	   *jti;            /* as ->> gives it (any scalar as text), NULL for none or null */
+	bool		has_exp;        /* exp is a number (a NumericDate) */
+	double		exp;
+	bool		has_iat;        /* likewise iat */
+	double		iat;
+	char	   *scope;          /* the scope claim when a string (space-separated scopes), else NULL */
 } EvsClaims;
 extern const EvsClaims *evs_request_claims(void);
 extern Datum evs_current_tenant(void);          /* uuid Datum; errors when none */

@@ -17,6 +17,8 @@
 #define EVS_ERR_OVERFLOW        ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE     /* 22003 */
 /* 401 (HTTP surface): the token was revoked by the auth service (raised by eventsvc.check_request). */
 #define EVS_ERR_TOKEN_REVOKED   MAKE_SQLSTATE('P','T','4','0','1')
+/* 401 (HTTP surface): the token has no exp, or lives longer than eventsvc.token_max_lifetime. */
+#define EVS_ERR_TOKEN_REJECTED  MAKE_SQLSTATE('P','T','4','0','1')
 /* 401 without a token, 403 with one: no tenant, unknown or inactive tenant, role lacks a right. */
 #define EVS_ERR_FORBIDDEN       ERRCODE_INSUFFICIENT_PRIVILEGE         /* 42501 */
 /* 404: the row does not exist or belongs to another tenant (never says which). */
@@ -29,12 +31,16 @@
 #define EVS_ERR_SOLD_OUT        MAKE_SQLSTATE('P','T','4','0','9')
 /* 410: the hold has expired or was already released. */
 #define EVS_ERR_GONE            MAKE_SQLSTATE('P','T','4','1','0')
+/* 413: a document or text is larger than the tenant's quota allows (checked before any work). */
+#define EVS_ERR_TOO_LARGE       MAKE_SQLSTATE('P','T','4','1','3')
 /* 421: a shard was sent a call for a tenant or partition it does not hold (stale proxy directory). */
 #define EVS_ERR_MISDIRECTED     MAKE_SQLSTATE('P','T','4','2','1')
 /* 422: the idempotency key was used before with a different request. */
 #define EVS_ERR_IDEMPOTENCY_MISMATCH MAKE_SQLSTATE('P','T','4','2','2')
 /* 428: a critical change after sales needs an admin confirmation token. */
 #define EVS_ERR_CONFIRMATION_REQUIRED MAKE_SQLSTATE('P','T','4','2','8')
+/* 429: the tenant (or the customer) has used up a quota: events, live holds, seats. */
+#define EVS_ERR_QUOTA_EXCEEDED  MAKE_SQLSTATE('P','T','4','2','9')
 /* 400 (23514): a row would break a table invariant (check constraint). */
 #define EVS_ERR_INVARIANT       ERRCODE_CHECK_VIOLATION                /* 23514 */
 /* 503: not ready to serve (health_ready: worker down, outbox lagging, broker unreachable). */

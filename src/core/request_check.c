@@ -1,8 +1,10 @@
 /*
  * request_check.c: eventsvc.check_request(), the check PostgREST runs before
  * every request (db-pre-request), after it has verified the token and set the
- * role and the claims: a revoked token (by jti) is refused, and a token that
- * names a tenant, or any tenant user's token, must name an existing, active one.
+ * role and the claims: a token without exp or living longer than
+ * eventsvc.token_max_lifetime is refused, so is a revoked token (by jti), and a
+ * token that names a tenant, or any tenant user's token, must name an existing,
+ * active one.
  *
  * It runs on every HTTP request, so it reads what it needs without SPI: the
  * claims parsed once per claims text (tenancy.c), the revocation by a probe of
@@ -14,6 +16,7 @@
 #include "core/core.h"
 
 #include "access/stratnum.h"
+#include "access/xact.h"
 #include "catalog/pg_collation.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -40,6 +43,33 @@ token_is_revoked(const char *jti)
 	return !isnull && DatumGetTimestampTz(expires_at) > evs_now();
 }
 
+/*
+ * Every token expires, and not too far ahead: a stolen token is good for
+ * eventsvc.token_max_lifetime at most (PostgREST itself refuses it once exp has
+ * passed). Counted from now and, when the token says when it was issued, from
+ * iat. A request without a token runs as eventsvc_anon: nothing to check.
+ */
+static void
+check_lifetime(const EvsClaims *claims)
+{
+	double		max = evs_token_max_lifetime();
+	double		now = (double) GetCurrentTransactionStartTimestamp() / USECS_PER_SEC +
+		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;	/* Unix seconds, like exp */
+
+	if (!claims->has_exp)
+		ereport(ERROR,
+				(errcode(EVS_ERR_TOKEN_REJECTED),
+				 errmsg("the token has no expiry: the exp claim is required"),
+				 errhint("Sign in again; tokens must carry exp (a NumericDate).")));
+	if (claims->exp - now > max || (claims->has_iat && claims->exp - claims->iat > max))
+		ereport(ERROR,
+				(errcode(EVS_ERR_TOKEN_REJECTED),
+				 errmsg("the token lives longer than this service accepts"),
+				 errdetail("Its exp is more than %d seconds after %s; eventsvc.token_max_lifetime is %d seconds.",
+						   (int) max, claims->has_iat ? "its iat or now" : "now", (int) max),
+				 errhint("Ask the auth service for a token with a shorter lifetime.")));
+}
+
 /* eventsvc.check_request() RETURNS void: raises PT401 or 42501, else nothing. */
 Datum
 evs_sql_check_request(PG_FUNCTION_ARGS)
@@ -53,6 +83,8 @@ evs_sql_check_request(PG_FUNCTION_ARGS)
 				(errcode(EVS_ERR_TOKEN_REVOKED),
 				 errmsg("the token claims are not a JSON object"),
 				 errhint("Sign in again to get a new token.")));
+	if (GetUserId() != get_role_oid("eventsvc_anon", false))
+		check_lifetime(claims);
 	if (claims->jti != NULL && token_is_revoked(claims->jti))
 		ereport(ERROR,
 				(errcode(EVS_ERR_TOKEN_REVOKED),

@@ -32,6 +32,27 @@
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
+/*
+ * The longest a token may live: the pre-request check (eventsvc.check_request)
+ * refuses a token whose exp lies further than this after now or after its iat.
+ */
+static int	token_max_lifetime = 86400;
+
+int
+evs_token_max_lifetime(void)
+{
+	return token_max_lifetime;
+}
+
+void
+evs_tenancy_init(void)
+{
+	DefineCustomIntVariable("eventsvc.token_max_lifetime",
+							"Longest lifetime of a token: exp at most this long after now and after iat.",
+							"Checked by eventsvc.check_request, PostgREST's pre-request function; a token without exp is refused.",
+							&token_max_lifetime, 86400, 60, 30 * 86400, PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+}
+
 PG_FUNCTION_INFO_V1(evs_sql_current_tenant_id);
 PG_FUNCTION_INFO_V1(evs_sql_current_actor);
 PG_FUNCTION_INFO_V1(evs_sql_is_tenant_admin);
@@ -113,6 +134,17 @@ evs_request_claims(void)
 		if (v != NULL && v->type == jbvString)
 			next.sub = pnstrdup(v->val.string.val, v->val.string.len);
 		next.jti = claim_text_of(claim_key(jb, "jti"));
+		v = claim_key(jb, "exp");
+		next.has_exp = v != NULL && v->type == jbvNumeric;
+		if (next.has_exp)
+			next.exp = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(v->val.numeric)));
+		v = claim_key(jb, "iat");
+		next.has_iat = v != NULL && v->type == jbvNumeric;
+		if (next.has_iat)
+			next.iat = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(v->val.numeric)));
+		v = claim_key(jb, "scope");
+		if (v != NULL && v->type == jbvString)
+			next.scope = pnstrdup(v->val.string.val, v->val.string.len);
 	}
 	if (parsed_text != NULL)
 	{
@@ -123,6 +155,8 @@ evs_request_claims(void)
 			pfree(parsed.sub);
 		if (parsed.jti)
 			pfree(parsed.jti);
+		if (parsed.scope)
+			pfree(parsed.scope);
 	}
 	parsed = next;
 	parsed_text = pstrdup(text);

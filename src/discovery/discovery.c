@@ -1,7 +1,8 @@
 /*
  * discovery.c: who may see what in the discovery reads (search, featured,
- * occurrences, content), the service-role gate of the internal lookups, and
- * the limits on event metadata's custom fields.
+ * occurrences, content), the service-role gate of the internal lookups with the
+ * scope of each service call (one tenant, or the platform with an explicit
+ * claim), and the limits on event metadata's custom fields.
  *
  * The discovery reads are SECURITY DEFINER (the anonymous role has no tenant and
  * no table rights), so they ask here for the caller's scope instead of RLS.
@@ -19,6 +20,7 @@
 
 PG_FUNCTION_INFO_V1(evs_sql_caller_scope);
 PG_FUNCTION_INFO_V1(evs_sql_require_service);
+PG_FUNCTION_INFO_V1(evs_sql_service_scope);
 PG_FUNCTION_INFO_V1(evs_sql_check_custom_fields);
 PG_FUNCTION_INFO_V1(evs_sql_session_role);
 
@@ -82,19 +84,86 @@ evs_sql_session_role(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(GetUserNameFromId(GetOuterUserId(), false)));
 }
 
-/* eventsvc.require_service(action) RETURNS void: 42501 unless the caller is the service role. */
-Datum
-evs_sql_require_service(PG_FUNCTION_ARGS)
+static void
+require_service(const char *action)
 {
-	const char *action = PG_ARGISNULL(0) ? "call this function" : text_to_cstring(PG_GETARG_TEXT_PP(0));
-
 	if (!superuser_arg(GetOuterUserId()) && !caller_has_role("eventsvc_service"))
 		ereport(ERROR,
 				(errcode(EVS_ERR_FORBIDDEN),
 				 errmsg("only the service role may %s", action),
 				 errdetail("The caller is role \"%s\".", GetUserNameFromId(GetOuterUserId(), false)),
 				 errhint("Internal lookups are for other platform services; call with a service token (role eventsvc_service).")));
+}
+
+/* eventsvc.require_service(action) RETURNS void: 42501 unless the caller is the service role. */
+Datum
+evs_sql_require_service(PG_FUNCTION_ARGS)
+{
+	require_service(PG_ARGISNULL(0) ? "call this function" : text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_VOID();
+}
+
+/* Is `word` one of the space-separated words of s[0..len)? */
+static bool
+has_word(const char *s, int len, const char *word)
+{
+	int			wlen = strlen(word);
+
+	for (int i = 0; i < len;)
+	{
+		int			j = i;
+
+		while (j < len && s[j] != ' ')
+			j++;
+		if (j - i == wlen && strncmp(s + i, word, wlen) == 0)
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+/*
+ * The explicit platform scope of a service call: the claim "scope" (a string of
+ * space-separated scopes, as OAuth 2.0 writes them) holds "platform"; a trusted
+ * SQL client without claims says it with the setting app.scope = 'platform'.
+ */
+static bool
+platform_scope(void)
+{
+	const EvsClaims *claims = evs_request_claims();
+	const char *setting;
+
+	if (claims != NULL)
+		return claims->scope != NULL && has_word(claims->scope, strlen(claims->scope), "platform");
+	setting = GetConfigOption("app.scope", true, false);
+	return setting != NULL && has_word(setting, strlen(setting), "platform");
+}
+
+/*
+ * eventsvc.service_scope(action) RETURNS uuid: for the service role's internal
+ * calls (and superusers). A service whose token names a tenant (claim
+ * tenant_id; a trusted SQL client: app.current_tenant_id) acts for that tenant
+ * only: its tenant comes back and the caller keeps to it. A call for the whole
+ * platform (NULL) needs the explicit platform scope; a superuser has it. A
+ * service that names neither is refused (42501). See docs/tenancy.md.
+ */
+Datum
+evs_sql_service_scope(PG_FUNCTION_ARGS)
+{
+	const char *action = PG_ARGISNULL(0) ? "call this function" : text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	require_service(action);
+	if (tenant_is_configured())
+		PG_RETURN_DATUM(evs_current_tenant());
+	if (platform_scope() || superuser_arg(GetOuterUserId()))
+		PG_RETURN_NULL();
+	ereport(ERROR,
+			(errcode(EVS_ERR_FORBIDDEN),
+			 errmsg("a service call that names no tenant needs the platform scope to %s", action),
+			 errdetail("The token names no tenant_id and its scope claim does not hold \"platform\"."),
+			 errhint("Use a service token that names the tenant (tenant_id), or one with \"scope\": \"platform\" "
+					 "for platform-wide calls; a trusted SQL client sets app.current_tenant_id or app.scope = 'platform'.")));
+	PG_RETURN_NULL();
 }
 
 static void pg_attribute_noreturn()

@@ -62,7 +62,7 @@ evs_lifecycle_init(void)
 	DefineCustomBoolVariable("eventsvc.blockchain_callback",
 							 "Set by api.update_blockchain_status while it runs: the one path that may mark an event queued, synced or failed.",
 							 NULL, &blockchain_callback, false, PGC_SUSET,
-							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, NULL, NULL, NULL);
+							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, NULL, NULL, NULL);
 }
 
 /* import_mode counts only for a superuser session (ALTER ROLE could set it for others). */

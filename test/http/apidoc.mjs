@@ -85,8 +85,9 @@ out.push('`Idempotency-Key` header: a retry with the same key and body returns t
 out.push('');
 out.push('The examples use `API=http://127.0.0.1:3000` and tokens signed by the auth service:');
 out.push('`$ACME_USER` and `$ACME_ADMIN` (role `eventsvc_user` / `eventsvc_admin`, `tenant_id` of');
-out.push('Acme), `$GLOBEX_USER` (another tenant), `$SERVICE` (role `eventsvc_service`; `$ACME_SERVICE`');
-out.push('also names Acme as its `tenant_id`). Without a');
+out.push('Acme), `$GLOBEX_USER` (another tenant), `$SERVICE` (role `eventsvc_service` with');
+out.push('`"scope": "platform"`: platform-wide calls; `$ACME_SERVICE` names Acme as its `tenant_id`');
+out.push('and reaches Acme\'s events only). Every token carries `exp`. Without a');
 out.push('token a request runs as `eventsvc_anon`. Ids are those of test/http/seed.sql; `<id-N>` is');
 out.push('an id created earlier in this document.');
 out.push('');

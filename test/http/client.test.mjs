@@ -26,7 +26,7 @@ const anon = client(null);
 const alice = client({ role: 'eventsvc_user', tenant_id: ACME, sub: 'alice' });
 const bob = client({ role: 'eventsvc_user', tenant_id: GLOBEX, sub: 'bob' });
 const admin = client({ role: 'eventsvc_admin', tenant_id: ACME, sub: 'ada' });
-const service = client({ role: 'eventsvc_service', sub: 'auth-service' });
+const service = client({ role: 'eventsvc_service', sub: 'auth-service', scope: 'platform' });
 
 // Whether a route exists in this build: the suite covers what is installed.
 async function hasRpc(name) {

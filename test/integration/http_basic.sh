@@ -22,7 +22,7 @@ EXPIRED=$(evs_jwt "{\"role\":\"eventsvc_user\",\"tenant_id\":\"$A\",\"exp\":$(( 
 ROLE_UNKNOWN=$(evs_jwt "{\"role\":\"eventsvc_root\",\"tenant_id\":\"$A\"}")
 ROLE_SUPER=$(evs_jwt '{"role":"postgres"}')
 ROLE_WORKER=$(evs_jwt '{"role":"eventsvc_worker"}')
-SERVICE=$(evs_jwt '{"role":"eventsvc_service","sub":"auth-service"}')
+SERVICE=$(evs_jwt '{"role":"eventsvc_service","sub":"auth-service","scope":"platform"}')
 # Same claims, signed by a key PostgREST does not trust.
 OTHER_KEY_DIR=$EVS_WORK/http_basic/otherkey; mkdir -p "$OTHER_KEY_DIR"
 node "$ROOT/test/http/keys.mjs" "$OTHER_KEY_DIR"

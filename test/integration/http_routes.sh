@@ -26,7 +26,7 @@ OPERA=bbbbbbbb-0000-4000-8000-0000000000e1
 ACME_USER=$(evs_jwt "{\"role\":\"eventsvc_user\",\"tenant_id\":\"$A\",\"sub\":\"alice\"}")
 ACME_ADMIN=$(evs_jwt "{\"role\":\"eventsvc_admin\",\"tenant_id\":\"$A\",\"sub\":\"ada\"}")
 GLOBEX_USER=$(evs_jwt "{\"role\":\"eventsvc_user\",\"tenant_id\":\"$B\",\"sub\":\"bob\"}")
-SERVICE=$(evs_jwt '{"role":"eventsvc_service","sub":"auth-service"}')
+SERVICE=$(evs_jwt '{"role":"eventsvc_service","sub":"auth-service","scope":"platform"}')
 ACME_SERVICE=$(evs_jwt "{\"role\":\"eventsvc_service\",\"tenant_id\":\"$A\",\"sub\":\"blockchain-service\"}")
 SERVICE_A=$(evs_jwt "{\"role\":\"eventsvc_service\",\"tenant_id\":\"$A\",\"sub\":\"payment-service\"}")
 

@@ -1,0 +1,129 @@
+-- Part 65: the service's internal lookups and the blockchain callback keep to the tenant its
+-- token names; a platform-wide call needs the platform scope (eventsvc.service_scope). A
+-- PDA lookup answers exactly one event (STRICT); the callback is the one writer that marks
+-- an event queued, synced or failed.
+
+CREATE FUNCTION eventsvc.service_scope(action text) RETURNS uuid
+    AS 'MODULE_PATHNAME', 'evs_sql_service_scope' LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION eventsvc.service_scope(text) IS
+    'Service role only (42501): the tenant a service call is scoped to, or NULL for a platform-wide call with the explicit platform scope (docs/tenancy.md).';
+
+REVOKE ALL ON FUNCTION eventsvc.service_scope(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventsvc.service_scope(text) TO eventsvc_anon, eventsvc_user, eventsvc_service;
+
+CREATE OR REPLACE FUNCTION api.internal_event(event_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    scope uuid := eventsvc.service_scope('look up events by id');
+    e eventsvc.events;
+BEGIN
+    SELECT * INTO e FROM eventsvc.events x
+     WHERE x.id = internal_event.event_id AND x.deleted_at IS NULL AND (scope IS NULL OR x.tenant_id = scope);
+    IF NOT FOUND THEN
+        PERFORM eventsvc.raise_error('not_found',
+            format('event %s not found', coalesce(internal_event.event_id::text, 'null')));
+    END IF;
+    RETURN eventsvc.internal_event_document(e);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.internal_event_by_pda(event_pda text) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    scope uuid := eventsvc.service_scope('look up events by blockchain PDA');
+    e eventsvc.events;
+BEGIN
+    IF event_pda IS NULL OR event_pda !~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$' THEN
+        PERFORM eventsvc.raise_error('validation', 'event_pda must be a base58 Solana address of 32 to 44 characters');
+    END IF;
+    -- Exactly one row: a PDA names one on-chain account and belongs to one event
+    -- (events_event_pda_key); STRICT still refuses to guess if two rows ever claimed it.
+    SELECT * INTO STRICT e FROM eventsvc.events x
+     WHERE x.event_pda = internal_event_by_pda.event_pda AND x.deleted_at IS NULL
+       AND (scope IS NULL OR x.tenant_id = scope);
+    RETURN eventsvc.internal_event_document(e);
+EXCEPTION
+    WHEN no_data_found THEN
+        PERFORM eventsvc.raise_error('not_found', format('no event has PDA %s', event_pda));
+        RETURN NULL;
+    WHEN too_many_rows THEN
+        PERFORM eventsvc.raise_error('conflict', format('more than one event has PDA %s', event_pda),
+            NULL, 'An on-chain address belongs to one event; the platform operator must resolve the duplicate.');
+        RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.internal_scan_stats(event_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    scope uuid := eventsvc.service_scope('read scan stats');
+    e eventsvc.events;
+    result jsonb;
+BEGIN
+    SELECT * INTO e FROM eventsvc.events x
+     WHERE x.id = internal_scan_stats.event_id AND x.deleted_at IS NULL AND (scope IS NULL OR x.tenant_id = scope);
+    IF NOT FOUND THEN
+        PERFORM eventsvc.raise_error('not_found',
+            format('event %s not found', coalesce(internal_scan_stats.event_id::text, 'null')));
+    END IF;
+    SELECT jsonb_build_object(
+               'event_id', e.id, 'tenant_id', e.tenant_id, 'venue_id', e.venue_id, 'name', e.name,
+               'status', e.status, 'starts_at', e.starts_at, 'ends_at', e.ends_at, 'doors_open', e.doors_open,
+               'sections', count(s.*),
+               'total_capacity', coalesce(sum(s.total_capacity), 0),
+               'tickets_sold', coalesce(sum(s.sold), 0),
+               'reserved', coalesce(sum(s.reserved), 0),
+               'available', coalesce(sum(s.available), 0))
+      INTO result
+      FROM api.section_availability s
+     WHERE s.tenant_id = e.tenant_id AND s.event_id = e.id;
+    RETURN result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.update_blockchain_status(event_id uuid, status text, event_pda text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET eventsvc.blockchain_callback = on AS $$
+DECLARE
+    scope uuid := eventsvc.service_scope('report blockchain status');
+    e eventsvc.events;
+    new_status eventsvc.blockchain_status;
+BEGIN
+    IF status IS NULL OR status NOT IN ('pending', 'queued', 'synced', 'failed') THEN
+        PERFORM eventsvc.raise_error('validation', 'status must be pending, queued, synced or failed',
+            format('Got %s.', coalesce(quote_literal(status), 'null')));
+    END IF;
+    new_status := status::eventsvc.blockchain_status;
+    IF event_pda IS NOT NULL AND event_pda !~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$' THEN
+        PERFORM eventsvc.raise_error('validation', 'event_pda must be a base58 Solana address of 32 to 44 characters');
+    END IF;
+    IF new_status = 'synced' AND event_pda IS NULL THEN
+        PERFORM eventsvc.raise_error('validation', 'a synced event needs its event_pda');
+    END IF;
+    SELECT * INTO e FROM eventsvc.events x
+     WHERE x.id = update_blockchain_status.event_id AND x.deleted_at IS NULL AND (scope IS NULL OR x.tenant_id = scope)
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM eventsvc.raise_error('not_found',
+            format('event %s not found', coalesce(update_blockchain_status.event_id::text, 'null')));
+    END IF;
+    IF e.blockchain_status = 'synced' AND e.event_pda IS NOT NULL
+       AND (new_status <> 'synced' OR event_pda IS DISTINCT FROM e.event_pda) THEN
+        PERFORM eventsvc.raise_error('conflict', format('event %s is already synced with PDA %s', e.id, e.event_pda),
+            NULL, 'A synced event keeps its on-chain account; fix the blockchain side instead.');
+    END IF;
+    IF e.blockchain_status IS DISTINCT FROM new_status OR e.event_pda IS DISTINCT FROM coalesce(event_pda, e.event_pda) THEN
+        UPDATE eventsvc.events x
+           SET blockchain_status = new_status,
+               event_pda = coalesce(update_blockchain_status.event_pda, x.event_pda),
+               updated_by = eventsvc.current_actor()
+         WHERE x.tenant_id = e.tenant_id AND x.id = e.id
+        RETURNING * INTO e;
+    END IF;
+    RETURN jsonb_build_object('event_id', e.id, 'tenant_id', e.tenant_id, 'blockchain_status', e.blockchain_status,
+                              'event_pda', e.event_pda, 'version', e.version);
+END
+$$;
+
+COMMENT ON FUNCTION api.internal_event(uuid) IS
+    'Service role: an event by id, of the token''s tenant or (platform scope) any, with its tenant_id (GET /rpc/internal_event?event_id=...).';
