@@ -14,6 +14,10 @@ SELECT plan(29);
 SELECT eventsvc.create_tenant('Plans', 'plans', '7e111111-1111-4111-8111-111111111111');
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('7e111111-1111-4111-8111-111111111111', '7eaaaaaa-0000-4000-8000-000000000001', 'Plan Hall', 5000);
+-- The fixtures and every change to them below are a DBA's direct writes in the state the
+-- test needs (events on sale, deleted, moved years ahead): import mode (docs/tenancy.md
+-- "Write rules").
+SET LOCAL eventsvc.import_mode = on;
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status, visibility, starts_at, ends_at,
                              primary_category_id, tags, is_featured, featured_order)
 SELECT '7e111111-1111-4111-8111-111111111111', ('7eaaaaaa-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid,

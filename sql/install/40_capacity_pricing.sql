@@ -81,6 +81,7 @@ RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_ca
 DECLARE
     r eventsvc.event_pricing;
 BEGIN
+    PERFORM eventsvc.check_text_size('description', description);   -- the size quota first
     -- Checked here, not only in the trigger: the char(3) column would refuse a long code
     -- with a raw "value too long" before any trigger runs.
     IF create_pricing.currency IS NULL OR create_pricing.currency !~ '^[A-Za-z]{3}$' THEN
@@ -161,6 +162,7 @@ DECLARE
     cols text[];
     result jsonb;
 BEGIN
+    PERFORM eventsvc.check_document_size('changes', changes);   -- the size quota first
     SELECT * INTO t FROM (VALUES
         ('pricing', 'eventsvc.event_pricing'::regclass, 'pricing_id', 'pricing tier', 'tier',
          ARRAY['name', 'description', 'tier', 'capacity_id', 'currency', 'base_price',
@@ -232,6 +234,9 @@ CREATE FUNCTION api.create_section(
     minimum_purchase integer DEFAULT 1, maximum_purchase integer DEFAULT NULL,
     row_config jsonb DEFAULT NULL, seat_map jsonb DEFAULT NULL)
 RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    -- the size quotas first, before any work (docs/tenancy.md "Quotas")
+    SELECT eventsvc.check_document_size('row_config', row_config), eventsvc.check_document_size('seat_map', seat_map),
+           eventsvc.check_text_size('section_name', section_name);
     INSERT INTO eventsvc.event_capacity AS c
         (tenant_id, event_id, schedule_id, section_name, section_code, tier, total_capacity,
          available_capacity, minimum_purchase, maximum_purchase, row_config, seat_map)

@@ -143,6 +143,8 @@ DECLARE
     ev  eventsvc.events;
     rec eventsvc.event_schedules;
 BEGIN
+    PERFORM eventsvc.check_text_size('notes', notes);   -- the size quotas first
+    PERFORM eventsvc.check_text_size('recurrence_rule', recurrence_rule);
     SELECT * INTO ev FROM eventsvc.events e
      WHERE e.tenant_id = eventsvc.current_tenant_id() AND e.id = create_schedule.event_id AND e.deleted_at IS NULL;
     IF NOT FOUND THEN
@@ -183,6 +185,8 @@ RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_ca
 DECLARE
     rec eventsvc.event_schedules;
 BEGIN
+    PERFORM eventsvc.check_text_size('notes', notes);   -- the size quotas first
+    PERFORM eventsvc.check_text_size('recurrence_rule', recurrence_rule);
     IF expected_version IS NULL THEN
         PERFORM eventsvc.raise_error('validation', 'expected_version is required',
             NULL, 'Pass the version you read; a stale version is refused (409).');

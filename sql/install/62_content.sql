@@ -166,6 +166,10 @@ DECLARE
     rec eventsvc.event_content;
     tenant uuid;
 BEGIN
+    -- the size quotas first, before any work (docs/tenancy.md "Quotas")
+    PERFORM eventsvc.check_text_size('long_description', long_description);
+    PERFORM eventsvc.check_document_size('highlights', highlights);
+    PERFORM eventsvc.check_document_size('media', media);
     SELECT e.tenant_id INTO tenant FROM eventsvc.events e
      WHERE e.tenant_id = eventsvc.current_tenant_id() AND e.id = set_event_content.event_id AND e.deleted_at IS NULL;
     IF tenant IS NULL THEN
@@ -200,6 +204,7 @@ DECLARE
     tenant uuid;
     bad    record;
 BEGIN
+    PERFORM eventsvc.check_document_size('faqs', faqs);   -- the size quota first
     SELECT e.tenant_id INTO tenant FROM eventsvc.events e
      WHERE e.tenant_id = eventsvc.current_tenant_id() AND e.id = set_event_faqs.event_id AND e.deleted_at IS NULL;
     IF tenant IS NULL THEN
@@ -279,6 +284,8 @@ DECLARE
     tenant uuid;
     rec    eventsvc.event_reviews;
 BEGIN
+    PERFORM eventsvc.check_text_size('title', title);   -- the size quotas first
+    PERFORM eventsvc.check_text_size('body', body);
     IF rating IS NULL OR rating NOT BETWEEN 1 AND 5 THEN
         PERFORM eventsvc.raise_error('validation', 'rating must be a whole number from 1 to 5',
             format('Got %s.', coalesce(rating::text, 'null')));

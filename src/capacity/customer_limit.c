@@ -3,9 +3,10 @@
  * event. The limit is, most specific first, the event's own
  * (eventsvc.event_customer_limits), the tenant's default, the cluster's
  * eventsvc.max_seats_per_holder (0: none); a tier's max_per_customer applies
- * on top to reservations in that tier. Seats are counted across every tier and
- * holds without a tier: the customer's holds whose seats are taken (live and
- * confirmed).
+ * on top to reservations in that tier, and the tenant's quotas (quotas.c:
+ * seats and live holds per customer) cap all of them. Seats are counted across
+ * every tier and holds without a tier: the customer's holds whose seats are
+ * taken (live and confirmed).
  *
  * The count is exact under concurrency without touching the section: the
  * reservations of one customer on one event take a transaction lock on
@@ -119,49 +120,92 @@ lock_customer(Datum event_id, const char *holder)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
-/* Seats the customer holds or has bought for the event, from the latest committed rows (and its own). */
+/*
+ * Seats the customer holds or has bought for the event, and how many of its
+ * holds are live (ACTIVE, not past their expiry), from the latest committed
+ * rows (and its own).
+ */
 static int64
-customer_seats(Datum tenant, Datum event_id, const char *holder)
+customer_seats(Datum tenant, Datum event_id, const char *holder, int64 *live_holds)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		v[3] = {tenant, event_id, CStringGetTextDatum(holder)};
+	Datum		v[4] = {tenant, event_id, CStringGetTextDatum(holder), TimestampTzGetDatum(evs_now())};
 	bool		isnull;
 	int			rc;
 
 	if (plan == NULL)
 	{
-		Oid			t[3] = {UUIDOID, UUIDOID, TEXTOID};
+		Oid			t[4] = {UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID};
 
-		plan = evs_spi_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8 FROM eventsvc.capacity_holds"
+		plan = evs_spi_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8,"
+									" count(*) FILTER (WHERE state = 'ACTIVE' AND expires_at > $4)"
+									" FROM eventsvc.capacity_holds"
 									" WHERE tenant_id = $1 AND event_id = $2 AND holder_id = $3"
-									" AND state IN " EVS_SEAT_STATES, 3, t);
+									" AND state IN " EVS_SEAT_STATES, 4, t);
 	}
 	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "customer seat count failed: %s", SPI_result_code_string(rc));
+	*live_holds = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* Refuses a reservation that would take the holder past the per-customer limit of the event. */
-void
-evs_customer_limit_check(Datum tenant, Datum event_id, const char *holder, int32 tier_limit, int32 quantity)
+/*
+ * The seats one customer may have for the event: the event's own or the
+ * tenant's default limit, the tier's, and the tenant's quota
+ * (docs/tenancy.md "Quotas"), the smallest that is set (0: none); *source
+ * names it.
+ */
+static int32
+seat_limit(Datum tenant, Datum event_id, int32 tier_limit, const char **source)
 {
-	const char *source;
-	int32		limit = customer_limit(tenant, event_id, &source);
-	int64		has,
-				more;
+	const char *quota_source;
+	int32		limit = customer_limit(tenant, event_id, source);
+	int32		quota = evs_quota(tenant, EVS_QUOTA_SEATS_PER_CUSTOMER, &quota_source);
 
 	if (tier_limit > 0 && (limit == 0 || tier_limit < limit))
 	{
 		limit = tier_limit;
-		source = "tier";
+		*source = "tier";
 	}
-	if (limit == 0)
+	if (quota > 0 && (limit == 0 || quota < limit))
+	{
+		limit = quota;
+		*source = "quota";
+	}
+	return limit;
+}
+
+/* Refuses a reservation that would take the holder past the per-customer limit or quotas of the event. */
+void
+evs_customer_limit_check(Datum tenant, Datum event_id, const char *holder, int32 tier_limit, int32 quantity)
+{
+	const char *source,
+			   *hold_source;
+	int32		limit = seat_limit(tenant, event_id, tier_limit, &source);
+	int32		hold_quota = evs_quota(tenant, EVS_QUOTA_HOLDS_PER_CUSTOMER, &hold_source);
+	int64		has,
+				live,
+				more;
+
+	if (limit == 0 && hold_quota == 0)
 		return;
 	lock_customer(event_id, holder);
-	has = customer_seats(tenant, event_id, holder);
-	if (has + quantity <= limit)
+	has = customer_seats(tenant, event_id, holder, &live);
+	if (hold_quota > 0 && live >= hold_quota)
+		evs_quota_exceeded(EVS_QUOTA_HOLDS_PER_CUSTOMER, live, hold_quota, hold_source,
+						   psprintf("%s already has " INT64_FORMAT " live holds for this event", holder, live));
+	if (limit == 0 || has + quantity <= limit)
 		return;
+	if (strcmp(source, "quota") == 0)
+	{
+		const char *quota_source;
+
+		(void) evs_quota(tenant, EVS_QUOTA_SEATS_PER_CUSTOMER, &quota_source);
+		evs_quota_exceeded(EVS_QUOTA_SEATS_PER_CUSTOMER, has, limit, quota_source,
+						   psprintf("%s holds or has bought " INT64_FORMAT " seats of this event and asks for %d more",
+									holder, has, quantity));
+	}
 	more = has >= limit ? 0 : limit - has;
 	ereport(ERROR,
 			(errcode(EVS_ERR_CONFLICT),
@@ -258,6 +302,7 @@ evs_sql_seat_allowance(PG_FUNCTION_ARGS)
 				event_id;
 	char	   *holder = evs_current_actor();
 	const char *source;
+	int64		live;
 	int32		limit;
 	int32		tier_limit = 0;
 	int64		has;
@@ -288,13 +333,8 @@ evs_sql_seat_allowance(PG_FUNCTION_ARGS)
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		tier_limit = isnull ? 0 : DatumGetInt32(d);
 	}
-	limit = customer_limit(tenant, event_id, &source);
-	if (tier_limit > 0 && (limit == 0 || tier_limit < limit))
-	{
-		limit = tier_limit;
-		source = "tier";
-	}
-	has = customer_seats(tenant, event_id, holder);
+	limit = seat_limit(tenant, event_id, tier_limit, &source);
+	has = customer_seats(tenant, event_id, holder, &live);
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	evs_jsonb_push_text(&st, "event_id", evs_uuid_text(event_id));
 	evs_jsonb_push_text(&st, "holder_id", holder);

@@ -412,6 +412,15 @@ reserve_capacity(FunctionCallInfo fcinfo)
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION),
 						errmsg("holder_id must have 1 to %d characters", HOLDER_ID_MAX)));
 	tenant = evs_current_tenant();
+	{
+		/* the tenant's quota of seats in one hold (a backend-local lookup) */
+		const char *source;
+		int32		per_hold = evs_quota(tenant, EVS_QUOTA_SEATS_PER_HOLD, &source);
+
+		if (per_hold > 0 && quantity > per_hold)
+			evs_quota_exceeded(EVS_QUOTA_SEATS_PER_HOLD, quantity, per_hold, source,
+							   psprintf("a hold of %d seats is more than one hold may have", quantity));
+	}
 
 	/* 0. a retry with the same Idempotency-Key header gets the first hold back, not a second */
 	idem.active = false;

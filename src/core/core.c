@@ -10,6 +10,7 @@ evs_core_init(void)
 {
 	evs_clock_init();
 	evs_tenancy_init();
+	evs_quotas_init();
 	evs_outbox_init();
 	evs_refcache_init();
 }

@@ -130,6 +130,26 @@ evs_uuid_text(Datum uuid)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, uuid));
 }
 
+/* quotas.c: what one tenant may use (docs/tenancy.md "Quotas") */
+typedef enum EvsQuota
+{
+	EVS_QUOTA_EVENTS,
+	EVS_QUOTA_SEATS_PER_HOLD,
+	EVS_QUOTA_SEATS_PER_CUSTOMER,
+	EVS_QUOTA_HOLDS_PER_CUSTOMER,
+	EVS_QUOTA_DOCUMENT_BYTES,
+	EVS_QUOTA_TEXT_BYTES,
+	EVS_QUOTAS
+} EvsQuota;
+extern void evs_quotas_init(void);
+extern const char *evs_quota_name(EvsQuota q);
+/* The limit in force for the tenant (0: none); *source "tenant" or "default". */
+extern int32 evs_quota(Datum tenant, EvsQuota q, const char **source);
+/* PT429 naming the quota, the use and the limit. */
+extern void evs_quota_exceeded(EvsQuota q, int64 used, int32 limit, const char *source, const char *what) pg_attribute_noreturn();
+/* PT413 when a varlena value (jsonb or text) is larger than its size quota; before any work. */
+extern void evs_check_size(Datum tenant, const char *field, Datum value, bool isnull, bool is_document);
+
 /* triggers.c: the one check point where the write rules (events, sections, content)
  * step aside: rows coming back from a dump (docs/tenancy.md "Write rules"). */
 extern bool evs_write_rules_skipped(void);

@@ -232,6 +232,34 @@ check_schedules(Jsonb *schedules)
 /* ---------- create ---------- */
 
 /*
+ * The tenant's live events (not deleted, not completed or cancelled) stay
+ * within its quota. Creates of one tenant are serialised for the rest of the
+ * transaction, so two concurrent creates cannot both take the last place; the
+ * count reads at most limit index entries.
+ */
+static void
+check_events_quota(Datum tenant)
+{
+	const char *source;
+	int32		limit = evs_quota(tenant, EVS_QUOTA_EVENTS, &source);
+	EvsArgs		a = {0};
+	bool		isnull;
+	int64		live;
+
+	if (limit == 0)
+		return;
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, INT4OID, Int32GetDatum(limit), false);
+	evs_exec("SELECT pg_advisory_xact_lock(hashtextextended('eventsvc.events/' || $1::text, 0)), $2", &a, SPI_OK_SELECT);
+	evs_exec("SELECT count(*) FROM (SELECT 1 FROM eventsvc.events WHERE tenant_id = $1 AND deleted_at IS NULL"
+			 "  AND status NOT IN ('COMPLETED', 'CANCELLED') LIMIT $2) x", &a, SPI_OK_SELECT);
+	live = DatumGetInt64(evs_get(0, 1, &isnull));
+	if (live >= limit)
+		evs_quota_exceeded(EVS_QUOTA_EVENTS, live, limit, source,
+						   "the tenant has as many live events as it may have");
+}
+
+/*
  * eventsvc.event_create(request jsonb, idempotency_key text): api.create_event
  * packs its named parameters into `request` (column names of eventsvc.events
  * plus metadata, schedules and sections).
@@ -261,6 +289,8 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("request: is required")));
+	/* the size quota, before anything is done with the request */
+	evs_check_size(tenant, "request", PG_GETARG_DATUM(0), false, true);
 	req = PG_GETARG_JSONB_P(0);
 	if (!JB_ROOT_IS_OBJECT(req))
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("request: must be a JSON object")));
@@ -269,6 +299,7 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 	replay = evs_idempotency_begin(&idem, "create_event", lc_opt_text(fcinfo, 1), req);
 	if (replay)
 		PG_RETURN_DATUM(evs_spi_finish_jsonb(replay));
+	check_events_quota(tenant);
 
 	evs_validate_event(req, true);
 	venue_text = evs_field_text(req, "venue_id");

@@ -168,6 +168,7 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(2))
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("changes: is required")));
+	evs_check_size(tenant, "changes", PG_GETARG_DATUM(2), false, true);
 	changes = PG_GETARG_JSONB_P(2);
 	check_change_keys(changes);
 

@@ -29,12 +29,14 @@ q >/dev/null <<SQL
 SELECT eventsvc.create_tenant('Rebuild', 'rebuild', '$TENANT');
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity)
 VALUES ('$TENANT', 'e2222222-0000-4000-8000-00000000000a', 'Rebuild Hall', 100);
+SET eventsvc.import_mode = on;   -- a fixture on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status)
 VALUES ('$TENANT', 'e2222222-0000-4000-8000-0000000000e1', 'e2222222-0000-4000-8000-00000000000a',
         'Rebuild Night', 'rebuild-night', 'ON_SALE');
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status)
 VALUES ('$TENANT', 'e2222222-0000-4000-8000-0000000000e2', 'e2222222-0000-4000-8000-00000000000a',
         'Rebuild Night Two', 'rebuild-night-two', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 VALUES ('$TENANT', '$SECTION', 'e2222222-0000-4000-8000-0000000000e1', 'Floor', 10, 10),
        ('$TENANT', '$SECTION2', 'e2222222-0000-4000-8000-0000000000e2', 'Floor', 10, 10);

@@ -227,8 +227,11 @@ if have create_event; then
         req POST '/rpc/release_hold' ACME_USER "{\"hold_id\":\"$KEYED\"}"
         expect_status 200 "release the keyed hold"
         doc "Holds › Not enough seats is a 409"
-        req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$SECTION\",\"quantity\":500}"
+        req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$SECTION\",\"quantity\":100}"
         expect_error 409 PT409 "more seats than remain"
+        doc "Holds › More seats than one hold may have (the tenant's quota) is a 429"
+        req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$SECTION\",\"quantity\":500}"
+        expect_error 429 PT429 "over the seats-per-hold quota"
         req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$SECTION\",\"quantity\":0}"
         expect_error 400 22023 "quantity 0"
         req POST '/rpc/reserve_capacity' GLOBEX_USER "{\"capacity_id\":\"$SECTION\",\"quantity\":1}"
@@ -673,6 +676,21 @@ if have worker_status; then
     req GET '/worker_status' ACME_USER
     expect_error 403 42501 "a tenant user may not"
 else skip worker_status; fi
+
+# ---------------------------------------------------------------- quotas
+if have tenant_usage; then
+    doc "Quotas › The tenant's quotas and what is in use" used
+    req GET '/tenant_usage?select=quota,used,quota_limit,source&order=quota' ACME_USER
+    expect_status 200 "the tenant reads its quotas"
+    expect_jq 'map(.quota) | index("events") != null and index("seats_per_hold") != null' "events and seats per hold are there"
+    sql "INSERT INTO eventsvc.tenant_quotas (tenant_id, max_text_bytes) VALUES ('$A', 64)"
+    doc "Quotas › A text larger than the tenant's quota is a 413, refused before any work"
+    req POST '/rpc/submit_review' ACME_USER "{\"event_id\":\"$ROCK\",\"rating\":4,\"body\":\"$(printf 'x%.0s' $(seq 1 100))\"}"
+    expect_error 413 PT413 "a 100-character review body over a 64-byte quota"
+    sql "DELETE FROM eventsvc.tenant_quotas WHERE tenant_id = '$A'"
+    req GET '/tenant_usage' -
+    expect_error 401 42501 "anonymous has no quotas to read"
+else skip tenant_usage; fi
 
 # ---------------------------------------------------------------- tokens
 echo "# tokens"

@@ -120,7 +120,9 @@ RESET app.current_tenant_id;
 
 SET ROLE eventsvc_service;
 SET app.current_user_id = 'auth-service';
+SET app.scope = 'platform';   -- revocations are platform-wide (docs/tenancy.md)
 SELECT to_jsonb(api.revoke_token('seed-jti-1', now() + interval '1 day')) IS NOT NULL AS ok \gset
 RESET ROLE;
 RESET app.current_user_id;
+RESET app.scope;
 SELECT eventsvc.cron_send_reminders('60 days') AS reminders \gset

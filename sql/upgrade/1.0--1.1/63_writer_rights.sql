@@ -8,6 +8,12 @@ DECLARE
     tenant uuid;
     rec    eventsvc.event_metadata;
 BEGIN
+    -- the size quotas first, before any work (docs/tenancy.md "Quotas")
+    PERFORM eventsvc.check_document_size('performers', performers);
+    PERFORM eventsvc.check_document_size('sponsors', sponsors);
+    PERFORM eventsvc.check_document_size('custom_fields', custom_fields);
+    PERFORM eventsvc.check_text_size('headliner', headliner);
+    PERFORM eventsvc.check_text_size('production_company', production_company);
     SELECT e.tenant_id INTO tenant FROM eventsvc.events e
      WHERE e.tenant_id = eventsvc.current_tenant_id() AND e.id = set_event_metadata.event_id AND e.deleted_at IS NULL;
     IF tenant IS NULL THEN
