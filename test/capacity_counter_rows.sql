@@ -11,9 +11,11 @@ SELECT plan(21);
 SELECT eventsvc.create_tenant('Tap Rows', 'tap-rows', 'c0c0c0c0-0000-4000-8000-000000000001') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('c0c0c0c0-0000-4000-8000-000000000001', 'c0c0c0c0-0000-4000-8000-0000000000a1', 'Row Hall', 100);
+SET eventsvc.import_mode = on;   -- fixtures on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('c0c0c0c0-0000-4000-8000-000000000001', 'c0c0c0c0-0000-4000-8000-0000000000e1',
      'c0c0c0c0-0000-4000-8000-0000000000a1', 'Row Night', 'row-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 VALUES ('c0c0c0c0-0000-4000-8000-000000000001', 'c0c0c0c0-0000-4000-8000-0000000000c1',
         'c0c0c0c0-0000-4000-8000-0000000000e1', 'Stalls', 20, 20),

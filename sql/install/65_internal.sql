@@ -9,16 +9,12 @@
 -- from a service that holds no tenant context (ticket scanning, blockchain-service),
 -- needs the explicit platform scope (claim "scope": "platform"; SQL: app.scope). The
 -- answers carry tenant_id, so the calling service can scope its own work.
--- eventsvc.service_scope (src/discovery/discovery.c) says which. See docs/tenancy.md
+-- eventsvc.service_scope (part 70, src/discovery/discovery.c) says which. See docs/tenancy.md
 -- "Trust model" and docs/discovery.md "Internal lookups".
 
 CREATE FUNCTION eventsvc.require_service(action text) RETURNS void
     AS 'MODULE_PATHNAME', 'evs_sql_require_service' LANGUAGE C STABLE PARALLEL SAFE;
 
-CREATE FUNCTION eventsvc.service_scope(action text) RETURNS uuid
-    AS 'MODULE_PATHNAME', 'evs_sql_service_scope' LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION eventsvc.service_scope(text) IS
-    'Service role only (42501): the tenant a service call is scoped to, or NULL for a platform-wide call with the explicit platform scope (docs/tenancy.md).';
 
 -- What services see of an event: everything but the search vector.
 CREATE FUNCTION eventsvc.internal_event_document(e eventsvc.events) RETURNS jsonb
@@ -157,7 +153,7 @@ $$;
 COMMENT ON FUNCTION api.update_blockchain_status(uuid, text, text) IS
     'Service role: blockchain-service reports an event''s on-chain status and PDA (POST /rpc/update_blockchain_status).';
 
-REVOKE ALL ON FUNCTION eventsvc.require_service(text), eventsvc.service_scope(text), eventsvc.internal_event_document(eventsvc.events),
+REVOKE ALL ON FUNCTION eventsvc.require_service(text), eventsvc.internal_event_document(eventsvc.events),
                        api.internal_event(uuid), api.internal_event_by_pda(text), api.internal_scan_stats(uuid),
                        api.update_blockchain_status(uuid, text, text)
     FROM PUBLIC;
@@ -166,5 +162,4 @@ REVOKE ALL ON FUNCTION eventsvc.require_service(text), eventsvc.service_scope(te
 GRANT EXECUTE ON FUNCTION api.internal_event(uuid), api.internal_event_by_pda(text), api.internal_scan_stats(uuid),
                           api.update_blockchain_status(uuid, text, text)
     TO eventsvc_service;
-GRANT EXECUTE ON FUNCTION eventsvc.require_service(text), eventsvc.service_scope(text)
-    TO eventsvc_anon, eventsvc_user, eventsvc_service;
+GRANT EXECUTE ON FUNCTION eventsvc.require_service(text) TO eventsvc_anon, eventsvc_user, eventsvc_service;

@@ -33,6 +33,16 @@ CREATE FUNCTION eventsvc.check_request() RETURNS void
 COMMENT ON FUNCTION eventsvc.check_request() IS
     'PostgREST db-pre-request: refuses revoked tokens, tokens without exp or living longer than eventsvc.token_max_lifetime (PT401), and tokens whose tenant is missing, unknown or inactive (42501).';
 
+-- The scope of a service token: the tenant it names (its calls reach that tenant's
+-- events only), or NULL for a platform-wide call, which needs the explicit claim
+-- "scope": "platform" (a trusted SQL client: app.scope = 'platform'); a service token
+-- with neither is refused (42501), as is every other role. The internal lookups (part
+-- 65) and token revocation below ask it. docs/tenancy.md "Trust model".
+CREATE FUNCTION eventsvc.service_scope(action text) RETURNS uuid
+    AS 'MODULE_PATHNAME', 'evs_sql_service_scope' LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION eventsvc.service_scope(text) IS
+    'Service role only (42501): the tenant a service call is scoped to, or NULL for a platform-wide call with the explicit platform scope (docs/tenancy.md).';
+
 -- The auth service revokes a token (logout, password change, compromise). Service
 -- role with the platform scope only. Idempotent: revoking again keeps the later expiry.
 CREATE FUNCTION api.revoke_token(jti text, expires_at timestamptz) RETURNS jsonb
@@ -88,10 +98,10 @@ $$;
 -- PostgREST runs the pre-request for anonymous requests too, as eventsvc_anon:
 -- it needs the schema (only to resolve the function; anon has no table rights).
 GRANT USAGE ON SCHEMA eventsvc TO eventsvc_anon;
-REVOKE ALL ON FUNCTION eventsvc.check_request(),
+REVOKE ALL ON FUNCTION eventsvc.check_request(), eventsvc.service_scope(text),
                        api.revoke_token(text, timestamptz), api.token_status(text),
                        eventsvc.purge_revoked_tokens() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION eventsvc.check_request()
+GRANT EXECUTE ON FUNCTION eventsvc.check_request(), eventsvc.service_scope(text)
     TO eventsvc_anon, eventsvc_user, eventsvc_service;
 GRANT EXECUTE ON FUNCTION api.revoke_token(text, timestamptz), api.token_status(text)
     TO eventsvc_service;

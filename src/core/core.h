@@ -67,6 +67,9 @@ typedef struct EvsClaims
 } EvsClaims;
 extern const EvsClaims *evs_request_claims(void);
 extern Datum evs_current_tenant(void);          /* uuid Datum; errors when none */
+extern bool evs_is_uuid_text(const char *s);
+/* The tenant's row read through its key (no SPI, no RLS): false when unknown, else *active. */
+extern bool evs_lookup_tenant(pg_uuid_t *id, bool *active);
 extern char *evs_current_actor(void);            /* claims sub, app.current_user_id, or role */
 extern bool evs_is_tenant_admin(void);
 extern bool evs_is_service(void);

@@ -164,8 +164,8 @@ evs_request_claims(void)
 	return &parsed;
 }
 
-static bool
-is_uuid_text(const char *s)
+bool
+evs_is_uuid_text(const char *s)
 {
 	static const int dash_at[] = {8, 13, 18, 23};
 	int			i,
@@ -317,8 +317,8 @@ evs_row_by_key(const char *relname, const char *index_name, int nkeys, ScanKey k
  * (this is the check RLS itself relies on), and no privilege on the table needed.
  * Returns true and sets *active when found.
  */
-static bool
-lookup_tenant(pg_uuid_t *id, bool *active)
+bool
+evs_lookup_tenant(pg_uuid_t *id, bool *active)
 {
 	static const char *const columns[] = {"is_active"};
 	ScanKeyData key;
@@ -373,7 +373,7 @@ evs_current_tenant(void)
 		return UUIDPGetDatum(result);
 	}
 
-	if (!is_uuid_text(raw))
+	if (!evs_is_uuid_text(raw))
 		ereport(ERROR,
 				(errcode(EVS_ERR_FORBIDDEN),
 				 errmsg("tenant id \"%s\" is not a valid UUID", raw),
@@ -382,7 +382,7 @@ evs_current_tenant(void)
 
 	*result = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(raw)));
 	generation = evs_refcache_generation();	/* before the fresh snapshot of the lookup */
-	if (!lookup_tenant(result, &active))
+	if (!evs_lookup_tenant(result, &active))
 		ereport(ERROR,
 				(errcode(EVS_ERR_FORBIDDEN),
 				 errmsg("tenant %s does not exist", raw),

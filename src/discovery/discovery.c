@@ -140,6 +140,34 @@ platform_scope(void)
 }
 
 /*
+ * The tenant a service call names. A tenant this database does not hold is
+ * not an error: the call's statements keep to it and find nothing ("not
+ * found", as for another tenant's event; behind the scale-out proxy such a
+ * call reaches every shard). A malformed or inactive one is refused.
+ */
+static Datum
+named_tenant(void)
+{
+	const EvsClaims *claims = evs_request_claims();
+	const char *raw = claims != NULL ? claims->tenant_id : GetConfigOption("app.current_tenant_id", true, false);
+	pg_uuid_t  *id;
+	bool		active;
+
+	if (raw == NULL || !evs_is_uuid_text(raw))
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("tenant id \"%s\" is not a valid UUID", raw ? raw : "(not a string)"),
+				 errhint("A tenant id looks like 6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f.")));
+	id = DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(raw)));
+	if (evs_lookup_tenant(id, &active) && !active)
+		ereport(ERROR,
+				(errcode(EVS_ERR_FORBIDDEN),
+				 errmsg("tenant %s is not active", raw),
+				 errhint("An inactive tenant cannot read or change anything; ask the platform operator to reactivate it.")));
+	return UUIDPGetDatum(id);
+}
+
+/*
  * eventsvc.service_scope(action) RETURNS uuid: for the service role's internal
  * calls (and superusers). A service whose token names a tenant (claim
  * tenant_id; a trusted SQL client: app.current_tenant_id) acts for that tenant
@@ -154,7 +182,7 @@ evs_sql_service_scope(PG_FUNCTION_ARGS)
 
 	require_service(action);
 	if (tenant_is_configured())
-		PG_RETURN_DATUM(evs_current_tenant());
+		PG_RETURN_DATUM(named_tenant());
 	if (platform_scope() || superuser_arg(GetOuterUserId()))
 		PG_RETURN_NULL();
 	ereport(ERROR,

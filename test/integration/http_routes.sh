@@ -683,11 +683,11 @@ if have tenant_usage; then
     req GET '/tenant_usage?select=quota,used,quota_limit,source&order=quota' ACME_USER
     expect_status 200 "the tenant reads its quotas"
     expect_jq 'map(.quota) | index("events") != null and index("seats_per_hold") != null' "events and seats per hold are there"
-    sql "INSERT INTO eventsvc.tenant_quotas (tenant_id, max_text_bytes) VALUES ('$A', 64)"
+    acme_sql "INSERT INTO eventsvc.tenant_quotas (tenant_id, max_text_bytes) VALUES ('$A', 64)"
     doc "Quotas › A text larger than the tenant's quota is a 413, refused before any work"
     req POST '/rpc/submit_review' ACME_USER "{\"event_id\":\"$ROCK\",\"rating\":4,\"body\":\"$(printf 'x%.0s' $(seq 1 100))\"}"
     expect_error 413 PT413 "a 100-character review body over a 64-byte quota"
-    sql "DELETE FROM eventsvc.tenant_quotas WHERE tenant_id = '$A'"
+    acme_sql "DELETE FROM eventsvc.tenant_quotas WHERE tenant_id = '$A'"
     req GET '/tenant_usage' -
     expect_error 401 42501 "anonymous has no quotas to read"
 else skip tenant_usage; fi
