@@ -66,6 +66,7 @@ static const struct
 	1048576, 268435456, GUC_UNIT_BYTE},
 };
 
+/* Called from evs_core_init: the quota defaults eventsvc.quota_<name>. */
 void
 evs_quotas_init(void)
 {
@@ -75,6 +76,7 @@ evs_quotas_init(void)
 								NULL, NULL, NULL);
 }
 
+/* The quota's name, as api.tenant_usage and the errors say it. */
 const char *
 evs_quota_name(EvsQuota q)
 {
@@ -125,6 +127,7 @@ load_tenant(Datum tenant)
 	cached.valid = true;
 }
 
+/* The limit in force for the tenant (0: none): its own, else the default; *source says which. */
 int32
 evs_quota(Datum tenant, EvsQuota q, const char **source)
 {
@@ -140,6 +143,7 @@ evs_quota(Datum tenant, EvsQuota q, const char **source)
 	return quota_values[q];
 }
 
+/* Raises PT429 naming the quota, what is in use and the limit. */
 void
 evs_quota_exceeded(EvsQuota q, int64 used, int32 limit, const char *source, const char *what)
 {

@@ -38,12 +38,14 @@
  */
 static int	token_max_lifetime = 86400;
 
+/* eventsvc.token_max_lifetime in seconds (the pre-request check reads it). */
 int
 evs_token_max_lifetime(void)
 {
 	return token_max_lifetime;
 }
 
+/* Called from evs_core_init: the tenancy's settings (eventsvc.token_max_lifetime). */
 void
 evs_tenancy_init(void)
 {
@@ -164,6 +166,7 @@ evs_request_claims(void)
 	return &parsed;
 }
 
+/* Is s a UUID written the canonical way (8-4-4-4-12 hex digits)? */
 bool
 evs_is_uuid_text(const char *s)
 {

@@ -44,6 +44,7 @@ evs_write_rules_skipped(void)
 	return SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
 }
 
+/* A column of a trigger tuple as text (its type's output), NULL when NULL. */
 char *
 evs_tup_text(HeapTuple tup, TupleDesc desc, const char *name)
 {
@@ -57,6 +58,7 @@ evs_tup_text(HeapTuple tup, TupleDesc desc, const char *name)
 	return OidOutputFunctionCall(typoutput, value);
 }
 
+/* Does the column differ between two versions of a row (NULL counts as a value)? */
 bool
 evs_tup_changed(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup, const char *name)
 {

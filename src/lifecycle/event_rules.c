@@ -51,6 +51,7 @@ PG_FUNCTION_INFO_V1(evs_section_event_trigger);
 static bool import_mode = false;
 static bool blockchain_callback = false;
 
+/* Called from _PG_init: the write rules' settings (eventsvc.import_mode, eventsvc.blockchain_callback). */
 void
 evs_lifecycle_init(void)
 {
@@ -80,6 +81,7 @@ importing(void)
 static LocalTransactionId confirmed_lxid = InvalidLocalTransactionId;
 static pg_uuid_t confirmed_event;
 
+/* confirmation.c: this transaction may now make the confirmed critical change of the event. */
 void
 evs_note_confirmed_change(Datum event_id)
 {
