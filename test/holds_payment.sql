@@ -11,11 +11,13 @@ SELECT plan(50);
 SELECT eventsvc.create_tenant('Tap Payment', 'tap-payment', '4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a', '4a4a0000-0000-4000-8000-00000000000a', 'Pay Hall', 500);
+SET eventsvc.import_mode = on;   -- fixtures on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a', '4a4a0000-0000-4000-8000-0000000000e1',
      '4a4a0000-0000-4000-8000-00000000000a', 'Pay Night', 'pay-night', 'ON_SALE'),
     ('4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a', '4a4a0000-0000-4000-8000-0000000000e2',
      '4a4a0000-0000-4000-8000-00000000000a', 'Pay Matinee', 'pay-matinee', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity) VALUES
     ('4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a', '4a4a0000-0000-4000-8000-0000000000c1',
      '4a4a0000-0000-4000-8000-0000000000e1', 'Stalls', 100, 100),
