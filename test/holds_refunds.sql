@@ -11,11 +11,13 @@ SELECT plan(36);
 SELECT eventsvc.create_tenant('Tap Refunds', 'tap-refunds', '45454545-4545-4545-8545-454545454545') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('45454545-4545-4545-8545-454545454545', '45450000-0000-4000-8000-00000000000a', 'Refund Hall', 500);
+SET eventsvc.import_mode = on;   -- fixtures on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('45454545-4545-4545-8545-454545454545', '45450000-0000-4000-8000-0000000000e1',
      '45450000-0000-4000-8000-00000000000a', 'Refund Night', 'refund-night', 'ON_SALE'),
     ('45454545-4545-4545-8545-454545454545', '45450000-0000-4000-8000-0000000000e2',
      '45450000-0000-4000-8000-00000000000a', 'Tiny Night', 'tiny-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity) VALUES
     ('45454545-4545-4545-8545-454545454545', '45450000-0000-4000-8000-0000000000c1',
      '45450000-0000-4000-8000-0000000000e1', 'Stalls', 50, 50),

@@ -73,7 +73,15 @@ SELECT 'live_holds',
          WHERE h.tenant_id = eventsvc.current_tenant_id() AND h.state = 'ACTIVE' AND h.expires_at > eventsvc.now()),
        NULL, NULL;
 COMMENT ON VIEW api.tenant_usage IS
-    'The caller''s tenant: each quota (0: no limit) with what is in use, and where the limit comes from (GET /tenant_usage).';
+    'Read-only. The caller''s tenant: each quota (0: no limit) with what is in use, and where the limit comes from (GET /tenant_usage).';
+COMMENT ON COLUMN api.tenant_usage.quota IS
+    'The quota: events, seats_per_hold, seats_per_customer, holds_per_customer, document_bytes, text_bytes; live_holds is a count, not a quota.';
+COMMENT ON COLUMN api.tenant_usage.used IS
+    'In use now: live events; the largest live hold; the most seats or live holds of one customer for one event; the largest document or text stored.';
+COMMENT ON COLUMN api.tenant_usage.quota_limit IS
+    'The limit in force (0: no limit; NULL for live_holds).';
+COMMENT ON COLUMN api.tenant_usage.source IS
+    'Where the limit comes from: tenant (eventsvc.tenant_quotas) or default (the setting eventsvc.quota_<name>).';
 
 GRANT SELECT ON eventsvc.tenant_quotas TO eventsvc_user, eventsvc_service;
 GRANT SELECT ON api.tenant_usage TO eventsvc_user, eventsvc_service;
