@@ -33,10 +33,12 @@ SELECT eventsvc.create_tenant('Fair ' || t, 'fair-' || t, ('f0000000-0000-4000-8
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity)
 SELECT ('f0000000-0000-4000-8000-00000000000' || t)::uuid, ('f0000000-000' || t || '-4000-8000-0000000000a1')::uuid, 'Hall', 100
   FROM generate_series(1, 4) t;
+SET eventsvc.import_mode = on;   -- fixtures on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status)
 SELECT ('f0000000-0000-4000-8000-00000000000' || t)::uuid, ('f0000000-000' || t || '-4000-8000-0000000000e1')::uuid,
        ('f0000000-000' || t || '-4000-8000-0000000000a1')::uuid, 'Night', 'night', 'ON_SALE'
   FROM generate_series(1, 4) t;
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 SELECT ('f0000000-0000-4000-8000-00000000000' || t)::uuid, ('f0000000-000' || t || '-4000-8000-00000000000' || s)::uuid,
        ('f0000000-000' || t || '-4000-8000-0000000000e1')::uuid, 'S' || s, 5, 5
