@@ -8,9 +8,12 @@
 -- Run against the code before this change (main at efcc9c2), the run stopped before test
 -- 1 (eventsvc.quota_events did not exist): there were no quotas, no eventsvc.quota_*
 -- settings, no eventsvc.tenant_quotas and no api.tenant_usage; a whole section went into
--- one hold and a 9.7 MB content document was stored.
+-- one hold and a 9.7 MB content document was stored. Run against the code before the
+-- quota counter_slots (main at cfce27b), the run stopped before test 15 (no column
+-- max_counter_slots): the fair share of the shared seat counters was one cluster setting,
+-- no tenant could be given its own, and api.tenant_usage did not show it.
 BEGIN;
-SELECT plan(23);
+SELECT plan(29);
 
 CREATE TEMP TABLE tenants AS SELECT
     eventsvc.create_tenant('Quota A', 'quota-a', '9a111111-1111-4111-8111-111111111111') AS a,
@@ -82,6 +85,42 @@ SET LOCAL app.current_user_id = 'fan-2';
 SELECT lives_ok($$SELECT api.reserve_capacity((SELECT id FROM sec), 2)$$, 'another customer is not held back by bot-1');
 RESET ROLE;
 
+-- ---------------------------------------------------------------- shared seat counters
+-- Tenant A may hold 2 counters; its event of three sections and the Floor above want 4.
+UPDATE eventsvc.tenant_quotas SET max_events = 10, max_counter_slots = 2
+ WHERE tenant_id = '9a111111-1111-4111-8111-111111111111';
+SET LOCAL ROLE eventsvc_admin;
+CREATE TEMP TABLE trio AS SELECT api.create_event(venue_id => '9a111111-0000-4000-8000-000000000001', name => 'Trio',
+    starts_at => eventsvc.now() + interval '30 days', ends_at => eventsvc.now() + interval '30 days 2 hours',
+    sections => '[{"section_name": "N1", "total_capacity": 3}, {"section_name": "N2", "total_capacity": 3},
+                  {"section_name": "N3", "total_capacity": 3}]') AS doc;
+SELECT api.publish_event((doc ->> 'id')::uuid) IS NOT NULL AS p, api.transition_event((doc ->> 'id')::uuid, 'ON_SALE') IS NOT NULL AS s
+  FROM trio \gset
+RESET ROLE;
+CREATE TEMP TABLE trio_sec AS SELECT (x ->> 'id')::uuid AS id, x ->> 'section_name' AS name
+  FROM trio, jsonb_array_elements(doc -> 'sections') x;
+GRANT SELECT ON trio_sec TO PUBLIC;
+SET LOCAL ROLE eventsvc_user;
+SET LOCAL app.current_user_id = 'fan-3';
+SELECT count(api.reserve_capacity(id, 1)) AS reserved FROM (SELECT id FROM trio_sec ORDER BY name) s \gset
+RESET ROLE;
+SELECT is((SELECT count(*)::int FROM (SELECT id FROM trio_sec UNION ALL SELECT id FROM sec) s
+            WHERE eventsvc.escrow_state(s.id) IS NOT NULL), 2,
+          'four sections reserved, two shared counters: the tenant''s own quota counter_slots');
+SELECT is((SELECT count(*)::int FROM trio_sec t, LATERAL eventsvc.check_capacity(t.id) r
+            WHERE (r ->> 'held')::int = 1 AND NOT (r ->> 'oversold')::bool), 3,
+          'each section of the event holds its one seat, counter or not');
+SELECT id AS row_section FROM trio_sec WHERE eventsvc.escrow_state(id) IS NULL ORDER BY name LIMIT 1 \gset
+SET LOCAL ROLE eventsvc_user;
+SELECT is((SELECT (quota_limit, used, source)::text FROM api.tenant_usage WHERE quota = 'counter_slots'), '(2,2,tenant)',
+          'api.tenant_usage: counter_slots with its use, its limit and where it comes from');
+SET LOCAL app.current_user_id = 'fan-last';
+SELECT lives_ok(format($$SELECT api.reserve_capacity(%L, 2)$$, :'row_section'),
+                'a section past the share sells its last two seats');
+SELECT throws_ok(format($$SELECT api.reserve_capacity(%L, 1)$$, :'row_section'), 'PT409', NULL,
+                 'and refuses one more: exact without a counter of its own');
+RESET ROLE;
+
 -- ---------------------------------------------------------------- sizes, refused before any work
 SELECT (SELECT count(*) FROM eventsvc.content_audit_log) AS audit_before \gset
 SET LOCAL ROLE eventsvc_user;
@@ -109,8 +148,8 @@ SELECT throws_ok(format($$SELECT api.submit_review(%L, 5, body => repeat('b', 20
 SELECT results_eq($$SELECT quota, used, quota_limit, source FROM api.tenant_usage
                     WHERE quota IN ('events', 'seats_per_hold', 'seats_per_customer', 'holds_per_customer', 'live_holds')
                     ORDER BY quota$$,
-                  $$VALUES ('events', 4::bigint, 4, 'tenant'), ('holds_per_customer', 3::bigint, 3, 'tenant'),
-                           ('live_holds', 4::bigint, NULL::int, NULL::text), ('seats_per_customer', 115::bigint, 115, 'tenant'),
+                  $$VALUES ('events', 5::bigint, 10, 'tenant'), ('holds_per_customer', 3::bigint, 3, 'tenant'),
+                           ('live_holds', 8::bigint, NULL::int, NULL::text), ('seats_per_customer', 115::bigint, 115, 'tenant'),
                            ('seats_per_hold', 100::bigint, 10, 'tenant')$$,
                   'api.tenant_usage: each quota with its use, its limit and where the limit comes from');
 SELECT throws_ok($$UPDATE eventsvc.tenant_quotas SET max_events = 1000000$$, '42501', NULL,
@@ -120,6 +159,8 @@ SET LOCAL ROLE eventsvc_user;
 SET LOCAL app.current_tenant_id = '9a222222-2222-4222-8222-222222222222';
 SELECT is((SELECT quota_limit FROM api.tenant_usage WHERE quota = 'events'), 3,
           'tenant B sees its own quotas: the default (3 in this session)');
+SELECT is((SELECT (quota_limit, used, source)::text FROM api.tenant_usage WHERE quota = 'counter_slots'), '(1000,0,default)',
+          'and its counter share: the default eventsvc.escrow_sections_per_tenant, none in use');
 SELECT is((SELECT count(*)::int FROM eventsvc.tenant_quotas), 0, 'and none of tenant A''s');
 RESET ROLE;
 

@@ -5,7 +5,7 @@
 CREATE FUNCTION eventsvc.quotas(OUT quota text, OUT quota_limit integer, OUT source text) RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'evs_sql_quotas' LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION eventsvc.quotas() IS
-    'The quotas in force for the caller''s tenant: events, seats_per_hold, seats_per_customer, holds_per_customer, document_bytes, text_bytes.';
+    'The quotas in force for the caller''s tenant: events, seats_per_hold, seats_per_customer, holds_per_customer, document_bytes, text_bytes, counter_slots.';
 
 -- The size quotas, for the api writers written in SQL: PT413 when the value is larger.
 CREATE FUNCTION eventsvc.check_document_size(field text, value jsonb) RETURNS void

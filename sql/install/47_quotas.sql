@@ -16,6 +16,7 @@ CREATE TABLE eventsvc.tenant_quotas (
     max_holds_per_customer integer CHECK (max_holds_per_customer >= 0),
     max_document_bytes     integer CHECK (max_document_bytes >= 0),
     max_text_bytes         integer CHECK (max_text_bytes >= 0),
+    max_counter_slots      integer CHECK (max_counter_slots >= 0),
     updated_at             timestamptz NOT NULL DEFAULT now(),
     updated_by             text NOT NULL DEFAULT current_user
 );
@@ -31,6 +32,15 @@ CREATE TRIGGER tenant_quotas_reference AFTER INSERT OR UPDATE OR DELETE OR TRUNC
     ON eventsvc.tenant_quotas FOR EACH STATEMENT EXECUTE FUNCTION eventsvc.reference_rows_changed();
 ALTER TABLE eventsvc.tenant_quotas ENABLE ALWAYS TRIGGER tenant_quotas_reference;
 SELECT pg_catalog.pg_extension_config_dump('eventsvc.tenant_quotas', '');
+
+-- The shared seat counters the caller's tenant holds now (capacity/escrow_slots.c): its
+-- use of the quota counter_slots. NULL on a server without the shared counters.
+CREATE FUNCTION eventsvc.escrow_tenant_slots() RETURNS integer
+    AS 'MODULE_PATHNAME', 'evs_sql_escrow_tenant_slots' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION eventsvc.escrow_tenant_slots() IS
+    'The shared seat counters the caller''s tenant holds now in this database (its use of the quota counter_slots); NULL without shared_preload_libraries.';
+REVOKE ALL ON FUNCTION eventsvc.escrow_tenant_slots() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventsvc.escrow_tenant_slots() TO eventsvc_user, eventsvc_service;
 
 -- Each quota of the caller's tenant with what is in use now. Another quota is one more
 -- row of eventsvc.quotas() and one more WHEN below. The figures are read from the
@@ -62,6 +72,7 @@ SELECT q.quota,
            WHEN 'text_bytes' THEN
                (SELECT max(octet_length(c.long_description))
                   FROM eventsvc.event_content c WHERE c.tenant_id = eventsvc.current_tenant_id())
+           WHEN 'counter_slots' THEN eventsvc.escrow_tenant_slots()
        END::bigint AS used,
        q.quota_limit,
        q.source
@@ -75,13 +86,13 @@ SELECT 'live_holds',
 COMMENT ON VIEW api.tenant_usage IS
     'Read-only. The caller''s tenant: each quota (0: no limit) with what is in use, and where the limit comes from (GET /tenant_usage).';
 COMMENT ON COLUMN api.tenant_usage.quota IS
-    'The quota: events, seats_per_hold, seats_per_customer, holds_per_customer, document_bytes, text_bytes; live_holds is a count, not a quota.';
+    'The quota: events, seats_per_hold, seats_per_customer, holds_per_customer, document_bytes, text_bytes, counter_slots; live_holds is a count, not a quota.';
 COMMENT ON COLUMN api.tenant_usage.used IS
-    'In use now: live events; the largest live hold; the most seats or live holds of one customer for one event; the largest document or text stored.';
+    'In use now: live events; the largest live hold; the most seats or live holds of one customer for one event; the largest document or text stored; the shared seat counters held.';
 COMMENT ON COLUMN api.tenant_usage.quota_limit IS
-    'The limit in force (0: no limit; NULL for live_holds).';
+    'The limit in force (0: no limit, but for counter_slots 0 is none; NULL for live_holds).';
 COMMENT ON COLUMN api.tenant_usage.source IS
-    'Where the limit comes from: tenant (eventsvc.tenant_quotas) or default (the setting eventsvc.quota_<name>).';
+    'Where the limit comes from: tenant (eventsvc.tenant_quotas) or default (the setting eventsvc.quota_<name>; for counter_slots eventsvc.escrow_sections_per_tenant).';
 
 GRANT SELECT ON eventsvc.tenant_quotas TO eventsvc_user, eventsvc_service;
 GRANT SELECT ON api.tenant_usage TO eventsvc_user, eventsvc_service;

@@ -1,7 +1,8 @@
 /*
  * escrow_slots.c: the table of shared seat counters. A fixed array of slots;
- * a section gets one on its first reservation (a tenant at most
- * eventsvc.escrow_sections_per_tenant of them), and when none is free the
+ * a section gets one on its first reservation (a tenant at most its quota
+ * counter_slots of them: eventsvc.escrow_sections_per_tenant or the tenant's
+ * own, core/quotas.c), and when none is free the
  * least recently used idle slot changes hands. A section without a slot, or
  * whose slot is being built, is sold on the row-lock path under its seat lock
  * (a heavyweight lock held until commit). The superuser's tools look at the
@@ -24,6 +25,7 @@
 PG_FUNCTION_INFO_V1(evs_sql_escrow_state);
 PG_FUNCTION_INFO_V1(evs_sql_escrow_reset);
 PG_FUNCTION_INFO_V1(evs_sql_escrow_sections);
+PG_FUNCTION_INFO_V1(evs_sql_escrow_tenant_slots);
 
 /* advisory lock class of a section's seat lock (pg_locks shows it as objsubid) */
 #define EVS_LOCK_SECTION_SEATS 0x4556
@@ -66,7 +68,6 @@ typedef struct LocalEntry
 /* settings (evs_escrow_init) */
 int			evs_escrow_max_sections = 10000;
 int			evs_escrow_build_wait_ms = 100;
-static int	evs_escrow_sections_per_tenant = 1000;
 
 EscrowShared *evs_escrow_shared = NULL;
 EscrowSlot *evs_escrow_slots = NULL;
@@ -157,12 +158,7 @@ evs_escrow_init(void)
 								"Needs a restart.",
 								&evs_escrow_max_sections, 10000, 0, 10000000,
 								PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("eventsvc.escrow_sections_per_tenant",
-							"Shared seat counters one tenant may hold at once.",
-							"Its other sections use the row-lock path (exact, one reservation at a time per "
-							"section), so no tenant can take every counter.",
-							&evs_escrow_sections_per_tenant, 1000, 0, 10000000,
-							PGC_SUSET, 0, NULL, NULL, NULL);
+	/* eventsvc.escrow_sections_per_tenant is the default of the quota counter_slots (core/quotas.c) */
 	DefineCustomIntVariable("eventsvc.escrow_build_wait_ms",
 							"How long a reservation waits, in real time, for a section's counter to be built.",
 							"Past it the reservation uses the row-lock path and the build is tried again later.",
@@ -288,10 +284,11 @@ take_over_slot(const TenantShareKey *tenant)
 
 /*
  * A slot for `key`: a free one, else (with take_over) an idle one taken over;
- * -1 when none. Under the lock, exclusive.
+ * -1 when none. `share` is the tenant's quota counter_slots. Under the lock,
+ * exclusive.
  */
 static int
-assign_slot(const EvsEscrowKey *key, bool take_over)
+assign_slot(const EvsEscrowKey *key, bool take_over, int share_limit)
 {
 	TenantShareKey tk = {.dbid = key->dbid};
 	TenantShare *share;
@@ -302,10 +299,10 @@ assign_slot(const EvsEscrowKey *key, bool take_over)
 
 	memcpy(&tk.tenant, &key->tenant, sizeof(pg_uuid_t));
 	share = hash_search(tenant_shares, &tk, HASH_FIND, NULL);
-	if (share != NULL && share->slots >= evs_escrow_sections_per_tenant)
-		i = take_over ? take_over_slot(&tk) : -1;	/* the share is full: only the tenant's own idle slots */
-	else if (evs_escrow_sections_per_tenant <= 0)
+	if (share_limit <= 0)
 		i = -1;
+	else if (share != NULL && share->slots >= share_limit)
+		i = take_over ? take_over_slot(&tk) : -1;	/* the share is full: only the tenant's own idle slots */
 	else if (evs_escrow_shared->nfree > 0)
 		i = evs_escrow_shared->freelist[--evs_escrow_shared->nfree];
 	else
@@ -373,9 +370,12 @@ escrow_lookup(Datum tenant, Datum section, AssignMode assign, EvsEscrowEntry *e)
 	/* none, and none to be had a moment ago: do not try to assign one again right away */
 	if (i < 0 && assign != ASSIGN_NONE && !(l != NULL && l->slot < 0 && GetCurrentTimestamp() < l->no_slot_until))
 	{
+		/* the tenant's share, read before the lock (a backend-local lookup) */
+		int			share_limit = evs_quota(tenant, EVS_QUOTA_COUNTER_SLOTS, NULL);
+
 		LWLockAcquire(evs_escrow_shared->lock, LW_EXCLUSIVE);
 		m = hash_search(slot_map, &e->key, HASH_FIND, NULL);
-		i = m != NULL ? m->slot : assign_slot(&e->key, assign == ASSIGN_ANY);
+		i = m != NULL ? m->slot : assign_slot(&e->key, assign == ASSIGN_ANY, share_limit);
 		if (i >= 0)
 			e->tag = pg_atomic_read_u32(&evs_escrow_slots[i].tag);
 		LWLockRelease(evs_escrow_shared->lock);
@@ -546,13 +546,35 @@ evs_sql_escrow_sections(PG_FUNCTION_ARGS)
 	}
 	evs_jsonb_begin_object(&st, NULL);
 	evs_jsonb_push_int(&st, "max_sections", evs_escrow_max_sections);
-	evs_jsonb_push_int(&st, "sections_per_tenant", evs_escrow_sections_per_tenant);
+	evs_jsonb_push_int(&st, "sections_per_tenant", evs_quota_default(EVS_QUOTA_COUNTER_SLOTS));
 	evs_jsonb_push_int(&st, "valid", valid);
 	evs_jsonb_push_int(&st, "stale", stale);
 	evs_jsonb_push_int(&st, "free", evs_escrow_shared->nfree);
 	evs_jsonb_push_int(&st, "tenants", hash_get_num_entries(tenant_shares));
 	LWLockRelease(evs_escrow_shared->lock);
 	PG_RETURN_JSONB_P(evs_jsonb_end(&st));
+}
+
+/*
+ * eventsvc.escrow_tenant_slots(): the shared seat counters the caller's tenant
+ * holds now in this database (its use of the quota counter_slots, for
+ * api.tenant_usage); NULL without shared_preload_libraries.
+ */
+Datum
+evs_sql_escrow_tenant_slots(PG_FUNCTION_ARGS)
+{
+	TenantShareKey tk = {.dbid = MyDatabaseId};
+	TenantShare *share;
+	int			slots;
+
+	memcpy(&tk.tenant, DatumGetUUIDP(evs_current_tenant()), sizeof(pg_uuid_t));
+	if (evs_escrow_slots == NULL)
+		PG_RETURN_NULL();
+	LWLockAcquire(evs_escrow_shared->lock, LW_SHARED);
+	share = hash_search(tenant_shares, &tk, HASH_FIND, NULL);
+	slots = share != NULL ? share->slots : 0;
+	LWLockRelease(evs_escrow_shared->lock);
+	PG_RETURN_INT32(slots);
 }
 
 /*

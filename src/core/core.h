@@ -142,12 +142,15 @@ typedef enum EvsQuota
 	EVS_QUOTA_HOLDS_PER_CUSTOMER,
 	EVS_QUOTA_DOCUMENT_BYTES,
 	EVS_QUOTA_TEXT_BYTES,
+	EVS_QUOTA_COUNTER_SLOTS,	/* 0 means none, not no limit: every section on the row-lock path */
 	EVS_QUOTAS
 } EvsQuota;
 extern void evs_quotas_init(void);
 extern const char *evs_quota_name(EvsQuota q);
 /* The limit in force for the tenant (0: none); *source "tenant" or "default". */
 extern int32 evs_quota(Datum tenant, EvsQuota q, const char **source);
+/* The cluster default of a quota (its setting). */
+extern int32 evs_quota_default(EvsQuota q);
 /* PT429 naming the quota, the use and the limit. */
 extern void evs_quota_exceeded(EvsQuota q, int64 used, int32 limit, const char *source, const char *what) pg_attribute_noreturn();
 /* PT413 when a varlena value (jsonb or text) is larger than its size quota; before any work. */

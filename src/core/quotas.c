@@ -12,6 +12,8 @@
  *   holds_per_customer   live holds of one customer per event        api.reserve_capacity
  *   document_bytes       one JSON document an api call stores        at the api's entry
  *   text_bytes           one text an api call stores                 at the api's entry
+ *   counter_slots        shared seat counters the tenant's sections  when a section asks for a
+ *                        hold at once (its fair share; 0: none)      counter (capacity/escrow_slots.c)
  *
  * A tenant's row is read through its primary key without SPI and kept per
  * backend while the reference generation stays the same (refcache.c: the
@@ -64,6 +66,10 @@ static const struct
 	[EVS_QUOTA_TEXT_BYTES] = {"text_bytes", "eventsvc.quota_text_bytes",
 	"Size of one text an api call stores, unless the tenant's own quota says otherwise (0: no limit).",
 	1048576, 268435456, GUC_UNIT_BYTE},
+	/* the fair share of the shared seat counters; its setting keeps the name it had */
+	[EVS_QUOTA_COUNTER_SLOTS] = {"counter_slots", "eventsvc.escrow_sections_per_tenant",
+	"Shared seat counters one tenant may hold at once, unless the tenant's own quota says otherwise.",
+	1000, 10000000, 0},
 };
 
 /* Called from evs_core_init: the quota defaults eventsvc.quota_<name>. */
@@ -71,9 +77,19 @@ void
 evs_quotas_init(void)
 {
 	for (int i = 0; i < EVS_QUOTAS; i++)
-		DefineCustomIntVariable(quota_defs[i].setting, quota_defs[i].description, NULL, &quota_values[i],
-								quota_defs[i].dflt, 0, quota_defs[i].max, PGC_SUSET, quota_defs[i].unit,
-								NULL, NULL, NULL);
+		DefineCustomIntVariable(quota_defs[i].setting, quota_defs[i].description,
+								i == EVS_QUOTA_COUNTER_SLOTS ?
+								"0: none. Its other sections use the row-lock path (exact, one reservation at a "
+								"time per section), so no tenant can take every counter." : NULL,
+								&quota_values[i], quota_defs[i].dflt, 0, quota_defs[i].max, PGC_SUSET,
+								quota_defs[i].unit, NULL, NULL, NULL);
+}
+
+/* The cluster default of a quota (its setting). */
+int32
+evs_quota_default(EvsQuota q)
+{
+	return quota_values[q];
 }
 
 /* The quota's name, as api.tenant_usage and the errors say it. */
@@ -97,7 +113,7 @@ load_tenant(Datum tenant)
 {
 	static const char *const columns[EVS_QUOTAS] = {
 		"max_events", "max_seats_per_hold", "max_seats_per_customer", "max_holds_per_customer",
-		"max_document_bytes", "max_text_bytes"
+		"max_document_bytes", "max_text_bytes", "max_counter_slots"
 	};
 	uint64		generation = evs_refcache_generation();
 	Datum		values[EVS_QUOTAS];
