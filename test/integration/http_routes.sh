@@ -105,6 +105,20 @@ if have create_event; then
     doc "Events › Views are read-only: change events through the functions"
     req PATCH "/events?id=eq.$EV" ACME_USER '{"name":"Renamed"}'
     expect_error 403 42501 "PATCH on the view is refused"
+    # the other direct writes a tenant could try (docs/tenancy.md "Trust model"): none reaches a table
+    req PATCH "/events?id=eq.$EV" ACME_ADMIN '{"status":"ON_SALE","event_pda":"TakeOverPda1111111111111111111111111111111"}'
+    expect_error 403 42501 "an admin's PATCH of status and on-chain address is refused too"
+    req DELETE "/events?id=eq.$EV" ACME_ADMIN
+    expect_error 403 42501 "DELETE on the view is refused"
+    req POST '/events' ACME_USER "{\"name\":\"Direct\",\"slug\":\"direct\",\"status\":\"ON_SALE\"}"
+    expect_error 403 42501 "POST (an insert, on sale) on the view is refused"
+    req PATCH "/event_sections?id=eq.$SECTION" ACME_USER '{"total_capacity":1}'
+    expect_error 403 42501 "PATCH on the sections view is refused"
+    got=$(acme_sql "SELECT name || '/' || status || '/' || coalesce(event_pda, '-') || '/' || (SELECT count(*) FROM eventsvc.events WHERE slug = 'direct')
+                      || '/' || (SELECT total_capacity FROM eventsvc.event_capacity WHERE id = '$SECTION')
+                      FROM eventsvc.events WHERE id = '$EV'")
+    if [ "$got" = "Summer Stage/DRAFT/-/0/100" ]; then _ok "the event and its section are as they were"
+    else _fail "a refused direct write changed something: $got"; fi
 
     if have update_event; then
         doc "Events › Update with the version you read" =id =short_description =version =updated_by
@@ -682,7 +696,7 @@ if have tenant_usage; then
     doc "Quotas › The tenant's quotas and what is in use" used
     req GET '/tenant_usage?select=quota,used,quota_limit,source&order=quota' ACME_USER
     expect_status 200 "the tenant reads its quotas"
-    expect_jq 'map(.quota) | index("events") != null and index("seats_per_hold") != null' "events and seats per hold are there"
+    expect_jq 'map(.quota) | index("events") != null and index("seats_per_hold") != null and index("counter_slots") != null' "events, seats per hold and the counter share are there"
     acme_sql "INSERT INTO eventsvc.tenant_quotas (tenant_id, max_text_bytes) VALUES ('$A', 64)"
     doc "Quotas › A text larger than the tenant's quota is a 413, refused before any work"
     req POST '/rpc/submit_review' ACME_USER "{\"event_id\":\"$ROCK\",\"rating\":4,\"body\":\"$(printf 'x%.0s' $(seq 1 100))\"}"
