@@ -126,6 +126,27 @@ INSERT INTO hostile.vals (label, typ, val) VALUES ('row:events:null', 'eventsvc.
 INSERT INTO hostile.vals (label, typ, val)
 SELECT 'row:events:' || i.tenant || ':' || i.kind, 'eventsvc.events', e::text
   FROM eventsvc.events e JOIN hostile.ids i ON i.id = e.id::text;
+-- rows of the api views that computed relationships take (install part 72): NULL, and a
+-- row of each tenant's events (read here as superuser, so tenant B's rows are at hand)
+DO $rows$
+DECLARE
+    v record;
+BEGIN
+    FOR v IN
+        SELECT DISTINCT c.relname, c.reltype::regtype AS typ,
+               CASE WHEN c.relname = 'events' THEN 'id' ELSE 'event_id' END AS key
+          FROM pg_class c JOIN pg_proc p ON p.pronamespace = 'api'::regnamespace AND p.pronargs = 1
+                                        AND p.proargtypes[0] = c.reltype
+         WHERE c.relnamespace = 'api'::regnamespace
+    LOOP
+        INSERT INTO hostile.vals (label, typ, val) VALUES ('row:api.' || v.relname || ':null', v.typ, NULL);
+        EXECUTE format($q$INSERT INTO hostile.vals (label, typ, val)
+                          SELECT DISTINCT ON (i.tenant) 'row:api.%1$s:' || i.tenant, %2$L::regtype, x::text
+                            FROM api.%1$I x JOIN hostile.ids i ON i.id = to_jsonb(x) ->> %3$L AND i.kind LIKE 'event%%'
+                           ORDER BY i.tenant, i.kind$q$, v.relname, v.typ, v.key);
+    END LOOP;
+END
+$rows$;
 
 -- baseline values (a plausible valid call of tenant A), by type
 INSERT INTO hostile.vals (label, typ, val) VALUES
