@@ -26,8 +26,7 @@ SELECT ok((SELECT count(*) FROM pg_proc WHERE pronamespace = 'api'::regnamespace
 CREATE TEMP VIEW rpc AS
 SELECT p.* FROM pg_proc p
  WHERE p.pronamespace = 'api'::regnamespace
-   AND NOT (p.pronargs = 1 AND p.proargtypes[0] IN (SELECT c.reltype FROM pg_class c
-                                                     WHERE c.relnamespace = 'api'::regnamespace));
+   AND NOT eventsvc.is_api_relationship(p.oid);
 
 SELECT is_empty($$
     SELECT proname, count(*) FROM rpc GROUP BY proname HAVING count(*) > 1

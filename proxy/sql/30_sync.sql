@@ -3,7 +3,8 @@
 -- there: arguments with defaults, results, volatility, grants, comments, routes,
 -- and the eventsvc types they use), refuses when the shards disagree, and makes
 -- here, for each api function, a function with the identical signature that
--- routes the call, and for each api view a view with the identical columns. Run it
+-- routes the call, for each api view a view with the identical columns, and each
+-- computed relationship (embedding) again from its SQL over those views. Run it
 -- after adding shards and after every upgrade of the shards; it also picks up api
 -- functions and views that did not exist before, with no change to this package.
 
@@ -279,6 +280,31 @@ END$r$$f$, name || '__read', rowtype, route, name || '__rows'),
 END
 $fn$;
 
+-- One computed relationship (PostgREST embedding, install part 72 on a shard): made
+-- again from the shard's SQL, after the views, so that it reads the proxy's views
+-- (each reads the caller's rows from the caller's shard, where row-level security
+-- applies) with the identical signature, rows estimate, grants and comment.
+CREATE FUNCTION eventsvc.api_relationship(f jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    sig text := format('api.%I(%s)', f ->> 'name', f ->> 'identity_arguments');
+BEGIN
+    IF f ->> 'language' IS DISTINCT FROM 'sql' OR f ->> 'body' IS NULL THEN
+        PERFORM eventsvc.raise_error('internal', format('%s: a computed relationship must be a LANGUAGE sql function over api views', sig));
+    END IF;
+    PERFORM eventsvc.api_create(
+        format('CREATE FUNCTION api.%I(%s) RETURNS %s LANGUAGE sql %s %s %s AS %L',
+               f ->> 'name', f ->> 'arguments', f ->> 'result',
+               CASE f ->> 'volatility' WHEN 'i' THEN 'IMMUTABLE' WHEN 's' THEN 'STABLE' ELSE 'VOLATILE' END,
+               CASE WHEN (f ->> 'strict')::boolean THEN 'STRICT' ELSE '' END,
+               CASE WHEN (f ->> 'returns_set')::boolean THEN 'ROWS ' || (f ->> 'rows')::real ELSE '' END,
+               f ->> 'body'),
+        'DROP FUNCTION IF EXISTS ' || sig);
+    PERFORM eventsvc.api_grant('FUNCTION ' || sig, 'EXECUTE', f -> 'grants');
+    EXECUTE format('COMMENT ON FUNCTION %s IS %L', sig, f ->> 'comment');
+END
+$fn$;
+
 -- The types the api uses (enums first, then composite types, each after the types
 -- it holds).
 CREATE FUNCTION eventsvc.api_types(p_types jsonb) RETURNS void
@@ -373,12 +399,17 @@ BEGIN
             END IF;
             CONTINUE;
         END IF;
+        CONTINUE WHEN f ->> 'route' = 'relationship';      -- after the views
         PERFORM eventsvc.api_function(f);
         n_functions := n_functions + 1;
     END LOOP;
     FOR v IN SELECT * FROM jsonb_array_elements(catalog -> 'views') LOOP
         PERFORM eventsvc.api_view(v);
         n_views := n_views + 1;
+    END LOOP;
+    FOR f IN SELECT * FROM jsonb_array_elements(catalog -> 'functions') x WHERE x ->> 'route' = 'relationship' LOOP
+        PERFORM eventsvc.api_relationship(f);
+        n_functions := n_functions + 1;
     END LOOP;
 
     UPDATE eventsvc.cluster_config SET api_catalog = digest, synced_at = now();

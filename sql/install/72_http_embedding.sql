@@ -10,6 +10,19 @@
 -- the name the client embeds, so one name serves several sources (overloads);
 -- PostgREST never calls them over /rpc. docs/postgrest.md "Embedding".
 
+-- Whether an api function is a computed relationship: one argument, the row type of
+-- an api view or table. Not an RPC: the shards make no entry for it, and the proxy
+-- makes it again from its SQL over its own views (docs/scale-out.md).
+CREATE FUNCTION eventsvc.is_api_relationship(p_fn oid) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT p.pronargs = 1 AND p.proargtypes[0] IN (SELECT c.reltype FROM pg_class c
+                                                                     WHERE c.relnamespace = 'api'::regnamespace)
+                       FROM pg_proc p WHERE p.oid = p_fn), false)
+$$;
+REVOKE ALL ON FUNCTION eventsvc.is_api_relationship(oid) FROM PUBLIC;
+COMMENT ON FUNCTION eventsvc.is_api_relationship(oid) IS
+    'Whether an api function is a computed relationship for PostgREST embedding (one argument, an api row type).';
+
 -- Content of an event as rows, for embedding (writes: api.set_event_content, api.set_event_faqs).
 CREATE VIEW api.event_content_locales WITH (security_invoker = true) AS
 SELECT c.event_id, c.locale, c.long_description, c.highlights, c.media, c.updated_at
@@ -78,8 +91,7 @@ DECLARE
 BEGIN
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_proc p
-         WHERE p.pronamespace = 'api'::regnamespace AND p.pronargs = 1
-           AND p.proargtypes[0] IN (SELECT c.reltype FROM pg_class c WHERE c.relnamespace = 'api'::regnamespace)
+         WHERE p.pronamespace = 'api'::regnamespace AND eventsvc.is_api_relationship(p.oid)
     LOOP
         EXECUTE format('COMMENT ON FUNCTION %s IS %L', f,
             format('Embedding: the %s of a row of %s (GET /%s?select=*,%s(*)); not an RPC.',

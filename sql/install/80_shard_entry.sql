@@ -275,6 +275,8 @@ $$;
 --   all        every shard, the counts summed (sweeps)
 --   any        any one shard (reference data, pure functions)
 --   proxy      answered by the proxy itself (tokens, health)
+--   relationship  (not listed: every computed relationship of part 72) made again on
+--              the proxy from its SQL, over the proxy's views; no shard entry
 --   views: tenant, any, sum (one row: counts summed, flags and-ed, latest times),
 --          catalogue (postgres_fdw over every shard, filters and order pushed down)
 -- A catalogue function's pages are merged on the proxy: `merge` names its page
@@ -327,7 +329,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     WITH RECURSIVE roles(r) AS (
         VALUES ('eventsvc_anon'), ('eventsvc_user'), ('eventsvc_admin'), ('eventsvc_service'), ('eventsvc_worker')),
     fns AS (
-        SELECT p.*, coalesce(r.route, 'tenant') AS route, r.merge
+        SELECT p.*, CASE WHEN eventsvc.is_api_relationship(p.oid) THEN 'relationship' ELSE coalesce(r.route, 'tenant') END AS route,
+               r.merge
           FROM pg_proc p
           LEFT JOIN eventsvc.shard_routes() r ON r.kind = 'f' AND r.name = p.proname
          WHERE p.pronamespace = 'api'::regnamespace AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype),
@@ -377,7 +380,10 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
             'strict', p.proisstrict,
             'grants', (SELECT coalesce(jsonb_agg(r ORDER BY r), '[]') FROM roles WHERE has_function_privilege(r, p.oid, 'EXECUTE')),
             'comment', obj_description(p.oid, 'pg_proc'),
-            'route', p.route, 'merge', p.merge) ORDER BY p.oid::regprocedure::text) FROM fns p), '[]'),
+            'route', p.route, 'merge', p.merge,
+            'language', (SELECT l.lanname FROM pg_language l WHERE l.oid = p.prolang),
+            'rows', CASE WHEN p.proretset THEN p.prorows END,
+            'body', CASE WHEN p.route = 'relationship' THEN p.prosrc END) ORDER BY p.oid::regprocedure::text) FROM fns p), '[]'),
         'views', coalesce((SELECT jsonb_agg(jsonb_build_object(
             'name', v.relname,
             'columns', (SELECT jsonb_agg(jsonb_build_array(a.attname, format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
@@ -437,7 +443,8 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- ---------------------------------------------------------------- the generator
--- One entry function per api function and view (or table), eventsvc_shard.<name>
+-- One entry function per api function (computed relationships aside: the proxy makes
+-- those from their SQL) and view (or table), eventsvc_shard.<name>
 -- (views: <name>__rows), with the api function's arguments after three of its own: the
 -- tenant the proxy routed by, the partition it addressed and the call context
 -- (role, claims and settings, route, dry_run). It checks the placement, becomes the
@@ -506,6 +513,7 @@ BEGIN
     FOR f IN SELECT p.oid, p.proname, p.proretset, p.prorettype
                FROM pg_proc p
               WHERE p.pronamespace = 'api'::regnamespace AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
+                AND NOT eventsvc.is_api_relationship(p.oid)
               ORDER BY p.oid LOOP
         args := '';
         call_args := '';

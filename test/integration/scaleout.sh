@@ -5,7 +5,8 @@
 #   - each tenant's rows on exactly one shard, the one its directory entry names;
 #   - one shard entry per api function and view and one proxy function per api
 #     function with the identical signature, computed from the catalogs (and a new
-#     api function picked up by the generators without a change to them);
+#     api function picked up by the generators without a change to them); the
+#     computed relationships (embedding) made on the proxy over its own views;
 #   - cross-tenant calls refused (with committed calls: tenant B's rows unchanged),
 #     forged call contexts refused by the shard, a misrouted call refused (PT421);
 #   - pooled shard connections keep no setting between calls and survive errors
@@ -89,7 +90,7 @@ bad=$(placement_ok)
 # ---------------------------------------------------------------- generated from the catalogs
 missing=$(s1 $DB -c "SELECT string_agg(x, ' ') FROM (
     SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS x FROM pg_proc p
-     WHERE p.pronamespace = 'api'::regnamespace AND p.prokind = 'f'
+     WHERE p.pronamespace = 'api'::regnamespace AND p.prokind = 'f' AND NOT eventsvc.is_api_relationship(p.oid)
     EXCEPT
     SELECT e.proname || '(' || regexp_replace(pg_get_function_identity_arguments(e.oid),
                                               '^evs_tenant uuid, evs_partition integer, evs_ctx jsonb(, )?', '') || ')'
@@ -125,6 +126,15 @@ if [ "$(wc -l <"$W/surface_shard.txt")" -gt 50 ] && diff -u "$W/surface_shard.tx
 else
     notok "the proxy's api differs from the shards' (- shard, + proxy):"; head -20 "$W/surface.diff"
 fi
+# Computed relationships (embedding): made on the proxy from the shards' SQL, over the
+# proxy's views; each tenant sees its own rows embedded, through its own shard.
+check "embedding through the proxy: tenant A's event with its section (computed relationship)" \
+    "$(call eventsvc_user $A -c "SELECT e.name || ': ' || string_agg(s.section_name || ' ' || s.total_capacity, ', ') FROM api.events e, api.event_sections(e) s WHERE e.id = '$EA' GROUP BY e.name")" \
+    "Alpha Night: Floor 5"
+check "and tenant B's hold with its event (to-one), from the other shard" \
+    "$(call eventsvc_user $B -c "SELECT string_agg(e.name, ',') FROM api.holds h, api.events(h) e WHERE h.id = '$HB'")" "Beta Night"
+check "tenant B embeds none of tenant A's sections" \
+    "$(call eventsvc_user $B -c "SELECT count(*) FROM api.events e, api.event_sections(e) s WHERE e.id = '$EA'")" 0
 # A function someone adds later: the shards' generator (run at the end of every install and
 # upgrade script) and the proxy's sync pick it up with no change to either.
 for s in s1 s2; do
