@@ -16,4 +16,5 @@ evs_capacity_init(void)
 	evs_customer_limit_init();
 	evs_payment_init();
 	evs_hold_archive_init();
+	evs_waitlist_init();
 }

@@ -39,6 +39,7 @@ extern void evs_sweep_horizon_init(void);
 extern void evs_customer_limit_init(void);
 extern void evs_payment_init(void);
 extern void evs_hold_archive_init(void);
+extern void evs_waitlist_init(void);
 
 /* reserve.c: the longest life of a hold, which an extension reads too */
 extern int	evs_hold_max_seconds;
@@ -100,6 +101,12 @@ extern void evs_escrow_read(EvsEscrowEntry *e, EvsEscrowReading *r);
 
 /* reserve.c: takes seats of a section for a hold this transaction writes; false when too few remain */
 extern bool evs_section_take(Datum tenant, Datum section_id, int32 quantity, int64 *remaining);
+/* reserve.c: takes as many as are free, at most `max` (*taken) */
+extern void evs_section_take_up_to(Datum tenant, Datum section_id, int64 max, int64 *taken);
+/* reserve.c: seats free in the open pool now */
+extern int64 evs_section_free(Datum tenant, Datum section_id);
+/* reserve.c: a new version-4 uuid */
+extern Datum evs_new_uuid(void);
 
 /* hold_store.c: a new hold row, written without the executor */
 typedef struct EvsHoldRow
@@ -170,6 +177,7 @@ typedef enum EvsHoldSettingId
 {
 	EVS_SETTING_MAX_SEATS,		/* seats per customer per event (0: none) */
 	EVS_SETTING_PAYMENT_WINDOW, /* seconds a hold in payment has */
+	EVS_SETTING_OFFER_WINDOW,	/* seconds a waitlist offer has */
 	EVS_HOLD_SETTINGS
 } EvsHoldSettingId;
 extern int	evs_hold_setting(Datum tenant, EvsHoldSettingId id);
@@ -213,8 +221,12 @@ typedef struct EvsHold
 	bool		confirmed;		/* has a confirmed_at */
 	int64		unit_price;		/* locked unit price (0 without a price) */
 	int32		refunded_quantity;	/* seats of a purchase refunded so far */
+	bool		has_entry;		/* a waitlist hold: */
+	Datum		waitlist_entry_id;
 } EvsHold;
 extern bool evs_hold_lock(Datum tenant, Datum hold_id, EvsHold *h);
+/* hold_life.c: confirm and release refuse a hold the waitlist is still gathering (from the changed row) */
+extern void evs_hold_changed_waitlist(Datum tenant, Jsonb *row, bool confirmed);
 /* hold_change.c: refuses a change of a hold that is not live, saying why (PT404, PT409, PT410) */
 extern void evs_hold_refused(Datum tenant, Datum hold_id, const char *action) pg_attribute_noreturn();
 /* payment.c: the total of the hold's locked price line (0 without a price) */
@@ -246,6 +258,17 @@ typedef struct EvsRefundLines
 	Jsonb	   *lines;			/* each amount figure of the locked line: its share */
 } EvsRefundLines;
 extern void evs_refund_lines(const EvsHold *purchase, int32 quantity, EvsRefundLines *out);
+
+/* waitlist.c, waitlist_api.c: a section's waitlist (docs/holds.md "Waitlist") */
+extern int	evs_offer_window_seconds;
+/* the return path's first step: the waitlist takes what its entries wait for; returns the rest */
+extern int64 evs_waitlist_take_seats(const EvsSeatKey *key, int64 seats);
+extern void evs_waitlist_lock(const EvsSeatKey *key, bool exclusive);
+extern void evs_waitlist_drain(const EvsSeatKey *key, Datum event_id);
+extern void evs_waitlist_count(const EvsSeatKey *key, int32 waiting, int64 wanted, int64 gathered, int32 offers_out,
+							   int64 offers_made, int64 conversions, int64 lapsed, int64 left);
+extern void evs_waitlist_release_hold(Datum tenant, Datum hold_id, const char *reason);
+extern void evs_waitlist_close_event(Datum tenant, Datum event_id);
 
 /* thresholds.c: outbox messages after a reservation / a confirmation */
 extern void evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,

@@ -121,7 +121,8 @@ lock_customer(Datum event_id, const char *holder)
 }
 
 /*
- * Seats the customer holds or has bought for the event, and how many of its
+ * Seats the customer holds or has bought for the event (and still waits for
+ * on its waitlists), and how many of its
  * holds are live (ACTIVE, not past their expiry), from the latest committed
  * rows (and its own).
  */
@@ -137,7 +138,15 @@ customer_seats(Datum tenant, Datum event_id, const char *holder, int64 *live_hol
 	{
 		Oid			t[4] = {UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID};
 
-		plan = evs_spi_prepare_kept("SELECT coalesce(sum(quantity), 0)::int8,"
+		/* and the seats the customer still waits for on waitlists of the event (1.1) */
+		plan = evs_spi_prepare_kept(evs_holds_schema_ready()
+									? "SELECT h.seats + (SELECT coalesce(sum(quantity - gathered), 0) FROM eventsvc.waitlist_entries"
+									"   WHERE tenant_id = $1 AND event_id = $2 AND holder_id = $3 AND state = 'WAITING')::int8,"
+									" h.live FROM (SELECT coalesce(sum(quantity), 0)::int8 AS seats,"
+									"   count(*) FILTER (WHERE state = 'ACTIVE' AND expires_at > $4) AS live"
+									"   FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND event_id = $2 AND holder_id = $3"
+									"   AND state IN " EVS_SEAT_STATES ") h"
+									: "SELECT coalesce(sum(quantity), 0)::int8,"
 									" count(*) FILTER (WHERE state = 'ACTIVE' AND expires_at > $4)"
 									" FROM eventsvc.capacity_holds"
 									" WHERE tenant_id = $1 AND event_id = $2 AND holder_id = $3"

@@ -187,6 +187,8 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		/* the last seats of a section were just sold: maybe the whole event is */
 		if (!evs_escrow_find(v[0], section, &e) || !evs_escrow_free(&e, &free) || free == 0)
 			evs_event_soldout_check(v[0], event_id);
+		/* a waitlist offer confirmed: its entry is converted */
+		evs_hold_changed_waitlist(v[0], DatumGetJsonbP(result), true);
 	}
 	SPI_finish();
 	evs_idempotency_finish(&idem, DatumGetJsonbP(result));
@@ -255,6 +257,8 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 		EvsCounterChange change = {.held = -quantity, .released = 1};
 		EvsSeatKey	key = {.tenant = v[0], .section = section};
 
+		/* a waitlist offer declined: its entry lapses (a hold still gathering seats is refused) */
+		evs_hold_changed_waitlist(v[0], DatumGetJsonbP(result), false);
 		evs_counters_add(v[0], section, currency, &change);
 		/* the waitlist first, then the open pool (seat_return.c) */
 		(void) evs_seats_returned(&key, quantity, 0);

@@ -22,7 +22,8 @@ PG_FUNCTION_INFO_V1(evs_sql_hold_history);
 #define HOLD_COLUMNS \
 	"h.tenant_id, h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h.state::text," \
 	" h.phase::text, h.expires_at, h.created_at, h.expires_at <= $3, h.payment_ref, h.locked_price," \
-	" h.currency::text, coalesce(h.renewals, 0), h.confirmed_at, h.unit_price, coalesce(h.refunded_quantity, 0)"
+	" h.currency::text, coalesce(h.renewals, 0), h.confirmed_at, h.unit_price, coalesce(h.refunded_quantity, 0)," \
+	" h.waitlist_entry_id"
 
 /* Fills *h from a row of HOLD_COLUMNS (in the current memory context). */
 static void
@@ -56,7 +57,33 @@ hold_from_row(HeapTuple row, TupleDesc desc, EvsHold *h)
 	d = COL(18);
 	h->unit_price = isnull ? 0 : DatumGetInt64(d);
 	h->refunded_quantity = DatumGetInt32(COL(19));
+	d = COL(20);
+	h->has_entry = !isnull;
+	h->waitlist_entry_id = isnull ? (Datum) 0 : datumCopy(d, false, UUID_LEN);
 #undef COL
+}
+
+/*
+ * Confirm and release meet waitlist holds (to_jsonb of the row they changed):
+ * a hold still gathering seats for its entry can be neither confirmed nor
+ * released (the entry leaves the waitlist instead). An offer confirmed or
+ * released needs nothing here: the next hand-out of its section settles the
+ * entry (waitlist.c, reconcile), so a buyer's open transaction never holds a
+ * row the sweep's hand-outs need. SPI connected.
+ */
+void
+evs_hold_changed_waitlist(Datum tenant, Jsonb *row, bool confirmed)
+{
+	JsonbValue *phase = evs_jsonb_get(row, "phase");
+
+	if (phase != NULL && phase->type == jbvString && phase->val.string.len == 8 &&
+		strncmp(phase->val.string.val, "WAITLIST", 8) == 0)
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg(confirmed ? "cannot confirm the hold: the waitlist has not gathered all its seats yet"
+						: "cannot release a hold the waitlist is gathering seats in"),
+				 errhint(confirmed ? "Wait for the waitlist offer (waitlist.offer)."
+						 : "Leave the waitlist instead (api.leave_waitlist).")));
 }
 
 /*

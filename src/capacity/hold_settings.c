@@ -33,6 +33,8 @@ static const struct
 	&evs_max_seats_per_holder, 1, 1000000},
 	[EVS_SETTING_PAYMENT_WINDOW] = {"payment_window_seconds", "eventsvc.payment_window_seconds",
 	&evs_payment_window_seconds, 1, 86400},
+	[EVS_SETTING_OFFER_WINDOW] = {"offer_window_seconds", "eventsvc.offer_window_seconds",
+	&evs_offer_window_seconds, 1, 604800},
 };
 
 #define REFKEY_TENANT_SETTINGS 3
@@ -79,7 +81,7 @@ tenant_row(Datum tenant, TupleDesc *desc)
 		Oid			t[1] = {UUIDOID};
 
 		/* one column per setting, in EvsHoldSettingId order; a missing row gives NULLs */
-		plan = evs_spi_prepare_kept("SELECT s.max_seats_per_customer, s.payment_window_seconds"
+		plan = evs_spi_prepare_kept("SELECT s.max_seats_per_customer, s.payment_window_seconds, s.offer_window_seconds"
 									" FROM (SELECT 1) one LEFT JOIN eventsvc.tenant_hold_settings s"
 									" ON s.tenant_id = $1", 1, t);
 	}

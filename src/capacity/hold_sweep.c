@@ -416,6 +416,8 @@ evs_release_event_holds(Datum tenant_id, Datum event_id)
 							" WHERE tenant_id = $1 AND event_id = $2 AND state = 'ACTIVE' FOR UPDATE", 2, t);
 	}
 	n = release_picked(pick, args);
+	/* nobody waits for seats of a cancelled event */
+	evs_waitlist_close_event(tenant_id, event_id);
 	SPI_finish();
 	evs_switch_back(&as_owner);
 	return n;

@@ -297,9 +297,75 @@ evs_section_take(Datum tenant, Datum section_id, int32 quantity, int64 *remainin
 	return false;
 }
 
+/*
+ * Seats free in the section's open pool now: its shared counter's, or
+ * without a valid one its seats less those held or sold (latest committed
+ * rows). SPI connected.
+ */
+int64
+evs_section_free(Datum tenant, Datum section_id)
+{
+	EvsEscrowEntry e;
+	int64		free;
+
+	if (evs_escrow_find(tenant, section_id, &e) && evs_escrow_free(&e, &free))
+		return free;
+	return Max(section_total_latest(tenant, section_id) - evs_section_held_latest(tenant, section_id), 0);
+}
+
+/*
+ * Takes as many seats of the open pool as are free, at most `max` (*taken),
+ * for holds this transaction writes (the waitlist draws the seats no one took
+ * into its queue): from the shared counter when it is valid (given back if
+ * the transaction aborts), else under the section's seat lock, as a
+ * reservation takes them. No overdue holds are reclaimed here. SPI connected.
+ */
+void
+evs_section_take_up_to(Datum tenant, Datum section_id, int64 max, int64 *taken)
+{
+	EvsEscrowEntry e;
+	int64		free,
+				remaining,
+				pending;
+
+	*taken = 0;
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		if (attempt == 0 ? evs_escrow_section(tenant, section_id, &e) && evs_escrow_ready(&e, tenant, section_id)
+			: evs_escrow_find(tenant, section_id, &e))
+		{
+			while (evs_escrow_free(&e, &free))
+			{
+				EvsTake		t;
+
+				if (Min(max, free) <= 0)
+					return;
+				t = evs_escrow_take(&e, tenant, section_id, Min(max, free), &remaining);
+				if (t == EVS_TAKE_OK)
+				{
+					*taken = Min(max, free);
+					return;
+				}
+				if (t == EVS_TAKE_NO_COUNTER)
+					break;
+				CHECK_FOR_INTERRUPTS();	/* others took some meanwhile: look again */
+			}
+		}
+		if (attempt == 1)
+			break;
+		/* no valid counter: the seat lock, then a counter that became valid meanwhile serves (as evs_section_take) */
+		pending = evs_seats_lock(tenant, section_id);
+		if (evs_escrow_find(tenant, section_id, &e) && evs_escrow_free(&e, &free))
+			continue;
+		*taken = Max(Min(max, section_total_latest(tenant, section_id) -
+						 evs_section_held_latest(tenant, section_id) - pending), 0);
+		return;
+	}
+}
+
 /* A fresh version-4 UUID, as gen_random_uuid() makes them. */
-static Datum
-new_uuid(void)
+Datum
+evs_new_uuid(void)
 {
 	pg_uuid_t  *u = palloc(UUID_LEN);
 
@@ -501,7 +567,7 @@ reserve_capacity(FunctionCallInfo fcinfo)
 	/* 6. the row (hold_store.c) */
 	{
 		EvsHoldRow	row = {
-			.tenant_id = tenant, .id = new_uuid(), .event_id = s.event_id, .capacity_id = section_id,
+			.tenant_id = tenant, .id = evs_new_uuid(), .event_id = s.event_id, .capacity_id = section_id,
 			.holder_id = holder, .quantity = quantity, .expires_at = now + (TimestampTz) seconds * USECS_PER_SEC,
 			.created_at = GetCurrentTransactionStartTimestamp(),	/* the column default, now() */
 			.priced = priced, .pricing_id = priced ? p.id : (Datum) 0,

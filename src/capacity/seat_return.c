@@ -142,7 +142,9 @@ evs_seats_returned(const EvsSeatKey *key, int64 seats, int64 keep)
 
 	if (seats <= 0)
 		return 0;
-	open = seats;
+	open = evs_waitlist_take_seats(key, seats);
+	if (open <= 0)
+		return 0;
 	if (open - Min(keep, open) > 0)
 		evs_seats_give_end(key->tenant, key->section, open - Min(keep, open));
 	if (evs_holds_schema_ready() && open > Min(keep, open) && section_event(key, &event_id))

@@ -157,3 +157,38 @@ describe('refunds', async () => {
         assert.deepEqual(refunds.data, [{ seq: 1, quantity: 1 }, { seq: 2, quantity: 1 }]);
     });
 });
+
+describe('waitlist', async () => {
+    const have = await hasRpc('join_waitlist');
+
+    test('a waitlisted buyer: join, receive an offer, confirm it', { skip: !have && 'waitlist not installed' }, async () => {
+        const { event, section, tier } = await onSale('Queue Night', 54, 2);
+        const held = await buyer.rpc('reserve_capacity', { capacity_id: section, quantity: 2, pricing_id: tier });
+        assert.equal(held.status, 200);
+        const fan = client({ role: 'eventsvc_user', tenant_id: ACME, sub: 'fan-1' });
+        const joined = await fan.rpc('join_waitlist', { capacity_id: section, quantity: 2, pricing_id: tier });
+        assert.equal(joined.error, null, JSON.stringify(joined.error));
+        assert.equal(joined.data.state, 'WAITING');
+        assert.equal(joined.data.rank, 1);
+
+        const blocked = await other.rpc('reserve_capacity', { capacity_id: section, quantity: 1 });
+        assert.equal(blocked.status, 409);
+        assert.equal((await buyer.rpc('release_hold', { hold_id: held.data.id })).status, 200);
+        const again = await other.rpc('reserve_capacity', { capacity_id: section, quantity: 1 });
+        assert.equal(again.status, 409, 'the returned seats are the waitlist\'s, not a newcomer\'s');
+
+        const place = await fan.rpc('waitlist_position', { capacity_id: section }, { get: true });
+        assert.equal(place.data.state, 'OFFERED');
+        assert.ok(new Date(place.data.offer_expires_at) > new Date(), 'the offer has a window');
+        const offer = await fan.from('holds').select('id,state,phase,quantity,locked_price').eq('id', place.data.hold_id).single();
+        assert.deepEqual([offer.data.state, offer.data.phase, offer.data.quantity], ['ACTIVE', 'OFFERED', 2]);
+        assert.equal(offer.data.locked_price.total, held.data.locked_price.total, 'priced by the tier');
+
+        const bought = await fan.rpc('confirm_hold', { hold_id: place.data.hold_id });
+        assert.equal(bought.data.state, 'CONFIRMED');
+        const view = await promoter.from('waitlist_sections').select('offers_made,conversions,offers_out').eq('capacity_id', section).single();
+        assert.deepEqual(view.data, { offers_made: 1, conversions: 1, offers_out: 0 });
+        const status = await promoter.from('events').select('status').eq('id', event).single();
+        assert.equal(status.data.status, 'SOLD_OUT', 'the offer sold the last seats');
+    });
+});

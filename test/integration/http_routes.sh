@@ -410,6 +410,62 @@ if have create_event; then
             && _ok "the refused exchange refunded nothing" || _fail "the refused exchange refunded a seat"
     else skip refund_purchase; fi
 
+    # ------------------------------------------------------------ holds: the waitlist
+    if have join_waitlist; then
+        echo "# waitlist"
+        CARL=$(evs_jwt "{\"role\":\"eventsvc_user\",\"tenant_id\":\"$A\",\"sub\":\"carl\"}")
+        DORA=$(evs_jwt "{\"role\":\"eventsvc_user\",\"tenant_id\":\"$A\",\"sub\":\"dora\"}")
+        req POST '/rpc/create_section' ACME_USER "{\"event_id\":\"$EV\",\"section_name\":\"Box\",\"total_capacity\":1}"
+        BOX=$(printf '%s' "$BODY" | jq -r .id)
+        doc "Waitlist › While seats are free, reserve them: 409"
+        req POST '/rpc/join_waitlist' CARL "{\"capacity_id\":\"$BOX\",\"quantity\":1}"
+        expect_error 409 PT409 "a free seat is reserved, not waited for"
+        req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$BOX\",\"quantity\":1}"
+        BOXHOLD=$(printf '%s' "$BODY" | jq -r .id)
+        doc "Waitlist › Join the waitlist of a full section" id joined_at hold_id capacity_id event_id
+        req POST '/rpc/join_waitlist' CARL "{\"capacity_id\":\"$BOX\",\"quantity\":1}"
+        expect_jq '.state == "WAITING" and .rank == 1 and .holder_id == "carl"' "carl waits, first"
+        CARLENTRY=$(printf '%s' "$BODY" | jq -r .id)
+        req POST '/rpc/join_waitlist' CARL "{\"capacity_id\":\"$BOX\",\"quantity\":1}"
+        expect_error 409 PT409 "one entry per customer and section"
+        req POST '/rpc/join_waitlist' CARL "{\"capacity_id\":\"$BOX\",\"quantity\":0}"
+        expect_error 400 22023 "quantity 0"
+        req POST '/rpc/join_waitlist' GLOBEX_USER "{\"capacity_id\":\"$BOX\",\"quantity\":1}"
+        expect_error 404 PT404 "another tenant's section"
+        req POST '/rpc/join_waitlist' DORA "{\"capacity_id\":\"$BOX\",\"quantity\":1}"
+        DORAENTRY=$(printf '%s' "$BODY" | jq -r .id)
+        doc "Waitlist › My place in the queue" id joined_at hold_id capacity_id event_id
+        req GET "/rpc/waitlist_position?capacity_id=$BOX" DORA
+        expect_jq '.rank == 2 and .waiting == 2' "dora is second of two"
+        req GET "/rpc/waitlist_position?capacity_id=$BOX" ACME_USER
+        expect_error 404 PT404 "alice is not on it"
+        req POST '/rpc/reserve_capacity' ACME_ADMIN "{\"capacity_id\":\"$BOX\",\"quantity\":1}"
+        expect_error 409 PT409 "nobody else can buy meanwhile"
+        req POST '/rpc/release_hold' ACME_USER "{\"hold_id\":\"$BOXHOLD\"}"
+        expect_status 200 "alice gives her seat back"
+        doc "Waitlist › The seat came back: an offer for the first in line" id joined_at hold_id capacity_id event_id offered_at offer_expires_at
+        req GET "/rpc/waitlist_position?capacity_id=$BOX" CARL
+        expect_jq '.state == "OFFERED" and .gathered == 1' "carl has an offer"
+        OFFER=$(printf '%s' "$BODY" | jq -r .hold_id)
+        req POST '/rpc/reserve_capacity' ACME_ADMIN "{\"capacity_id\":\"$BOX\",\"quantity\":1}"
+        expect_error 409 PT409 "the offered seat is not for sale to others"
+        doc "Waitlist › The offer is a hold: confirm it" =id =state =phase =waitlist_entry_id
+        req POST '/rpc/confirm_hold' CARL "{\"hold_id\":\"$OFFER\"}"
+        expect_jq '.state == "CONFIRMED" and .phase == "OFFERED"' "carl bought the seat"
+        doc "Waitlist › Leave the waitlist" id joined_at hold_id capacity_id event_id ended_at
+        req POST '/rpc/leave_waitlist' DORA "{\"entry_id\":\"$DORAENTRY\"}"
+        expect_jq '.state == "LEFT"' "dora leaves"
+        req POST '/rpc/leave_waitlist' DORA "{\"entry_id\":\"$DORAENTRY\"}"
+        expect_error 409 PT409 "gone already"
+        req POST '/rpc/leave_waitlist' GLOBEX_USER "{\"entry_id\":\"$CARLENTRY\"}"
+        expect_error 404 PT404 "another tenant's entry"
+        doc "Waitlist › The promoter's view of a section's waitlist" updated_at capacity_id event_id
+        req GET "/waitlist_sections?capacity_id=eq.$BOX&select=waiting,seats_wanted,offers_out,offers_made,conversions,lapsed,left_queue" ACME_ADMIN
+        expect_jq '.[0] == {"waiting":0,"seats_wanted":0,"offers_out":0,"offers_made":1,"conversions":1,"lapsed":0,"left_queue":1}' "one offer made, converted; one left"
+        req GET "/waitlist_entries?capacity_id=eq.$BOX&select=holder_id,state&order=position" ACME_ADMIN
+        expect_jq '[.[].state] == ["CONVERTED","LEFT"]' "the entries"
+    else skip join_waitlist; fi
+
     # ------------------------------------------------------------ the rest of the lifecycle
     if have postpone_event; then
         doc "Events › Postpone" =id =name =status =version =starts_at =ends_at
