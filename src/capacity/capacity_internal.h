@@ -269,6 +269,9 @@ extern void evs_waitlist_count(const EvsSeatKey *key, int32 waiting, int64 wante
 							   int64 offers_made, int64 conversions, int64 lapsed, int64 left);
 extern void evs_waitlist_release_hold(Datum tenant, Datum hold_id, const char *reason);
 extern void evs_waitlist_close_event(Datum tenant, Datum event_id);
+/* waitlist.c: a late payment of a lapsed offer locks the section's waitlist first, then converts the entry */
+extern void evs_waitlist_section_lock(Datum tenant, Datum section);
+extern void evs_waitlist_offer_revived(Datum tenant, Datum section, Datum entry_id);
 
 /* thresholds.c: outbox messages after a reservation / a confirmation */
 extern void evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,

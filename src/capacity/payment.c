@@ -194,6 +194,9 @@ sell(EvsHold *h, TimestampTz now, const char *revived_reason)
 		evs_jsonb_push_text(&st, "reason", revived_reason);
 	evs_hold_audit(h, revived_reason ? "revived" : "payment_confirmed", h->quantity, evs_hold_total(h),
 				   evs_jsonb_end(&st));
+	/* a waitlist offer that had lapsed is sold after all: its entry converted */
+	if (h->has_entry && strcmp(h->state, "ACTIVE") != 0)
+		evs_waitlist_offer_revived(h->tenant, h->capacity_id, h->waitlist_entry_id);
 	/* the last seats of a section were just sold: maybe the whole event is */
 	if (!evs_escrow_find(h->tenant, h->capacity_id, &e) || !evs_escrow_free(&e, &free) || free == 0)
 		evs_event_soldout_check(h->tenant, h->event_id);
@@ -316,6 +319,8 @@ evs_sql_confirm_payment(PG_FUNCTION_ARGS)
 	else if (strcmp(h.state, "EXPIRED") == 0 || strcmp(h.state, "RELEASED") == 0)
 	{
 		/* its seats went back: take them again like a new reservation, or give the money back */
+		if (h.has_entry)
+			evs_waitlist_section_lock(tenant, h.capacity_id);
 		if ((why = not_sellable(&h)) != NULL)
 			refund_required(&h, now, why);
 		else if (evs_section_take(tenant, h.capacity_id, h.quantity, &remaining))
@@ -324,7 +329,8 @@ evs_sql_confirm_payment(PG_FUNCTION_ARGS)
 				 : "paid after the hold was released; its seats were still free");
 		else
 			refund_required(&h, now, remaining == 0
-							? "its seats were sold after the hold ended"
+							? (h.has_entry ? "its seats went to others after the waitlist offer lapsed"
+							   : "its seats were sold after the hold ended")
 							: psprintf("only " INT64_FORMAT " of its %d seats were still free", remaining, h.quantity));
 	}
 	/* CONFIRMED, REFUND_REQUIRED, REFUNDED: this result was reported before */

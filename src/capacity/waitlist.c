@@ -226,6 +226,22 @@ make_offer(const EvsSeatKey *key, Datum event_id, Datum entry_id, Datum hold_id,
 		evs_hold_audit(&h, "waitlist_offered", quantity, priced ? line.total : -1, NULL);
 }
 
+/* The hold's audit trail: `give` seats set aside for the entry (so far `gathered` of `quantity`). */
+static void
+audit_gathered(const EvsSeatKey *key, Datum hold_id, Datum entry_id, int32 give, int32 gathered, int32 quantity)
+{
+	EvsHold		h;
+	JsonbParseState *st = NULL;
+
+	if (!evs_hold_lock(key->tenant, hold_id, &h))
+		return;
+	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_uuid(&st, "entry_id", entry_id);
+	evs_jsonb_push_int(&st, "gathered", gathered);
+	evs_jsonb_push_int(&st, "wanted", quantity);
+	evs_hold_audit(&h, "waitlist_gathered", give, -1, evs_jsonb_end(&st));
+}
+
 /*
  * Hands `seats` to the queue in order: the head entry gathers them in its
  * hold until it has all it asked for, then gets its offer; the next entry is
@@ -304,6 +320,7 @@ hand_out(const EvsSeatKey *key, Datum event_id, int64 seats)
 			4, (Oid[]) {UUIDOID, UUIDOID, INT4OID, UUIDOID},
 			(Datum[]) {key->tenant, entry_id, Int32GetDatum(give), hold_id}, NULL, SPI_OK_UPDATE);
 		evs_waitlist_count(key, 0, 0, give, 0, 0, 0, 0, 0);
+		audit_gathered(key, hold_id, entry_id, give, gathered + give, quantity);
 		seats -= give;
 		if (gathered + give == quantity)
 			make_offer(key, event_id, entry_id, hold_id, holder, quantity, has_pricing, pricing_id);
@@ -421,4 +438,44 @@ evs_waitlist_close_event(Datum tenant, Datum event_id)
 		" UPDATE eventsvc.waitlist_sections SET waiting = 0, seats_wanted = 0, seats_gathered = 0, offers_out = 0,"
 		"  updated_at = now() WHERE tenant_id = $1 AND event_id = $2",
 		2, (Oid[]) {UUIDOID, UUIDOID}, (Datum[]) {tenant, event_id}, NULL, SPI_OK_UPDATE);
+}
+
+/*
+ * Before a late payment takes the seats of a lapsed offer again (payment.c):
+ * the section's waitlist lock and row, in the order every hand-out takes
+ * them (before any seat lock), for evs_waitlist_offer_revived. SPI connected.
+ */
+void
+evs_waitlist_section_lock(Datum tenant, Datum section)
+{
+	EvsSeatKey	key = {.tenant = tenant, .section = section};
+	Datum		event_id;
+	int32		waiting;
+	char	   *status;
+
+	if (!evs_holds_schema_ready())
+		return;
+	evs_waitlist_lock(&key, false);
+	(void) section_row_locked(&key, &event_id, &waiting, &status);
+}
+
+/*
+ * A waitlist offer that had lapsed (expired or declined) was sold after all:
+ * a late payment revived it (payment.c, after evs_waitlist_section_lock). Its
+ * entry is converted, and the promoter's figures move it from lapsed to
+ * conversions. SPI connected.
+ */
+void
+evs_waitlist_offer_revived(Datum tenant, Datum section, Datum entry_id)
+{
+	static SPIPlanPtr plan = NULL;
+	EvsSeatKey	key = {.tenant = tenant, .section = section};
+
+	if (!evs_holds_schema_ready())
+		return;
+	run(&plan, "UPDATE eventsvc.waitlist_entries SET state = 'CONVERTED', ended_at = eventsvc.now()"
+		" WHERE tenant_id = $1 AND id = $2 AND state = 'LAPSED'",
+		2, (Oid[]) {UUIDOID, UUIDOID}, (Datum[]) {tenant, entry_id}, NULL, SPI_OK_UPDATE);
+	if (SPI_processed == 1)
+		evs_waitlist_count(&key, 0, 0, 0, 0, 0, 1, -1, 0);
 }

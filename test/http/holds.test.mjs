@@ -192,3 +192,59 @@ describe('waitlist', async () => {
         assert.equal(status.data.status, 'SOLD_OUT', 'the offer sold the last seats');
     });
 });
+
+describe('waitlist offers', async () => {
+    const have = await hasRpc('join_waitlist');
+
+    test('a declined offer passes to the next in line, who pays it through the payment service', { skip: !have && 'waitlist not installed' }, async () => {
+        const { section, tier } = await onSale('Queue Matinee', 55, 1);
+        const held = await buyer.rpc('reserve_capacity', { capacity_id: section, quantity: 1, pricing_id: tier });
+        assert.equal(held.status, 200);
+        const first = client({ role: 'eventsvc_user', tenant_id: ACME, sub: 'fan-2' });
+        const second = client({ role: 'eventsvc_user', tenant_id: ACME, sub: 'fan-3' });
+        const j1 = await first.rpc('join_waitlist', { capacity_id: section, quantity: 1, pricing_id: tier });
+        assert.equal(j1.status, 200, JSON.stringify(j1.error));
+        assert.equal(j1.data.rank, 1);
+        const j2 = await second.rpc('join_waitlist', { capacity_id: section, quantity: 1, pricing_id: tier });
+        assert.equal(j2.status, 200, JSON.stringify(j2.error));
+        assert.equal(j2.data.rank, 2);
+        const twice = await first.rpc('join_waitlist', { capacity_id: section, quantity: 1 });
+        assert.equal(twice.status, 409);
+        assert.equal(twice.error.code, 'PT409');
+        const tooMany = await second.rpc('join_waitlist', { capacity_id: section, quantity: 2 });
+        assert.equal(tooMany.status, 400, 'more seats than the section has');
+
+        assert.equal((await buyer.rpc('release_hold', { hold_id: held.data.id })).status, 200);
+        const offer1 = await first.rpc('waitlist_position', { capacity_id: section }, { get: true });
+        assert.equal(offer1.data.state, 'OFFERED');
+        const early = await second.rpc('waitlist_position', { capacity_id: section }, { get: true });
+        assert.equal(early.data.state, 'WAITING');
+        assert.equal(early.data.rank, 1, 'next in line');
+        const notMine = await second.rpc('confirm_hold', { hold_id: offer1.data.hold_id });
+        assert.equal(notMine.status, 404, 'another customer cannot take the offer');
+
+        const declined = await first.rpc('release_hold', { hold_id: offer1.data.hold_id });
+        assert.equal(declined.status, 200);
+        assert.equal(declined.data.state, 'RELEASED');
+        const gone = await first.rpc('waitlist_position', { capacity_id: section }, { get: true });
+        assert.equal(gone.status, 404, 'the first entry has lapsed');
+        const offer2 = await second.rpc('waitlist_position', { capacity_id: section }, { get: true });
+        assert.equal(offer2.data.state, 'OFFERED', 'the seat passed to the next in line');
+
+        const started = await second.rpc('start_payment', { hold_id: offer2.data.hold_id, payment_ref: 'pi_wl_55' });
+        assert.equal(started.status, 200);
+        assert.equal(started.data.phase, 'PAYMENT');
+        const paid = await payments.rpc('confirm_payment', { hold_id: offer2.data.hold_id, payment_ref: 'pi_wl_55' });
+        assert.equal(paid.status, 200, JSON.stringify(paid.error));
+        assert.equal(paid.data.state, 'CONFIRMED');
+        assert.equal(paid.data.locked_price.total, held.data.locked_price.total, 'at the tier\'s price');
+
+        const entries = await promoter.from('waitlist_entries').select('holder_id,state').eq('capacity_id', section).order('position');
+        assert.deepEqual(entries.data, [{ holder_id: 'fan-2', state: 'LAPSED' }, { holder_id: 'fan-3', state: 'CONVERTED' }]);
+        const history = await second.rpc('hold_history', { hold_id: offer2.data.hold_id });
+        assert.deepEqual(history.data.history.map((e) => e.action),
+            ['reserved', 'waitlist_gathered', 'waitlist_offered', 'payment_started', 'payment_confirmed']);
+        const write = await promoter.from('waitlist_entries').update({ state: 'CONVERTED' }).eq('capacity_id', section);
+        assert.equal(write.status, 403, 'the view is read-only');
+    });
+});

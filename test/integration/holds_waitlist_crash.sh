@@ -33,6 +33,16 @@ SELECT api.join_waitlist('$S', 1);
 SET app.current_user_id = 'dora';
 SELECT api.join_waitlist('$S', 1);
 SQL
+# the pid of the backend whose current statement contains $1 (waits up to 10 s for it)
+backend_running() {
+    local pid=
+    for _ in $(seq 1 100); do
+        pid=$(psql -X -At -d "$DB" -c "SELECT pid FROM pg_stat_activity WHERE query LIKE '%$1%' AND pid <> pg_backend_pid()" | head -1)
+        [ -n "$pid" ] && break
+        sleep 0.1
+    done
+    echo "$pid"
+}
 invariant() {
     q -c "SELECT (r->>'held') || ' held, ' || (r->>'sold') || ' sold, ' || (r->>'available') || ' free, drift '
                  || coalesce(r->>'drift', 'busy') || ', oversold ' || (r->>'oversold') || ', rows agree ' || (r #>> '{rows,agree}')
@@ -44,12 +54,7 @@ check "before: two seats held, the queue waiting" "$(invariant)" "2 held, 0 sold
 psql -X -q -d "$DB" -c "SET app.current_tenant_id = '$T'" -c "BEGIN" \
      -c "SELECT api.release_hold(id) FROM eventsvc.capacity_holds WHERE holder_id = 'holder-a'" \
      -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
-victim=
-for _ in $(seq 1 100); do
-    victim=$(psql -X -At -d "$DB" -c "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" | head -1)
-    [ -n "$victim" ] && break
-    sleep 0.1
-done
+victim=$(backend_running "pg_sleep(60)")
 [ -n "$victim" ] && ok "a release is making carl's offer (backend $victim, not committed)" || { nok "no release in flight"; exit 1; }
 check "in flight: carl's offer is not visible yet" \
     "$(q -c "SELECT state FROM eventsvc.waitlist_entries WHERE holder_id = 'carl'")" "WAITING"
@@ -78,5 +83,31 @@ check "a newcomer cannot buy the seat" \
     "$(q -c "SET app.current_user_id = 'newcomer'" -c "DO \$\$ BEGIN PERFORM api.reserve_capacity('$S', 1);
           RAISE NOTICE 'sold'; EXCEPTION WHEN SQLSTATE 'PT409' THEN NULL; END \$\$" -c "SELECT 'refused'" 2>&1)" "refused"
 check "the invariant after the offer" "$(invariant)" "2 held, 0 sold, 0 free, drift 0, oversold false, rows agree true"
+
+# carl's offer expires: the sweep passing it on to dora is terminated before it commits
+# (pg_terminate_backend: the backend aborts, the server keeps running)
+psql -X -q -d "$DB" -c "SET app.current_tenant_id = '$T'" -c "SET eventsvc.clock_offset_seconds = 4000" -c "BEGIN" \
+     -c "SELECT api.expire_holds(100)" -c "SELECT pg_sleep(61)" >/dev/null 2>&1 &
+sweeper=$(backend_running "pg_sleep(61)")
+[ -n "$sweeper" ] && ok "a sweep is passing carl's offer on to dora (backend $sweeper, not committed)" || { nok "no sweep in flight"; exit 1; }
+check "in flight: a newcomer still cannot buy the seat" \
+    "$(q -c "SET app.current_user_id = 'newcomer'" -c "DO \$\$ BEGIN PERFORM api.reserve_capacity('$S', 1);
+          RAISE NOTICE 'sold'; EXCEPTION WHEN SQLSTATE 'PT409' THEN NULL; END \$\$" -c "SELECT 'refused'" 2>&1)" "refused"
+check "terminated" "$(psql -X -At -d "$DB" -c "SELECT pg_terminate_backend($sweeper)")" "t"
+wait || true
+check "after the termination: carl's offer is still out" \
+    "$(q -c "SELECT e.state || ' ' || h.state || ' ' || h.phase FROM eventsvc.waitlist_entries e
+             JOIN eventsvc.capacity_holds h ON h.id = e.hold_id WHERE e.holder_id = 'carl'")" "OFFERED ACTIVE OFFERED"
+check "after the termination: dora still waits, nothing gathered" \
+    "$(q -c "SELECT state || ' ' || gathered FROM eventsvc.waitlist_entries WHERE holder_id = 'dora'")" "WAITING 0"
+check "after the termination: still one waitlist.offer" \
+    "$(q -c "SELECT count(*) FROM eventsvc.outbox WHERE routing_key = 'waitlist.offer'")" "1"
+check "after the termination: the invariant holds" "$(invariant)" "2 held, 0 sold, 0 free, drift 0, oversold false, rows agree true"
+check "the sweep again: carl's offer lapses" \
+    "$(q -c "SET eventsvc.clock_offset_seconds = 4000" -c "SELECT api.expire_holds(100) > 0" \
+         -c "SELECT state FROM api.waitlist_entries WHERE holder_id = 'carl'" | tail -1)" "LAPSED"
+check "and dora has the offer" "$(q -c "SELECT state || ' ' || gathered FROM api.waitlist_entries WHERE holder_id = 'dora'")" "OFFERED 1"
+check "two waitlist.offer in all" "$(q -c "SELECT count(*) FROM eventsvc.outbox WHERE routing_key = 'waitlist.offer'")" "2"
+check "the invariant after the offer passed on (holder-b's hold expired too: its seat is free)" "$(invariant)" "1 held, 0 sold, 1 free, drift 0, oversold false, rows agree true"
 
 [ "$fails" = 0 ]
