@@ -28,13 +28,15 @@ CREATE TABLE eventsvc.waitlist_entries (
 );
 COMMENT ON TABLE eventsvc.waitlist_entries IS
     'Waitlist entries: a customer waiting for quantity seats of a section, in order of position; gathered seats are held in hold_id.';
--- one live entry per customer and section; the queue in order; offers out; a customer's entries of an event
+-- one live entry per customer and section; the queue in order; offers out; a customer's entries of an
+-- event; a section's entries, live and ended (api.waitlist_entries?capacity_id=eq.X)
 CREATE UNIQUE INDEX waitlist_entries_live ON eventsvc.waitlist_entries (tenant_id, capacity_id, holder_id)
     WHERE state IN ('WAITING', 'OFFERED');
 CREATE INDEX waitlist_entries_queue ON eventsvc.waitlist_entries (tenant_id, capacity_id, position)
     WHERE state = 'WAITING';
 CREATE INDEX waitlist_entries_offered ON eventsvc.waitlist_entries (tenant_id, capacity_id) WHERE state = 'OFFERED';
 CREATE INDEX waitlist_entries_holder ON eventsvc.waitlist_entries (tenant_id, event_id, holder_id);
+CREATE INDEX waitlist_entries_section ON eventsvc.waitlist_entries (tenant_id, capacity_id, position);
 
 -- One row per section that ever had a waitlist: the queue's next position and what a
 -- promoter reads (kept by the same transactions as the entries), and the row a return
