@@ -12,11 +12,13 @@ SELECT plan(39);
 SELECT eventsvc.create_tenant('Tap Waitlist', 'tap-waitlist', '46464646-4646-4646-8646-464646464646') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('46464646-4646-4646-8646-464646464646', '46460000-0000-4000-8000-00000000000a', 'Queue Hall', 500);
+SET eventsvc.import_mode = on;   -- fixtures on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('46464646-4646-4646-8646-464646464646', '46460000-0000-4000-8000-0000000000e1',
      '46460000-0000-4000-8000-00000000000a', 'Queue Night', 'queue-night', 'ON_SALE'),
     ('46464646-4646-4646-8646-464646464646', '46460000-0000-4000-8000-0000000000e2',
      '46460000-0000-4000-8000-00000000000a', 'Queue Matinee', 'queue-matinee', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity) VALUES
     ('46464646-4646-4646-8646-464646464646', '46460000-0000-4000-8000-0000000000c1',
      '46460000-0000-4000-8000-0000000000e1', 'Pit', 4, 4),

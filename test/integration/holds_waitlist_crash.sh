@@ -20,6 +20,7 @@ evs_createdb "$DB" eventsvc
 # (the test cluster commits asynchronously: these commits must be in the WAL before the crash)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL || { nok "seed"; exit 1; }
 SET synchronous_commit = on;
+SET eventsvc.import_mode = on;   -- fixtures on sale (docs/tenancy.md "Write rules")
 SELECT eventsvc.create_tenant('Crash Queue', 'crash-queue', '$T');
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES ('$T', '5a5a0000-0000-4000-8000-00000000000a', 'Crash Hall', 10);
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status)
