@@ -7,7 +7,7 @@
 -- the event is on sale again; the promoter's figures; cancellation closes the queue.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(39);
+SELECT plan(40);
 
 SELECT eventsvc.create_tenant('Tap Waitlist', 'tap-waitlist', '46464646-4646-4646-8646-464646464646') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -63,6 +63,11 @@ SELECT is((pg_temp.join('dan', 1)) ->> 'rank', '2', 'dan waits for 1, second');
 SELECT is((pg_temp.join('eve', 3)) ->> 'rank', '3', 'eve waits for 3, third');
 SELECT throws_ok($$SELECT pg_temp.join('dan', 2)$$, 'PT409', 'dan is already on the waitlist of this section',
                  'one entry per customer and section');
+INSERT INTO eventsvc.tenant_quotas (tenant_id, max_seats_per_hold) VALUES ('46464646-4646-4646-8646-464646464646', 2);
+SELECT throws_ok($$SELECT pg_temp.join('fay', 3)$$, 'PT429',
+                 'quota seats_per_hold exceeded: an offer of 3 seats is more than one hold may have',
+                 'an offer is one hold: the tenant''s quota of seats per hold');
+DELETE FROM eventsvc.tenant_quotas WHERE tenant_id = '46464646-4646-4646-8646-464646464646';
 SELECT throws_ok($$SELECT pg_temp.join('fay', 5)$$, '22023', 'quantity 5 is more than the section''s 4 seats',
                  'not more seats than the section has');
 SELECT pg_temp.as_user('dan');

@@ -58,8 +58,9 @@ entry_jsonb(Datum tenant, Datum entry_id)
  * quantity seats of the section, priced by the tier when one is named (at the
  * offer's time). Refused: unknown section or tier (PT404), the event not
  * selling (PT409), a quantity the section or tier would not sell at once
- * (22023), past the per-customer limit counting this entry (PT409), enough
- * seats free now (PT409: reserve them), already waiting (PT409).
+ * (22023), more seats than the tenant's quota for one hold (PT429), past
+ * the per-customer limit counting this entry (PT409), enough seats free now
+ * (PT409: reserve them), already waiting (PT409).
  */
 Datum
 evs_sql_join_waitlist(PG_FUNCTION_ARGS)
@@ -85,6 +86,15 @@ evs_sql_join_waitlist(PG_FUNCTION_ARGS)
 	tenant = evs_current_tenant();
 	key.tenant = tenant;
 	key.section = PG_GETARG_DATUM(0);
+	{
+		/* the offer will be one hold: the tenant's quota of seats in a hold */
+		const char *source;
+		int32		per_hold = evs_quota(tenant, EVS_QUOTA_SEATS_PER_HOLD, &source);
+
+		if (per_hold > 0 && quantity > per_hold)
+			evs_quota_exceeded(EVS_QUOTA_SEATS_PER_HOLD, quantity, per_hold, source,
+							   psprintf("an offer of %d seats is more than one hold may have", quantity));
+	}
 	evs_spi_connect();
 
 	rc = SPI_execute_with_args("SELECT s.event_id, e.status::text, e.deleted_at IS NULL AND s.is_active,"
