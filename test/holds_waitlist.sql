@@ -7,7 +7,7 @@
 -- the event is on sale again; the promoter's figures; cancellation closes the queue.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(40);
+SELECT plan(43);
 
 SELECT eventsvc.create_tenant('Tap Waitlist', 'tap-waitlist', '46464646-4646-4646-8646-464646464646') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -140,6 +140,16 @@ SELECT is((pg_temp.join('gus', 3)) ->> 'rank', '1', 'gus waits for 3');
 SELECT pg_temp.as_user('gus');
 SELECT throws_ok($$SELECT api.reserve_capacity('46460000-0000-4000-8000-0000000000c1', 1)$$, 'PT409',
                  'at most 3 seats per buyer for this event: gus already has 3', 'what gus waits for counts');
+
+-- ---------------------------------------------------------------- more seats: the waitlist first
+SELECT api.update_section('46460000-0000-4000-8000-0000000000c1',
+                          (SELECT version FROM eventsvc.event_capacity WHERE id = '46460000-0000-4000-8000-0000000000c1'),
+                          '{"total_capacity": 6}') IS NOT NULL AS grown;
+SELECT is(pg_temp.entry('gus'), 'WAITING 2/3 WAITLIST 2', 'the two new seats of the section go to gus, first in line');
+SELECT pg_temp.as_user('newcomer2');
+SELECT throws_ok($$SELECT api.reserve_capacity('46460000-0000-4000-8000-0000000000c1', 1)$$, 'PT409', NULL,
+                 'a newcomer cannot buy the new seats while gus waits');
+SELECT is(pg_temp.seats(), '4 held, 2 sold, 0 free, drift 0, rows agree true', 'held for gus and the newcomer, sold to cleo');
 
 -- ---------------------------------------------------------------- cancellation closes the waitlist
 SELECT pg_temp.as_user('hal');

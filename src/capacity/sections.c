@@ -116,7 +116,8 @@ section_take_seats(Datum tenant, Datum id, int64 total, int64 n, int64 *free)
 /*
  * An UPDATE of a section: a new total_capacity goes through the seat counter
  * (a cut takes the seats now, refused with PT409 and the numbers when they are
- * held, sold or being reserved; a rise gives them at commit). On the row-lock
+ * held, sold or being reserved; a rise goes to the section's waitlist first,
+ * the rest is given at commit). On the row-lock
  * path the row lock this UPDATE holds keeps reservations out while the rows
  * are counted. When the seats or the activity change, the row's counter
  * columns are rewritten from the live rows. Returns the tuple to store.
@@ -156,9 +157,15 @@ section_seats_change(TriggerData *td, HeapTuple tup, TupleDesc desc, Datum tenan
 	}
 	else if (delta > 0)
 	{
-		/* more seats: free for others once this commits */
+		EvsSeatKey	key = {.tenant = tenant, .section = id};
+		int64		open = delta;
+
+		/* more seats: to the section's waitlist first (as seats that come back), the rest free once this commits */
 		evs_seats_give_begin(tenant, id);
-		evs_seats_give_end(tenant, id, delta);
+		if (active)
+			open = evs_waitlist_take_seats(&key, delta);
+		if (open > 0)
+			evs_seats_give_end(tenant, id, open);
 	}
 	evs_section_seats(tenant, id, &held, &sold);
 	if (held + sold > total)
