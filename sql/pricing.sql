@@ -111,3 +111,11 @@ SELECT api.update_pricing(:'std', 1, '{"base_price": 2599}');
 SELECT api.update_pricing(:'std', 2, '{"base_price": -1}');
 SELECT api.update_pricing(:'std', 2, '{"version": 9, "tenant_id": null}');
 SELECT (api.calculate_price(:'std', 1)) ->> 'total' AS total_at_7pct;
+
+-- A tax-included tier (prices as the buyer sees them) with a 10 % fee: the buyer pays
+-- 2 x 25.00 + 5.00 = 55.00 exactly; the 19 % inside it is 8.78 (docs/money.md).
+SELECT (api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'Inclusive', 2500, currency => 'EUR',
+        tax_rate => 0.19, tax_included => true, fee_percentage => 10)) ->> 'id' AS incl \gset
+SELECT jsonb_pretty(api.calculate_price(:'incl', 2));
+SELECT api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'Bad mode', 100, rounding_mode => 'nearest');
+SELECT api.update_pricing(:'incl', 1, '{"tax_included": null}');

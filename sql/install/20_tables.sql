@@ -177,6 +177,15 @@ CREATE TABLE eventsvc.event_pricing (
     version                   integer NOT NULL DEFAULT 1 CHECK (version >= 1),
     created_at                timestamptz NOT NULL DEFAULT now(),
     updated_at                timestamptz NOT NULL DEFAULT now(),
+    -- the tax mode (docs/money.md): prices that include tax, fees that bear it or not,
+    -- how a line rounds, a fee in percent of the tickets
+    tax_included              boolean NOT NULL DEFAULT false,
+    fees_taxable              boolean NOT NULL DEFAULT true,
+    rounding_mode             text NOT NULL DEFAULT 'half_even'
+                              CONSTRAINT event_pricing_rounding_mode CHECK (rounding_mode IN ('half_even', 'half_up')),
+    fee_percentage            numeric NOT NULL DEFAULT 0
+                              CONSTRAINT event_pricing_fee_percentage CHECK (fee_percentage BETWEEN 0 AND 100
+                                                                             AND fee_percentage = round(fee_percentage, 2)),
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, event_id) REFERENCES eventsvc.events (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, schedule_id) REFERENCES eventsvc.event_schedules (tenant_id, id),

@@ -273,7 +273,8 @@ SELECT p.id, p.event_id, p.schedule_id, p.capacity_id, p.name, p.description, p.
        p.min_price, p.max_price, p.early_bird_price, p.early_bird_ends_at, p.last_minute_price,
        p.last_minute_starts_at, p.group_size_min, p.group_discount_percentage, p.sales_start_at,
        p.sales_end_at, p.max_per_order, p.max_per_customer, p.is_active, p.is_visible,
-       p.display_order, p.version, p.created_at, p.updated_at
+       p.display_order, p.version, p.created_at, p.updated_at, p.tax_included, p.fees_taxable,
+       p.rounding_mode, p.fee_percentage
   FROM eventsvc.event_pricing p
   JOIN eventsvc.events e ON e.tenant_id = p.tenant_id AND e.id = p.event_id
  WHERE e.deleted_at IS NULL;

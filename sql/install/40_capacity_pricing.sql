@@ -53,7 +53,7 @@ CREATE TRIGGER capacity_holds_guard_truncate BEFORE TRUNCATE ON eventsvc.capacit
 CREATE FUNCTION api.calculate_price(pricing_id uuid, quantity integer) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'evs_sql_calculate_price' LANGUAGE C STABLE;
 COMMENT ON FUNCTION api.calculate_price(uuid, integer) IS
-    'Exact price of quantity tickets of a tier at eventsvc.now(): integers in minor units, tax rounded half-even once per line (docs/money.md).';
+    'Exact price of quantity tickets of a tier at eventsvc.now(): integers in minor units, rounded once per line in the tier''s rounding mode; a tax-included tier charges the displayed amounts exactly and shows the tax inside them (docs/money.md).';
 
 CREATE FUNCTION api.active_pricing(capacity_id uuid, at timestamptz DEFAULT NULL) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'evs_sql_active_pricing' LANGUAGE C STABLE;
@@ -76,7 +76,9 @@ CREATE FUNCTION api.create_pricing(
     last_minute_starts_at timestamptz DEFAULT NULL, group_size_min integer DEFAULT NULL,
     group_discount_percentage numeric DEFAULT NULL, sales_start_at timestamptz DEFAULT NULL,
     sales_end_at timestamptz DEFAULT NULL, max_per_order integer DEFAULT NULL,
-    max_per_customer integer DEFAULT NULL, display_order integer DEFAULT 0)
+    max_per_customer integer DEFAULT NULL, display_order integer DEFAULT 0,
+    tax_included boolean DEFAULT false, fees_taxable boolean DEFAULT true,
+    rounding_mode text DEFAULT 'half_even', fee_percentage numeric DEFAULT 0)
 RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r eventsvc.event_pricing;
@@ -107,7 +109,8 @@ BEGIN
          service_fee, facility_fee, tax_rate, is_dynamic, min_price, max_price, current_price,
          early_bird_price, early_bird_ends_at, last_minute_price, last_minute_starts_at,
          group_size_min, group_discount_percentage, sales_start_at, sales_end_at,
-         max_per_order, max_per_customer, display_order)
+         max_per_order, max_per_customer, display_order,
+         tax_included, fees_taxable, rounding_mode, fee_percentage)
     VALUES (eventsvc.current_tenant_id(), create_pricing.event_id, create_pricing.capacity_id,
             create_pricing.name, create_pricing.description, create_pricing.tier,
             upper(create_pricing.currency), create_pricing.base_price,
@@ -120,12 +123,14 @@ BEGIN
             create_pricing.group_size_min, create_pricing.group_discount_percentage,
             create_pricing.sales_start_at, create_pricing.sales_end_at,
             create_pricing.max_per_order, create_pricing.max_per_customer,
-            coalesce(create_pricing.display_order, 0))
+            coalesce(create_pricing.display_order, 0),
+            coalesce(create_pricing.tax_included, false), coalesce(create_pricing.fees_taxable, true),
+            coalesce(create_pricing.rounding_mode, 'half_even'), coalesce(create_pricing.fee_percentage, 0))
     RETURNING * INTO r;
     RETURN to_jsonb(r) - 'tenant_id';
 END
 $$;
-COMMENT ON FUNCTION api.create_pricing IS 'Creates a pricing tier; amounts in minor units; the tier rules are in docs/money.md.';
+COMMENT ON FUNCTION api.create_pricing IS 'Creates a pricing tier; amounts in minor units; tax_included: the prices are what the buyer pays, tax inside; the tier rules are in docs/money.md.';
 
 -- The check update_pricing and update_section share: `changes` is a JSON object
 -- naming only fields in `allowed` (`what` names the object, `hint_tail` ends the hint).
@@ -169,7 +174,8 @@ BEGIN
                'service_fee', 'facility_fee', 'tax_rate', 'is_dynamic', 'min_price', 'max_price', 'current_price',
                'early_bird_price', 'early_bird_ends_at', 'last_minute_price', 'last_minute_starts_at',
                'group_size_min', 'group_discount_percentage', 'sales_start_at', 'sales_end_at', 'max_per_order',
-               'max_per_customer', 'is_active', 'is_visible', 'display_order'],
+               'max_per_customer', 'is_active', 'is_visible', 'display_order',
+               'tax_included', 'fees_taxable', 'rounding_mode', 'fee_percentage'],
          '', '{"currency": "upper(n.currency)"}'::jsonb),
         -- The row's counters are a refreshed copy (eventsvc.check_capacity); keep them inside the new total.
         ('section', 'eventsvc.event_capacity'::regclass, 'capacity_id', 'section', 'section',

@@ -1,8 +1,10 @@
 /*
  * money.c: exact money. Amounts are int64 counts of the currency's minor unit,
- * rates are exact decimals turned into integers (tax in 1e-8, discounts in
- * 1e-2 percent), products are formed in 128 bits and rounded once per line,
- * half to even. No binary floating point anywhere here; overflow is an error.
+ * rates are exact decimals turned into integers (tax in 1e-8, discounts and
+ * fees in 1e-2 percent), products are formed in 128 bits and rounded once per
+ * line in the tier's mode (half-even or half-up). Tax-included tiers keep the
+ * displayed amounts as the charge and derive the tax inside them. No binary
+ * floating point anywhere here; overflow is an error.
  */
 #include "core/core.h"
 
@@ -57,11 +59,13 @@ evs_money_mul(int64 a, int64 b, const char *what)
 }
 
 /*
- * round(amount * num / den), half to even, for amount >= 0, 0 <= num, den > 0.
- * Half-even keeps the sum of many roundings unbiased (the banker's rule).
+ * round(amount * num / den) for amount >= 0, 0 <= num, den > 0, in the tier's
+ * mode: half-even keeps the sum of many roundings unbiased (the banker's rule),
+ * half-up is the commercial rule some tax offices ask for. The product is
+ * formed in 128 bits, so it is exact for every int64 amount and rate.
  */
 int64
-evs_money_scale_half_even(int64 amount, int64 num, int64 den, const char *what)
+evs_money_scale(int64 amount, int64 num, int64 den, EvsRounding mode, const char *what)
 {
 	__int128	p,
 				q,
@@ -71,32 +75,76 @@ evs_money_scale_half_even(int64 amount, int64 num, int64 den, const char *what)
 	p = (__int128) amount * (__int128) num;
 	q = p / den;
 	r = p % den;
-	if (2 * r > den || (2 * r == den && (q & 1) != 0))
+	if (2 * r > den || (2 * r == den && (mode == EVS_ROUND_HALF_UP || (q & 1) != 0)))
 		q++;
 	if (q > (__int128) PG_INT64_MAX)
 		money_overflow(what);
 	return (int64) q;
 }
 
+/* The rounding modes by the names tiers store (rounding_mode) and the locked price shows. */
+static const struct
+{
+	EvsRounding mode;
+	const char *name;			/* the column's value */
+	const char *label;			/* the locked price's "rounding" */
+}			roundings[] = {
+	{EVS_ROUND_HALF_EVEN, "half_even", "half-even per line"},
+	{EVS_ROUND_HALF_UP, "half_up", "half-up per line"},
+};
+
+bool
+evs_rounding_from_name(const char *name, EvsRounding *mode)
+{
+	for (size_t i = 0; i < lengthof(roundings); i++)
+		if (strcmp(roundings[i].name, name) == 0)
+		{
+			*mode = roundings[i].mode;
+			return true;
+		}
+	return false;
+}
+
+static const char *
+rounding_name(EvsRounding mode, bool label)
+{
+	for (size_t i = 0; i < lengthof(roundings); i++)
+		if (roundings[i].mode == mode)
+			return label ? roundings[i].label : roundings[i].name;
+	elog(ERROR, "unknown rounding mode %d", (int) mode);
+	return NULL;				/* keep the compiler quiet */
+}
+
 /*
- * Price one line of `quantity` tickets. Order (docs/money.md):
- *   base_total     = unit * qty
- *   group_discount = round_he(base_total * pct / 100)   when qty >= group minimum
- *   service_fee    = fee * qty, facility_fee = fee * qty (fees are not discounted)
- *   subtotal       = base_total - group_discount + service_fee + facility_fee
- *   tax            = round_he(subtotal * rate)
- *   total          = subtotal + tax
+ * Price one line of `quantity` tickets, rounding each derived figure once for
+ * the whole line in the tier's mode (docs/money.md has the formulas and why):
+ *   base_total     = unit * qty                       (as displayed: gross when tax_included)
+ *   group_discount = round(base_total * pct / 100)    when qty >= group minimum
+ *   tickets        = base_total - group_discount
+ *   service_fee    = fee * qty, facility_fee = fee * qty (fixed fees are not discounted)
+ *   percentage_fee = round(tickets * fee_pct / 100)
+ *   subtotal       = tickets + service_fee + facility_fee + percentage_fee
+ *   taxable        = subtotal, or tickets when fees bear no tax
+ * tax-exclusive:  tax = round(taxable * rate),            total = subtotal + tax
+ * tax-included:   tax = round(taxable * rate / (1+rate)), total = subtotal
+ *   net = total - tax, tax_base = net - untaxed fees
+ * With tax included the charged total is the displayed amounts exactly: the
+ * rounding only splits it into net and tax.
  */
 void
 evs_price_line(const EvsPriceInput *in, int32 quantity, EvsPriceLine *out)
 {
+	int64		tickets,
+				taxable;
+
 	if (quantity < 1)
 		ereport(ERROR,
 				(errcode(EVS_ERR_VALIDATION),
 				 errmsg("quantity must be at least 1, not %d", quantity)));
 	if (in->unit_price < 0 || in->service_fee < 0 || in->facility_fee < 0 ||
 		in->tax_rate_e8 < 0 || in->tax_rate_e8 > EVS_TAX_RATE_ONE ||
-		in->group_discount_e2 < 0 || in->group_discount_e2 > 10000)
+		in->group_discount_e2 < 0 || in->group_discount_e2 > EVS_PERCENT_ONE ||
+		in->fee_percentage_e2 < 0 || in->fee_percentage_e2 > EVS_PERCENT_ONE)
 		ereport(ERROR,
 				(errcode(EVS_ERR_VALIDATION),
 				 errmsg("pricing tier holds a negative amount or a rate out of range")));
@@ -106,25 +154,46 @@ evs_price_line(const EvsPriceInput *in, int32 quantity, EvsPriceLine *out)
 	out->base_total = evs_money_mul(in->unit_price, quantity, "base total");
 	out->group_discount = 0;
 	if (in->group_size_min > 0 && quantity >= in->group_size_min)
-		out->group_discount = evs_money_scale_half_even(out->base_total, in->group_discount_e2,
-														10000, "group discount");
+		out->group_discount = evs_money_scale(out->base_total, in->group_discount_e2, EVS_PERCENT_ONE,
+											  in->rounding, "group discount");
+	tickets = out->base_total - out->group_discount;	/* the discount is at most 100 % */
 	out->service_fee = evs_money_mul(in->service_fee, quantity, "service fee");
 	out->facility_fee = evs_money_mul(in->facility_fee, quantity, "facility fee");
-	out->subtotal = evs_money_sub(out->base_total, out->group_discount, "subtotal");
-	out->subtotal = evs_money_add(out->subtotal, out->service_fee, "subtotal");
+	out->percentage_fee = 0;
+	if (in->fee_percentage_e2 > 0)
+		out->percentage_fee = evs_money_scale(tickets, in->fee_percentage_e2, EVS_PERCENT_ONE,
+											  in->rounding, "percentage fee");
+	out->subtotal = evs_money_add(tickets, out->service_fee, "subtotal");
 	out->subtotal = evs_money_add(out->subtotal, out->facility_fee, "subtotal");
-	out->tax = evs_money_scale_half_even(out->subtotal, in->tax_rate_e8, EVS_TAX_RATE_ONE, "tax");
-	out->total = evs_money_add(out->subtotal, out->tax, "total");
+	out->subtotal = evs_money_add(out->subtotal, out->percentage_fee, "subtotal");
+	taxable = in->fees_taxable ? out->subtotal : tickets;
+	if (in->tax_included)
+	{
+		/* the tax inside a gross amount: taxable * rate / (1 + rate), at most half of it */
+		out->tax = evs_money_scale(taxable, in->tax_rate_e8, EVS_TAX_RATE_ONE + in->tax_rate_e8,
+								   in->rounding, "tax");
+		out->total = out->subtotal;
+		out->tax_base = taxable - out->tax;
+	}
+	else
+	{
+		out->tax = evs_money_scale(taxable, in->tax_rate_e8, EVS_TAX_RATE_ONE, in->rounding, "tax");
+		out->total = evs_money_add(out->subtotal, out->tax, "total");
+		out->tax_base = taxable;
+	}
+	out->net = out->total - out->tax;
 }
 
-/* The rate as an exact decimal with its 8 places (0.0825 -> 0.08250000). */
+/* A rate kept as an integer of 10^-places units, as an exact decimal (0.0825 -> 0.08250000). */
 static Numeric
-tax_rate_numeric(int64 rate_e8)
+scaled_numeric(int64 v, int places)
 {
-	char		buf[32];
+	char		buf[48];
+	int64		one = 1;
 
-	snprintf(buf, sizeof(buf), "%lld.%08lld", (long long) (rate_e8 / EVS_TAX_RATE_ONE),
-			 (long long) (rate_e8 % EVS_TAX_RATE_ONE));
+	for (int i = 0; i < places; i++)
+		one *= 10;
+	snprintf(buf, sizeof(buf), "%lld.%0*lld", (long long) (v / one), places, (long long) (v % one));
 	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
 											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 }
@@ -152,6 +221,8 @@ same_input(const EvsPriceInput *a, const EvsPriceInput *b)
 	return a->unit_price == b->unit_price && a->service_fee == b->service_fee &&
 		a->facility_fee == b->facility_fee && a->tax_rate_e8 == b->tax_rate_e8 &&
 		a->group_size_min == b->group_size_min && a->group_discount_e2 == b->group_discount_e2 &&
+		a->fee_percentage_e2 == b->fee_percentage_e2 && a->tax_included == b->tax_included &&
+		a->fees_taxable == b->fees_taxable && a->rounding == b->rounding &&
 		a->minor_unit == b->minor_unit && strcmp(a->currency, b->currency) == 0 &&
 		strcmp(a->price_kind, b->price_kind) == 0;
 }
@@ -163,20 +234,27 @@ price_line_build(const EvsPriceInput *in, const EvsPriceLine *l)
 
 	/* keys in jsonb's own order (length, then bytes): its sort then only checks */
 	evs_jsonb_begin_object(&st, NULL);
+	evs_jsonb_push_int(&st, "net", l->net);
 	evs_jsonb_push_int(&st, "tax", l->tax);
 	evs_jsonb_push_int(&st, "total", l->total);
 	evs_jsonb_push_text(&st, "currency", in->currency);
 	evs_jsonb_push_int(&st, "quantity", l->quantity);
-	evs_jsonb_push_text(&st, "rounding", "half-even per line");
+	evs_jsonb_push_text(&st, "rounding", rounding_name(in->rounding, true));
 	evs_jsonb_push_int(&st, "subtotal", l->subtotal);
-	evs_jsonb_push_numeric(&st, "tax_rate", tax_rate_numeric(in->tax_rate_e8));
+	evs_jsonb_push_int(&st, "tax_base", l->tax_base);
+	evs_jsonb_push_numeric(&st, "tax_rate", scaled_numeric(in->tax_rate_e8, 8));
 	evs_jsonb_push_int(&st, "base_total", l->base_total);
 	evs_jsonb_push_int(&st, "minor_unit", in->minor_unit);
 	evs_jsonb_push_text(&st, "price_kind", in->price_kind);
 	evs_jsonb_push_int(&st, "unit_price", l->unit_price);
 	evs_jsonb_push_int(&st, "service_fee", l->service_fee);
 	evs_jsonb_push_int(&st, "facility_fee", l->facility_fee);
+	evs_jsonb_push_bool(&st, "fees_taxable", in->fees_taxable);
+	evs_jsonb_push_bool(&st, "tax_included", in->tax_included);
+	evs_jsonb_push_text(&st, "rounding_mode", rounding_name(in->rounding, false));
+	evs_jsonb_push_numeric(&st, "fee_percentage", scaled_numeric(in->fee_percentage_e2, 2));
 	evs_jsonb_push_int(&st, "group_discount", l->group_discount);
+	evs_jsonb_push_int(&st, "percentage_fee", l->percentage_fee);
 	return evs_jsonb_end(&st);
 }
 

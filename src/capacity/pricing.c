@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
@@ -115,24 +116,55 @@ evs_pricing_from_row(HeapTuple tup, TupleDesc desc, int o, TimestampTz at, EvsPr
 	cur = TextDatumGetCString(col(tup, desc, o + 20));
 	strlcpy(out->price.currency, cur, sizeof(out->price.currency));
 	out->price.minor_unit = DatumGetInt16(col(tup, desc, o + 21));
+	out->price.tax_included = DatumGetBool(col(tup, desc, o + 22));
+	out->price.fees_taxable = DatumGetBool(col(tup, desc, o + 23));
+	cur = TextDatumGetCString(col(tup, desc, o + 24));
+	if (!evs_rounding_from_name(cur, &out->price.rounding))
+		elog(ERROR, "pricing tier has an unknown rounding mode \"%s\"", cur);
+	out->price.fee_percentage_e2 = col_int64(tup, desc, o + 25, 0);
+}
+
+/*
+ * Whether eventsvc.event_pricing has the tax mode columns of 1.1. A 1.0 schema
+ * runs this library until the DBA runs ALTER EXTENSION eventsvc UPDATE; its
+ * tiers are then read with the 1.0 meaning (EVS_PRICING_COLUMNS_RELEASED). A
+ * syscache lookup: cheap, and right again as soon as the update commits.
+ */
+bool
+evs_pricing_has_tax_mode(void)
+{
+	return get_attnum(evs_relation_oid("event_pricing"), "tax_included") != InvalidAttrNumber;
+}
+
+/* A kept plan per schema (1.0, 1.1) of a statement that reads the tier's columns. */
+SPIPlanPtr
+evs_pricing_prepare(SPIPlanPtr plans[2], const char *head, const char *tail, int nargs, Oid *types)
+{
+	int			v = evs_pricing_has_tax_mode() ? 1 : 0;
+
+	if (plans[v] == NULL)
+	{
+		char	   *sql = psprintf("%s%s%s", head, v ? EVS_PRICING_COLUMNS : EVS_PRICING_COLUMNS_RELEASED, tail);
+
+		plans[v] = evs_spi_prepare_kept(sql, nargs, types);
+		pfree(sql);
+	}
+	return plans[v];
 }
 
 /* Loads a tier of the tenant with its price in force at `at`; false when there is none (SPI connected). */
 bool
 evs_pricing_load(Datum tenant_id, Datum pricing_id, TimestampTz at, EvsPricing *out)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	Oid			types[2] = {UUIDOID, UUIDOID};
 	Datum		values[2] = {tenant_id, pricing_id};
+	SPIPlanPtr	plan;
 	int			rc;
 
-	if (plan == NULL)
-	{
-		Oid			types[2] = {UUIDOID, UUIDOID};
-
-		plan = evs_spi_prepare_kept("SELECT " EVS_PRICING_COLUMNS
-									" FROM eventsvc.event_pricing p JOIN eventsvc.currencies c ON c.code = p.currency"
-									" WHERE p.tenant_id = $1 AND p.id = $2", 2, types);
-	}
+	plan = evs_pricing_prepare(plans, "SELECT ",
+							   " FROM eventsvc.event_pricing p JOIN eventsvc.currencies c ON c.code = p.currency"
+							   " WHERE p.tenant_id = $1 AND p.id = $2", 2, types);
 	rc = SPI_execute_plan(plan, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "pricing lookup failed: %s", SPI_result_code_string(rc));
@@ -185,7 +217,9 @@ evs_sql_calculate_price(PG_FUNCTION_ARGS)
 Datum
 evs_sql_active_pricing(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	Oid			types[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
+	SPIPlanPtr	plan;
 	Datum		values[3];
 	TimestampTz at;
 	int			rc;
@@ -200,21 +234,17 @@ evs_sql_active_pricing(PG_FUNCTION_ARGS)
 	values[1] = PG_GETARG_DATUM(0);
 	values[2] = TimestampTzGetDatum(at);
 	evs_spi_connect();
-	if (plan == NULL)
-	{
-		Oid			types[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
-
-		plan = evs_spi_prepare_kept("SELECT " EVS_PRICING_COLUMNS ", p.name"
-									" FROM eventsvc.event_capacity s"
-									" JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.event_id = s.event_id"
-									"  AND (p.capacity_id = s.id OR p.capacity_id IS NULL)"
-									" JOIN eventsvc.currencies c ON c.code = p.currency"
-									" WHERE s.tenant_id = $1 AND s.id = $2 AND p.is_active"
-									"  AND (p.sales_start_at IS NULL OR p.sales_start_at <= $3)"
-									"  AND (p.sales_end_at IS NULL OR p.sales_end_at > $3)"
-									" ORDER BY p.capacity_id IS NULL, p.display_order, p.created_at, p.id LIMIT 1",
-									3, types);
-	}
+	plan = evs_pricing_prepare(plans, "SELECT ",
+							   ", p.name"
+							   " FROM eventsvc.event_capacity s"
+							   " JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.event_id = s.event_id"
+							   "  AND (p.capacity_id = s.id OR p.capacity_id IS NULL)"
+							   " JOIN eventsvc.currencies c ON c.code = p.currency"
+							   " WHERE s.tenant_id = $1 AND s.id = $2 AND p.is_active"
+							   "  AND (p.sales_start_at IS NULL OR p.sales_start_at <= $3)"
+							   "  AND (p.sales_end_at IS NULL OR p.sales_end_at > $3)"
+							   " ORDER BY p.capacity_id IS NULL, p.display_order, p.created_at, p.id LIMIT 1",
+							   3, types);
 	rc = SPI_execute_plan(plan, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "active pricing lookup failed: %s", SPI_result_code_string(rc));
@@ -222,7 +252,7 @@ evs_sql_active_pricing(PG_FUNCTION_ARGS)
 	{
 		EvsPricing	p;
 		JsonbParseState *st = NULL;
-		char	   *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 23);
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, EVS_PRICING_NCOLUMNS + 1);
 		MemoryContext spi;
 
 		evs_pricing_from_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, at, &p);
@@ -233,6 +263,7 @@ evs_sql_active_pricing(PG_FUNCTION_ARGS)
 		evs_jsonb_push_text(&st, "price_kind", p.price.price_kind);
 		evs_jsonb_push_int(&st, "unit_price", p.price.unit_price);
 		evs_jsonb_push_text(&st, "currency", p.price.currency);
+		evs_jsonb_push_bool(&st, "tax_included", p.price.tax_included);
 		result = JsonbPGetDatum(evs_jsonb_end(&st));
 		MemoryContextSwitchTo(spi);
 		found = true;
@@ -259,6 +290,48 @@ numeric_cmp_int(Datum num, int64 v)
 {
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, num, NumericGetDatum(int64_to_numeric(v))));
 }
+
+/* Whether num has more than `places` decimals (numeric's own round, compared exactly). */
+static bool
+numeric_has_more_places(Datum num, int places)
+{
+	Datum		r = DirectFunctionCall2(numeric_round, num, Int32GetDatum(places));
+
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, num, r)) != 0;
+}
+
+/*
+ * The tax mode of a tier: whether its prices include tax, whether its fees bear
+ * tax, how it rounds, its percentage fee. The columns are NOT NULL; they are
+ * checked here first so an explicit null gets a rule, not a raw 23502. A 1.0
+ * schema has none of them (the library runs on it until the update).
+ */
+static void
+pricing_validate_tax_mode(HeapTuple tup, TupleDesc desc)
+{
+	Datum		v;
+	EvsRounding mode;
+
+	if (SPI_fnumber(desc, "tax_included") <= 0)
+		return;
+	if (!evs_tup_get(tup, desc, "tax_included", &v))
+		pricing_invalid("tax_included must be true or false",
+						"true: the prices and fees are what the buyer pays, tax included.");
+	if (!evs_tup_get(tup, desc, "fees_taxable", &v))
+		pricing_invalid("fees_taxable must be true or false",
+						"true: the service, facility and percentage fees bear tax like the tickets.");
+	if (!evs_tup_get(tup, desc, "rounding_mode", &v) ||
+		!evs_rounding_from_name(TextDatumGetCString(v), &mode))
+		pricing_invalid("rounding_mode must be half_even or half_up",
+						"half_even rounds an exact half to the even neighbour (banker's rounding); "
+						"half_up rounds it up.");
+	if (!evs_tup_get(tup, desc, "fee_percentage", &v) ||
+		numeric_cmp_int(v, 0) < 0 || numeric_cmp_int(v, 100) > 0)
+		pricing_invalid("fee_percentage must be between 0 and 100", "Write a 10 % fee as 10.");
+	if (numeric_has_more_places(v, 2))
+		pricing_invalid("fee_percentage has more than 2 decimal places", "Write a 12.5 % fee as 12.5.");
+}
+
 
 /* BEFORE INSERT OR UPDATE on event_pricing: the tier rules for every writer. */
 Datum
@@ -371,6 +444,7 @@ evs_pricing_validate_trigger(PG_FUNCTION_ARGS)
 	}
 	else if (evs_tup_get(tup, desc, "group_size_min", &v2))
 		pricing_invalid("group_size_min is set but group_discount_percentage is not", NULL);
+	pricing_validate_tax_mode(tup, desc);
 	if (evs_tup_get(tup, desc, "max_per_order", &v) && DatumGetInt32(v) < 1)
 		pricing_invalid("max_per_order must be >= 1", NULL);
 	if (evs_tup_get(tup, desc, "max_per_customer", &v) && DatumGetInt32(v) < 1)

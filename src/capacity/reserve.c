@@ -61,7 +61,7 @@ typedef struct Section
 
 /*
  * The section, its event's status and, when `pricing_id` is given, the tier
- * (columns 8..29; *priced says whether it exists) in one statement: the hold
+ * (columns 8..33; *priced says whether it exists) in one statement: the hold
  * path runs this on every reservation. The row is read with a fresh snapshot
  * (the latest committed state, whatever the isolation level) and the backend
  * keeps a copy until the reference generation moves (refcache.c): a change to
@@ -73,7 +73,8 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 			 Section *s, EvsPricing *p, bool *priced)
 {
 	static SPIPlanPtr plain_plan = NULL;
-	static SPIPlanPtr priced_plan = NULL;
+	static SPIPlanPtr priced_plans[2] = {NULL, NULL};	/* per schema: evs_pricing_prepare */
+	SPIPlanPtr	plan;
 	Datum		v[3] = {tenant, section_id, pricing_id};
 	HeapTuple	row;
 	TupleDesc	desc;
@@ -97,19 +98,22 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 	row = evs_refcache_lookup(&key, generation, &desc);
 	if (row == NULL)
 	{
-		if (plain_plan == NULL)
-		{
-			Oid			t[3] = {UUIDOID, UUIDOID, UUIDOID};
+		Oid			t[3] = {UUIDOID, UUIDOID, UUIDOID};
 
-			plain_plan = evs_spi_prepare_kept("SELECT " SECTION_COLUMNS SECTION_FROM
-											  " WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
-			priced_plan = evs_spi_prepare_kept("SELECT " SECTION_COLUMNS ", " EVS_PRICING_COLUMNS SECTION_FROM
-											   " LEFT JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.id = $3"
-											   " LEFT JOIN eventsvc.currencies c ON c.code = p.currency"
-											   " WHERE s.tenant_id = $1 AND s.id = $2", 3, t);
+		if (with_pricing)
+			plan = evs_pricing_prepare(priced_plans, "SELECT " SECTION_COLUMNS ", ",
+									   SECTION_FROM
+									   " LEFT JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.id = $3"
+									   " LEFT JOIN eventsvc.currencies c ON c.code = p.currency"
+									   " WHERE s.tenant_id = $1 AND s.id = $2", 3, t);
+		else
+		{
+			if (plain_plan == NULL)
+				plain_plan = evs_spi_prepare_kept("SELECT " SECTION_COLUMNS SECTION_FROM
+												  " WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
+			plan = plain_plan;
 		}
-		rc = SPI_execute_snapshot(with_pricing ? priced_plan : plain_plan, v, NULL, GetLatestSnapshot(),
-								  InvalidSnapshot, true, false, 1);
+		rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
 		if (SPI_processed == 0)

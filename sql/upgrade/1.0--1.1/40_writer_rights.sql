@@ -6,66 +6,7 @@ ALTER FUNCTION api.update_section(uuid, integer, jsonb) SECURITY DEFINER;
 REVOKE EXECUTE ON FUNCTION eventsvc.check_changes(jsonb, text[], text, text),
                            eventsvc.apply_changes(text, uuid, integer, jsonb) FROM eventsvc_user;
 
--- the size quotas first (docs/tenancy.md "Quotas")
-CREATE OR REPLACE FUNCTION api.create_pricing(
-    event_id uuid, name text, base_price bigint,
-    currency text DEFAULT 'USD', capacity_id uuid DEFAULT NULL, tier text DEFAULT NULL,
-    description text DEFAULT NULL, service_fee bigint DEFAULT 0, facility_fee bigint DEFAULT 0,
-    tax_rate numeric DEFAULT 0, is_dynamic boolean DEFAULT false, min_price bigint DEFAULT NULL,
-    max_price bigint DEFAULT NULL, early_bird_price bigint DEFAULT NULL,
-    early_bird_ends_at timestamptz DEFAULT NULL, last_minute_price bigint DEFAULT NULL,
-    last_minute_starts_at timestamptz DEFAULT NULL, group_size_min integer DEFAULT NULL,
-    group_discount_percentage numeric DEFAULT NULL, sales_start_at timestamptz DEFAULT NULL,
-    sales_end_at timestamptz DEFAULT NULL, max_per_order integer DEFAULT NULL,
-    max_per_customer integer DEFAULT NULL, display_order integer DEFAULT 0)
-RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r eventsvc.event_pricing;
-BEGIN
-    PERFORM eventsvc.check_text_size('description', description);   -- the size quota first
-    -- Checked here, not only in the trigger: the char(3) column would refuse a long code
-    -- with a raw "value too long" before any trigger runs.
-    IF create_pricing.currency IS NULL OR create_pricing.currency !~ '^[A-Za-z]{3}$' THEN
-        PERFORM eventsvc.raise_error('validation', 'invalid pricing tier: currency must be a 3-letter ISO 4217 code',
-            NULL, 'For example USD or EUR.');
-    END IF;
-    -- Exact decimals only: a rate with more digits than the column keeps is refused, not rounded.
-    IF tax_rate IS NOT NULL AND tax_rate <> round(tax_rate, 8) THEN
-        PERFORM eventsvc.raise_error('validation', 'invalid pricing tier: tax_rate has more than 8 decimal places');
-    END IF;
-    IF group_discount_percentage IS NOT NULL AND group_discount_percentage <> round(group_discount_percentage, 2) THEN
-        PERFORM eventsvc.raise_error('validation', 'invalid pricing tier: group_discount_percentage has more than 2 decimal places');
-    END IF;
-    IF tax_rate IS NOT NULL AND (tax_rate < 0 OR tax_rate > 1) THEN
-        PERFORM eventsvc.raise_error('validation', 'invalid pricing tier: tax_rate must be between 0 and 1',
-            NULL, 'Write 8.25 % as 0.0825.');
-    END IF;
-    IF group_discount_percentage IS NOT NULL AND (group_discount_percentage < 0 OR group_discount_percentage > 100) THEN
-        PERFORM eventsvc.raise_error('validation', 'invalid pricing tier: group_discount_percentage must be between 0 and 100');
-    END IF;
-    INSERT INTO eventsvc.event_pricing AS p
-        (tenant_id, event_id, capacity_id, name, description, tier, currency, base_price,
-         service_fee, facility_fee, tax_rate, is_dynamic, min_price, max_price, current_price,
-         early_bird_price, early_bird_ends_at, last_minute_price, last_minute_starts_at,
-         group_size_min, group_discount_percentage, sales_start_at, sales_end_at,
-         max_per_order, max_per_customer, display_order)
-    VALUES (eventsvc.current_tenant_id(), create_pricing.event_id, create_pricing.capacity_id,
-            create_pricing.name, create_pricing.description, create_pricing.tier,
-            upper(create_pricing.currency), create_pricing.base_price,
-            coalesce(create_pricing.service_fee, 0), coalesce(create_pricing.facility_fee, 0),
-            coalesce(create_pricing.tax_rate, 0), coalesce(create_pricing.is_dynamic, false),
-            create_pricing.min_price, create_pricing.max_price,
-            CASE WHEN create_pricing.is_dynamic THEN create_pricing.base_price END,
-            create_pricing.early_bird_price, create_pricing.early_bird_ends_at,
-            create_pricing.last_minute_price, create_pricing.last_minute_starts_at,
-            create_pricing.group_size_min, create_pricing.group_discount_percentage,
-            create_pricing.sales_start_at, create_pricing.sales_end_at,
-            create_pricing.max_per_order, create_pricing.max_per_customer,
-            coalesce(create_pricing.display_order, 0))
-    RETURNING * INTO r;
-    RETURN to_jsonb(r) - 'tenant_id';
-END
-$$;
+-- (api.create_pricing, with the size quota first, is made by 40_tax_inclusive.sql)
 
 CREATE OR REPLACE FUNCTION api.create_section(
     event_id uuid, section_name text, total_capacity integer,
