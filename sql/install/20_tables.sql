@@ -183,7 +183,7 @@ CREATE TABLE eventsvc.event_pricing (
     fees_taxable              boolean NOT NULL DEFAULT true,
     rounding_mode             text NOT NULL DEFAULT 'half_even'
                               CONSTRAINT event_pricing_rounding_mode CHECK (rounding_mode IN ('half_even', 'half_up')),
-    fee_percentage            numeric NOT NULL DEFAULT 0
+    fee_percentage            numeric NOT NULL DEFAULT 0.00
                               CONSTRAINT event_pricing_fee_percentage CHECK (fee_percentage BETWEEN 0 AND 100
                                                                              AND fee_percentage = round(fee_percentage, 2)),
     PRIMARY KEY (tenant_id, id),

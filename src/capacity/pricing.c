@@ -303,17 +303,20 @@ numeric_has_more_places(Datum num, int places)
 /*
  * The tax mode of a tier: whether its prices include tax, whether its fees bear
  * tax, how it rounds, its percentage fee. The columns are NOT NULL; they are
- * checked here first so an explicit null gets a rule, not a raw 23502. A 1.0
- * schema has none of them (the library runs on it until the update).
+ * checked here first so an explicit null gets a rule, not a raw 23502. The fee
+ * is kept with its two places (10 -> 10.00), as the locked price shows it. A 1.0
+ * schema has none of these columns (the library runs on it until the update).
  */
-static void
+static HeapTuple
 pricing_validate_tax_mode(HeapTuple tup, TupleDesc desc)
 {
 	Datum		v;
 	EvsRounding mode;
+	int			fee_col[1] = {SPI_fnumber(desc, "fee_percentage")};
+	bool		fee_null[1] = {false};
 
-	if (SPI_fnumber(desc, "tax_included") <= 0)
-		return;
+	if (SPI_fnumber(desc, "tax_included") <= 0 || fee_col[0] <= 0)
+		return tup;
 	if (!evs_tup_get(tup, desc, "tax_included", &v))
 		pricing_invalid("tax_included must be true or false",
 						"true: the prices and fees are what the buyer pays, tax included.");
@@ -330,6 +333,8 @@ pricing_validate_tax_mode(HeapTuple tup, TupleDesc desc)
 		pricing_invalid("fee_percentage must be between 0 and 100", "Write a 10 % fee as 10.");
 	if (numeric_has_more_places(v, 2))
 		pricing_invalid("fee_percentage has more than 2 decimal places", "Write a 12.5 % fee as 12.5.");
+	v = DirectFunctionCall2(numeric_round, v, Int32GetDatum(2));
+	return heap_modify_tuple_by_cols(tup, desc, 1, fee_col, &v, fee_null);
 }
 
 
@@ -444,7 +449,7 @@ evs_pricing_validate_trigger(PG_FUNCTION_ARGS)
 	}
 	else if (evs_tup_get(tup, desc, "group_size_min", &v2))
 		pricing_invalid("group_size_min is set but group_discount_percentage is not", NULL);
-	pricing_validate_tax_mode(tup, desc);
+	tup = pricing_validate_tax_mode(tup, desc);
 	if (evs_tup_get(tup, desc, "max_per_order", &v) && DatumGetInt32(v) < 1)
 		pricing_invalid("max_per_order must be >= 1", NULL);
 	if (evs_tup_get(tup, desc, "max_per_customer", &v) && DatumGetInt32(v) < 1)

@@ -220,6 +220,16 @@ if have create_event; then
         expect_error 400 22023 "above max_price"
         req POST '/rpc/update_dynamic_price' GLOBEX_USER "{\"pricing_id\":\"$DYN\",\"price\":5000,\"expected_version\":2}"
         expect_error 404 PT404 "another tenant's tier"
+        doc "Capacity › A tier whose price includes tax (docs/money.md)" =id =base_price =currency =tax_rate =tax_included =fees_taxable =rounding_mode =fee_percentage
+        req POST '/rpc/create_pricing' ACME_USER "{\"event_id\":\"$EV\",\"name\":\"Balcony incl. VAT\",\"capacity_id\":\"$BALCONY\",\"currency\":\"EUR\",\"base_price\":2500,\"tax_rate\":0.19,\"tax_included\":true,\"fee_percentage\":10}"
+        expect_jq '.tax_included == true and .fees_taxable == true and .rounding_mode == "half_even"' "a tax-included tier"
+        INCL=$(printf '%s' "$BODY" | jq -r .id)
+        doc "Capacity › Price of 2 tickets including tax: the displayed 2 x 25.00 + 10 % fee, tax inside"
+        req GET "/rpc/calculate_price?pricing_id=$INCL&quantity=2" ACME_USER
+        expect_jq '.total == 5500 and .tax == 878 and .net == 4622 and .subtotal == 5500' "tax included: 55.00 charged, 8.78 tax inside"
+        doc "Capacity › An unknown rounding mode is a 400"
+        req POST '/rpc/create_pricing' ACME_USER "{\"event_id\":\"$EV\",\"name\":\"Odd\",\"base_price\":100,\"rounding_mode\":\"nearest\"}"
+        expect_error 400 22023 "an unknown rounding mode"
     fi
     if have reserve_capacity; then
         doc "Holds › Reserve seats"

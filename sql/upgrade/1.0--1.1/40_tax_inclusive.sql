@@ -7,7 +7,7 @@ ALTER TABLE eventsvc.event_pricing
     ADD COLUMN tax_included boolean NOT NULL DEFAULT false,
     ADD COLUMN fees_taxable boolean NOT NULL DEFAULT true,
     ADD COLUMN rounding_mode text NOT NULL DEFAULT 'half_even' CONSTRAINT event_pricing_rounding_mode CHECK (rounding_mode IN ('half_even', 'half_up')),
-    ADD COLUMN fee_percentage numeric NOT NULL DEFAULT 0 CONSTRAINT event_pricing_fee_percentage CHECK (fee_percentage BETWEEN 0 AND 100 AND fee_percentage = round(fee_percentage, 2));
+    ADD COLUMN fee_percentage numeric NOT NULL DEFAULT 0.00 CONSTRAINT event_pricing_fee_percentage CHECK (fee_percentage BETWEEN 0 AND 100 AND fee_percentage = round(fee_percentage, 2));
 
 -- the tier view shows the new columns (appended: the view keeps its other columns)
 CREATE OR REPLACE VIEW api.event_pricing_tiers WITH (security_invoker = true) AS
