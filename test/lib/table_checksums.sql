@@ -7,9 +7,15 @@
 -- row gains nothing from a column an upgrade adds (new columns are null on old rows).
 -- With -v category_ids_moved=1 (an upgrade from 1.0, which gives the seeded
 -- categories fixed ids) the category ids and the events' references to them too.
+-- With -v added_columns='{"table": ["column", ...]}' (the columns an upgrade added, with
+-- their defaults on old rows) those columns too: a kept row keeps the columns it had.
 \pset format unaligned
 \pset tuples_only on
 \pset footer off
+\if :{?added_columns}
+\else
+\set added_columns '{}'
+\endif
 SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(md5(string_agg(r, E''\n'' ORDER BY r)), ''-'') '
               'FROM (SELECT (jsonb_strip_nulls(to_jsonb(t)) %s)::text AS r FROM %s t) s',
               c.oid::regclass,
@@ -23,7 +29,9 @@ SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(md5(string_ag
                    THEN '- CASE WHEN t.id BETWEEN ''ca7e9000-0000-4000-8000-000000000000'' AND ''ca7e9000-0000-4000-8000-0000000000ff'' THEN ''created_at'' ELSE '''' END'
                    WHEN c.relname = 'events' AND :{?category_ids_moved} THEN '- ''primary_category_id'' - ''search_vector'''
                    WHEN c.relname = 'events' THEN '- ''search_vector'''
-                   ELSE '' END,
+                   ELSE '' END
+              || coalesce(' - ' || quote_literal((SELECT array_agg(a) FROM jsonb_array_elements_text(
+                                                       (:'added_columns')::jsonb -> c.relname::text) a)) || '::text[]', ''),
               c.oid::regclass)
   FROM pg_class c WHERE c.relnamespace = 'eventsvc'::regnamespace AND c.relkind = 'r'
  ORDER BY c.relname \gexec
