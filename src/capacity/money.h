@@ -86,9 +86,9 @@ extern Datum evs_price_line_jsonb(const EvsPriceInput *in, const EvsPriceLine *l
 /*
  * The tier's columns as the price of a line needs them (p = tier, c = currency).
  * Rates leave SQL as exact integers: numeric * 10^k is exact, so is ::int8 (the
- * tier rules refuse more decimals than that). A 1.0 schema (the library runs on
- * it until ALTER EXTENSION eventsvc UPDATE) has no tax mode columns: its tiers are
- * tax-exclusive, fees taxed, half-even, and evs_pricing_prepare() reads them so.
+ * tier rules refuse more decimals than that). A 1.0 schema has no tax mode
+ * columns: its tiers are tax-exclusive, fees taxed, half-even, and
+ * evs_pricing_prepare() reads them so (evs_pricing_has_tax_mode in pricing.c).
  */
 #define EVS_PRICING_COLUMNS_1_0 \
 	"p.id, p.event_id, p.capacity_id, p.is_active, p.sales_start_at, p.sales_end_at," \

@@ -125,10 +125,12 @@ evs_pricing_from_row(HeapTuple tup, TupleDesc desc, int o, TimestampTz at, EvsPr
 }
 
 /*
- * Whether eventsvc.event_pricing has the tax mode columns of 1.1. A 1.0 schema
- * runs this library until the DBA runs ALTER EXTENSION eventsvc UPDATE; its
- * tiers are then read with the 1.0 meaning (EVS_PRICING_COLUMNS_RELEASED). A
- * syscache lookup: cheap, and right again as soon as the update commits.
+ * Whether eventsvc.event_pricing has the tax mode columns of 1.1. This code
+ * built to serve a 1.0 schema (EXTVERSION=1.0, as the upgrade test builds it to
+ * seed a 1.0 database) reads tiers without them, with their 1.0 meaning
+ * (EVS_PRICING_COLUMNS_RELEASED); against another installed version than the
+ * one it serves the library refuses with PT503 before any of this runs. A
+ * syscache lookup: cheap, and right again as soon as an update commits.
  */
 bool
 evs_pricing_has_tax_mode(void)
@@ -305,7 +307,7 @@ numeric_has_more_places(Datum num, int places)
  * tax, how it rounds, its percentage fee. The columns are NOT NULL; they are
  * checked here first so an explicit null gets a rule, not a raw 23502. The fee
  * is kept with its two places (10 -> 10.00), as the locked price shows it. A 1.0
- * schema has none of these columns (the library runs on it until the update).
+ * schema has none of these columns (evs_pricing_has_tax_mode).
  */
 static HeapTuple
 pricing_validate_tax_mode(HeapTuple tup, TupleDesc desc)
