@@ -102,13 +102,10 @@ extern Datum evs_price_line_jsonb(const EvsPriceInput *in, const EvsPriceLine *l
 	EVS_PRICING_COLUMNS_1_0 ", false, true, 'half_even'::text, 0::int8"
 #define EVS_PRICING_NCOLUMNS 26
 
-/* Whether the tiers have their tax mode columns (false on a 1.0 schema). */
+/* Whether the schema this library serves has the tiers' tax mode columns (not 1.0). */
 extern bool evs_pricing_has_tax_mode(void);
-/*
- * The kept plan of "head <the tier's columns> tail" for this schema: plans[1]
- * with EVS_PRICING_COLUMNS, plans[0] with EVS_PRICING_COLUMNS_RELEASED on 1.0.
- */
-extern SPIPlanPtr evs_pricing_prepare(SPIPlanPtr plans[2], const char *head, const char *tail,
+/* The kept plan (*plan, made once) of "head <the tier's columns> tail" for the schema this library serves. */
+extern SPIPlanPtr evs_pricing_prepare(SPIPlanPtr *plan, const char *head, const char *tail,
 									  int nargs, Oid *types);
 
 /* Loads the tier (tenant-filtered; runs as caller of SPI, needs SPI connected). */

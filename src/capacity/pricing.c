@@ -13,7 +13,6 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/json.h"
-#include "utils/lsyscache.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
@@ -125,46 +124,43 @@ evs_pricing_from_row(HeapTuple tup, TupleDesc desc, int o, TimestampTz at, EvsPr
 }
 
 /*
- * Whether eventsvc.event_pricing has the tax mode columns of 1.1. This code
- * built to serve a 1.0 schema (EXTVERSION=1.0, as the upgrade test builds it to
- * seed a 1.0 database) reads tiers without them, with their 1.0 meaning
- * (EVS_PRICING_COLUMNS_RELEASED); against another installed version than the
- * one it serves the library refuses with PT503 before any of this runs. A
- * syscache lookup: cheap, and right again as soon as an update commits.
+ * Whether the schema this library serves has the tiers' tax mode columns: they
+ * came with 1.1. (A database at another version is refused before any of this
+ * runs, see core/version.c; a library built to serve 1.0 reads tiers with their
+ * 1.0 meaning, EVS_PRICING_COLUMNS_RELEASED.)
  */
 bool
 evs_pricing_has_tax_mode(void)
 {
-	return get_attnum(evs_relation_oid("event_pricing"), "tax_included") != InvalidAttrNumber;
+	return strcmp(evs_library_version, "1.0") != 0;
 }
 
-/* A kept plan per schema (1.0, 1.1) of a statement that reads the tier's columns. */
+/* The kept plan of "head <the tier's columns> tail" for the schema this library serves. */
 SPIPlanPtr
-evs_pricing_prepare(SPIPlanPtr plans[2], const char *head, const char *tail, int nargs, Oid *types)
+evs_pricing_prepare(SPIPlanPtr *plan, const char *head, const char *tail, int nargs, Oid *types)
 {
-	int			v = evs_pricing_has_tax_mode() ? 1 : 0;
-
-	if (plans[v] == NULL)
+	if (*plan == NULL)
 	{
-		char	   *sql = psprintf("%s%s%s", head, v ? EVS_PRICING_COLUMNS : EVS_PRICING_COLUMNS_RELEASED, tail);
+		char	   *sql = psprintf("%s%s%s", head,
+								   evs_pricing_has_tax_mode() ? EVS_PRICING_COLUMNS : EVS_PRICING_COLUMNS_RELEASED,
+								   tail);
 
-		plans[v] = evs_spi_prepare_kept(sql, nargs, types);
+		*plan = evs_spi_prepare_kept(sql, nargs, types);
 		pfree(sql);
 	}
-	return plans[v];
+	return *plan;
 }
 
 /* Loads a tier of the tenant with its price in force at `at`; false when there is none (SPI connected). */
 bool
 evs_pricing_load(Datum tenant_id, Datum pricing_id, TimestampTz at, EvsPricing *out)
 {
-	static SPIPlanPtr plans[2] = {NULL, NULL};
+	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {UUIDOID, UUIDOID};
 	Datum		values[2] = {tenant_id, pricing_id};
-	SPIPlanPtr	plan;
 	int			rc;
 
-	plan = evs_pricing_prepare(plans, "SELECT ",
+	(void) evs_pricing_prepare(&plan, "SELECT ",
 							   " FROM eventsvc.event_pricing p JOIN eventsvc.currencies c ON c.code = p.currency"
 							   " WHERE p.tenant_id = $1 AND p.id = $2", 2, types);
 	rc = SPI_execute_plan(plan, values, NULL, true, 1);
@@ -219,9 +215,8 @@ evs_sql_calculate_price(PG_FUNCTION_ARGS)
 Datum
 evs_sql_active_pricing(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plans[2] = {NULL, NULL};
+	static SPIPlanPtr plan = NULL;
 	Oid			types[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
-	SPIPlanPtr	plan;
 	Datum		values[3];
 	TimestampTz at;
 	int			rc;
@@ -236,7 +231,7 @@ evs_sql_active_pricing(PG_FUNCTION_ARGS)
 	values[1] = PG_GETARG_DATUM(0);
 	values[2] = TimestampTzGetDatum(at);
 	evs_spi_connect();
-	plan = evs_pricing_prepare(plans, "SELECT ",
+	(void) evs_pricing_prepare(&plan, "SELECT ",
 							   ", p.name"
 							   " FROM eventsvc.event_capacity s"
 							   " JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.event_id = s.event_id"
@@ -317,7 +312,7 @@ pricing_validate_tax_mode(HeapTuple tup, TupleDesc desc)
 	int			fee_col[1] = {SPI_fnumber(desc, "fee_percentage")};
 	bool		fee_null[1] = {false};
 
-	if (SPI_fnumber(desc, "tax_included") <= 0 || fee_col[0] <= 0)
+	if (!evs_pricing_has_tax_mode())
 		return tup;
 	if (!evs_tup_get(tup, desc, "tax_included", &v))
 		pricing_invalid("tax_included must be true or false",

@@ -73,7 +73,7 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 			 Section *s, EvsPricing *p, bool *priced)
 {
 	static SPIPlanPtr plain_plan = NULL;
-	static SPIPlanPtr priced_plans[2] = {NULL, NULL};	/* per schema: evs_pricing_prepare */
+	static SPIPlanPtr priced_plan = NULL;	/* evs_pricing_prepare */
 	SPIPlanPtr	plan;
 	Datum		v[3] = {tenant, section_id, pricing_id};
 	HeapTuple	row;
@@ -101,7 +101,7 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 		Oid			t[3] = {UUIDOID, UUIDOID, UUIDOID};
 
 		if (with_pricing)
-			plan = evs_pricing_prepare(priced_plans, "SELECT " SECTION_COLUMNS ", ",
+			plan = evs_pricing_prepare(&priced_plan, "SELECT " SECTION_COLUMNS ", ",
 									   SECTION_FROM
 									   " LEFT JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.id = $3"
 									   " LEFT JOIN eventsvc.currencies c ON c.code = p.currency"
