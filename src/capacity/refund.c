@@ -77,8 +77,8 @@ evs_refund_lines(const EvsHold *purchase, int32 quantity, EvsRefundLines *out)
 
 		if (!present)
 			continue;
-		share = evs_money_scale_half_even(f, before + quantity, of, figures[i]) -
-			evs_money_scale_half_even(f, before, of, figures[i]);
+		share = evs_money_scale(f, before + quantity, of, EVS_ROUND_HALF_EVEN, figures[i]) -
+			evs_money_scale(f, before, of, EVS_ROUND_HALF_EVEN, figures[i]);
 		evs_jsonb_push_int(&st, figures[i], share);
 		if (strcmp(figures[i], "total") == 0)
 			out->amount = share;
