@@ -11,9 +11,11 @@ SET LOCAL client_min_messages = warning;
 SELECT eventsvc.create_tenant('Tap Tax', 'tap-tax', '7a7a7a7a-7a7a-47a7-87a7-7a7a7a7a7a7a') IS NOT NULL AS tenant;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('7a7a7a7a-7a7a-47a7-87a7-7a7a7a7a7a7a', '7a7a7a7a-0000-4000-8000-00000000000a', 'Tax Hall', 100000);
+SET eventsvc.import_mode = on;   -- a fixture on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('7a7a7a7a-7a7a-47a7-87a7-7a7a7a7a7a7a', '7a7a7a7a-0000-4000-8000-0000000000e1',
      '7a7a7a7a-0000-4000-8000-00000000000a', 'Tax Night', 'tax-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 VALUES ('7a7a7a7a-7a7a-47a7-87a7-7a7a7a7a7a7a', '7a7a7a7a-0000-4000-8000-0000000000c1',
         '7a7a7a7a-0000-4000-8000-0000000000e1', 'Floor', 100000, 100000);

@@ -104,6 +104,7 @@ DECLARE
     cols text[];
     result jsonb;
 BEGIN
+    PERFORM eventsvc.check_document_size('changes', changes);   -- the size quota first
     SELECT * INTO t FROM (VALUES
         ('pricing', 'eventsvc.event_pricing'::regclass, 'pricing_id', 'pricing tier', 'tier',
          ARRAY['name', 'description', 'tier', 'capacity_id', 'currency', 'base_price',
