@@ -31,7 +31,7 @@ COMMENT ON TABLE eventsvc.revoked_tokens IS
 CREATE FUNCTION eventsvc.check_request() RETURNS void
     AS 'MODULE_PATHNAME', 'evs_sql_check_request' LANGUAGE C STABLE;
 COMMENT ON FUNCTION eventsvc.check_request() IS
-    'PostgREST db-pre-request: refuses revoked tokens, tokens without exp or living longer than eventsvc.token_max_lifetime (PT401), and tokens whose tenant is missing, unknown or inactive (42501).';
+    'PostgREST db-pre-request: refuses revoked tokens, tokens without exp or living longer than eventsvc.token_max_lifetime (PT401), tokens whose tenant is missing, unknown or inactive (42501), and requests over their rate limit (HTTP 429, code PT429, raised as PGRST).';
 
 -- The scope of a service token: the tenant it names (its calls reach that tenant's
 -- events only), or NULL for a platform-wide call, which needs the explicit claim

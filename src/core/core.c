@@ -13,4 +13,5 @@ evs_core_init(void)
 	evs_quotas_init();
 	evs_outbox_init();
 	evs_refcache_init();
+	evs_rate_limit_init();
 }

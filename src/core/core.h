@@ -73,6 +73,7 @@ extern bool evs_lookup_tenant(pg_uuid_t *id, bool *active);
 extern char *evs_current_actor(void);            /* claims sub, app.current_user_id, or role */
 extern bool evs_is_tenant_admin(void);
 extern bool evs_is_service(void);
+extern bool evs_platform_scope(void);          /* claim scope (or app.scope) holds "platform" */
 extern void evs_require_admin(const char *action);
 extern Oid  evs_relation_oid(const char *relname); /* eventsvc.<relname>, error if missing */
 extern Oid  evs_schema_owner(void);               /* owner of schema eventsvc */
@@ -251,5 +252,14 @@ typedef struct EvsRefKey
 extern HeapTuple evs_refcache_lookup(const EvsRefKey *key, uint64 generation, TupleDesc *desc);
 extern void evs_refcache_store(const EvsRefKey *key, uint64 generation, HeapTuple tuple, TupleDesc desc);
 extern void evs_refcache_invalidate(void);
+
+/*
+ * rate_limit.c: token buckets per tenant and per anonymous client address in
+ * shared memory, checked by eventsvc.check_request. evs_rate_limit_check takes
+ * a token or refuses the request (HTTP 429 with Retry-After); tenant is the
+ * caller's validated tenant, unused when anonymous.
+ */
+extern void evs_rate_limit_init(void);
+extern void evs_rate_limit_check(Datum tenant, bool anonymous);
 
 #endif

@@ -41,6 +41,14 @@
 #define EVS_ERR_CONFIRMATION_REQUIRED MAKE_SQLSTATE('P','T','4','2','8')
 /* 429: the tenant (or the customer) has used up a quota: events, live holds, seats. */
 #define EVS_ERR_QUOTA_EXCEEDED  MAKE_SQLSTATE('P','T','4','2','9')
+/*
+ * 429 (HTTP surface): too many requests or reservations for the tenant or the
+ * client address (eventsvc.check_request, src/core/rate_limit.c). Not an error
+ * kind of raise_error: the SQLSTATE PGRST asks PostgREST for a response of its
+ * own, with the status and the Retry-After header the error's detail names
+ * (JSON) and as body the error's message (JSON), whose code is PT429.
+ */
+#define EVS_PGRST_RESPONSE      MAKE_SQLSTATE('P','G','R','S','T')
 /* 400 (23514): a row would break a table invariant (check constraint). */
 #define EVS_ERR_INVARIANT       ERRCODE_CHECK_VIOLATION                /* 23514 */
 /* 503: not ready to serve (health_ready: worker down, outbox lagging, broker unreachable). */

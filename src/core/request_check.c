@@ -4,7 +4,8 @@
  * role and the claims: a token without exp or living longer than
  * eventsvc.token_max_lifetime is refused, so is a revoked token (by jti), and a
  * token that names a tenant, or any tenant user's token, must name an existing,
- * active one.
+ * active one; and the rate limits (rate_limit.c) of a tenant's tokens and of
+ * anonymous callers are applied.
  *
  * It runs on every HTTP request, so it reads what it needs without SPI: the
  * claims parsed once per claims text (tenancy.c), the revocation by a probe of
@@ -70,20 +71,35 @@ check_lifetime(const EvsClaims *claims)
 				 errhint("Ask the auth service for a token with a shorter lifetime.")));
 }
 
-/* eventsvc.check_request() RETURNS void: raises PT401 or 42501, else nothing. */
+/* Is this request PostgREST's anonymous role (eventsvc_anon)? */
+static bool
+is_anonymous(void)
+{
+	Oid			anon = get_role_oid("eventsvc_anon", true);
+
+	return OidIsValid(anon) && GetUserId() == anon;
+}
+
+/* eventsvc.check_request() RETURNS void: raises PT401, 42501 or PGRST (429), else nothing. */
 Datum
 evs_sql_check_request(PG_FUNCTION_ARGS)
 {
 	const EvsClaims *claims = evs_request_claims();
+	Datum		tenant = (Datum) 0;
 
 	if (claims == NULL)
-		PG_RETURN_VOID();		/* a trusted SQL client, not PostgREST */
+	{
+		/* a request without a token, or a trusted SQL client (not limited) */
+		if (is_anonymous())
+			evs_rate_limit_check((Datum) 0, true);
+		PG_RETURN_VOID();
+	}
 	if (!claims->is_object)
 		ereport(ERROR,
 				(errcode(EVS_ERR_TOKEN_REVOKED),
 				 errmsg("the token claims are not a JSON object"),
 				 errhint("Sign in again to get a new token.")));
-	if (GetUserId() != get_role_oid("eventsvc_anon", false))
+	if (!is_anonymous())
 		check_lifetime(claims);
 	if (claims->jti != NULL && token_is_revoked(claims->jti))
 		ereport(ERROR,
@@ -98,6 +114,12 @@ evs_sql_check_request(PG_FUNCTION_ARGS)
 	 * one. evs_current_tenant raises 42501 (403) with the reason.
 	 */
 	if (claims->has_tenant_id || is_member_of_role(GetUserId(), get_role_oid("eventsvc_user", false)))
-		(void) evs_current_tenant();
+		tenant = evs_current_tenant();
+
+	/* other platform services (the service role) are not limited */
+	if (is_anonymous())
+		evs_rate_limit_check((Datum) 0, true);
+	else if (tenant != (Datum) 0 && !evs_is_service())
+		evs_rate_limit_check(tenant, false);
 	PG_RETURN_VOID();
 }

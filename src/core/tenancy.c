@@ -545,3 +545,39 @@ evs_leave_as_definer(EvsRoleSwitch *ctx)
 	PopOverrideSearchPath();
 	evs_switch_back(ctx);
 }
+
+/* Is `word` one of the space-separated words of s[0..len)? */
+static bool
+has_word(const char *s, int len, const char *word)
+{
+	int			wlen = strlen(word);
+
+	for (int i = 0; i < len;)
+	{
+		int			j = i;
+
+		while (j < len && s[j] != ' ')
+			j++;
+		if (j - i == wlen && strncmp(s + i, word, wlen) == 0)
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+/*
+ * The explicit platform scope of a service call: the claim "scope" (a string of
+ * space-separated scopes, as OAuth 2.0 writes them) holds "platform"; a trusted
+ * SQL client without claims says it with the setting app.scope = 'platform'.
+ */
+bool
+evs_platform_scope(void)
+{
+	const EvsClaims *claims = evs_request_claims();
+	const char *setting;
+
+	if (claims != NULL)
+		return claims->scope != NULL && has_word(claims->scope, strlen(claims->scope), "platform");
+	setting = GetConfigOption("app.scope", true, false);
+	return setting != NULL && has_word(setting, strlen(setting), "platform");
+}

@@ -103,42 +103,6 @@ evs_sql_require_service(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Is `word` one of the space-separated words of s[0..len)? */
-static bool
-has_word(const char *s, int len, const char *word)
-{
-	int			wlen = strlen(word);
-
-	for (int i = 0; i < len;)
-	{
-		int			j = i;
-
-		while (j < len && s[j] != ' ')
-			j++;
-		if (j - i == wlen && strncmp(s + i, word, wlen) == 0)
-			return true;
-		i = j + 1;
-	}
-	return false;
-}
-
-/*
- * The explicit platform scope of a service call: the claim "scope" (a string of
- * space-separated scopes, as OAuth 2.0 writes them) holds "platform"; a trusted
- * SQL client without claims says it with the setting app.scope = 'platform'.
- */
-static bool
-platform_scope(void)
-{
-	const EvsClaims *claims = evs_request_claims();
-	const char *setting;
-
-	if (claims != NULL)
-		return claims->scope != NULL && has_word(claims->scope, strlen(claims->scope), "platform");
-	setting = GetConfigOption("app.scope", true, false);
-	return setting != NULL && has_word(setting, strlen(setting), "platform");
-}
-
 /*
  * The tenant a service call names. A tenant this database does not hold is
  * not an error: the call's statements keep to it and find nothing ("not
@@ -183,7 +147,7 @@ evs_sql_service_scope(PG_FUNCTION_ARGS)
 	require_service(action);
 	if (tenant_is_configured())
 		PG_RETURN_DATUM(named_tenant());
-	if (platform_scope() || superuser_arg(GetOuterUserId()))
+	if (evs_platform_scope() || superuser_arg(GetOuterUserId()))
 		PG_RETURN_NULL();
 	ereport(ERROR,
 			(errcode(EVS_ERR_FORBIDDEN),

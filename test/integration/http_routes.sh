@@ -786,6 +786,13 @@ if have tenant_usage; then
     expect_error 401 42501 "anonymous has no quotas to read"
 else skip tenant_usage; fi
 
+if have rate_limit_usage; then
+    doc "Operations › A tenant's rate limits and what is left of them (docs/postgrest.md \"Rate limits\")"
+    req GET '/rate_limit_usage?select=limit_name,per_minute,burst,source&order=limit_name' ACME_USER
+    expect_jq '[.[].limit_name] == ["requests","reservations"] and all(.[]; .source == "default")' \
+        "a tenant sees its two buckets, with the default limits"
+else skip rate_limit_usage; fi
+
 # ---------------------------------------------------------------- tokens
 echo "# tokens"
 doc "Tokens › Revoke a token (service role)"
