@@ -60,6 +60,18 @@ PG_FUNCTION_INFO_V1(evs_sql_rate_limit_usage);
 #define RL_LIMIT_MAX		10000000
 #define RL_SLOTS_DEFAULT	4096
 #define RL_SLOTS_MAX		1000000
+/*
+ * Tenant defaults sized for an on-sale surge: 2,000 reservations at once, then 500 a
+ * second (two cores serve about 3,400 trivial requests a second through PostgREST);
+ * the operator lowers them per tenant.
+ */
+#define RL_REQUESTS_PER_MINUTE		60000
+#define RL_REQUEST_BURST			3000
+#define RL_RESERVATIONS_PER_MINUTE	30000
+#define RL_RESERVATION_BURST		2000
+/* one client address without a token: 30 at once, then 10 a second */
+#define RL_ANONYMOUS_PER_MINUTE		600
+#define RL_ANONYMOUS_BURST			30
 
 typedef enum RlKind
 {
@@ -115,12 +127,12 @@ typedef struct RlLimit
 
 static RlShared *rl = NULL;
 static int	rl_slots = RL_SLOTS_DEFAULT;
-static int	rl_requests_per_minute = 6000;
-static int	rl_request_burst = 300;
-static int	rl_reservations_per_minute = 1200;
-static int	rl_reservation_burst = 100;
-static int	rl_anonymous_per_minute = 600;
-static int	rl_anonymous_burst = 30;
+static int	rl_requests_per_minute = RL_REQUESTS_PER_MINUTE;
+static int	rl_request_burst = RL_REQUEST_BURST;
+static int	rl_reservations_per_minute = RL_RESERVATIONS_PER_MINUTE;
+static int	rl_reservation_burst = RL_RESERVATION_BURST;
+static int	rl_anonymous_per_minute = RL_ANONYMOUS_PER_MINUTE;
+static int	rl_anonymous_burst = RL_ANONYMOUS_BURST;
 static char *rl_client_header = NULL;
 
 static Size
@@ -167,23 +179,23 @@ evs_rate_limit_init(void)
 								&rl_slots, RL_SLOTS_DEFAULT, 0, RL_SLOTS_MAX, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	define_limit("eventsvc.rate_limit_requests_per_minute",
 				 "Requests a tenant's tokens may make a minute over HTTP, on average.",
-				 &rl_requests_per_minute, 6000);
+				 &rl_requests_per_minute, RL_REQUESTS_PER_MINUTE);
 	define_limit("eventsvc.rate_limit_request_burst",
 				 "Requests a tenant's tokens may make at once (the size of its bucket).",
-				 &rl_request_burst, 300);
+				 &rl_request_burst, RL_REQUEST_BURST);
 	define_limit("eventsvc.rate_limit_reservations_per_minute",
 				 "Reservations (reserve_capacity, exchange_purchase) a tenant may make a minute over HTTP, on average.",
-				 &rl_reservations_per_minute, 1200);
+				 &rl_reservations_per_minute, RL_RESERVATIONS_PER_MINUTE);
 	define_limit("eventsvc.rate_limit_reservation_burst",
 				 "Reservations a tenant may make at once (the size of its bucket).",
-				 &rl_reservation_burst, 100);
+				 &rl_reservation_burst, RL_RESERVATION_BURST);
 	DefineCustomIntVariable("eventsvc.rate_limit_anonymous_per_minute",
 							"Requests without a token one client address may make a minute, on average.",
-							"0: no limit.", &rl_anonymous_per_minute, 600, 0, RL_LIMIT_MAX, PGC_SUSET, 0,
+							"0: no limit.", &rl_anonymous_per_minute, RL_ANONYMOUS_PER_MINUTE, 0, RL_LIMIT_MAX, PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("eventsvc.rate_limit_anonymous_burst",
 							"Requests without a token one client address may make at once.",
-							NULL, &rl_anonymous_burst, 30, 0, RL_LIMIT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
+							NULL, &rl_anonymous_burst, RL_ANONYMOUS_BURST, 0, RL_LIMIT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("eventsvc.rate_limit_client_header",
 							   "The request header (lower case) whose last entry is the client's address.",
 							   "The proxy in front of PostgREST must set or append it (X-Forwarded-For).",
