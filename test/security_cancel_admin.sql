@@ -75,8 +75,10 @@ RESET ROLE;
 
 -- ---------------------------------------------------------------- the admin
 SET LOCAL ROLE eventsvc_admin;
-SELECT is(api.cancel_event((SELECT (sold ->> 'event')::uuid FROM e), 'Headliner ill') ->> 'status', 'CANCELLED',
-          'a tenant admin cancels the event with sold seats');
+SELECT is(api.confirm_cancellation((SELECT (sold ->> 'event')::uuid FROM e),
+              (api.preview_cancellation((SELECT (sold ->> 'event')::uuid FROM e)) ->> 'confirmation_code')::uuid,
+              'Headliner ill') ->> 'status', 'CANCELLED',
+          'a tenant admin cancels the event with sold seats (with its preview''s code)');
 RESET ROLE;
 SELECT is((SELECT count(*)::int FROM eventsvc.cancellation_steps s JOIN eventsvc.event_cancellation_reports r
                 ON r.tenant_id = s.tenant_id AND r.id = s.report_id

@@ -304,6 +304,7 @@ RETURNS SETOF record LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_tem
     ('f', 'internal_scan_stats', 'event', 'service lookup by event id across tenants', NULL),
     ('f', 'update_blockchain_status', 'event', 'blockchain callback by event id across tenants', NULL),
     ('f', 'expire_holds', 'all', 'sweeps every tenant', NULL),
+    ('f', 'close_postponement_windows', 'all', 'sweeps every tenant', NULL),
     ('f', 'preview_occurrences', 'any', 'pure function of its arguments', NULL),
     ('f', 'category_tree', 'any', 'reference data, identical on every shard', NULL),
     ('f', 'health_live', 'any', 'the proxy and a shard answer', NULL),

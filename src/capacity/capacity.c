@@ -17,4 +17,5 @@ evs_capacity_init(void)
 	evs_payment_init();
 	evs_hold_archive_init();
 	evs_waitlist_init();
+	evs_postponement_init();
 }

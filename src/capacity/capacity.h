@@ -14,5 +14,14 @@ extern void evs_capacity_init(void);
 extern int64 evs_expire_holds(int limit);
 /* hold_sweep.c: release every ACTIVE hold of an event (cancellation); returns holds released */
 extern int64 evs_release_event_holds(Datum tenant_id, Datum event_id);
+/*
+ * event_refunds.c: what refunding every purchase of an event (its cancellation)
+ * would do, without changing anything (lock: lock the purchases for this
+ * transaction), and the refunds themselves, through the one refund path.
+ */
+extern Jsonb *evs_event_refund_plan(Datum tenant_id, Datum event_id, bool lock);
+extern Jsonb *evs_refund_event_purchases(Datum tenant_id, Datum event_id, const char *reason);
+/* postponement.c: the event became POSTPONED or RESCHEDULED: its purchases get a decision window. SPI connected. */
+extern void evs_postponement_open(Datum tenant_id, Datum event_id, const char *kind);
 
 #endif

@@ -40,6 +40,7 @@ extern void evs_customer_limit_init(void);
 extern void evs_payment_init(void);
 extern void evs_hold_archive_init(void);
 extern void evs_waitlist_init(void);
+extern void evs_postponement_init(void);
 
 /* reserve.c: the longest life of a hold, which an extension reads too */
 extern int	evs_hold_max_seconds;
@@ -227,6 +228,7 @@ typedef struct EvsHold
 extern bool evs_hold_lock(Datum tenant, Datum hold_id, EvsHold *h);
 /* hold_life.c: confirm and release refuse a hold the waitlist is still gathering (from the changed row) */
 extern void evs_hold_changed_waitlist(Datum tenant, Jsonb *row, bool confirmed);
+extern bool evs_hold_read(Datum tenant, Datum hold_id, EvsHold *h);
 /* hold_change.c: refuses a change of a hold that is not live, saying why (PT404, PT409, PT410) */
 extern void evs_hold_refused(Datum tenant, Datum hold_id, const char *action) pg_attribute_noreturn();
 /* payment.c: the total of the hold's locked price line (0 without a price) */
@@ -257,7 +259,21 @@ typedef struct EvsRefundLines
 	int64		amount;			/* paid back: the share of the line's total, minor units */
 	Jsonb	   *lines;			/* each amount figure of the locked line: its share */
 } EvsRefundLines;
-extern void evs_refund_lines(const EvsHold *purchase, int32 quantity, EvsRefundLines *out);
+/* Who caused a refund: the buyer asked (the policy's time rule applies), or the organiser did (cancelled, postponed). */
+typedef enum EvsRefundCause
+{
+	EVS_REFUND_REQUESTED,
+	EVS_REFUND_ORGANISER,		/* asked of the payment service by a payment.refund_requested message */
+	EVS_REFUND_POSTPONED		/* the organiser's too, paid by the worker's call (postponement.c) */
+} EvsRefundCause;
+extern void evs_refund_lines(const EvsHold *purchase, int32 quantity, EvsRefundCause cause, EvsRefundLines *out);
+/* refund.c: refunds quantity seats (0: all still sold) of a purchase in this transaction; the refund row as jsonb */
+extern Jsonb *evs_refund(Datum tenant, Datum hold_id, int32 quantity, const char *reason, EvsRefundCause cause);
+
+/* refund_policy.c: the policy in force stored with a purchase when it is sold; its effect on a refund */
+extern void evs_refund_policy_capture(Datum tenant, Datum hold_id, bool has_pricing, Datum pricing_id);
+extern void evs_refund_policy_apply(const EvsHold *purchase, EvsRefundCause cause, int64 fees_share,
+									EvsRefundLines *out, JsonbParseState **st);
 
 /* waitlist.c, waitlist_api.c: a section's waitlist (docs/holds.md "Waitlist") */
 extern int	evs_offer_window_seconds;

@@ -155,7 +155,7 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		plan = evs_spi_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'CONFIRMED', confirmed_at = $3"
 							" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE' AND expires_at > $3"
 							" RETURNING to_jsonb(h), capacity_id, event_id, quantity, coalesce(currency, ''), unit_price,"
-							" holder_id", 3, t);
+							" holder_id, pricing_id", 3, t);
 	}
 	rc = evs_hold_write(plan, v, NULL, 1);
 	if (rc != SPI_OK_UPDATE_RETURNING)
@@ -175,12 +175,17 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		EvsCounterChange change = {.held = -quantity, .sold = quantity, .confirmed = 1};
 		EvsEscrowEntry e;
 		int64		free;
+		Datum		pricing_id;
+		bool		no_tier;
 
 		/* revenue as the revenue view has always counted it: quantity x locked unit price */
 		if (!isnull && pg_mul_s64_overflow((int64) quantity, DatumGetInt64(unit_price), &change.revenue))
 			ereport(ERROR,
 					(errcode(EVS_ERR_OVERFLOW),
 					 errmsg("the hold's line total does not fit in 64-bit minor units")));
+		/* the refund policy in force is sold with the purchase */
+		pricing_id = SPI_getbinval(row, desc, 8, &no_tier);
+		evs_refund_policy_capture(v[0], v[1], !no_tier, no_tier ? (Datum) 0 : datumCopy(pricing_id, false, UUID_LEN));
 		change.buying = evs_customer_first_purchase(v[0], event_id, holder) ? 1 : 0;
 		evs_counters_add(v[0], section, currency, &change);
 

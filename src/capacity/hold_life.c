@@ -63,6 +63,33 @@ hold_from_row(HeapTuple row, TupleDesc desc, EvsHold *h)
 #undef COL
 }
 
+/* The hold's row by one of two kept plans (locking or not); false when the tenant has none. SPI connected. */
+static bool
+hold_fetch(Datum tenant, Datum hold_id, EvsHold *h, bool lock)
+{
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	Datum		v[3] = {tenant, hold_id, TimestampTzGetDatum(evs_now())};
+	int			rc;
+
+	if (plans[lock] == NULL)
+	{
+		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
+
+		plans[lock] = evs_spi_prepare_kept(lock
+										   ? "SELECT " HOLD_COLUMNS " FROM eventsvc.capacity_holds h"
+										   " WHERE h.tenant_id = $1 AND h.id = $2 FOR UPDATE"
+										   : "SELECT " HOLD_COLUMNS " FROM eventsvc.capacity_holds h"
+										   " WHERE h.tenant_id = $1 AND h.id = $2", 3, t);
+	}
+	rc = SPI_execute_plan(plans[lock], v, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return false;
+	hold_from_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, h);
+	return true;
+}
+
 /*
  * Confirm and release meet waitlist holds (to_jsonb of the row they changed):
  * a hold still gathering seats for its entry can be neither confirmed nor
@@ -94,24 +121,14 @@ evs_hold_changed_waitlist(Datum tenant, Jsonb *row, bool confirmed)
 bool
 evs_hold_lock(Datum tenant, Datum hold_id, EvsHold *h)
 {
-	static SPIPlanPtr plan = NULL;
-	Datum		v[3] = {tenant, hold_id, TimestampTzGetDatum(evs_now())};
-	int			rc;
+	return hold_fetch(tenant, hold_id, h, true);
+}
 
-	if (plan == NULL)
-	{
-		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
-
-		plan = evs_spi_prepare_kept("SELECT " HOLD_COLUMNS " FROM eventsvc.capacity_holds h"
-									" WHERE h.tenant_id = $1 AND h.id = $2 FOR UPDATE", 3, t);
-	}
-	rc = SPI_execute_plan(plan, v, NULL, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		return false;
-	hold_from_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, h);
-	return true;
+/* Reads the hold without locking it (a preview); false when the tenant has no such hold. SPI connected. */
+bool
+evs_hold_read(Datum tenant, Datum hold_id, EvsHold *h)
+{
+	return hold_fetch(tenant, hold_id, h, false);
 }
 
 /* What a hold of `quantity` seats in `state` adds to its section's counter rows, times sign. */

@@ -188,6 +188,8 @@ sell(EvsHold *h, TimestampTz now, const char *revived_reason)
 	if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "payment confirmation failed: %s", SPI_result_code_string(rc));
 	evs_hold_counters_move(h, h->state, h->quantity, "CONFIRMED", h->quantity);
+	/* the refund policy in force is sold with the purchase */
+	evs_refund_policy_capture(h->tenant, h->id, h->has_pricing, h->pricing_id);
 	evs_jsonb_begin_object(&st, NULL);
 	evs_jsonb_push_text(&st, "payment_ref", h->payment_ref);
 	if (revived_reason)

@@ -54,14 +54,17 @@ figure(Jsonb *line, const char *key, bool *present)
  * the refunds of a whole purchase pay back exactly what was charged, never a
  * minor unit more or less, and no refund is ever negative (share grows with n).
  *
- * This is the one place a refund's money is computed: a refund policy (the
- * snapshot stored with a purchase) is applied here.
+ * This is the one place a refund's money is computed: the refund policy
+ * stored with the purchase when it was sold is applied here, after the
+ * shares (evs_refund_policy_apply: fees kept, a percentage when late), and
+ * out->amount is what is paid back.
  */
 void
-evs_refund_lines(const EvsHold *purchase, int32 quantity, EvsRefundLines *out)
+evs_refund_lines(const EvsHold *purchase, int32 quantity, EvsRefundCause cause, EvsRefundLines *out)
 {
 	int32		of = purchase->quantity + purchase->refunded_quantity;
 	int32		before = purchase->refunded_quantity;
+	int64		fees = 0;
 	JsonbParseState *st = NULL;
 
 	out->quantity = quantity;
@@ -82,7 +85,11 @@ evs_refund_lines(const EvsHold *purchase, int32 quantity, EvsRefundLines *out)
 		evs_jsonb_push_int(&st, figures[i], share);
 		if (strcmp(figures[i], "total") == 0)
 			out->amount = share;
+		else if (strstr(figures[i], "_fee") != NULL)
+			fees = evs_money_add(fees, share, "refunded fees");
 	}
+	/* what the purchase's policy keeps back (refund_policy.c) */
+	evs_refund_policy_apply(purchase, cause, fees, out, &st);
 	out->lines = evs_jsonb_end(&st);
 }
 
@@ -107,8 +114,8 @@ checked_reason(FunctionCallInfo fcinfo, int arg)
  * its counter rows, the seats back through the return path, the outbox
  * message and the audit. Returns the refund as jsonb. SPI connected.
  */
-static Jsonb *
-refund(Datum tenant, Datum hold_id, int32 quantity, const char *reason)
+Jsonb *
+evs_refund(Datum tenant, Datum hold_id, int32 quantity, const char *reason, EvsRefundCause cause)
 {
 	static SPIPlanPtr hold_plan = NULL;
 	static SPIPlanPtr insert_plan = NULL;
@@ -126,7 +133,9 @@ refund(Datum tenant, Datum hold_id, int32 quantity, const char *reason)
 
 	if (!evs_hold_lock(tenant, hold_id, &h))
 		evs_hold_not_found(hold_id);
-	evs_hold_require_actor(&h, true, "refund a purchase");
+	/* an organiser's refund is part of the call that caused it (a cancellation), which checked its caller */
+	if (cause == EVS_REFUND_REQUESTED)
+		evs_hold_require_actor(&h, true, "refund a purchase");
 	if (strcmp(h.state, "CONFIRMED") != 0)
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
@@ -141,7 +150,7 @@ refund(Datum tenant, Datum hold_id, int32 quantity, const char *reason)
 				 errmsg("quantity must be from 1 to %d, the seats still sold, not %d", h.quantity, quantity)));
 	whole = quantity == h.quantity;
 
-	evs_refund_lines(&h, quantity, &r);
+	evs_refund_lines(&h, quantity, cause, &r);
 	/* the counter before the row changes (a rebuild counts what this transaction sees) */
 	evs_seats_give_begin(h.tenant, h.capacity_id);
 	if (hold_plan == NULL)
@@ -192,14 +201,17 @@ refund(Datum tenant, Datum hold_id, int32 quantity, const char *reason)
 		elog(ERROR, "refund insert failed: %s", SPI_result_code_string(rc));
 	row = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
-	/* the payment service pays back */
-	evs_jsonb_begin_object(&st, NULL);
-	evs_jsonb_push_fields(&st, row);
-	evs_jsonb_push_value(&st, "refund_id", evs_jsonb_get(row, "id"));
-	evs_jsonb_push_text(&st, "holder_id", h.holder);
-	evs_jsonb_push_text(&st, "kind", "refund");
-	evs_jsonb_push_bool(&st, "whole_purchase", whole);
-	(void) evs_outbox_emit_key(tenant, h.event_id, EVS_RK_REFUND_REQUESTED, evs_jsonb_end(&st));
+	/* the payment service pays back (a postponement's refunds: the worker's call does) */
+	if (cause != EVS_REFUND_POSTPONED)
+	{
+		evs_jsonb_begin_object(&st, NULL);
+		evs_jsonb_push_fields(&st, row);
+		evs_jsonb_push_value(&st, "refund_id", evs_jsonb_get(row, "id"));
+		evs_jsonb_push_text(&st, "holder_id", h.holder);
+		evs_jsonb_push_text(&st, "kind", "refund");
+		evs_jsonb_push_bool(&st, "whole_purchase", whole);
+		(void) evs_outbox_emit_key(tenant, h.event_id, EVS_RK_REFUND_REQUESTED, evs_jsonb_end(&st));
+	}
 	evs_hold_audit(&h, "refunded", quantity, r.amount, row);
 
 	/* the seats come back: the waitlist first, then the open pool (seat_return.c) */
@@ -245,7 +257,7 @@ evs_sql_refund_purchase(PG_FUNCTION_ARGS)
 			PG_RETURN_JSONB_P(replay);
 	}
 	evs_spi_connect();
-	result = refund(tenant, PG_GETARG_DATUM(0), quantity, reason);
+	result = evs_refund(tenant, PG_GETARG_DATUM(0), quantity, reason, EVS_REFUND_REQUESTED);
 	result = DatumGetJsonbP(evs_spi_finish_jsonb(result));
 	evs_idempotency_finish(&idem, result);
 	PG_RETURN_JSONB_P(result);
@@ -281,7 +293,7 @@ evs_sql_exchange_purchase(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("quantity must be at least 1, not %d", quantity)));
 	tenant = evs_current_tenant();
 	evs_spi_connect();
-	refunded = refund(tenant, PG_GETARG_DATUM(0), quantity, reason);
+	refunded = evs_refund(tenant, PG_GETARG_DATUM(0), quantity, reason, EVS_REFUND_REQUESTED);
 	/* the new hold, for the purchase's holder, through the reservation itself */
 	v[0] = PG_GETARG_DATUM(1);
 	v[1] = DirectFunctionCall1(numeric_int4, NumericGetDatum(evs_jsonb_get(refunded, "quantity")->val.numeric));

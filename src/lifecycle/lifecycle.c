@@ -16,6 +16,7 @@
 #include "lifecycle/lifecycle_internal.h"
 #include "lifecycle/validation.h"
 #include "utils/uuid.h"
+#include "capacity/capacity.h"
 
 PG_FUNCTION_INFO_V1(evs_api_update_event);
 PG_FUNCTION_INFO_V1(evs_api_delete_event);
@@ -371,7 +372,7 @@ transition_locked(EventRow *ev, const char *to, const char *reason)
 	JsonbParseState *st = NULL;
 
 	if (strcmp(to, "CANCELLED") == 0)
-		return lc_cancel_locked(ev, reason);
+		return lc_cancel_locked(ev, reason, false, (Datum) 0);
 	evs_check_transition(ev->tenant, ev->id, ev->status, to);
 	if (strcmp(ev->status, to) == 0)
 		ereport(ERROR,
@@ -404,6 +405,9 @@ transition_locked(EventRow *ev, const char *to, const char *reason)
 	if (reason != NULL)
 		evs_jsonb_push_text(&st, "reason", reason);
 	lc_emit(ev->tenant, ev->id, key, evs_jsonb_end(&st));
+	/* the holders of a postponed event choose: keep their seats or a refund */
+	if (strcmp(to, "POSTPONED") == 0)
+		evs_postponement_open(ev->tenant, ev->id, "POSTPONED");
 	return lc_event_document(ev->id);
 }
 
@@ -610,6 +614,8 @@ evs_api_reschedule_event(PG_FUNCTION_ARGS)
 	evs_jsonb_push_value(&st, "doors_open", evs_jsonb_get(ev.row, "doors_open"));
 	(void) evs_jsonb_end(&st);
 	lc_emit(tenant, id, EVS_RK_EVENT_RESCHEDULED, evs_jsonb_end(&st));
+	/* holders decide with the new date known: the window lasts at least a full window from now */
+	evs_postponement_open(tenant, id, "RESCHEDULED");
 
 	doc = lc_event_document(id);
 	evs_idempotency_finish(&idem, doc);

@@ -57,6 +57,6 @@ extern void lc_check_capacity_fits(int64 sections, bool has_capacity, int32 capa
 
 extern Jsonb *lc_confirmation_gate(EventRow *ev, const char *operation, Jsonb *change,
 								   Jsonb *fields, bool has_token, Datum token);
-extern Jsonb *lc_cancel_locked(EventRow *ev, const char *reason);
+extern Jsonb *lc_cancel_locked(EventRow *ev, const char *reason, bool has_code, Datum code);
 
 #endif

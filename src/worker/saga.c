@@ -26,12 +26,12 @@
 
 /* ---- settings ---- */
 static char *evs_ticket_service_url = NULL;
-static char *evs_payment_service_url = NULL;
+char	   *evs_payment_service_url = NULL;
 static char *evs_marketplace_service_url = NULL;
 static char *evs_notification_service_url = NULL;
-static int	evs_saga_max_attempts = 5;
-static int	evs_saga_backoff_base_ms = 500;
-static int	evs_saga_backoff_max_ms = 60000;
+int			evs_saga_max_attempts = 5;
+int			evs_saga_backoff_base_ms = 500;
+int			evs_saga_backoff_max_ms = 60000;
 static int	evs_saga_ticket_batch = 100;
 
 /* Called from evs_worker_init: this module's settings. */
@@ -243,8 +243,8 @@ service_url(const char *service)
 
 /* 4xx other than timeout/too-early/too-many: the request itself is refused;
  * sending it again cannot help. */
-static bool
-permanent_status(long status)
+bool
+evs_http_permanent_status(long status)
 {
 	return status >= 400 && status < 500 && status != 408 && status != 425 && status != 429;
 }
@@ -322,7 +322,7 @@ evs_saga_run_once(void)
 
 			snprintf(err, sizeof(err), "%s-service answered %ld to %s %s: %.200s", c->service,
 					 resp.status, c->method, c->path, resp.body ? resp.body : "");
-			record_failure(&s, err, permanent_status(resp.status));
+			record_failure(&s, err, evs_http_permanent_status(resp.status));
 			return 1;
 		}
 		memset(&r, 0, sizeof(r));

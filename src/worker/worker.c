@@ -395,6 +395,10 @@ evs_worker_main(Datum main_arg)
 		if (evs_saga_run_once() > 0)
 			timeout = 0;
 
+		/* postponement windows that closed, and their refunds to pay */
+		if (evs_postponement_run_once() > 0)
+			timeout = 0;
+
 		evs_worker_set_state(evs_amqp_is_connected() ? EVS_WS_IDLE :
 							 broker_retry_at > GetCurrentTimestamp() ? EVS_WS_BROKER_DOWN : EVS_WS_IDLE);
 		if (timeout > 0)

@@ -18,6 +18,10 @@
 extern char *evs_amqp_host;			/* amqp.c */
 extern int	evs_amqp_port;
 extern int	evs_amqp_timeout_ms;
+extern char *evs_payment_service_url;	/* saga.c: the payment service, for the saga and postponement refunds */
+extern int	evs_saga_max_attempts;		/* saga.c: attempts and backoff of a call */
+extern int	evs_saga_backoff_base_ms;
+extern int	evs_saga_backoff_max_ms;
 
 /* ---- each module's settings, from evs_worker_init ---- */
 extern void evs_amqp_init(void);
@@ -139,5 +143,10 @@ extern char *evs_hmac_sha256_hex(const char *secret, const char *data, size_t le
 
 /* ---- saga.c ---- */
 extern int	evs_saga_run_once(void);	/* steps executed */
+/* A 4xx other than timeout, too-early, too-many: the request itself is refused; sending it again cannot help. */
+extern bool evs_http_permanent_status(long status);
+
+/* ---- postponement_pay.c: closes due decision windows, pays postponement refunds; returns calls made ---- */
+extern int	evs_postponement_run_once(void);
 
 #endif

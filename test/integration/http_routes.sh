@@ -476,11 +476,77 @@ if have create_event; then
         expect_jq '[.[].state] == ["CONVERTED","LEFT"]' "the entries"
     else skip join_waitlist; fi
 
+    # ------------------------------------------------------------ holds: refund policies
+    if have set_refund_policy; then
+        echo "# refund policies"
+        GLOBEX_ADMIN=$(evs_jwt "{\"role\":\"eventsvc_admin\",\"tenant_id\":\"$B\",\"sub\":\"bea\"}")
+        doc "Refund policies › Only a tenant admin sets the refund policy"
+        req POST '/rpc/set_refund_policy' ACME_USER '{"policy":{"full_refund_days":60,"late_refund_percent":50,"fees_refundable":false}}'
+        expect_error 403 42501 "a tenant user may not set the refund policy"
+        doc "Refund policies › A tier's own policy: full until 60 days before, then 50 %, fees kept" updated_at updated_by id
+        req POST '/rpc/set_refund_policy' ACME_ADMIN "{\"pricing_id\":\"$PRICING\",\"policy\":{\"full_refund_days\":60,\"late_refund_percent\":50,\"fees_refundable\":false}}"
+        expect_jq '.policy.full_refund_days == 60 and .policy.late_refund_percent == 50 and .policy.fees_refundable == false' "the tier's policy"
+        req POST '/rpc/set_refund_policy' ACME_ADMIN '{"policy":{"full_refund_days":60,"late_refund_percent":50.001}}'
+        expect_error 400 22023 "a percentage with three decimals is refused"
+        req POST '/rpc/set_refund_policy' ACME_ADMIN '{"policy":{"full_refund_days":60,"late_refund_percent":50,"refund_window":3}}'
+        expect_error 400 22023 "an unknown key is refused"
+        req POST '/rpc/set_refund_policy' GLOBEX_ADMIN "{\"pricing_id\":\"$PRICING\",\"policy\":{\"full_refund_days\":1,\"late_refund_percent\":0}}"
+        expect_error 404 PT404 "another tenant's tier is not found"
+        req GET "/refund_policies?select=pricing_id,full_refund_days,late_refund_percent,fees_refundable" ACME_USER
+        expect_jq 'length == 1 and .[0].pricing_id == "'"$PRICING"'"' "the tenant's policies"
+        req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$SECTION\",\"quantity\":1,\"pricing_id\":\"$PRICING\"}"
+        UNDER=$(printf '%s' "$BODY" | jq -r .id)
+        req POST '/rpc/confirm_hold' ACME_USER "{\"hold_id\":\"$UNDER\"}"
+        doc "Refund policies › The policy a purchase was sold under" captured_at policy_id
+        req GET "/purchase_refund_policies?hold_id=eq.$UNDER&select=source,full_refund_days,late_refund_percent,fees_refundable,captured_at,policy_id" ACME_USER
+        expect_jq 'length == 1 and .[0].source == "tier" and .[0].full_refund_days == 60' "the snapshot"
+        req POST '/rpc/set_refund_policy' ACME_ADMIN "{\"pricing_id\":\"$PRICING\",\"policy\":null}"
+        expect_jq '.policy == null' "the tier's policy removed"
+        doc "Refund policies › A refund follows the policy the purchase was sold under, not today's" id idempotency_key created_at hold_id event_id capacity_id
+        req POST '/rpc/refund_purchase' ACME_ADMIN "{\"hold_id\":\"$UNDER\",\"reason\":\"cannot come\"}"
+        # 45.00 + 2.50 fee + 8.25 % tax = 51.42; 30 days before: late, the fee kept, 50 % of 48.92
+        expect_jq '.amount == 2446 and .lines.total == 5142 and .lines.policy.late == true and .lines.policy.fees_kept == 250' "late: 50 % of the total without the fee"
+    else skip set_refund_policy; fi
+
     # ------------------------------------------------------------ the rest of the lifecycle
+    if have set_postponement_settings; then
+        doc "Postponement › A tenant admin sets the decision window and the default for the undecided" updated_at updated_by
+        req POST '/rpc/set_postponement_settings' ACME_ADMIN '{"settings":{"window_seconds":86400,"default_choice":"keep"}}'
+        expect_jq '.settings.window_seconds == 86400 and .settings.default_choice == "keep"' "the tenant's settings"
+        req POST '/rpc/set_postponement_settings' ACME_USER '{"settings":{"window_seconds":86400}}'
+        expect_error 403 42501 "a tenant user may not"
+        req POST '/rpc/set_postponement_settings' ACME_ADMIN '{"settings":{"window_seconds":5}}'
+        expect_error 400 22023 "a window under a minute"
+    fi
     if have postpone_event; then
         doc "Events › Postpone" =id =name =status =version =starts_at =ends_at
         req POST '/rpc/postpone_event' ACME_USER "{\"event_id\":\"$EV\",\"reason\":\"Storm warning\"}"
         expect_jq '.status == "POSTPONED"' "POSTPONED"
+        if have decide_postponement; then
+            doc "Postponement › Each purchase of a postponed event waits for its holder's choice" decided_at closes_at purchase_id postponement_id event_id
+            req GET "/postponement_decisions?event_id=eq.$EV&holder_id=eq.alice&currency=not.is.null&select=purchase_id,holder_id,quantity,currency,choice,refund_state&order=quantity.desc&limit=1" ACME_USER
+            expect_jq 'length >= 1 and .[0].choice == null' "undecided purchases of alice"
+            KEEP=$(printf '%s' "$BODY" | jq -r '.[0].purchase_id')
+            req POST '/rpc/decide_postponement' GLOBEX_USER "{\"purchase_id\":\"$KEEP\",\"choice\":\"keep\"}"
+            expect_error 404 PT404 "another tenant's purchase"
+            req POST '/rpc/decide_postponement' ACME_USER "{\"purchase_id\":\"$KEEP\",\"choice\":\"later\"}"
+            expect_error 400 22023 "keep or refund only"
+            doc "Postponement › The holder keeps the seats for the new date" decided_at closes_at hold_id postponement_id event_id
+            req POST '/rpc/decide_postponement' ACME_USER "{\"purchase_id\":\"$KEEP\",\"choice\":\"keep\"}"
+            expect_jq '.choice == "keep" and .source == "holder"' "kept"
+            req POST '/rpc/decide_postponement' ACME_USER "{\"purchase_id\":\"$KEEP\",\"choice\":\"refund\"}"
+            expect_error 409 PT409 "a decision is final"
+            doc "Postponement › The event's report" postponement_id event_id opened_at closes_at closed_at
+            req GET "/rpc/postponement_report?event_id=$EV" ACME_USER
+            expect_jq '.kept >= 1 and .by_source.holder >= 1 and .kind == "POSTPONED"' "the report counts the kept purchase"
+            req POST '/rpc/retry_postponement_refunds' ACME_USER "{\"event_id\":\"$EV\"}"
+            expect_error 403 42501 "only an admin retries refunds"
+            req POST '/rpc/retry_postponement_refunds' ACME_ADMIN "{\"event_id\":\"$EV\"}"
+            expect_jq '. == 0' "nothing failed: nothing to retry"
+            doc "Postponement › The sweep that closes decision windows (worker, pg_cron or a service)"
+            req POST '/rpc/close_postponement_windows' SERVICE '{}'
+            expect_jq '. == 0' "no window has closed yet"
+        fi
         RESCHEDULE="{\"event_id\":\"$EV\",\"starts_at\":\"${D2}T20:00:00Z\",\"ends_at\":\"${D2}T23:00:00Z\",\"status\":\"ON_SALE\"}"
         doc "Events › New dates after tickets were sold need a tenant admin"
         req POST '/rpc/reschedule_event' ACME_USER "$RESCHEDULE"
@@ -507,11 +573,24 @@ if have create_event; then
         doc "Events › Cancelling an event with sold seats needs a tenant admin: 403"
         req POST '/rpc/cancel_event' ACME_USER "{\"event_id\":\"$EV\",\"reason\":\"Headliner ill\"}"
         expect_error 403 42501 "a tenant user cannot cancel an event with sold seats"
-        doc "Events › Cancel (the worker then runs the refund saga)" =id =status =version =cancelled_at =cancellation_reason =cancelled_by =cancellation
-        req POST '/rpc/cancel_event' ACME_ADMIN "{\"event_id\":\"$EV\",\"reason\":\"Headliner ill\"}" -H 'Idempotency-Key: cancel-summer-stage'
-        expect_jq '.status == "CANCELLED"' "CANCELLED"
-        req POST '/rpc/cancel_event' ACME_ADMIN "{\"event_id\":\"$EV\",\"reason\":\"Headliner ill\"}" -H 'Idempotency-Key: cancel-summer-stage'
+        doc "Events › An event with purchases is not cancelled without a preview's code"
+        req POST '/rpc/cancel_event' ACME_ADMIN "{\"event_id\":\"$EV\",\"reason\":\"Headliner ill\"}"
+        expect_error 428 PT428 "cancelling an event with purchases needs a preview's code"
+        doc "Events › Preview the cancellation: what it would do, nothing done, a code valid 5 minutes" =event_id =status =confirmation_code =expires_at =purchase_count =seats_to_refund =refund_totals =sections_to_close =listings_to_withdraw =messages =saga_steps
+        req POST '/rpc/preview_cancellation' ACME_ADMIN "{\"event_id\":\"$EV\"}"
+        expect_jq '(.confirmation_code | length) == 36 and .purchase_count >= 1 and (.refund_totals | length) >= 1' "a preview with a code"
+        CODE=$(printf '%s' "$BODY" | jq -r .confirmation_code)
+        PREVIEWED=$(printf '%s' "$BODY" | jq -c '[.purchases[] | {hold_id, amount}] | sort_by(.hold_id)')
+        req POST '/rpc/confirm_cancellation' GLOBEX_USER "{\"event_id\":\"$EV\",\"confirmation_code\":\"$CODE\",\"reason\":\"x\"}"
+        expect_error 404 PT404 "another tenant's event"
+        doc "Events › Cancel with the preview's code (the worker then runs the refund saga)" =id =status =version =cancelled_at =cancellation_reason =cancelled_by =cancellation
+        req POST '/rpc/confirm_cancellation' ACME_ADMIN "{\"event_id\":\"$EV\",\"confirmation_code\":\"$CODE\",\"reason\":\"Headliner ill\"}" -H 'Idempotency-Key: cancel-summer-stage'
+        expect_jq '.status == "CANCELLED" and .cancellation.purchases_refunded >= 1' "CANCELLED, its purchases refunded"
+        req POST '/rpc/confirm_cancellation' ACME_ADMIN "{\"event_id\":\"$EV\",\"confirmation_code\":\"$CODE\",\"reason\":\"Headliner ill\"}" -H 'Idempotency-Key: cancel-summer-stage'
         expect_status 200 "retrying the cancellation with its key replays the answer"
+        req GET "/hold_refunds?event_id=eq.$EV&reason=eq.Headliner%20ill&select=hold_id,amount&order=hold_id" ACME_USER
+        [ "$(printf '%s' "$BODY" | jq -c 'sort_by(.hold_id)')" = "$PREVIEWED" ] \
+            && _ok "the refunds made are the previewed ones" || _fail "the refunds differ from the preview: $BODY vs $PREVIEWED"
         req POST '/rpc/cancel_event' ACME_ADMIN "{\"event_id\":\"$EV\",\"reason\":\"again\"}"
         expect_error 409 PT409 "cancelling twice without the key is a conflict"
         req POST '/rpc/cancel_event' ACME_USER "{\"event_id\":\"$DRAFT\",\"reason\":\"\"}"

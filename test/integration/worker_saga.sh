@@ -12,14 +12,8 @@ trap worker_env_cleanup EXIT
 
 WDB=evs_worker_saga
 SECRET="s2s-secret-$RANDOM"
-SPORT=$(evs_free_port)
 REC="$EVS_WORK/stub_requests.jsonl"
-: >"$REC"; chmod 666 "$REC"
-python3 "$EVS_SRC/test/stubs/services.py" "$SPORT" "$REC" "$SECRET" &
-STUB_PID=$!
-STUB="http://127.0.0.1:$SPORT"
-for i in $(seq 1 50); do curl -s "$STUB/_requests" >/dev/null && break; sleep 0.1; done
-ctl() { curl -s -X POST -d "$1" "$STUB/_control" >/dev/null; }
+stub_start "$SECRET" "$REC"
 
 evs_createdb "$WDB" eventsvc
 worker_set eventsvc.database "$WDB" eventsvc.amqp_port "$(evs_free_port)" eventsvc.worker_naptime_ms 200 \
@@ -44,9 +38,6 @@ mksaga() {
                      SELECT '$TEN', rep.id, n, st FROM rep, (VALUES (1, 'fetch_tickets'), (2, 'cancel_tickets'),
                          (3, 'refund_payments'), (4, 'cancel_listings'), (5, 'notify_holders')) v(n, st))
           SELECT id, eventsvc.wake_worker() FROM rep" | cut -d'|' -f1
-}
-reqs() { # python expression over the record list r -> prints result
-    python3 -c "import json,sys; r=[json.loads(l) for l in open('$REC') if l.strip()]; print($1)"
 }
 
 # --- A: payment-service fails twice (503), then answers: completed

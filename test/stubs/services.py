@@ -14,6 +14,8 @@ endpoint:
     POST /_control {"prefix": "...", "fail_always": true, "status": 422}
     POST /_control {"prefix": "...", "delay_ms": 300}      answer late
     POST /_control {"prefix": "...", "hang": true}         never answer (until reset)
+    POST /_control {"prefix": "...", "key": "refund:...", "fail_always": true, "status": 422}
+        a rule that applies only to requests with that Idempotency-Key
     POST /_control {"tickets": 250}                        tickets the event has
     POST /_reset                                           clear rules (not the record)
     GET  /_requests                                        the record as a JSON array
@@ -22,6 +24,9 @@ Service routes (request and response shapes: docs/operations.md):
     GET  /internal/events/{id}/tickets          -> {"tickets": [{"id", "userId", "status"}]}
     POST /internal/tickets/cancel-batch         -> {"cancelled": n}
     POST /internal/refunds/bulk                 -> {"refundsRequested": n}
+        (n = ticketIds + refunds; a request whose Idempotency-Key was answered
+        2xx before gets that answer again, recorded with "replayed": true: the
+        payment service pays a refund once, however often it is asked)
     POST /internal/events/{id}/cancel-listings  -> {"cancelled": n}
     POST /internal/notifications/batch          -> {"sent": n}
     GET  /internal/venues/{id}                  -> {"id", "name", "capacity", ...}
@@ -39,6 +44,7 @@ PORT, RECORD, SECRET = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode()
 LOCK = threading.Lock()
 RULES = []          # dicts: prefix, fail, fail_always, status, delay_ms, hang
 STATE = {"tickets": 10}
+PAID = {}           # Idempotency-Key -> the first 2xx answer of /internal/refunds/bulk
 HANG = threading.Event()
 
 
@@ -108,6 +114,8 @@ class Handler(BaseHTTPRequestHandler):
             for r in RULES:
                 if not path.startswith(r["prefix"]):
                     continue
+                if "key" in r and r["key"] != self.headers.get("Idempotency-Key"):
+                    continue
                 if r.get("hang"):
                     hang = True
                 elif r.get("fail_always"):
@@ -142,7 +150,15 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/internal/tickets/cancel-batch":
             res = {"cancelled": len(doc.get("ticketIds", []))}
         elif path == "/internal/refunds/bulk":
-            res = {"refundsRequested": len(doc.get("ticketIds", []))}
+            key = self.headers.get("Idempotency-Key")
+            with LOCK:
+                first = PAID.get(key)
+                if first is None:
+                    res = {"refundsRequested": len(doc.get("ticketIds", [])) + len(doc.get("refunds", []))}
+                    PAID[key] = res
+                else:
+                    res = first
+                    entry["replayed"] = True
         elif path.startswith("/internal/events/") and path.endswith("/cancel-listings"):
             res = {"cancelled": 3}
         elif path == "/internal/notifications/batch":

@@ -41,6 +41,22 @@ wait_sql() {
     return 1
 }
 
+# stub_start SECRET RECORD_FILE: the stub services (services.py) on a free port, recording
+# to RECORD_FILE; sets STUB (its base URL) and STUB_PID (stopped by worker_env_cleanup).
+stub_start() {
+    local port
+    port=$(evs_free_port)
+    : >"$2"; chmod 666 "$2"
+    python3 "$EVS_SRC/test/stubs/services.py" "$port" "$2" "$1" &
+    STUB_PID=$!
+    STUB="http://127.0.0.1:$port"
+    for _ in $(seq 1 50); do curl -s "$STUB/_requests" >/dev/null && break; sleep 0.1; done
+}
+# ctl JSON: a rule for the stub (services.py "_control"); reqs EXPR: a Python expression
+# over the stub's record r (a list of requests), printed.
+ctl() { curl -s -X POST -d "$1" "$STUB/_control" >/dev/null; }
+reqs() { python3 -c "import json; r=[json.loads(l) for l in open('$REC') if l.strip()]; print($1)"; }
+
 worker_pid() { q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'eventsvc worker'"; }
 
 worker_env_cleanup() {

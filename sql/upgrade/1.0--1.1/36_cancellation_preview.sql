@@ -1,0 +1,1 @@
+../../install/36_cancellation_preview.sql

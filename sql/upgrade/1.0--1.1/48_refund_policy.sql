@@ -1,0 +1,1 @@
+../../install/48_refund_policy.sql
