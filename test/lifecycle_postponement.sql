@@ -8,7 +8,7 @@
 -- failed refunds with the same keys. Commits as it goes, own tenant.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(29);
+SELECT plan(33);
 
 SELECT eventsvc.create_tenant('Tap Postpone', 'tap-postpone', '49494949-4949-4949-8949-494949494949') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -126,5 +126,37 @@ RESET ROLE;
 SELECT is(api.retry_postponement_refunds('49490000-0000-4000-8000-0000000000e1'), 1::bigint, 'an admin retries the failed one');
 SELECT is((SELECT refund_state || ' ' || attempts || ' ' || idempotency_key FROM eventsvc.postponement_decisions
             WHERE hold_id = :'u1'), 'pending 0 refund:' || :'u1' || ':1', 'pending again, with the same key');
+
+-- ---------------------------------------------------------------- a reschedule keeps the window open
+SET eventsvc.import_mode = on;
+INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status, starts_at, ends_at) VALUES
+    ('49494949-4949-4949-8949-494949494949', '49490000-0000-4000-8000-0000000000e2',
+     '49490000-0000-4000-8000-00000000000a', 'Moved Night', 'moved-night', 'ON_SALE',
+     eventsvc.now() + interval '20 days', eventsvc.now() + interval '20 days 3 hours');
+RESET eventsvc.import_mode;
+INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity) VALUES
+    ('49494949-4949-4949-8949-494949494949', '49490000-0000-4000-8000-0000000000c2',
+     '49490000-0000-4000-8000-0000000000e2', 'Stalls', 10, 10);
+SELECT ((api.confirm_hold(((api.reserve_capacity('49490000-0000-4000-8000-0000000000c2', 2)) ->> 'id')::uuid)) ->> 'id')
+       AS m1 \gset
+SELECT api.postpone_event('49490000-0000-4000-8000-0000000000e2') IS NOT NULL;
+SELECT closes_at AS first_close FROM eventsvc.postponements WHERE event_id = '49490000-0000-4000-8000-0000000000e2' \gset
+SET eventsvc.clock_offset_seconds = 1800;
+SELECT date_trunc('hour', eventsvc.now()) + interval '40 days' AS new_start \gset
+SELECT api.reschedule_event('49490000-0000-4000-8000-0000000000e2', :'new_start',
+       :'new_start'::timestamptz + interval '3 hours', status => 'ON_SALE') ->> 'token' AS token \gset
+SELECT is((api.reschedule_event('49490000-0000-4000-8000-0000000000e2', :'new_start',
+           :'new_start'::timestamptz + interval '3 hours', status => 'ON_SALE', confirmation_token => :'token'::uuid))
+          ->> 'status', 'ON_SALE', 'rescheduled (an admin''s confirmed change) and on sale again');
+SELECT is((SELECT kind || ' ' || (closes_at >= :'first_close'::timestamptz + interval '1800 seconds')
+                  || ' ' || (closes_at <= eventsvc.now() + interval '1 hour')
+             FROM eventsvc.postponements WHERE event_id = '49490000-0000-4000-8000-0000000000e2'),
+          'RESCHEDULED true true', 'the same window, now a full window from the reschedule');
+RESET eventsvc.clock_offset_seconds;
+SELECT is((SELECT string_agg(payload #>> '{data,kind}', ',' ORDER BY id) FROM eventsvc.outbox
+            WHERE aggregate_id = '49490000-0000-4000-8000-0000000000e2' AND routing_key = 'event.postponement_choice'),
+          'POSTPONED,RESCHEDULED', 'the holder hears of the postponement, then of the new date');
+SELECT is((SELECT count(*)::int FROM eventsvc.postponement_decisions WHERE event_id = '49490000-0000-4000-8000-0000000000e2'),
+          1, 'one decision row still');
 
 SELECT * FROM finish();
