@@ -156,7 +156,10 @@ SELECT pg_temp.as_user('hal');
 SELECT api.confirm_hold(((api.reserve_capacity('46460000-0000-4000-8000-0000000000c2', 1)) ->> 'id')::uuid) IS NOT NULL AS sold;
 SELECT pg_temp.as_user('ivy');
 SELECT is((api.join_waitlist('46460000-0000-4000-8000-0000000000c2', 1)) ->> 'state', 'WAITING', 'ivy waits for the matinee');
-SELECT api.cancel_event('46460000-0000-4000-8000-0000000000e2', 'the cast is ill') IS NOT NULL AS cancelled;
+-- an event with a purchase is cancelled with its preview's code (docs/lifecycle.md "Cancellation preview")
+SELECT api.confirm_cancellation('46460000-0000-4000-8000-0000000000e2',
+       (api.preview_cancellation('46460000-0000-4000-8000-0000000000e2') ->> 'confirmation_code')::uuid,
+       'the cast is ill') IS NOT NULL AS cancelled;
 SELECT is((SELECT state::text FROM eventsvc.waitlist_entries WHERE holder_id = 'ivy'), 'CLOSED', 'the cancellation closes it');
 
 SELECT * FROM finish();
