@@ -51,7 +51,9 @@ SELECT pg_temp.try(format($$SELECT api.update_event(%L, 2, '{"status": "ON_SALE"
 -- Publish and put on sale, through the state machine; a buyer holds two seats.
 SELECT api.publish_event(:'ev') ->> 'status' AS status;
 SELECT api.transition_event(:'ev', 'ON_SALE') ->> 'status' AS status;
-SELECT pg_temp.try(format($$SELECT api.update_event(%L, 4, '{"name": "On sale rename"}')$$, :'ev'));
+-- On sale, the presentation changes freely; settled fields do not (docs/lifecycle.md).
+SELECT pg_temp.try(format($$SELECT api.update_event(%L, 4, '{"visibility": "PRIVATE", "name": "X"}')$$, :'ev'));
+SELECT r->>'name' AS name, r->>'version' AS version FROM api.update_event(:'ev', 4, '{"name": "On sale rename"}') r;
 SELECT (api.reserve_capacity((SELECT id FROM api.event_sections WHERE section_name = 'Floor'), 2,
                              holder_id => 'buyer-7')) IS NOT NULL AS held;
 

@@ -12,13 +12,13 @@ CREATE FUNCTION eventsvc.reference_rows_changed() RETURNS trigger
 CREATE FUNCTION eventsvc.reference_generation() RETURNS bigint
     AS 'MODULE_PATHNAME', 'evs_sql_reference_generation' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION eventsvc.reference_generation() IS
-    'Raised by every change to tenants, events (status, deletion), sections (seats, limits, activity), tiers and currencies; backends reload their copies of those rows when it moves. NULL without shared_preload_libraries (nothing is kept then).';
+    'Raised by every change to tenants, events (status, deletion, start), sections (seats, limits, activity), tiers and currencies; backends reload their copies of those rows when it moves. NULL without shared_preload_libraries (nothing is kept then).';
 
 CREATE TRIGGER tenants_reference AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON eventsvc.tenants
     FOR EACH STATEMENT EXECUTE FUNCTION eventsvc.reference_rows_changed();
 CREATE TRIGGER events_reference AFTER INSERT OR DELETE OR TRUNCATE ON eventsvc.events
     FOR EACH STATEMENT EXECUTE FUNCTION eventsvc.reference_rows_changed();
-CREATE TRIGGER events_reference_update AFTER UPDATE OF tenant_id, id, status, deleted_at ON eventsvc.events
+CREATE TRIGGER events_reference_update AFTER UPDATE OF tenant_id, id, status, deleted_at, starts_at ON eventsvc.events
     FOR EACH STATEMENT EXECUTE FUNCTION eventsvc.reference_rows_changed();
 CREATE TRIGGER event_capacity_reference AFTER INSERT OR DELETE OR TRUNCATE ON eventsvc.event_capacity
     FOR EACH STATEMENT EXECUTE FUNCTION eventsvc.reference_rows_changed();

@@ -503,6 +503,7 @@ evs_sql_update_dynamic_price(PG_FUNCTION_ARGS)
 	JsonbParseState *st = NULL;
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext spi;
+	EvsIdempotency idem;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -512,6 +513,21 @@ evs_sql_update_dynamic_price(PG_FUNCTION_ARGS)
 	price = PG_GETARG_INT64(1);
 	version = PG_GETARG_INT32(2);
 	actor = evs_current_actor();
+	/* a retry with the same Idempotency-Key header gets the first answer, not a stale-version conflict */
+	idem.active = false;
+	if (evs_idempotency_header_present())
+	{
+		Jsonb	   *replay;
+
+		evs_jsonb_begin_object(&st, NULL);
+		evs_jsonb_push_uuid(&st, "pricing_id", PG_GETARG_DATUM(0));
+		evs_jsonb_push_int(&st, "price", price);
+		evs_jsonb_push_int(&st, "expected_version", version);
+		replay = evs_idempotency_begin(&idem, "update_dynamic_price", NULL, evs_jsonb_end(&st));
+		if (replay != NULL)
+			PG_RETURN_JSONB_P(replay);
+		st = NULL;
+	}
 	vals[0] = tenant;
 	vals[1] = PG_GETARG_DATUM(0);
 	evs_spi_connect();
@@ -565,5 +581,6 @@ evs_sql_update_dynamic_price(PG_FUNCTION_ARGS)
 	evs_jsonb_push_text(&st, "changed_by", actor);
 	(void) evs_outbox_emit_key(tenant, event_id, EVS_RK_PRICE_CHANGED, evs_jsonb_end(&st));
 	SPI_finish();
+	evs_idempotency_finish(&idem, DatumGetJsonbP(result));
 	PG_RETURN_DATUM(result);
 }

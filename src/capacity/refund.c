@@ -263,13 +263,37 @@ evs_sql_refund_purchase(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(result);
 }
 
+/* The exchange's new hold: api.reserve_capacity for the purchase's holder. */
+typedef struct ExchangeHold
+{
+	Datum		v[4];
+	char		n[4];
+	Jsonb	   *hold;
+} ExchangeHold;
+
+static void
+exchange_hold(void *arg)
+{
+	ExchangeHold *x = (ExchangeHold *) arg;
+	Oid			t[4] = {UUIDOID, INT4OID, UUIDOID, TEXTOID};
+	bool		isnull;
+	int			rc;
+
+	rc = SPI_execute_with_args("SELECT api.reserve_capacity($1, $2, $3, $4)", 4, t, x->v, x->n, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "exchange reservation failed: %s", SPI_result_code_string(rc));
+	x->hold = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 /*
  * api.exchange_purchase(hold_id, capacity_id, reason, quantity, pricing_id):
  * the refund of quantity seats of a purchase and a hold of as many seats in
  * another section (or tier) for the same buyer, in one transaction: if the
  * new seats cannot be held, nothing is refunded. The new hold is a
  * reservation like any other (limits, sales window, its own price); the
- * buyer confirms or pays it as usual.
+ * buyer confirms or pays it as usual. With an Idempotency-Key header a retry
+ * returns the first answer: the exchange takes the key, its reservation
+ * does not.
  */
 Datum
 evs_sql_exchange_purchase(PG_FUNCTION_ARGS)
@@ -278,13 +302,10 @@ evs_sql_exchange_purchase(PG_FUNCTION_ARGS)
 	char	   *reason;
 	int32		quantity = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
 	Jsonb	   *refunded;
-	Jsonb	   *hold;
+	Jsonb	   *result;
 	JsonbParseState *st = NULL;
-	int			rc;
-	bool		isnull;
-	Oid			t[4] = {UUIDOID, INT4OID, UUIDOID, TEXTOID};
-	Datum		v[4];
-	char		n[4] = {' ', ' ', ' ', ' '};
+	ExchangeHold x = {.n = {' ', ' ', ' ', ' '}};
+	EvsIdempotency idem;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("exchange_purchase needs hold_id and capacity_id")));
@@ -292,26 +313,41 @@ evs_sql_exchange_purchase(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(3) && quantity < 1)
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("quantity must be at least 1, not %d", quantity)));
 	tenant = evs_current_tenant();
+	idem.active = false;
+	if (evs_idempotency_header_present())
+	{
+		Jsonb	   *replay;
+
+		evs_jsonb_begin_object(&st, NULL);
+		evs_jsonb_push_uuid(&st, "hold_id", PG_GETARG_DATUM(0));
+		evs_jsonb_push_uuid(&st, "capacity_id", PG_GETARG_DATUM(1));
+		evs_jsonb_push_text(&st, "reason", reason);
+		evs_jsonb_push_int(&st, "quantity", quantity);
+		evs_jsonb_push_text(&st, "pricing_id", PG_ARGISNULL(4) ? NULL : evs_uuid_text(PG_GETARG_DATUM(4)));
+		replay = evs_idempotency_begin(&idem, "exchange_purchase", NULL, evs_jsonb_end(&st));
+		if (replay != NULL)
+			PG_RETURN_JSONB_P(replay);
+		st = NULL;
+	}
 	evs_spi_connect();
 	refunded = evs_refund(tenant, PG_GETARG_DATUM(0), quantity, reason, EVS_REFUND_REQUESTED);
 	/* the new hold, for the purchase's holder, through the reservation itself */
-	v[0] = PG_GETARG_DATUM(1);
-	v[1] = DirectFunctionCall1(numeric_int4, NumericGetDatum(evs_jsonb_get(refunded, "quantity")->val.numeric));
-	v[2] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
-	n[2] = PG_ARGISNULL(4) ? 'n' : ' ';
+	x.v[0] = PG_GETARG_DATUM(1);
+	x.v[1] = DirectFunctionCall1(numeric_int4, NumericGetDatum(evs_jsonb_get(refunded, "quantity")->val.numeric));
+	x.v[2] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	x.n[2] = PG_ARGISNULL(4) ? 'n' : ' ';
 	{
 		EvsHold		h;
 
 		if (!evs_hold_lock(tenant, PG_GETARG_DATUM(0), &h))
 			evs_hold_not_found(PG_GETARG_DATUM(0));
-		v[3] = CStringGetTextDatum(h.holder);
+		x.v[3] = CStringGetTextDatum(h.holder);
 	}
-	rc = SPI_execute_with_args("SELECT api.reserve_capacity($1, $2, $3, $4)", 4, t, v, n, false, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "exchange reservation failed: %s", SPI_result_code_string(rc));
-	hold = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	evs_idempotency_inner(exchange_hold, &x);
 	evs_jsonb_begin_object(&st, NULL);
 	evs_jsonb_push_jsonb(&st, "refund", refunded);
-	evs_jsonb_push_jsonb(&st, "hold", hold);
-	PG_RETURN_DATUM(evs_spi_finish_jsonb(evs_jsonb_end(&st)));
+	evs_jsonb_push_jsonb(&st, "hold", x.hold);
+	result = DatumGetJsonbP(evs_spi_finish_jsonb(evs_jsonb_end(&st)));
+	evs_idempotency_finish(&idem, result);
+	PG_RETURN_JSONB_P(result);
 }

@@ -57,11 +57,23 @@ typedef struct Section
 	bool		active;
 	char	   *event_status;
 	bool		event_live;		/* not soft-deleted */
+	bool		has_starts_at;
+	TimestampTz starts_at;		/* sales stop when the event starts */
+	bool		has_window_start;	/* the event's sales window for holds without a tier */
+	TimestampTz window_start;
+	bool		has_window_end;
+	TimestampTz window_end;
 } Section;
 
+/* The column of section_load's row where the tier's columns begin. */
+#define SECTION_PRICING_COLUMN 11
+
 /*
- * The section, its event's status and, when `pricing_id` is given, the tier
- * (columns 8..33; *priced says whether it exists) in one statement: the hold
+ * The section, its event's status and start, the event's sales window for
+ * the section (for holds without a tier: from the first opening to the last
+ * closing of the active tiers that sell it; open when none does) and, when
+ * `pricing_id` is given, the tier (columns 11..36; *priced says whether it
+ * exists) in one statement: the hold
  * path runs this on every reservation. The row is read with a fresh snapshot
  * (the latest committed state, whatever the isolation level) and the backend
  * keeps a copy until the reference generation moves (refcache.c): a change to
@@ -84,9 +96,14 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 	uint64		generation;
 
 #define SECTION_COLUMNS "s.event_id, s.total_capacity, s.minimum_purchase, s.maximum_purchase," \
-		" s.is_active, e.status::text, e.deleted_at IS NULL"
+		" s.is_active, e.status::text, e.deleted_at IS NULL, e.starts_at, w.opens, w.closes"
 #define SECTION_FROM " FROM eventsvc.event_capacity s" \
-		" JOIN eventsvc.events e ON e.tenant_id = s.tenant_id AND e.id = s.event_id"
+		" JOIN eventsvc.events e ON e.tenant_id = s.tenant_id AND e.id = s.event_id" \
+		" CROSS JOIN LATERAL (SELECT CASE WHEN bool_or(t.sales_start_at IS NULL) THEN NULL" \
+		"   ELSE min(t.sales_start_at) END AS opens," \
+		"  CASE WHEN bool_or(t.sales_end_at IS NULL) THEN NULL ELSE max(t.sales_end_at) END AS closes" \
+		"  FROM eventsvc.event_pricing t WHERE t.tenant_id = s.tenant_id AND t.event_id = s.event_id" \
+		"   AND t.is_active AND (t.capacity_id IS NULL OR t.capacity_id = s.id)) w"
 
 	memset(&key, 0, sizeof(key));
 	key.kind = with_pricing ? 2 : 1;
@@ -133,16 +150,39 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 	s->active = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
 	s->event_status = SPI_getvalue(row, desc, 6);
 	s->event_live = DatumGetBool(SPI_getbinval(row, desc, 7, &isnull));
+	s->starts_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 8, &isnull));
+	s->has_starts_at = !isnull;
+	s->window_start = DatumGetTimestampTz(SPI_getbinval(row, desc, 9, &isnull));
+	s->has_window_start = !isnull;
+	s->window_end = DatumGetTimestampTz(SPI_getbinval(row, desc, 10, &isnull));
+	s->has_window_end = !isnull;
 	*priced = false;
 	if (with_pricing)
 	{
-		(void) SPI_getbinval(row, desc, 8, &isnull);	/* the tier's id: NULL when there is no such tier */
+		(void) SPI_getbinval(row, desc, SECTION_PRICING_COLUMN, &isnull);	/* the tier's id: NULL when there is no such tier */
 		if (!isnull)
 		{
-			evs_pricing_from_row(row, desc, 8, at, p);
+			evs_pricing_from_row(row, desc, SECTION_PRICING_COLUMN, at, p);
 			*priced = true;
 		}
 	}
+}
+
+/*
+ * A closed sales window, with both of its ends. timestamptz_to_str() writes
+ * into one static buffer: the first date is copied before the second is made.
+ */
+static void
+window_closed(const char *what, bool has_start, TimestampTz start, bool has_end, TimestampTz end)
+{
+	char	   *from = has_start ? pstrdup(timestamptz_to_str(start)) : "the start";
+	char	   *to = has_end ? pstrdup(timestamptz_to_str(end)) : "the event";
+
+	ereport(ERROR,
+			(errcode(EVS_ERR_CONFLICT),
+			 errmsg("%s", what),
+			 errdetail("Sales run from %s to %s.", from, to),
+			 errhint("Seats can be held only while a tier that sells the section is on sale.")));
 }
 
 static void
@@ -531,7 +571,16 @@ reserve_capacity(FunctionCallInfo fcinfo)
 				 s.max_purchase > 0 ? errdetail("Buy between %d and %d seats.", s.min_purchase, s.max_purchase)
 				 : errdetail("Buy at least %d seats.", s.min_purchase)));
 
-	/* 2. the tier: open sales window, per-order limit */
+	/* 2. the tier: open sales window, per-order limit; without a tier, the event's window */
+	if (s.has_starts_at && now >= s.starts_at)
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg("sales have ended: the event started at %s", timestamptz_to_str(s.starts_at)),
+				 errhint("Seats are sold until the event starts.")));
+	if (PG_ARGISNULL(2) &&
+		((s.has_window_start && now < s.window_start) || (s.has_window_end && now >= s.window_end)))
+		window_closed("the event's sales window is closed", s.has_window_start, s.window_start,
+					  s.has_window_end, s.window_end);
 	if (!PG_ARGISNULL(2))
 	{
 		if (!priced)
@@ -542,12 +591,8 @@ reserve_capacity(FunctionCallInfo fcinfo)
 		if (!p.is_active)
 			ereport(ERROR, (errcode(EVS_ERR_CONFLICT), errmsg("pricing tier is not active")));
 		if ((p.has_sales_start && now < p.sales_start_at) || (p.has_sales_end && now >= p.sales_end_at))
-			ereport(ERROR,
-					(errcode(EVS_ERR_CONFLICT),
-					 errmsg("the tier's sales window is closed"),
-					 errdetail("Sales run from %s to %s.",
-							   p.has_sales_start ? timestamptz_to_str(p.sales_start_at) : "the start",
-							   p.has_sales_end ? timestamptz_to_str(p.sales_end_at) : "the event")));
+			window_closed("the tier's sales window is closed", p.has_sales_start, p.sales_start_at,
+						  p.has_sales_end, p.sales_end_at);
 		if (p.max_per_order > 0 && quantity > p.max_per_order)
 			ereport(ERROR,
 					(errcode(EVS_ERR_VALIDATION),

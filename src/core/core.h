@@ -235,6 +235,7 @@ extern Jsonb *evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 extern void  evs_idempotency_finish(EvsIdempotency *idem, Jsonb *response);
 extern void  evs_idempotency_abandon(EvsIdempotency *idem);   /* free the key, store nothing */
 extern bool  evs_idempotency_header_present(void);  /* a cheap test before building the request */
+extern void  evs_idempotency_inner(void (*fn) (void *arg), void *arg);  /* writers fn calls see no key */
 #define EVS_IDEMPOTENCY_TTL_SECONDS (24 * 60 * 60)
 
 /*

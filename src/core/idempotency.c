@@ -32,6 +32,13 @@ request_hash(const char *operation, const char *actor, Jsonb *request)
 	return out;
 }
 
+/*
+ * Set while a call that took the request's key runs another writer as part of
+ * its work (an exchange's reservation): that inner call must not take the
+ * same key for itself.
+ */
+static bool header_taken = false;
+
 /* The Idempotency-Key header PostgREST passes in request.headers, or NULL. */
 static char *
 header_key(void)
@@ -40,7 +47,7 @@ header_key(void)
 	Jsonb	   *jb;
 	JsonbValue *v;
 
-	if (headers == NULL || headers[0] == '\0')
+	if (headers == NULL || headers[0] == '\0' || header_taken)
 		return NULL;
 	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(headers)));
 	if (!JB_ROOT_IS_OBJECT(jb))
@@ -57,7 +64,28 @@ evs_idempotency_header_present(void)
 {
 	const char *headers = GetConfigOption("request.headers", true, false);
 
-	return headers != NULL && strstr(headers, "\"idempotency-key\"") != NULL;
+	return !header_taken && headers != NULL && strstr(headers, "\"idempotency-key\"") != NULL;
+}
+
+/*
+ * Runs fn(arg) as part of a call that took the request's Idempotency-Key: the
+ * writers it calls see no header (the outer call's key answers a retry).
+ */
+void
+evs_idempotency_inner(void (*fn) (void *arg), void *arg)
+{
+	bool		was = header_taken;
+
+	header_taken = true;
+	PG_TRY();
+	{
+		fn(arg);
+	}
+	PG_FINALLY();
+	{
+		header_taken = was;
+	}
+	PG_END_TRY();
 }
 
 /* Reserves the call's key; returns the stored response of a replay, or NULL to go ahead. */
@@ -72,6 +100,7 @@ evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 	bytea	   *hash;
 	Datum		values[6];
 	Jsonb	   *replay = NULL;
+	MemoryContext caller;
 	int			rc;
 
 	idem->active = false;
@@ -94,6 +123,7 @@ evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 	values[5] = TimestampTzGetDatum(evs_now());
 
 	evs_become_owner(&ctx);
+	caller = CurrentMemoryContext;
 	evs_spi_connect();
 	if (plan_reserve == NULL)
 	{
@@ -163,7 +193,13 @@ evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 					(errcode(EVS_ERR_CONFLICT),
 					 errmsg("the request with idempotency key \"%s\" is still in progress", key),
 					 errhint("Retry after the first request has finished.")));
-		replay = DatumGetJsonbPCopy(SPI_datumTransfer(resp, false, -1));
+		/* detoasted and copied into the caller's memory, which outlives SPI_finish */
+		{
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+
+			replay = DatumGetJsonbPCopy(resp);
+			MemoryContextSwitchTo(spi);
+		}
 	}
 	SPI_finish();
 	evs_switch_back(&ctx);
@@ -221,4 +257,80 @@ evs_idempotency_abandon(EvsIdempotency *idem)
 	SPI_finish();
 	evs_switch_back(&ctx);
 	idem->active = false;
+}
+
+/* ---- the same for the api functions written in SQL ---- */
+
+PG_FUNCTION_INFO_V1(evs_sql_idempotency_replay);
+PG_FUNCTION_INFO_V1(evs_sql_idempotency_store);
+
+/*
+ * eventsvc.idempotency_replay(operation, request): with an Idempotency-Key
+ * header, the stored result of the first call with that key (PT422 when the
+ * key served another request), or NULL after reserving the key for this
+ * call; NULL without a header. The SQL function then does its work and ends
+ * with eventsvc.idempotency_store(operation, result).
+ */
+Datum
+evs_sql_idempotency_replay(PG_FUNCTION_ARGS)
+{
+	EvsIdempotency idem;
+	Jsonb	   *replay;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(EVS_ERR_VALIDATION), errmsg("idempotency_replay needs an operation and a request")));
+	if (!evs_idempotency_header_present())
+		PG_RETURN_NULL();
+	replay = evs_idempotency_begin(&idem, text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, PG_GETARG_JSONB_P(1));
+	if (replay == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(replay);
+}
+
+/*
+ * eventsvc.idempotency_store(operation, response): stores the response under
+ * the call's Idempotency-Key when idempotency_replay reserved it in this
+ * transaction for this operation and actor; returns the response either way.
+ */
+Datum
+evs_sql_idempotency_store(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	EvsRoleSwitch ctx;
+	char	   *key;
+	Datum		values[5];
+	int			rc;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	if (!evs_idempotency_header_present() || (key = header_key()) == NULL)
+		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
+	values[0] = evs_current_tenant();
+	values[1] = CStringGetTextDatum(key);
+	values[2] = PG_GETARG_DATUM(0);
+	values[3] = CStringGetTextDatum(evs_current_actor());
+	values[4] = PG_GETARG_DATUM(1);
+	evs_become_owner(&ctx);
+	evs_spi_connect();
+	if (plan == NULL)
+	{
+		Oid			argtypes[5] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID};
+
+		/*
+		 * A key without a response is one reserved by a transaction still at
+		 * work (a failed one leaves none behind): under this actor and
+		 * operation, it is this transaction's own.
+		 */
+		plan = evs_spi_prepare_kept("UPDATE eventsvc.idempotency_keys SET response = $5"
+									" WHERE tenant_id = $1 AND key = $2 AND operation = $3 AND actor_id = $4"
+									" AND response IS NULL",
+									5, argtypes);
+	}
+	rc = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "idempotency store failed: %s", SPI_result_code_string(rc));
+	SPI_finish();
+	evs_switch_back(&ctx);
+	PG_RETURN_DATUM(PG_GETARG_DATUM(1));
 }

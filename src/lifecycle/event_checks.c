@@ -10,6 +10,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "lifecycle/lifecycle_internal.h"
+#include "worker/worker.h"
 #include "lifecycle/validation.h"
 
 /*
@@ -40,10 +41,15 @@ lc_check_venue(Datum tenant, Datum venue, char **timezone)
 	evs_exec("SELECT capacity, is_active, timezone FROM eventsvc.venues WHERE tenant_id = $1 AND id = $2",
 			&a, SPI_OK_SELECT);
 	if (SPI_processed != 1)
+	{
+		/* the worker asks venue-service for it now: a retry in a moment may find it */
+		evs_venue_wanted(tenant, venue);
 		ereport(ERROR,
 				(errcode(EVS_ERR_NOT_FOUND),
 				 errmsg("venue_id: venue %s not found", evs_uuid_text(venue)),
-				 errhint("Use a venue of your tenant; the venue list comes from venue-service.")));
+				 errdetail("The venue was asked from venue-service."),
+				 errhint("Retry in a few seconds, register the venue with api.register_venue, or use a venue of your tenant.")));
+	}
 	if (!DatumGetBool(evs_get(0, 2, &isnull)))
 		ereport(ERROR,
 				(errcode(EVS_ERR_VALIDATION),

@@ -74,19 +74,97 @@ check_change_keys(Jsonb *changes)
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("changes: nothing to change")));
 }
 
+/* The names in a jsonb array of field names (the changed fields), in order. */
+static List *
+field_names(Jsonb *names)
+{
+	JsonbIterator *it = JsonbIteratorInit(&names->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	List	   *out = NIL;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		if (tok == WJB_ELEM && v.type == jbvString)
+			out = lappend(out, pnstrdup(v.val.string.val, v.val.string.len));
+	return out;
+}
+
+/*
+ * The field classes (docs/lifecycle.md "Edits while on sale"). Before sales
+ * (DRAFT to PUBLISHED) every updatable field may change; critical ones need a
+ * confirmed change once tickets are sold. While the event sells (ON_SALE,
+ * SALES_PAUSED, SOLD_OUT) its presentation may change freely, its critical
+ * fields through the same confirmation flow, and nothing else.
+ */
+static const char *const presentation_fields[] = {
+	"name", "description", "short_description", "image_url", "tags", "is_featured", "featured_order",
+	"age_restriction", "category_id", NULL
+};
+
+static bool
+in_list(const char *const *list, const char *s)
+{
+	for (int i = 0; list[i]; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* Whether the event sells now: its details change by field class. */
+static bool
+is_selling(EventRow *ev)
+{
+	static const char *const selling[] = {"ON_SALE", "SALES_PAUSED", "SOLD_OUT", NULL};
+
+	return in_list(selling, ev->status);
+}
+
 static void
 require_modifiable(EventRow *ev)
 {
 	static const char *const ok[] = {"DRAFT", "REVIEW", "APPROVED", "PUBLISHED", NULL};
 
-	for (int i = 0; ok[i]; i++)
-		if (strcmp(ev->status, ok[i]) == 0)
-			return;
+	if (in_list(ok, ev->status) || is_selling(ev))
+		return;
 	ereport(ERROR,
 			(errcode(EVS_ERR_CONFLICT),
 			 errmsg("an event in status %s cannot be modified", ev->status),
-			 errdetail("Details can be changed only in DRAFT, REVIEW, APPROVED or PUBLISHED."),
-			 errhint("To move dates of an event on sale, postpone it and reschedule it.")));
+			 errdetail("Details can be changed in DRAFT, REVIEW, APPROVED and PUBLISHED, and while on sale "
+					   "(ON_SALE, SALES_PAUSED, SOLD_OUT) by field class."),
+			 errhint("To move dates of a postponed event, reschedule it.")));
+}
+
+/*
+ * While the event sells, the changed fields (a jsonb array of names) must be
+ * presentation fields or critical ones (`critical`: those of CRITICAL_FIELDS
+ * among them, which go through the confirmation gate); the rest are settled
+ * once sales begin.
+ */
+static void
+require_class_on_sale(EventRow *ev, Jsonb *changed, Jsonb *critical)
+{
+	StringInfoData refused;
+	ListCell   *lc;
+
+	if (!is_selling(ev))
+		return;
+	initStringInfo(&refused);
+	foreach(lc, field_names(changed))
+	{
+		char	   *k = lfirst(lc);
+		JsonbValue	v = {.type = jbvString, .val.string = {.len = strlen(k), .val = k}};
+
+		if (!in_list(presentation_fields, k) && !findJsonbValueFromContainer(&critical->root, JB_FARRAY, &v))
+			appendStringInfo(&refused, "%s%s", refused.len ? ", " : "", k);
+	}
+	if (refused.len > 0)
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg("these fields cannot change while the event is %s: %s", ev->status, refused.data),
+				 errdetail("While an event sells, its name, descriptions, image, tags, category, featured flag "
+						   "and order and age restriction change freely; venue, dates, capacity and time zone "
+						   "through the confirmation flow; the other fields are settled."),
+				 errhint("Change the presentation fields alone, or postpone the event first.")));
 }
 
 static void
@@ -116,22 +194,16 @@ static Jsonb *
 update_message(Jsonb *changed, Jsonb *previous, Jsonb *merged)
 {
 	JsonbParseState *st = NULL;
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
+	ListCell   *lc;
 
 	evs_jsonb_begin_object(&st, NULL);
 	evs_jsonb_push_jsonb(&st, "changed_fields", changed);
 	evs_jsonb_push_jsonb(&st, "previous", previous);
 	evs_jsonb_begin_object(&st, "changes");
-	it = JsonbIteratorInit(&changed->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	foreach(lc, field_names(changed))
 	{
-		char	   *k;
+		char	   *k = lfirst(lc);
 
-		if (tok != WJB_ELEM || v.type != jbvString)
-			continue;
-		k = pnstrdup(v.val.string.val, v.val.string.len);
 		evs_jsonb_push_value(&st, k, evs_jsonb_get(merged, k));
 	}
 	(void) evs_jsonb_end(&st);
@@ -213,6 +285,7 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 	critical = DatumGetJsonbP(evs_get(0, 3, &isnull));
 	previous = DatumGetJsonbP(evs_get(0, 4, &isnull));
 	changes = DatumGetJsonbP(evs_get(0, 5, &isnull));
+	require_class_on_sale(&ev, changed, critical);
 
 	if (JB_ROOT_COUNT(changed) == 0)
 	{

@@ -149,3 +149,112 @@ evs_venues_refresh(void)
 		(void) evs_worker_run_xact("eventsvc worker: venue refreshed", venue_apply, &a);
 	}
 }
+
+/* ---- venues named but unknown: fetched once, at once ---- */
+
+/*
+ * Asks the worker to fetch a venue that an event named but this database does
+ * not know (lifecycle's venue check, before it refuses the call): the request
+ * lives in shared memory, so it outlives the caller's failed transaction; the
+ * worker is woken and fetches it outside any transaction. A full queue or no
+ * venue-service URL drops the request (the caller's error says what to do).
+ */
+void
+evs_venue_wanted(Datum tenant, Datum venue)
+{
+	Latch	   *latch = NULL;
+
+	if (evs_worker_shared == NULL || evs_venue_service_url == NULL || evs_venue_service_url[0] == '\0')
+		return;
+	SpinLockAcquire(&evs_worker_shared->mutex);
+	{
+		int			n = evs_worker_shared->venues_wanted;
+		bool		known = false;
+
+		for (int i = 0; i < n && !known; i++)
+			known = memcmp(&evs_worker_shared->venue_wanted[i].tenant, DatumGetUUIDP(tenant), UUID_LEN) == 0 &&
+				memcmp(&evs_worker_shared->venue_wanted[i].venue, DatumGetUUIDP(venue), UUID_LEN) == 0;
+		if (!known && n < EVS_VENUES_WANTED_MAX)
+		{
+			evs_worker_shared->venue_wanted[n].tenant = *DatumGetUUIDP(tenant);
+			evs_worker_shared->venue_wanted[n].venue = *DatumGetUUIDP(venue);
+			evs_worker_shared->venues_wanted = n + 1;
+		}
+		latch = evs_worker_shared->latch;
+	}
+	SpinLockRelease(&evs_worker_shared->mutex);
+	/* a PGPROC latch stays valid memory; a stale one only costs a spurious wake */
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+static void
+venue_insert(void *arg)
+{
+	VenueApply *a = (VenueApply *) arg;
+	Datum		v[3];
+	int			rc;
+
+	v[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(a->tenant));
+	v[1] = DirectFunctionCall1(uuid_in, CStringGetDatum(a->venue));
+	v[2] = CStringGetTextDatum(a->body ? a->body : "");
+	rc = SPI_execute_with_args("SELECT eventsvc.venue_fetch_apply($1, $2, $3)", 3,
+							   (Oid[]) {UUIDOID, UUIDOID, TEXTOID}, v, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "eventsvc.venue_fetch_apply failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Fetch the venues asked for by evs_venue_wanted: GET {venue}/internal/venues/{id}?tenantId=,
+ * one short transaction per venue found (eventsvc.venue_fetch_apply). A venue
+ * venue-service does not know (404) stays unknown; a transport error or a
+ * 5xx is logged and the venue is asked again by the next call that names it.
+ */
+void
+evs_venues_fetch_wanted(void)
+{
+	static MemoryContext cxt = NULL;
+	MemoryContext old;
+	int			n;
+	pg_uuid_t	wanted[EVS_VENUES_WANTED_MAX][2];
+
+	if (evs_worker_shared == NULL || evs_venue_service_url[0] == '\0')
+		return;
+	SpinLockAcquire(&evs_worker_shared->mutex);
+	n = evs_worker_shared->venues_wanted;
+	for (int i = 0; i < n; i++)
+	{
+		wanted[i][0] = evs_worker_shared->venue_wanted[i].tenant;
+		wanted[i][1] = evs_worker_shared->venue_wanted[i].venue;
+	}
+	evs_worker_shared->venues_wanted = 0;
+	SpinLockRelease(&evs_worker_shared->mutex);
+	if (n == 0)
+		return;
+	if (cxt == NULL)
+		cxt = AllocSetContextCreate(TopMemoryContext, "eventsvc venues wanted", ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(cxt);
+	old = MemoryContextSwitchTo(cxt);
+	for (int i = 0; i < n; i++)
+	{
+		EvsHttpResponse resp;
+		VenueApply	a;
+		char	   *tenant = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&wanted[i][0])));
+		char	   *venue = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&wanted[i][1])));
+		char	   *path = psprintf("/internal/venues/%s?tenantId=%s", venue, tenant);
+
+		CHECK_FOR_INTERRUPTS();
+		if (!evs_http_request("GET", evs_venue_service_url, path, NULL, NULL, &resp) || resp.status != 200)
+		{
+			ereport(LOG, (errmsg("eventsvc worker: venue %s of tenant %s not fetched: %s", venue, tenant,
+								 resp.status ? psprintf("venue-service answered %ld", resp.status) : resp.error)));
+			continue;
+		}
+		a.tenant = tenant;
+		a.venue = venue;
+		a.status = resp.status;
+		a.body = resp.body;
+		(void) evs_worker_run_xact("eventsvc worker: venue fetched", venue_insert, &a);
+	}
+	MemoryContextSwitchTo(old);
+}

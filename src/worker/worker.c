@@ -206,6 +206,7 @@ worker_on_exit(int code, Datum arg)
 					(long long) s.failed_total, (long long) s.swept_total, (long long) s.saga_steps_done)));
 	SpinLockAcquire(&evs_worker_shared->mutex);
 	evs_worker_shared->pid = 0;
+	evs_worker_shared->latch = NULL;
 	evs_worker_shared->state = EVS_WS_NOT_RUNNING;
 	evs_worker_shared->broker_connected = false;
 	SpinLockRelease(&evs_worker_shared->mutex);
@@ -291,6 +292,7 @@ evs_worker_main(Datum main_arg)
 
 	SpinLockAcquire(&evs_worker_shared->mutex);
 	evs_worker_shared->pid = MyProcPid;
+	evs_worker_shared->latch = MyLatch;
 	evs_worker_shared->state = EVS_WS_STARTING;
 	evs_worker_shared->started_at = GetCurrentTimestamp();
 	evs_worker_shared->broker_connected = false;
@@ -390,6 +392,9 @@ evs_worker_main(Datum main_arg)
 			evs_venues_refresh();
 			next_venue_refresh = GetCurrentTimestamp() + EVS_VENUES_ROUND_SECONDS * USECS_PER_SEC;
 		}
+
+		/* venues named but unknown: fetched at once */
+		evs_venues_fetch_wanted();
 
 		/* cancellation sagas */
 		if (evs_saga_run_once() > 0)

@@ -13,6 +13,7 @@
 
 #include "storage/latch.h"
 #include "storage/spin.h"
+#include "utils/uuid.h"
 
 /* ---- settings other files read (each is defined in its module's init) ---- */
 extern char *evs_amqp_host;			/* amqp.c */
@@ -44,6 +45,8 @@ typedef enum EvsWorkerState
 	EVS_WS_SAGA
 } EvsWorkerState;
 
+#define EVS_VENUES_WANTED_MAX 32	/* unknown venues waiting for the worker */
+
 typedef struct EvsWorkerShared
 {
 	slock_t		mutex;
@@ -63,6 +66,13 @@ typedef struct EvsWorkerShared
 	char		broker_error[256];
 	char		last_error[256];
 	char		database[NAMEDATALEN];	/* the database the worker is connected to */
+	Latch	   *latch;			/* the worker's, NULL when it is not running */
+	int			venues_wanted;	/* venues named but unknown, to fetch (venues.c) */
+	struct
+	{
+		pg_uuid_t	tenant;
+		pg_uuid_t	venue;
+	}			venue_wanted[EVS_VENUES_WANTED_MAX];
 } EvsWorkerShared;
 
 /* worker_status.c: the struct above, and its shared memory while preloading */
@@ -80,6 +90,7 @@ extern bool evs_worker_run_xact(const char *activity, void (*fn) (void *), void 
 #define EVS_VENUES_ROUND_SECONDS	10	/* at most one refresh round this often */
 extern bool evs_venues_enabled(void);
 extern void evs_venues_refresh(void);
+extern void evs_venues_fetch_wanted(void);
 
 /* ---- amqp.c (the connection) and amqp_publish.c (batches with confirms) ---- */
 typedef enum EvsPubResult

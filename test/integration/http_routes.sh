@@ -301,9 +301,17 @@ if have create_event; then
             expect_status 200 "customer analytics"
         fi
         if have event_revenue; then
-            doc "Capacity › Revenue of an event"
-            req GET "/event_revenue?event_id=eq.$EV&select=currency,tickets_sold,revenue_minor" ACME_USER
+            doc "Capacity › Revenue of an event: what was charged, from the locked price lines"
+            req GET "/event_revenue?event_id=eq.$EV&select=currency,tickets_sold,charged,refunded,gross,discounts,fees,tax,net" ACME_USER
             expect_jq '.[0].tickets_sold == 2' "two tickets sold"
+            LOCKED=$(acme_sql "SELECT sum((locked_price->>'total')::bigint) FROM eventsvc.capacity_holds WHERE event_id = '$EV' AND state = 'CONFIRMED'")
+            expect_jq ".[0].net == $LOCKED and .[0].charged == $LOCKED and .[0].refunded == 0" "net = the locked totals of the purchases ($LOCKED)"
+            expect_jq '.[0] | .gross - .discounts + .fees + .tax == .net' "gross - discounts + fees + tax = net"
+        fi
+        if have section_revenue; then
+            doc "Capacity › Revenue of each section"
+            req GET "/section_revenue?event_id=eq.$EV&select=capacity_id,currency,tickets_sold,net" ACME_USER
+            expect_jq "length == 1 and .[0].capacity_id == \"$SECTION\" and .[0].net == $LOCKED" "per section"
         fi
     fi
 
@@ -833,6 +841,39 @@ if have create_schedule; then
         expect_jq 'length == 0' "gone"
     fi
 else skip create_schedule; fi
+
+# ---------------------------------------------------------------- the tenant admin's box office
+if have event_audit_log && [ -n "${EV:-}" ]; then
+    echo "# audit log"
+    doc "Audit log › What changed in an event, who changed it (tenant admin)"
+    req GET "/event_audit_log?event_id=eq.$EV&action=eq.UPDATE&select=action,actor_id,actor_role,changed_fields&order=id.desc&limit=2" ACME_ADMIN
+    expect_status 200 "the admin reads the audit log"
+    expect_jq 'length == 2 and .[0].action == "UPDATE" and (.[0].changed_fields | type) == "object"' "filtered by event and action, newest first"
+    doc "Audit log › A tenant user may not read it"
+    req GET "/event_audit_log?limit=1" ACME_USER
+    expect_error 403 42501 "a tenant user"
+    req GET "/event_audit_log?event_id=eq.$EV" GLOBEX_USER
+    expect_error 403 42501 "another tenant's user"
+    req DELETE "/event_audit_log?event_id=eq.$EV" ACME_ADMIN
+    [ "$STATUS" != 200 ] && [ "$STATUS" != 204 ] && _ok "the log is read-only ($STATUS)" || _fail "the audit log accepted a DELETE"
+else skip event_audit_log; fi
+
+if have register_venue; then
+    echo "# venues"
+    doc "Venues › Register a venue of the tenant (tenant admin), idempotent by header"
+    req POST '/rpc/register_venue' ACME_ADMIN '{"name":"Riverside Stage","capacity":1200,"timezone":"Europe/Berlin"}' -H 'Idempotency-Key: venue-riverside'
+    expect_jq '.name == "Riverside Stage" and .capacity == 1200 and .is_active == true' "a new venue"
+    RIVER=$(printf '%s' "$BODY" | jq -r .id)
+    req POST '/rpc/register_venue' ACME_ADMIN '{"name":"Riverside Stage","capacity":1200,"timezone":"Europe/Berlin"}' -H 'Idempotency-Key: venue-riverside'
+    expect_jq ".id == \"$RIVER\"" "the retry returns the first venue"
+    [ "$(acme_sql "SELECT count(*) FROM eventsvc.venues WHERE name = 'Riverside Stage'")" = 1 ] \
+        && _ok "one venue, not two" || _fail "the retry registered a second venue"
+    doc "Venues › An unknown time zone is a 400"
+    req POST '/rpc/register_venue' ACME_ADMIN '{"name":"Moon Hall","capacity":10,"timezone":"Moon/Base"}'
+    expect_error 400 22023 "an unknown time zone"
+    req POST '/rpc/register_venue' ACME_USER '{"name":"Clerk Hall","capacity":10}'
+    expect_error 403 42501 "a tenant user may not register venues"
+else skip register_venue; fi
 
 # ---------------------------------------------------------------- reference and ops
 if have event_transitions; then

@@ -29,7 +29,7 @@ Service routes (request and response shapes: docs/operations.md):
         payment service pays a refund once, however often it is asked)
     POST /internal/events/{id}/cancel-listings  -> {"cancelled": n}
     POST /internal/notifications/batch          -> {"sent": n}
-    GET  /internal/venues/{id}                  -> {"id", "name", "capacity", ...}
+    GET  /internal/venues/{id}                  -> {"id", "name", "capacity", ...} (404 for ids ending 404404404404)
 """
 import hashlib
 import hmac
@@ -163,8 +163,12 @@ class Handler(BaseHTTPRequestHandler):
             res = {"cancelled": 3}
         elif path == "/internal/notifications/batch":
             res = {"sent": len(doc.get("recipients", []))}
+        elif method == "GET" and path.startswith("/internal/venues/") and path.split("/")[3].split("?")[0].endswith("404404404404"):
+            entry["status"] = 404
+            record(entry)
+            return self.reply(404, {"error": "no such venue"})
         elif method == "GET" and path.startswith("/internal/venues/"):
-            vid = path.split("/")[3]
+            vid = path.split("/")[3].split("?")[0]
             res = {"id": vid, "name": "Stub Arena", "capacity": 5000, "timezone": "UTC", "isActive": True}
         else:
             entry["status"] = 404

@@ -1,0 +1,120 @@
+-- Revenue that equals what was charged (part 64): api.section_revenue, and api.event_revenue
+-- with the figures of the locked price lines, refunds and cancellations (its first columns kept).
+-- Revenue: what the purchases were charged, from their locked price lines, less what
+-- was paid back, per section and currency and per event and currency (docs/money.md
+-- "Revenue"). A purchase is a confirmed hold (CONFIRMED, or REFUNDED when every seat
+-- was refunded); its line says what it was charged: base_total (gross), group_discount,
+-- service and facility fees, tax and total. Refunds (eventsvc.hold_refunds) carry each
+-- figure's share. A cancelled event's purchases are all paid back by the cancellation
+-- (its saga's refund step): what the refunds had not yet paid back counts as refunded.
+-- net = charged - refunded, equal to the sum of what each purchase still keeps. A
+-- purchase without a locked line (sold before prices were locked) was charged
+-- quantity x unit price. int8 arithmetic and sums cast to int8: an overflow is an
+-- error (22003), never a wrap. Reads the purchases and refunds of the events asked for
+-- (GET /event_revenue?event_id=eq.<id>).
+CREATE INDEX idx_hold_refunds_event ON eventsvc.hold_refunds (tenant_id, event_id);
+CREATE VIEW api.section_revenue WITH (security_invoker = true) AS
+SELECT p.tenant_id, p.event_id, p.capacity_id, p.currency,
+       CASE WHEN e.cancelled THEN 0 ELSE p.tickets_sold END::bigint AS tickets_sold,
+       p.confirmed_holds, p.purchases,
+       CASE WHEN e.cancelled THEN p.tickets_bought ELSE coalesce(r.tickets, 0) END::bigint AS tickets_refunded,
+       p.charged,
+       CASE WHEN e.cancelled THEN p.charged ELSE coalesce(r.amount, 0) END AS refunded,
+       CASE WHEN e.cancelled THEN 0 ELSE p.gross - coalesce(r.gross, 0) END AS gross,
+       CASE WHEN e.cancelled THEN 0 ELSE p.discounts - coalesce(r.discounts, 0) END AS discounts,
+       CASE WHEN e.cancelled THEN 0 ELSE p.fees - coalesce(r.fees, 0) END AS fees,
+       CASE WHEN e.cancelled THEN 0 ELSE p.tax - coalesce(r.tax, 0) END AS tax,
+       CASE WHEN e.cancelled THEN 0 ELSE p.charged - coalesce(r.amount, 0) END AS net
+  FROM (SELECT h.tenant_id, h.event_id, h.capacity_id, h.currency,
+               count(*) AS purchases,
+               count(*) FILTER (WHERE h.state::text = 'CONFIRMED') AS confirmed_holds,
+               coalesce(sum(h.quantity) FILTER (WHERE h.state::text = 'CONFIRMED'), 0)::bigint AS tickets_sold,
+               sum(f.bought)::bigint AS tickets_bought,
+               sum(f.gross)::bigint AS gross, sum(f.discounts)::bigint AS discounts,
+               sum(f.fees)::bigint AS fees, sum(f.tax)::bigint AS tax,
+               sum(coalesce((h.locked_price ->> 'total')::bigint, f.gross))::bigint AS charged
+          FROM eventsvc.capacity_holds h
+         -- seats bought: a purchase refunded in full keeps its last refund's seats as quantity
+         CROSS JOIN LATERAL (SELECT CASE WHEN h.state::text = 'REFUNDED' THEN h.refunded_quantity
+                                         ELSE h.quantity + coalesce(h.refunded_quantity, 0) END AS bought) b
+         CROSS JOIN LATERAL (SELECT b.bought,
+                   coalesce((h.locked_price ->> 'base_total')::bigint, b.bought::bigint * h.unit_price) AS gross,
+                   coalesce((h.locked_price ->> 'group_discount')::bigint, 0) AS discounts,
+                   coalesce((h.locked_price ->> 'service_fee')::bigint, 0)
+                     + coalesce((h.locked_price ->> 'facility_fee')::bigint, 0)
+                     + coalesce((h.locked_price ->> 'percentage_fee')::bigint, 0) AS fees,
+                   coalesce((h.locked_price ->> 'tax')::bigint, 0) AS tax) f
+         WHERE h.state::text IN ('CONFIRMED', 'REFUNDED') AND h.currency IS NOT NULL
+         GROUP BY h.tenant_id, h.event_id, h.capacity_id, h.currency) p
+  LEFT JOIN (SELECT x.tenant_id, x.event_id, x.capacity_id, x.currency,
+                    sum(x.quantity)::bigint AS tickets, sum(x.amount)::bigint AS amount,
+                    sum(coalesce((x.lines ->> 'base_total')::bigint, 0))::bigint AS gross,
+                    sum(coalesce((x.lines ->> 'group_discount')::bigint, 0))::bigint AS discounts,
+                    sum(coalesce((x.lines ->> 'service_fee')::bigint, 0) + coalesce((x.lines ->> 'facility_fee')::bigint, 0)
+                        + coalesce((x.lines ->> 'percentage_fee')::bigint, 0))::bigint AS fees,
+                    sum(coalesce((x.lines ->> 'tax')::bigint, 0))::bigint AS tax
+               FROM eventsvc.hold_refunds x
+              GROUP BY x.tenant_id, x.event_id, x.capacity_id, x.currency) r
+         ON r.tenant_id = p.tenant_id AND r.event_id = p.event_id AND r.capacity_id = p.capacity_id
+        AND r.currency = p.currency
+  LEFT JOIN LATERAL (SELECT bool_or(ev.status = 'CANCELLED') AS cancelled
+                       FROM eventsvc.events ev
+                      WHERE ev.tenant_id = p.tenant_id AND ev.id = p.event_id) e ON true;
+COMMENT ON VIEW api.section_revenue IS
+    'Read-only. Per section and currency: what its purchases were charged (gross, discounts, fees, tax from their locked price lines), less refunds; net equals what the purchases keep (GET /section_revenue?event_id=eq.<id>).';
+
+CREATE OR REPLACE VIEW api.event_revenue WITH (security_invoker = true) AS
+SELECT s.tenant_id, s.event_id, s.currency,
+       sum(s.tickets_sold)::bigint AS tickets_sold,
+       sum(s.net)::bigint AS revenue_minor,
+       sum(s.confirmed_holds)::bigint AS confirmed_holds,
+       sum(s.purchases)::bigint AS purchases,
+       sum(s.tickets_refunded)::bigint AS tickets_refunded,
+       sum(s.charged)::bigint AS charged,
+       sum(s.refunded)::bigint AS refunded,
+       sum(s.gross)::bigint AS gross,
+       sum(s.discounts)::bigint AS discounts,
+       sum(s.fees)::bigint AS fees,
+       sum(s.tax)::bigint AS tax,
+       sum(s.net)::bigint AS net
+  FROM api.section_revenue s
+ GROUP BY s.tenant_id, s.event_id, s.currency;
+COMMENT ON VIEW api.event_revenue IS
+    'Read-only. Per event and currency: what its purchases were charged (gross, discounts, fees, tax from their locked price lines), less refunds and a cancellation; net (= revenue_minor) equals what the purchases keep (GET /event_revenue?event_id=eq.<id>).';
+
+COMMENT ON COLUMN api.section_revenue.tenant_id IS 'The tenant.';
+COMMENT ON COLUMN api.section_revenue.event_id IS 'The event.';
+COMMENT ON COLUMN api.section_revenue.currency IS 'ISO 4217 code of the amounts on this row.';
+COMMENT ON COLUMN api.section_revenue.tickets_sold IS 'Seats its purchases still hold (0 once the event is cancelled).';
+COMMENT ON COLUMN api.section_revenue.confirmed_holds IS 'Purchases with seats still sold.';
+COMMENT ON COLUMN api.section_revenue.purchases IS 'Purchases ever made: confirmed holds, including those refunded in full.';
+COMMENT ON COLUMN api.section_revenue.tickets_refunded IS 'Seats refunded, by refunds or by the cancellation.';
+COMMENT ON COLUMN api.section_revenue.charged IS 'What the purchases were charged: the sum of their locked totals (minor units).';
+COMMENT ON COLUMN api.section_revenue.refunded IS 'What was paid back: the refunds, and on a cancelled event everything else too (minor units).';
+COMMENT ON COLUMN api.section_revenue.gross IS 'Face value (base_total) of the seats still sold (minor units).';
+COMMENT ON COLUMN api.section_revenue.discounts IS 'Group discounts given on the seats still sold (minor units).';
+COMMENT ON COLUMN api.section_revenue.fees IS 'Service, facility and percentage fees of the seats still sold (minor units).';
+COMMENT ON COLUMN api.section_revenue.tax IS 'Tax of the seats still sold (minor units).';
+COMMENT ON COLUMN api.section_revenue.net IS 'charged - refunded: what the purchases keep, equal to the sum of their totals less their refunds (minor units).';
+COMMENT ON COLUMN api.section_revenue.capacity_id IS 'The section.';
+COMMENT ON COLUMN api.event_revenue.tenant_id IS 'The tenant.';
+COMMENT ON COLUMN api.event_revenue.event_id IS 'The event.';
+COMMENT ON COLUMN api.event_revenue.currency IS 'ISO 4217 code of the amounts on this row.';
+COMMENT ON COLUMN api.event_revenue.tickets_sold IS 'Seats its purchases still hold (0 once the event is cancelled).';
+COMMENT ON COLUMN api.event_revenue.confirmed_holds IS 'Purchases with seats still sold.';
+COMMENT ON COLUMN api.event_revenue.purchases IS 'Purchases ever made: confirmed holds, including those refunded in full.';
+COMMENT ON COLUMN api.event_revenue.tickets_refunded IS 'Seats refunded, by refunds or by the cancellation.';
+COMMENT ON COLUMN api.event_revenue.charged IS 'What the purchases were charged: the sum of their locked totals (minor units).';
+COMMENT ON COLUMN api.event_revenue.refunded IS 'What was paid back: the refunds, and on a cancelled event everything else too (minor units).';
+COMMENT ON COLUMN api.event_revenue.gross IS 'Face value (base_total) of the seats still sold (minor units).';
+COMMENT ON COLUMN api.event_revenue.discounts IS 'Group discounts given on the seats still sold (minor units).';
+COMMENT ON COLUMN api.event_revenue.fees IS 'Service, facility and percentage fees of the seats still sold (minor units).';
+COMMENT ON COLUMN api.event_revenue.tax IS 'Tax of the seats still sold (minor units).';
+COMMENT ON COLUMN api.event_revenue.net IS 'charged - refunded: what the purchases keep, equal to the sum of their totals less their refunds (minor units).';
+COMMENT ON COLUMN api.event_revenue.revenue_minor IS 'The same as net: what the purchases keep (minor units).';
+
+REVOKE ALL ON api.section_revenue FROM PUBLIC;
+GRANT SELECT ON api.section_revenue TO eventsvc_user, eventsvc_service;
+-- not automatically updatable: writes are refused with 42501 (part 79)
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR UPDATE OR DELETE ON api.section_revenue
+    FOR EACH ROW EXECUTE FUNCTION eventsvc.refuse_view_write();
