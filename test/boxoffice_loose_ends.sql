@@ -3,7 +3,7 @@
 -- register_venue); a tenant's admin registers venues and reads the events' audit
 -- log, read-only and only its own tenant's; a tenant user reads neither.
 BEGIN;
-SELECT plan(29);
+SELECT plan(32);
 SET LOCAL client_min_messages = warning;
 
 SELECT eventsvc.create_tenant('Tap Office', 'tap-office', '6b6b6b6b-6b6b-4b6b-8b6b-6b6b6b6b6b6b') IS NOT NULL AS t1;
@@ -73,6 +73,18 @@ SELECT is(api.exchange_purchase(:'bought', :'circle', 'wants the circle'), :'ex'
 SELECT is((SELECT count(*)::int FROM eventsvc.hold_refunds WHERE hold_id = :'bought')
           || '/' || (SELECT count(*) FROM eventsvc.capacity_holds WHERE capacity_id = :'circle'), '1/1',
           'one refund and one new hold for two calls');
+SELECT set_config('request.headers', '{}', true) IS NOT NULL AS h;
+
+-- Schedules too.
+SELECT set_config('request.headers', '{"idempotency-key": "olga-schedule-1"}', true) IS NOT NULL AS h;
+SELECT api.create_schedule('6b6b6b6b-0000-4000-8000-0000000000e1', date_trunc('hour', now()) + interval '8 days',
+                           date_trunc('hour', now()) + interval '8 days 2 hours', notes => 'matinee') ->> 'id' AS sched \gset
+SELECT is(api.create_schedule('6b6b6b6b-0000-4000-8000-0000000000e1', date_trunc('hour', now()) + interval '8 days',
+                              date_trunc('hour', now()) + interval '8 days 2 hours', notes => 'matinee') ->> 'id', :'sched',
+          'create_schedule retried with the same key returns the first schedule');
+SELECT set_config('request.headers', '{"idempotency-key": "olga-schedule-2"}', true) IS NOT NULL AS h;
+SELECT is(api.delete_schedule(:'sched', 1) ->> 'deleted', 'true', 'delete_schedule');
+SELECT is(api.delete_schedule(:'sched', 1) ->> 'deleted', 'true', 'retried with the same key: the first answer, not a 404');
 SELECT set_config('request.headers', '{}', true) IS NOT NULL AS h;
 
 -- ---------------------------------------------------------------- venues

@@ -5,7 +5,7 @@
 -- sum of their locked totals less their refunds, computed here from api.holds and
 -- api.hold_refunds independently of the views.
 BEGIN;
-SELECT plan(18);
+SELECT plan(20);
 SET LOCAL client_min_messages = warning;
 
 SELECT eventsvc.create_tenant('Rev Tenant', 'rev-tenant', '4d4d4d4d-4d4d-4d4d-8d4d-4d4d4d4d4d4d') IS NOT NULL AS t;
@@ -87,6 +87,20 @@ SELECT is(pg_temp.rev(:'ev', 'USD') - ARRAY['tickets_sold', 'revenue_minor', 'co
                                             'charged', 'refunded', 'net'],
           jsonb_build_object('gross', 1001, 'discounts', 0, 'fees', 75, 'tax', 86),
           'the figures left are those of the last single purchase');
+
+-- A tier whose prices include tax: the buyer pays the displayed price, tax inside.
+SELECT api.create_event('4d4d4d4d-0000-4000-8000-00000000000a', 'Tax Night',
+    date_trunc('hour', now()) + interval '21 days', date_trunc('hour', now()) + interval '21 days 3 hours',
+    sections => '[{"section_name": "Box", "total_capacity": 10}]') AS tax_doc \gset
+SELECT (:'tax_doc'::jsonb) ->> 'id' AS tev, (:'tax_doc'::jsonb) #>> '{sections,0,id}' AS box \gset
+SELECT api.create_pricing(:'tev', 'Box', 1190, capacity_id => :'box', service_fee => 119, tax_rate => 0.19,
+                          tax_included => true) ->> 'id' AS inc \gset
+SELECT api.publish_event(:'tev') IS NOT NULL AND api.transition_event(:'tev', 'ON_SALE') IS NOT NULL AS on_sale;
+SELECT pg_temp.buy(:'box', :'inc', 2, 'gus') IS NOT NULL AS bought;
+SELECT is(pg_temp.rev(:'tev', 'USD') - ARRAY['tickets_sold', 'revenue_minor', 'confirmed_holds', 'purchases', 'tickets_refunded', 'refunded'],
+          jsonb_build_object('charged', 2618, 'gross', 2380, 'discounts', 0, 'fees', 238, 'tax', 418, 'net', 2618),
+          'tax included: charged = gross + fees = 26.18, of which 4.18 tax');
+SELECT is((pg_temp.rev(:'tev', 'USD') ->> 'net')::bigint, pg_temp.kept(:'tev', 'USD'), 'and net = what the purchase was charged');
 
 -- A cancellation pays everything back.
 SELECT api.confirm_cancellation(:'ev', (api.preview_cancellation(:'ev') ->> 'confirmation_code')::uuid, 'storm') IS NOT NULL AS cancelled;

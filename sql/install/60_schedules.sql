@@ -140,11 +140,19 @@ CREATE FUNCTION api.create_schedule(event_id uuid, starts_at timestamptz, ends_a
                                     doors_open_at timestamptz DEFAULT NULL, notes text DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    replay jsonb;
     ev  eventsvc.events;
     rec eventsvc.event_schedules;
 BEGIN
     PERFORM eventsvc.check_text_size('notes', notes);   -- the size quotas first
     PERFORM eventsvc.check_text_size('recurrence_rule', recurrence_rule);
+    -- a retry with the same Idempotency-Key header gets the first answer back (part 25)
+    replay := eventsvc.idempotency_replay('create_schedule', jsonb_build_object(
+        'event_id', event_id, 'starts_at', starts_at, 'ends_at', ends_at, 'timezone', timezone,
+        'recurrence_rule', recurrence_rule, 'doors_open_at', doors_open_at, 'notes', notes));
+    IF replay IS NOT NULL THEN
+        RETURN replay;
+    END IF;
     SELECT * INTO ev FROM eventsvc.events e
      WHERE e.tenant_id = eventsvc.current_tenant_id() AND e.id = create_schedule.event_id AND e.deleted_at IS NULL;
     IF NOT FOUND THEN
@@ -168,7 +176,7 @@ BEGIN
             nullif(create_schedule.recurrence_rule, ''), create_schedule.notes)
     RETURNING * INTO rec;
     PERFORM eventsvc.emit_schedule_change(rec.id, 'created');
-    RETURN to_jsonb(rec);
+    RETURN eventsvc.idempotency_store('create_schedule', to_jsonb(rec));
 END
 $$;
 COMMENT ON FUNCTION api.create_schedule(uuid, timestamptz, timestamptz, text, text, timestamptz, text) IS
@@ -183,10 +191,19 @@ CREATE FUNCTION api.update_schedule(schedule_id uuid, expected_version integer,
                                     status eventsvc.schedule_status DEFAULT NULL, notes text DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    replay jsonb;
     rec eventsvc.event_schedules;
 BEGIN
     PERFORM eventsvc.check_text_size('notes', notes);   -- the size quotas first
     PERFORM eventsvc.check_text_size('recurrence_rule', recurrence_rule);
+    -- a retry with the same Idempotency-Key header gets the first answer back (part 25)
+    replay := eventsvc.idempotency_replay('update_schedule', jsonb_build_object(
+        'schedule_id', schedule_id, 'expected_version', expected_version, 'starts_at', starts_at,
+        'ends_at', ends_at, 'timezone', timezone, 'recurrence_rule', recurrence_rule,
+        'doors_open_at', doors_open_at, 'status', status, 'notes', notes));
+    IF replay IS NOT NULL THEN
+        RETURN replay;
+    END IF;
     IF expected_version IS NULL THEN
         PERFORM eventsvc.raise_error('validation', 'expected_version is required',
             NULL, 'Pass the version you read; a stale version is refused (409).');
@@ -208,7 +225,7 @@ BEGIN
             format('schedule %s not found', coalesce(update_schedule.schedule_id::text, 'null')));
     END IF;
     PERFORM eventsvc.emit_schedule_change(rec.id, 'updated');
-    RETURN to_jsonb(rec);
+    RETURN eventsvc.idempotency_store('update_schedule', to_jsonb(rec));
 END
 $$;
 COMMENT ON FUNCTION api.update_schedule(uuid, integer, timestamptz, timestamptz, text, text, timestamptz,
@@ -220,8 +237,14 @@ COMMENT ON FUNCTION api.update_schedule(uuid, integer, timestamptz, timestamptz,
 CREATE FUNCTION api.delete_schedule(schedule_id uuid, expected_version integer) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    replay jsonb;
     rec eventsvc.event_schedules;
 BEGIN
+    -- a retry with the same Idempotency-Key header gets the first answer back (part 25)
+    replay := eventsvc.idempotency_replay('delete_schedule', jsonb_build_object('schedule_id', schedule_id, 'expected_version', expected_version));
+    IF replay IS NOT NULL THEN
+        RETURN replay;
+    END IF;
     SELECT * INTO rec FROM eventsvc.event_schedules s
      WHERE s.tenant_id = eventsvc.current_tenant_id() AND s.id = delete_schedule.schedule_id FOR UPDATE;
     IF NOT FOUND THEN
@@ -241,7 +264,8 @@ BEGIN
     END IF;
     PERFORM eventsvc.emit_schedule_change(rec.id, 'deleted');
     DELETE FROM eventsvc.event_schedules s WHERE s.tenant_id = rec.tenant_id AND s.id = rec.id;
-    RETURN jsonb_build_object('schedule_id', rec.id, 'event_id', rec.event_id, 'deleted', true);
+    RETURN eventsvc.idempotency_store('delete_schedule',
+        jsonb_build_object('schedule_id', rec.id, 'event_id', rec.event_id, 'deleted', true));
 END
 $$;
 COMMENT ON FUNCTION api.delete_schedule(uuid, integer) IS
