@@ -8,8 +8,11 @@
  * would read the whole history every time. The horizon is a time below which
  * no ACTIVE hold can exist; the sweep reads [horizon, now] only.
  *
- * Per database, in shared memory (lost at restart: the first sweep after a
- * start reads from the beginning, once):
+ * Per database, in shared memory. A clean shutdown keeps it: the postmaster
+ * writes each database's read start to a file as it exits, once the shutdown
+ * checkpoint is written, and the next start takes it back if nothing ran in
+ * between (the same checkpoint). After a crash, an immediate shutdown or any
+ * doubt it is unknown and the first sweep reads from the beginning, once:
  *   horizon   raised by a committed sweep to min(sweep time, oldest open hold
  *             writer's start, first ACTIVE hold it left in its range)
  *   low       lowered by a hold inserted already close to its expiry (a short
@@ -24,10 +27,19 @@
  */
 #include "core/core.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_control.h"
+#include "common/controldata_utils.h"
+#include "common/file_perm.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -36,6 +48,25 @@
 #include "capacity/capacity_internal.h"
 
 #define HORIZON_DATABASES 16
+
+/* The read starts kept across a clean shutdown, in the data directory. */
+#define HORIZON_FILE "eventsvc_sweep_horizon"
+#define HORIZON_FILE_TMP "eventsvc_sweep_horizon.tmp"
+#define HORIZON_FILE_MAGIC 0x45565348	/* "EVSH" */
+
+typedef struct HorizonFile
+{
+	uint32		magic;
+	uint32		count;
+	uint64		system_identifier;	/* the cluster's */
+	XLogRecPtr	checkpoint;		/* the shutdown checkpoint written before it */
+	struct
+	{
+		Oid			dbid;
+		TimestampTz from;
+	}			dbs[HORIZON_DATABASES];
+	pg_crc32c	crc;			/* of everything above */
+} HorizonFile;
 
 typedef struct HorizonSlot
 {
@@ -70,6 +101,138 @@ horizon_size(void)
 					mul_size(sizeof(pg_atomic_uint64), MaxBackends + 1));
 }
 
+/*
+ * The cluster's control file when it says the cluster was shut down cleanly
+ * as a primary and no recovery is asked for; NULL otherwise (palloc'd).
+ */
+static ControlFileData *
+clean_shutdown_control(void)
+{
+	ControlFileData *volatile control;
+	bool		crc_ok;
+	struct stat st;
+
+	if (stat(STANDBY_SIGNAL_FILE, &st) == 0 || stat(RECOVERY_SIGNAL_FILE, &st) == 0)
+		return NULL;
+	/* at the postmaster's start and exit: an unreadable file means "not clean", never an error */
+	PG_TRY();
+	{
+		control = get_controlfile(DataDir, &crc_ok);
+	}
+	PG_CATCH();
+	{
+		FlushErrorState();
+		control = NULL;
+	}
+	PG_END_TRY();
+	if (control == NULL)
+		return NULL;
+	if (!crc_ok || control->state != DB_SHUTDOWNED)
+	{
+		pfree(control);
+		return NULL;
+	}
+	return control;
+}
+
+static pg_crc32c
+horizon_file_crc(const HorizonFile *f)
+{
+	pg_crc32c	crc;
+
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, f, offsetof(HorizonFile, crc));
+	FIN_CRC32C(crc);
+	return crc;
+}
+
+/*
+ * As the postmaster exits after a clean shutdown (every backend gone, every
+ * transaction ended, the shutdown checkpoint written): each database's read
+ * start, min(horizon, low, sticky), to the file. Nothing when a start is
+ * unknown or the shutdown was not clean. Never an error: a failure only costs
+ * the next start one read from the beginning.
+ */
+static void
+horizon_save(int code, Datum arg)
+{
+	HorizonFile f;
+	ControlFileData *control;
+	int			fd;
+
+	if (horizon == NULL || (control = clean_shutdown_control()) == NULL)
+		return;
+	memset(&f, 0, sizeof(f));
+	f.magic = HORIZON_FILE_MAGIC;
+	f.system_identifier = control->system_identifier;
+	f.checkpoint = control->checkPoint;
+	for (int i = 0; i < HORIZON_DATABASES; i++)
+	{
+		HorizonSlot *s = &horizon->dbs[i];
+		TimestampTz from = Min(s->horizon, Min(s->low, s->sticky));
+
+		if (s->dbid == InvalidOid || s->horizon == DT_NOBEGIN || from == DT_NOBEGIN)
+			continue;
+		f.dbs[f.count].dbid = s->dbid;
+		f.dbs[f.count].from = from;
+		f.count++;
+	}
+	if (f.count == 0)
+		return;
+	f.crc = horizon_file_crc(&f);
+	fd = open(HORIZON_FILE_TMP, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY, pg_file_create_mode);
+	if (fd < 0)
+		return;
+	if (write(fd, &f, sizeof(f)) != sizeof(f) || pg_fsync(fd) != 0)
+	{
+		close(fd);
+		unlink(HORIZON_FILE_TMP);
+		return;
+	}
+	close(fd);
+	if (rename(HORIZON_FILE_TMP, HORIZON_FILE) != 0)
+		unlink(HORIZON_FILE_TMP);
+}
+
+/*
+ * At a start (new shared memory in the postmaster or a single-user backend):
+ * the read starts the last clean shutdown kept, if the cluster is still at the
+ * checkpoint that shutdown wrote (nothing ran since, no recovery to replay).
+ * The file is removed either way, so a crash later never finds it again.
+ */
+static void
+horizon_restore(void)
+{
+	HorizonFile f;
+	ControlFileData *control;
+	int			fd;
+	bool		ok;
+
+	fd = open(HORIZON_FILE, O_RDONLY | PG_BINARY, 0);
+	if (fd < 0)
+		return;
+	ok = read(fd, &f, sizeof(f)) == sizeof(f);
+	close(fd);
+	unlink(HORIZON_FILE);
+	if (!ok || f.magic != HORIZON_FILE_MAGIC || f.count > HORIZON_DATABASES ||
+		!EQ_CRC32C(f.crc, horizon_file_crc(&f)))
+		return;
+	control = clean_shutdown_control();
+	if (control == NULL)
+		return;
+	if (control->system_identifier == f.system_identifier && control->checkPoint == f.checkpoint)
+	{
+		for (uint32 i = 0; i < f.count; i++)
+		{
+			horizon->dbs[i].dbid = f.dbs[i].dbid;
+			horizon->dbs[i].horizon = f.dbs[i].from;
+		}
+		ereport(LOG, (errmsg("eventsvc: the expiry sweep starts where it left off before the shutdown (%u databases)",
+							 f.count)));
+	}
+	pfree(control);
+}
+
 static void
 horizon_shmem_attach(void *ptr, bool found)
 {
@@ -78,9 +241,17 @@ horizon_shmem_attach(void *ptr, bool found)
 	{
 		SpinLockInit(&horizon->mutex);
 		for (int i = 0; i < HORIZON_DATABASES; i++)
+		{
 			horizon->dbs[i].dbid = InvalidOid;
+			horizon->dbs[i].horizon = DT_NOBEGIN;
+			horizon->dbs[i].low = DT_NOEND;
+			horizon->dbs[i].low_gen = 0;
+			horizon->dbs[i].sticky = DT_NOEND;
+		}
 		for (int i = 0; i <= MaxBackends; i++)
 			pg_atomic_init_u64(&horizon->writers[i], 0);
+		if (!IsUnderPostmaster)
+			horizon_restore();
 	}
 }
 
@@ -89,7 +260,12 @@ void
 evs_sweep_horizon_init(void)
 {
 	if (process_shared_preload_libraries_in_progress)
+	{
 		evs_shmem_register("eventsvc sweep horizon", horizon_size, NULL, horizon_shmem_attach);
+		/* the postmaster keeps the read starts across a clean shutdown */
+		if (!IsUnderPostmaster)
+			before_shmem_exit(horizon_save, (Datum) 0);
+	}
 }
 
 static bool
