@@ -1,7 +1,7 @@
 /*
  * capacity/capacity.h: the capacity area's public face: its init, and the
  * bulk releases other areas ask for (the worker's expiry sweep, an event's
- * cancellation). Everything else of the area is in capacity_internal.h.
+ * cancellation) and the worker's scheduled drift check. Everything else of the area is in capacity_internal.h.
  */
 #ifndef EVS_CAPACITY_H
 #define EVS_CAPACITY_H
@@ -23,5 +23,8 @@ extern Jsonb *evs_event_refund_plan(Datum tenant_id, Datum event_id, bool lock);
 extern Jsonb *evs_refund_event_purchases(Datum tenant_id, Datum event_id, const char *reason);
 /* postponement.c: the event became POSTPONED or RESCHEDULED: its purchases get a decision window. SPI connected. */
 extern void evs_postponement_open(Datum tenant_id, Datum event_id, const char *kind);
+
+/* capacity_check.c: one scheduled drift check across tenants in the caller's transaction (jsonb: what it did) */
+extern Jsonb *evs_capacity_drift_check(int window_seconds, int max_sections);
 
 #endif

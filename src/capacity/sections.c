@@ -1,8 +1,9 @@
 /*
  * sections.c: the capacity sections themselves. The BEFORE trigger checks a
  * section's figures, its row configuration and that the event's active
- * sections fit the venue; the delete guard keeps sections with holds; and
- * eventsvc.check_capacity recomputes a section from its hold rows.
+ * sections fit the venue; and the delete guard keeps sections with holds.
+ * (eventsvc.check_capacity, which recomputes a section from its hold rows, is
+ * in capacity_check.c.)
  */
 #include "core/core.h"
 
@@ -11,15 +12,12 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "storage/latch.h"
-#include "utils/wait_event.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "capacity/capacity_internal.h"
 
 PG_FUNCTION_INFO_V1(evs_section_validate_trigger);
 PG_FUNCTION_INFO_V1(evs_section_delete_trigger);
-PG_FUNCTION_INFO_V1(evs_sql_check_capacity);
 
 static int32
 tup_int(HeapTuple tup, TupleDesc desc, const char *name, int32 dflt)
@@ -376,191 +374,3 @@ evs_section_delete_trigger(PG_FUNCTION_ARGS)
 }
 
 
-/*
- * How long check_capacity looks for a moment when no other transaction has
- * records on the counter (real time), before it answers "busy".
- */
-#define CHECK_WAIT_MS 200
-
-/*
- * eventsvc.check_capacity(section): recompute the section from its hold rows
- * (latest committed state), compare with the shared counter, and refresh the
- * row's derived counters. Reports drift; never hides it, never invents it.
- *
- * The counter and the rows are read at different instants, so a comparison is
- * only exact when nothing settled in between: the counter is read before and
- * after the rows, and the two readings must be the same (no record appended
- * or settled: `changes`), with no other transaction's records on it. Then
- * every transaction that committed before the rows were read had settled on
- * the counter before the first reading, and none was in flight. This
- * transaction's own records are known: seats it gives back at commit are
- * added to the counter's side. Otherwise it reads again, for up to
- * CHECK_WAIT_MS, and then answers busy (drift null) rather than a guess.
- */
-Datum
-evs_sql_check_capacity(PG_FUNCTION_ARGS)
-{
-	Datum		tenant;
-	Datum		section;
-	Datum		v[2];
-	Oid			t[2] = {UUIDOID, UUIDOID};
-	EvsEscrowEntry e;
-	bool		have;
-	static SPIPlanPtr checks[2] = {NULL, NULL};
-	bool		counters = evs_counters_ready();
-	int64		total = 0,
-				active = 0,
-				sold = 0,
-				counter = -1,
-				rows_held = 0,
-				rows_sold = 0,
-				rows_mismatch = 0;
-	int			rc;
-	bool		isnull;
-	JsonbParseState *st = NULL;
-	Jsonb	   *result;
-	bool		exact = true;
-	int			others = 0;
-	MemoryContext outer = CurrentMemoryContext;
-	MemoryContext spi;
-	TimestampTz deadline;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("check_capacity needs capacity_id")));
-	tenant = evs_current_tenant();
-	section = PG_GETARG_DATUM(0);
-	v[0] = tenant;
-	v[1] = section;
-	evs_spi_connect();
-
-	/*
-	 * The section must be the caller's before its counter is touched: building
-	 * a counter reads the rows this tenant sees, and another tenant's section
-	 * (or an unknown id) must leave shared memory alone.
-	 */
-	rc = SPI_execute_with_args("SELECT 1 FROM eventsvc.event_capacity WHERE tenant_id = $1 AND id = $2",
-							   2, t, v, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section))));
-	/* a counter to compare with: built now if it is stale (as a reservation would) */
-	have = evs_escrow_section(tenant, section, &e) && evs_escrow_ready(&e, tenant, section);
-	/*
-	 * One snapshot for the holds and the counter rows: per currency, what the
-	 * holds add up to against what the counter rows say (both change in the
-	 * same transactions, so any difference is drift).
-	 */
-#define CHECK_HOLDS \
-	"WITH h AS (SELECT coalesce(currency, '') AS currency," \
-	"  coalesce(sum(quantity) FILTER (WHERE state = 'ACTIVE'), 0)::int8 AS held," \
-	"  coalesce(sum(quantity) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS sold," \
-	"  coalesce(sum(quantity::int8 * unit_price) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS revenue," \
-	"  count(*)::int8 AS holds, count(*) FILTER (WHERE state = 'CONFIRMED')::int8 AS confirmed," \
-	"  count(*) FILTER (WHERE state = 'EXPIRED')::int8 AS expired," \
-	"  count(*) FILTER (WHERE state = 'RELEASED')::int8 AS released" \
-	"  FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2 GROUP BY 1)"
-	if (checks[counters] == NULL)
-		checks[counters] = evs_spi_prepare_kept(counters
-			? CHECK_HOLDS ", k AS (SELECT currency, sum(held)::int8 AS held, sum(sold)::int8 AS sold,"
-			  "  sum(revenue)::int8 AS revenue, sum(holds)::int8 AS holds, sum(holds_confirmed)::int8 AS confirmed,"
-			  "  sum(holds_expired)::int8 AS expired, sum(holds_released)::int8 AS released"
-			  "  FROM eventsvc.section_counters WHERE tenant_id = $1 AND capacity_id = $2 GROUP BY 1)"
-			  " SELECT s.total_capacity::int8, (SELECT coalesce(sum(held), 0)::int8 FROM h),"
-			  "  (SELECT coalesce(sum(sold), 0)::int8 FROM h), (SELECT coalesce(sum(held), 0)::int8 FROM k),"
-			  "  (SELECT coalesce(sum(sold), 0)::int8 FROM k),"
-			  "  (SELECT count(*) FROM h FULL JOIN k USING (currency)"
-			  "    WHERE (coalesce(h.held, 0), coalesce(h.sold, 0), coalesce(h.revenue, 0), coalesce(h.holds, 0),"
-			  "           coalesce(h.confirmed, 0), coalesce(h.expired, 0), coalesce(h.released, 0))"
-			  "      <> (coalesce(k.held, 0), coalesce(k.sold, 0), coalesce(k.revenue, 0), coalesce(k.holds, 0),"
-			  "          coalesce(k.confirmed, 0), coalesce(k.expired, 0), coalesce(k.released, 0)))"
-			  " FROM eventsvc.event_capacity s WHERE s.tenant_id = $1 AND s.id = $2"
-			: CHECK_HOLDS " SELECT s.total_capacity::int8, (SELECT coalesce(sum(held), 0)::int8 FROM h),"
-			  "  (SELECT coalesce(sum(sold), 0)::int8 FROM h), NULL::int8, NULL::int8, NULL::int8"
-			  " FROM eventsvc.event_capacity s WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
-	/* this transaction's own changes are in the counter rows it compares */
-	evs_counters_flush();
-	deadline = GetCurrentTimestamp() + (TimestampTz) CHECK_WAIT_MS * 1000;
-	for (;;)
-	{
-		EvsEscrowReading before,
-					after;
-
-		if (have)
-			evs_escrow_read(&e, &before);
-		rc = SPI_execute_snapshot(checks[counters], v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "capacity check failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed == 0)
-			ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(section))));
-		total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		active = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-		if (counters)
-		{
-			rows_held = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
-			rows_sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
-			rows_mismatch = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
-		}
-		if (!have)
-			break;
-		evs_escrow_read(&e, &after);
-		others = after.others;
-		counter = after.available;
-		exact = before.stable && after.stable && before.changes == after.changes && after.valid &&
-			after.others == 0;
-		if (exact)
-		{
-			counter += after.own_pending;
-			break;
-		}
-		if (GetCurrentTimestamp() >= deadline)
-			break;
-		CHECK_FOR_INTERRUPTS();
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1L, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
-	rc = SPI_execute_with_args("UPDATE eventsvc.event_capacity SET available_capacity = greatest($3::int8, 0)::int4,"
-							   " reserved_capacity = $4::int4, sold_count = $5::int4"
-							   " WHERE tenant_id = $1 AND id = $2 AND (available_capacity, reserved_capacity, sold_count)"
-							   "  IS DISTINCT FROM (greatest($3::int8, 0)::int4, $4::int4, $5::int4)",
-							   5, (Oid[]) {UUIDOID, UUIDOID, INT8OID, INT8OID, INT8OID},
-							   (Datum[]) {tenant, section, Int64GetDatum(total - active - sold),
-							   Int64GetDatum(active), Int64GetDatum(sold)}, NULL, false, 1);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "counter refresh failed: %s", SPI_result_code_string(rc));
-	spi = MemoryContextSwitchTo(outer);
-	evs_jsonb_begin_object(&st, NULL);
-	evs_jsonb_push_uuid(&st, "section_id", section);
-	evs_jsonb_push_int(&st, "total", total);
-	evs_jsonb_push_int(&st, "held", active);
-	evs_jsonb_push_int(&st, "sold", sold);
-	evs_jsonb_push_int(&st, "available", total - active - sold);
-	if (have)
-		evs_jsonb_push_int(&st, "counter", counter);
-	else
-		evs_jsonb_push_null(&st, "counter");
-	evs_jsonb_push_int(&st, "in_flight", others);
-	evs_jsonb_push_bool(&st, "busy", !exact);
-	if (exact)
-		evs_jsonb_push_int(&st, "drift", have ? counter - (total - active - sold) : 0);
-	else
-		evs_jsonb_push_null(&st, "drift");
-	evs_jsonb_push_bool(&st, "oversold", active + sold > total);
-	/* the counter rows against the holds: exact in any snapshot */
-	if (counters)
-	{
-		evs_jsonb_begin_object(&st, "rows");
-		evs_jsonb_push_int(&st, "held", rows_held);
-		evs_jsonb_push_int(&st, "sold", rows_sold);
-		evs_jsonb_push_int(&st, "drift", (rows_held + rows_sold) - (active + sold));
-		evs_jsonb_push_bool(&st, "agree", rows_mismatch == 0);
-		(void) evs_jsonb_end(&st);
-	}
-	else
-		evs_jsonb_push_null(&st, "rows");
-	result = evs_jsonb_end(&st);
-	MemoryContextSwitchTo(spi);
-	SPI_finish();
-	PG_RETURN_JSONB_P(result);
-}

@@ -212,6 +212,7 @@ extern const char *const evs_exchanges[EVS_EXCHANGE_COUNT];
 #define EVS_RK_REFUND_REQUESTED		"payment.refund_requested"	/* a payment to give back (docs/holds.md) */
 #define EVS_RK_WAITLIST_OFFER		"waitlist.offer"		/* seats offered to a waitlist entry (docs/holds.md) */
 #define EVS_RK_POSTPONEMENT_CHOICE	"event.postponement_choice"	/* a holder's keep-or-refund window (docs/lifecycle.md) */
+#define EVS_RK_CAPACITY_DRIFT		"capacity.drift_detected"	/* a section's figures disagree, twice (docs/capacity.md) */
 
 /* Called from evs_core_init; the relay (the worker) registers its latch, NULL when it stops. */
 extern void evs_outbox_init(void);

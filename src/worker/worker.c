@@ -61,6 +61,10 @@ static char *evs_worker_database = NULL;
 static int	evs_worker_naptime_ms = 1000;
 static int	evs_sweep_interval_ms = 1000;
 static int	evs_sweep_batch_size = 5000;
+static int	evs_drift_check_interval_s = 60;
+/* the drift check's window and size per run (docs/capacity.md "The drift check") */
+#define DRIFT_CHECK_WINDOW_SECONDS	600
+#define DRIFT_CHECK_MAX_SECTIONS	500
 
 /* The worker process's settings; the modules it runs define theirs. */
 static void
@@ -85,6 +89,11 @@ define_settings(void)
 	DefineCustomIntVariable("eventsvc.sweep_batch_size",
 							"Expired holds released per sweep transaction.", NULL,
 							&evs_sweep_batch_size, 5000, 1, 1000000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("eventsvc.drift_check_interval_s",
+							"Interval of the capacity drift check (0 disables it).",
+							"Checks the sections with holds live or expired in the last 10 minutes.",
+							&evs_drift_check_interval_s, 60, 0, 86400, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
 	evs_amqp_init();
 	evs_relay_init();
 	evs_http_init();
@@ -159,7 +168,7 @@ static const char *const summary_settings[] = {
 	"amqp_host", "amqp_port", "amqp_vhost", "amqp_user", "amqp_password_file", "amqp_tls",
 	"amqp_tls_verify", "amqp_timeout_ms", "outbox_batch_size", "outbox_lease_seconds",
 	"outbox_max_attempts", "outbox_backoff_base_ms", "outbox_backoff_max_ms", "sweep_interval_ms",
-	"sweep_batch_size", "worker_naptime_ms", "ticket_service_url", "payment_service_url",
+	"sweep_batch_size", "drift_check_interval_s", "worker_naptime_ms", "ticket_service_url", "payment_service_url",
 	"marketplace_service_url", "notification_service_url", "venue_service_url",
 	"venue_refresh_seconds", "http_timeout_ms", "saga_max_attempts", "service_name",
 };
@@ -274,12 +283,20 @@ run_sweep(void)
 	SpinLockRelease(&evs_worker_shared->mutex);
 }
 
+/* One capacity drift check (capacity_check.c), as the worker's unit of work. */
+static void
+drift_check_once(void *arg)
+{
+	(void) evs_capacity_drift_check(DRIFT_CHECK_WINDOW_SECONDS, DRIFT_CHECK_MAX_SECTIONS);
+}
+
 /* The background worker: relay the outbox, sweep holds, refresh venues, run sagas; sleep on the latch. */
 void
 evs_worker_main(Datum main_arg)
 {
 	TimestampTz next_venue_refresh = 0;
 	TimestampTz next_sweep = 0;
+	TimestampTz next_drift_check = 0;
 	TimestampTz broker_retry_at = 0;
 	bool		recovered = false;
 
@@ -385,6 +402,21 @@ evs_worker_main(Datum main_arg)
 		}
 		if (evs_sweep_interval_ms > 0)
 			timeout = Min(timeout, (long) ((next_sweep - GetCurrentTimestamp()) / 1000) + 1);
+
+		/* the capacity drift check */
+		if (evs_drift_check_interval_s > 0)
+		{
+			if (next_drift_check == 0)	/* the first one a whole interval after the start */
+				next_drift_check = GetCurrentTimestamp() + (int64) evs_drift_check_interval_s * USECS_PER_SEC;
+			if (GetCurrentTimestamp() >= next_drift_check)
+			{
+				(void) evs_worker_run_xact("eventsvc worker: capacity drift check", drift_check_once, NULL);
+				next_drift_check = GetCurrentTimestamp() + (int64) evs_drift_check_interval_s * USECS_PER_SEC;
+			}
+			timeout = Min(timeout, (long) ((next_drift_check - GetCurrentTimestamp()) / 1000) + 1);
+		}
+		else
+			next_drift_check = 0;
 
 		/* venues read model, one round every EVS_VENUES_ROUND_SECONDS at most */
 		if (evs_venues_enabled() && GetCurrentTimestamp() >= next_venue_refresh)

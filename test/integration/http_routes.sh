@@ -186,6 +186,21 @@ if have create_event; then
         doc "Capacity › Section availability"
         req GET "/section_availability?event_id=eq.$EV&select=section_name,total_capacity,available,reserved,sold&order=section_name" ACME_USER
         expect_status 200 "availability"
+        doc "Capacity › Sections the drift check found drifting (none)"
+        req GET "/capacity_drift?select=section_name,checks,counter_drift,rows_agree,reported_at" ACME_USER
+        expect_status 200 "drift findings"
+        expect_jq 'length == 0' "no section of the tenant drifts"
+        # a finding of each tenant, as the drift check writes them: each tenant reads its own only
+        acme_sql "INSERT INTO eventsvc.capacity_drift_findings (tenant_id, capacity_id, event_id, first_seen_at,
+                    last_checked_at, checks, total_capacity, held, sold, counter, counter_drift, rows_drift, rows_agree)
+                  VALUES ('$A', '$BALCONY', '$EV', now(), now(), 2, 4, 1, 0, 4, 1, 0, true),
+                         ('$B', '$BALCONY', '$EV', now(), now(), 1, 4, 1, 0, 4, 1, 0, true)" >/dev/null
+        req GET "/capacity_drift?select=capacity_id,section_name,checks,counter_drift,oversold" ACME_USER
+        expect_jq "length == 1 and .[0].capacity_id == \"$BALCONY\" and .[0].section_name == \"Balcony\" and .[0].checks == 2 and .[0].counter_drift == 1 and .[0].oversold == false" \
+            "the tenant reads its own finding, with its section's name"
+        req GET "/capacity_drift?select=capacity_id" -
+        expect_error 401 42501 "anonymous may not read drift findings"
+        acme_sql "DELETE FROM eventsvc.capacity_drift_findings WHERE capacity_id = '$BALCONY'" >/dev/null
         doc "Capacity › Sections of an event (view)"
         req GET "/event_sections?event_id=eq.$EV&select=id,section_name,total_capacity,version&order=section_name" ACME_USER
         expect_jq 'length == 2' "two sections"
