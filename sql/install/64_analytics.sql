@@ -5,24 +5,35 @@
 -- The hold rows are the source of truth (BRIEF decision 3): sold = seats of
 -- CONFIRMED holds, reserved = seats of ACTIVE holds not yet expired by
 -- eventsvc.now() (an expired hold the sweeper has not reached yet is already
--- free), available = total - sold - reserved. Reading the holds instead of the
--- section counters makes the figures exact whatever the reservation path keeps
--- in shared memory or stripes. See docs/discovery.md "Tickets and analytics".
+-- free), available = total - sold - reserved. The availability and customer views
+-- read what the holds add up to from the sections' counter rows (part 44: kept by
+-- every hold change in its transaction, compared with the holds by
+-- eventsvc.check_capacity and the drift check), not the holds themselves, so their
+-- cost does not grow with an event's sales. The revenue views read the event's
+-- purchases and refunds (their locked price lines). See docs/discovery.md
+-- "Tickets and analytics".
+
+-- One section's live figures from its counter rows, and its ACTIVE holds past
+-- their expiry found from the sweep's read start on (src/capacity/section_figures.c).
+CREATE FUNCTION eventsvc.section_figures(tenant_id uuid, capacity_id uuid,
+    OUT sold bigint, OUT reserved bigint, OUT holds bigint, OUT holds_confirmed bigint,
+    OUT holds_expired bigint, OUT holds_released bigint, OUT holds_active bigint,
+    OUT customers bigint, OUT buying_customers bigint) RETURNS record
+    AS 'MODULE_PATHNAME', 'evs_sql_section_figures' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION eventsvc.section_figures(uuid, uuid) IS
+    'A section''s seats sold and reserved (live), holds by state and customers, from its counter rows, live; the caller''s RLS applies.';
+REVOKE ALL ON FUNCTION eventsvc.section_figures(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventsvc.section_figures(uuid, uuid) TO eventsvc_user, eventsvc_service;
 
 CREATE VIEW api.section_availability WITH (security_invoker = true) AS
 SELECT c.tenant_id, c.event_id, c.schedule_id, c.id AS capacity_id, c.section_name, c.section_code, c.tier,
        c.is_active, c.total_capacity,
-       coalesce(h.sold, 0)::bigint AS sold,
-       coalesce(h.reserved, 0)::bigint AS reserved,
-       CASE WHEN c.is_active THEN greatest(c.total_capacity - coalesce(h.sold, 0) - coalesce(h.reserved, 0), 0)
+       f.sold,
+       f.reserved,
+       CASE WHEN c.is_active THEN greatest(c.total_capacity - f.sold - f.reserved, 0)
             ELSE 0 END::bigint AS available
   FROM eventsvc.event_capacity c
-  LEFT JOIN LATERAL (
-        SELECT sum(x.quantity) FILTER (WHERE x.state = 'CONFIRMED') AS sold,
-               sum(x.quantity) FILTER (WHERE x.state = 'ACTIVE' AND x.expires_at > eventsvc.now()) AS reserved
-          FROM eventsvc.capacity_holds x
-         WHERE x.tenant_id = c.tenant_id AND x.capacity_id = c.id
-           AND x.state IN ('CONFIRMED', 'ACTIVE')) h ON true;
+  CROSS JOIN LATERAL eventsvc.section_figures(c.tenant_id, c.id) f;
 COMMENT ON VIEW api.section_availability IS
     'Per section: total, sold (confirmed holds), reserved (live holds), available; live and exact (GET /section_availability?event_id=eq.<id>).';
 
@@ -152,20 +163,22 @@ COMMENT ON COLUMN api.event_revenue.revenue_minor IS 'The same as net: what the 
 
 -- Holds are the customer journey of the original's analytics: created, confirmed
 -- (bought), expired (abandoned), released (given back). conversion_rate is
--- confirmed / created as an exact numeric with 4 decimals, NULL before any hold.
+-- confirmed / created as an exact numeric with 4 decimals. Customers are the
+-- holders who held seats of the event (eventsvc.event_customers).
 CREATE VIEW api.event_customer_analytics WITH (security_invoker = true) AS
-SELECT h.tenant_id, h.event_id,
-       count(*) AS holds_created,
-       count(*) FILTER (WHERE h.state = 'CONFIRMED') AS holds_confirmed,
-       count(*) FILTER (WHERE h.state = 'EXPIRED'
-                           OR h.state = 'ACTIVE' AND h.expires_at <= eventsvc.now()) AS holds_expired,
-       count(*) FILTER (WHERE h.state = 'RELEASED') AS holds_released,
-       count(*) FILTER (WHERE h.state = 'ACTIVE' AND h.expires_at > eventsvc.now()) AS holds_active,
-       count(DISTINCT h.holder_id) AS customers,
-       count(DISTINCT h.holder_id) FILTER (WHERE h.state = 'CONFIRMED') AS buying_customers,
-       round(count(*) FILTER (WHERE h.state = 'CONFIRMED')::numeric / count(*), 4) AS conversion_rate
-  FROM eventsvc.capacity_holds h
- GROUP BY h.tenant_id, h.event_id;
+SELECT c.tenant_id, c.event_id,
+       sum(f.holds)::bigint AS holds_created,
+       sum(f.holds_confirmed)::bigint AS holds_confirmed,
+       sum(f.holds_expired)::bigint AS holds_expired,
+       sum(f.holds_released)::bigint AS holds_released,
+       sum(f.holds_active)::bigint AS holds_active,
+       sum(f.customers)::bigint AS customers,
+       sum(f.buying_customers)::bigint AS buying_customers,
+       round(sum(f.holds_confirmed)::numeric / sum(f.holds), 4) AS conversion_rate
+  FROM eventsvc.event_capacity c
+  CROSS JOIN LATERAL eventsvc.section_figures(c.tenant_id, c.id) f
+ GROUP BY c.tenant_id, c.event_id
+HAVING sum(f.holds) > 0;
 COMMENT ON VIEW api.event_customer_analytics IS
     'Per event: holds created/confirmed/expired/released/active, distinct customers and conversion rate (GET /event_customer_analytics?event_id=eq.<id>).';
 
