@@ -146,8 +146,8 @@ SET app.current_tenant_id = 'a7a70000-0000-4000-8000-000000000002';
 SET ROLE eventsvc_user;
 SELECT is((SELECT count(*) FROM api.section_availability) + (SELECT count(*) FROM api.event_revenue)
           + (SELECT count(*) FROM api.event_customer_analytics), 0::bigint, 'another tenant sees no figures');
-SELECT is((SELECT sold + reserved + holds FROM eventsvc.section_figures('a7a70000-0000-4000-8000-000000000001',
-                                                                          'a7a70000-0000-4000-8000-0000000000c1')),
+SELECT is((SELECT sold + reserved + holds + holds_active FROM eventsvc.section_figures('a7a70000-0000-4000-8000-000000000001',
+                                                                          'a7a70000-0000-4000-8000-0000000000c1', true)),
           0::bigint, 'nor through section_figures with the other tenant''s ids (RLS)');
 RESET ROLE;
 SET app.current_tenant_id = 'a7a70000-0000-4000-8000-000000000001';

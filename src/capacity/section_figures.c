@@ -25,9 +25,11 @@ PG_FUNCTION_INFO_V1(evs_sql_section_figures);
 #define FIGURES 9
 
 /*
- * eventsvc.section_figures(tenant_id, capacity_id): sold, reserved (live ACTIVE
- * seats), holds, holds_confirmed, holds_expired (overdue ACTIVE ones too),
- * holds_released, holds_active (live), customers, buying_customers, in one
+ * eventsvc.section_figures(tenant_id, capacity_id, count_live): sold, reserved
+ * (live ACTIVE seats), holds, holds_confirmed, holds_expired (overdue ACTIVE
+ * ones too), holds_released, holds_active (live; NULL unless count_live: the
+ * live holds are then read too, else only the overdue ones), customers,
+ * buying_customers, in one
  * snapshot taken after the sweep's read start was read (a sweep that commits
  * later cannot have expired a hold this snapshot still sees as ACTIVE below
  * it). Runs as the caller: RLS keeps a tenant to its own rows (another
@@ -39,7 +41,8 @@ evs_sql_section_figures(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	TupleDesc	desc;
-	Datum		args[4];
+	Datum		args[5];
+	bool		count_live = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	Datum		values[FIGURES];
 	bool		nulls[FIGURES];
 	uint64		gen;
@@ -65,10 +68,11 @@ evs_sql_section_figures(PG_FUNCTION_ARGS)
 	args[1] = PG_GETARG_DATUM(1);
 	args[2] = TimestampTzGetDatum(from);	/* DT_NOBEGIN: -infinity, every hold */
 	args[3] = TimestampTzGetDatum(evs_now());
+	args[4] = count_live ? TimestampTzGetDatum(DT_NOEND) : args[3];	/* how far to read */
 	evs_spi_connect();
 	if (plan == NULL)
 	{
-		Oid			t[4] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Oid			t[5] = {UUIDOID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 
 		plan = evs_spi_prepare_kept(
 			"SELECT k.sold, k.held, k.holds, k.confirmed, k.expired, k.released, k.customers, k.buying,"
@@ -89,8 +93,8 @@ evs_sql_section_figures(PG_FUNCTION_ARGS)
 			"     ::pg_catalog.int8 AS overdue_seats"
 			"   FROM eventsvc.capacity_holds h"
 			"  WHERE h.tenant_id OPERATOR(pg_catalog.=) $1 AND h.capacity_id OPERATOR(pg_catalog.=) $2"
-			"    AND h.expires_at OPERATOR(pg_catalog.>=) $3"
-			"    AND h.state OPERATOR(pg_catalog.=) 'ACTIVE'::eventsvc.hold_state) a", 4, t);
+			"    AND h.expires_at OPERATOR(pg_catalog.>=) $3 AND h.expires_at OPERATOR(pg_catalog.<=) $5"
+			"    AND h.state OPERATOR(pg_catalog.=) 'ACTIVE'::eventsvc.hold_state) a", 5, t);
 	}
 	/* this transaction's own hold changes are in the counter rows it reads */
 	evs_counters_flush();
@@ -106,12 +110,13 @@ evs_sql_section_figures(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum(COL(4));				/* holds_confirmed */
 	values[4] = Int64GetDatum(COL(5) + COL(10));	/* holds_expired, overdue ones too */
 	values[5] = Int64GetDatum(COL(6));				/* holds_released */
-	values[6] = Int64GetDatum(COL(9));				/* holds_active: live */
+	values[6] = Int64GetDatum(COL(9));				/* holds_active: live (when read) */
 	values[7] = Int64GetDatum(COL(7));				/* customers */
 	values[8] = Int64GetDatum(COL(8));				/* buying_customers */
 #undef COL
 	for (int i = 0; i < FIGURES; i++)
 		nulls[i] = false;
+	nulls[6] = !count_live;
 	SPI_finish();
 	tuple = heap_form_tuple(desc, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
