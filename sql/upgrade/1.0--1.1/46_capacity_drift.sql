@@ -70,3 +70,6 @@ COMMENT ON COLUMN api.capacity_drift.oversold IS 'Held and sold seats exceed the
 COMMENT ON COLUMN api.capacity_drift.reported_at IS 'When capacity.drift_detected was emitted for this drift; null until two checks found it.';
 REVOKE ALL ON api.capacity_drift FROM PUBLIC;
 GRANT SELECT ON api.capacity_drift TO eventsvc_user, eventsvc_service;
+-- Read-only over HTTP as every view that is not automatically updatable (install part 79).
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR UPDATE OR DELETE ON api.capacity_drift
+    FOR EACH ROW EXECUTE FUNCTION eventsvc.refuse_view_write();
