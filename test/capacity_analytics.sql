@@ -13,11 +13,13 @@ SELECT eventsvc.create_tenant('Tap Analytics', 'tap-analytics', 'a7a70000-0000-4
 SELECT eventsvc.create_tenant('Tap Analytics Other', 'tap-analytics-other', 'a7a70000-0000-4000-8000-000000000002') IS NOT NULL AS other;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('a7a70000-0000-4000-8000-000000000001', 'a7a70000-0000-4000-8000-0000000000a1', 'Figure Hall', 1000);
+SET eventsvc.import_mode = on;   -- fixtures on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('a7a70000-0000-4000-8000-000000000001', 'a7a70000-0000-4000-8000-0000000000e1',
      'a7a70000-0000-4000-8000-0000000000a1', 'Figure Night', 'figure-night', 'ON_SALE'),
     ('a7a70000-0000-4000-8000-000000000001', 'a7a70000-0000-4000-8000-0000000000e2',
      'a7a70000-0000-4000-8000-0000000000a1', 'Quiet Night', 'quiet-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 VALUES ('a7a70000-0000-4000-8000-000000000001', 'a7a70000-0000-4000-8000-0000000000c1',
         'a7a70000-0000-4000-8000-0000000000e1', 'Stalls', 100, 100),

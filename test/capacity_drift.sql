@@ -12,9 +12,11 @@ SELECT eventsvc.create_tenant('Tap Drift', 'tap-drift', 'd21f0000-0000-4000-8000
 SELECT eventsvc.create_tenant('Tap Drift Other', 'tap-drift-other', 'd21f0000-0000-4000-8000-000000000002') IS NOT NULL AS other;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('d21f0000-0000-4000-8000-000000000001', 'd21f0000-0000-4000-8000-0000000000a1', 'Drift Hall', 100);
+SET eventsvc.import_mode = on;   -- fixtures on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('d21f0000-0000-4000-8000-000000000001', 'd21f0000-0000-4000-8000-0000000000e1',
      'd21f0000-0000-4000-8000-0000000000a1', 'Drift Night', 'drift-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 VALUES ('d21f0000-0000-4000-8000-000000000001', 'd21f0000-0000-4000-8000-0000000000c1',
         'd21f0000-0000-4000-8000-0000000000e1', 'Drifting', 10, 10),

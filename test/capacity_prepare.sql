@@ -10,12 +10,14 @@ SELECT plan(12);
 SELECT eventsvc.create_tenant('Tap Prepare', 'tap-prepare', '9e9a0000-0000-4000-8000-000000000001') IS NOT NULL AS tenant;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
     ('9e9a0000-0000-4000-8000-000000000001', '9e9a0000-0000-4000-8000-0000000000a1', 'Prepare Hall', 100);
+SET eventsvc.import_mode = on;   -- fixtures on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
     ('9e9a0000-0000-4000-8000-000000000001', '9e9a0000-0000-4000-8000-0000000000e1',
      '9e9a0000-0000-4000-8000-0000000000a1', 'Prepare Night', 'prepare-night', 'ON_SALE'),
     -- another event: a first reservation gives the other sections of its event a counter too
     ('9e9a0000-0000-4000-8000-000000000001', '9e9a0000-0000-4000-8000-0000000000e2',
      '9e9a0000-0000-4000-8000-0000000000a1', 'Prepare Matinee', 'prepare-matinee', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 VALUES ('9e9a0000-0000-4000-8000-000000000001', '9e9a0000-0000-4000-8000-0000000000c1',
         '9e9a0000-0000-4000-8000-0000000000e1', 'Counter', 10, 10),

@@ -52,9 +52,11 @@ q >/dev/null <<SQL
 SELECT eventsvc.create_tenant('Sweep Restart', 'sweep-restart', '$TENANT');
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity)
 VALUES ('$TENANT', 'e3333333-0000-4000-8000-00000000000a', 'Restart Hall', 100000);
+SET eventsvc.import_mode = on;   -- fixtures on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status)
 VALUES ('$TENANT', 'e3333333-0000-4000-8000-0000000000e1', 'e3333333-0000-4000-8000-00000000000a',
         'Restart Night', 'restart-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 VALUES ('$TENANT', '$SECTION', 'e3333333-0000-4000-8000-0000000000e1', 'Floor', 100000, 100000);
 SQL

@@ -20,8 +20,10 @@ S2=0d0d0d0d-0000-4000-8000-0000000000c2
 q -c "SELECT eventsvc.create_tenant('Drift', 'drift', '$T')" >/dev/null
 q <<SQL >/dev/null
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES ('$T', '0d0d0d0d-0000-4000-8000-0000000000a1', 'Hall', 1000);
+SET eventsvc.import_mode = on;   -- fixtures on sale (docs/tenancy.md "Write rules")
 INSERT INTO eventsvc.events (tenant_id, id, venue_id, name, slug, status) VALUES
   ('$T', '0d0d0d0d-0000-4000-8000-0000000000e1', '0d0d0d0d-0000-4000-8000-0000000000a1', 'Drift Night', 'drift-night', 'ON_SALE');
+RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity) VALUES
   ('$T', '$S', '0d0d0d0d-0000-4000-8000-0000000000e1', 'Floor', 100, 100),
   ('$T', '$S2', '0d0d0d0d-0000-4000-8000-0000000000e1', 'Balcony', 100, 100);
