@@ -16,16 +16,16 @@ SELECT api.transition_event(:'ev', 'ON_SALE') ->> 'status' AS status;
 
 -- Buyers hold seats (one row per hold, its own expiry, the locked price); one confirms, one releases.
 SET app.current_user_id = 'buyer-1';
-SELECT api.reserve_capacity(:'floor', 4, pricing_id => :'tier') AS hold1_json \gset
+SELECT to_jsonb(api.reserve_capacity(:'floor', 4, pricing_id => :'tier')) AS hold1_json \gset
 SELECT :'hold1_json'::jsonb ->> 'id' AS hold1 \gset
 SELECT jsonb_pretty(:'hold1_json'::jsonb -> 'locked_price') AS locked_price_of_first_hold;
-SELECT api.confirm_hold(:'hold1') ->> 'state' AS hold1_state;
+SELECT to_jsonb(api.confirm_hold(:'hold1')) ->> 'state' AS hold1_state;
 SET app.current_user_id = 'buyer-2';
-SELECT api.reserve_capacity(:'floor', 2, pricing_id => :'tier') ->> 'id' AS hold2 \gset
-SELECT api.release_hold(:'hold2') ->> 'state' AS hold2_state;
+SELECT to_jsonb(api.reserve_capacity(:'floor', 2, pricing_id => :'tier')) ->> 'id' AS hold2 \gset
+SELECT to_jsonb(api.release_hold(:'hold2')) ->> 'state' AS hold2_state;
 SELECT section_name, total_capacity, sold, reserved, available
   FROM api.section_availability WHERE event_id = :'ev' ORDER BY section_name;
-SELECT api.reserve_capacity(:'floor', 5000);   -- sold out says how many remain
+SELECT to_jsonb(api.reserve_capacity(:'floor', 5000));   -- sold out says how many remain
 SET app.current_user_id = 'demo-promoter';
 
 -- An illegal transition names both states and the allowed targets.

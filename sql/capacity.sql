@@ -49,67 +49,67 @@ SELECT (api.create_pricing('55555555-0000-4000-8000-0000000000e1', 'Floor', 2500
 SELECT h->>'state' AS state, h->>'quantity' AS qty, h->>'holder_id' AS holder, h->>'unit_price' AS unit,
        h->'locked_price'->>'total' AS locked_total,
        (h->>'expires_at')::timestamptz - (h->>'created_at')::timestamptz AS lifetime
-  FROM api.reserve_capacity(:'floor', 2, :'floor_price') h;
-SELECT (api.reserve_capacity(:'floor', 3, :'floor_price', hold_seconds => 60)) ->> 'id' AS h2 \gset
+  FROM to_jsonb(api.reserve_capacity(:'floor', 2, :'floor_price')) h;
+SELECT (to_jsonb(api.reserve_capacity(:'floor', 3, :'floor_price', hold_seconds => 60))) ->> 'id' AS h2 \gset
 SELECT capacity_id = :'floor' AS floor, reserved, sold, available FROM api.section_availability WHERE capacity_id = :'floor';
 
 -- Refusals.
-SELECT api.reserve_capacity(:'floor', 0);
-SELECT api.reserve_capacity(:'floor', 7);                       -- above the section's maximum
-SELECT api.reserve_capacity(:'floor', 1, hold_seconds => 100000);
-SELECT api.reserve_capacity(:'draft', 1);                       -- event not on sale
-SELECT api.reserve_capacity('55555555-0000-4000-8000-00000000ffff', 1);
-SELECT api.reserve_capacity(:'balcony', 1, :'floor_price');    -- tier of another section
-SELECT api.reserve_capacity(:'floor', 4, :'floor_price');      -- alice has 5, limit 8
-SELECT api.reserve_capacity(:'floor', 1, holder_id => 'bob');   -- only services and admins hold for others
+SELECT to_jsonb(api.reserve_capacity(:'floor', 0));
+SELECT to_jsonb(api.reserve_capacity(:'floor', 7));                       -- above the section's maximum
+SELECT to_jsonb(api.reserve_capacity(:'floor', 1, hold_seconds => 100000));
+SELECT to_jsonb(api.reserve_capacity(:'draft', 1));                       -- event not on sale
+SELECT to_jsonb(api.reserve_capacity('55555555-0000-4000-8000-00000000ffff', 1));
+SELECT to_jsonb(api.reserve_capacity(:'balcony', 1, :'floor_price'));    -- tier of another section
+SELECT to_jsonb(api.reserve_capacity(:'floor', 4, :'floor_price'));      -- alice has 5, limit 8
+SELECT to_jsonb(api.reserve_capacity(:'floor', 1, holder_id => 'bob'));   -- only services and admins hold for others
 SET app.current_user_id = 'bob';
-SELECT (api.reserve_capacity(:'floor', 6, :'floor_price')) ->> 'quantity' AS bob;
+SELECT (to_jsonb(api.reserve_capacity(:'floor', 6, :'floor_price'))) ->> 'quantity' AS bob;
 SET app.current_user_id = 'alice';
 SET app.current_user_id = 'carol';
-SELECT api.reserve_capacity(:'floor', 2); -- sold out: 1 remains
+SELECT to_jsonb(api.reserve_capacity(:'floor', 2)); -- sold out: 1 remains
 SET app.current_user_id = 'alice';
 SET app.current_user_id = 'carol';
-SELECT api.reserve_capacity(:'floor', 1) ->> 'quantity' AS last_seat;
+SELECT to_jsonb(api.reserve_capacity(:'floor', 1)) ->> 'quantity' AS last_seat;
 SET app.current_user_id = 'alice';
 SET app.current_user_id = 'carol';
-SELECT api.reserve_capacity(:'floor', 1);
+SELECT to_jsonb(api.reserve_capacity(:'floor', 1));
 SET app.current_user_id = 'alice';
 
 -- Release gives seats back; a second release is gone; confirm of released is gone.
-SELECT (api.release_hold(:'h2')) ->> 'state' AS released;
+SELECT (to_jsonb(api.release_hold(:'h2'))) ->> 'state' AS released;
 \set VERBOSITY terse
-SELECT api.release_hold(:'h2');
-SELECT api.confirm_hold(:'h2');
+SELECT to_jsonb(api.release_hold(:'h2'));
+SELECT to_jsonb(api.confirm_hold(:'h2'));
 \set VERBOSITY default
 SELECT reserved, sold, available FROM api.section_availability WHERE capacity_id = :'floor';
 
 -- Confirm keeps the locked price even when the tier's price changes later.
-SELECT (api.reserve_capacity(:'floor', 2, :'floor_price')) ->> 'id' AS h3 \gset
+SELECT (to_jsonb(api.reserve_capacity(:'floor', 2, :'floor_price'))) ->> 'id' AS h3 \gset
 SELECT (api.update_pricing(:'floor_price', 1, '{"base_price": 9900}')) ->> 'base_price' AS new_base;
 SELECT h->>'state' AS state, h->>'unit_price' AS unit, h->'locked_price'->>'total' AS total
-  FROM api.confirm_hold(:'h3') h;
+  FROM to_jsonb(api.confirm_hold(:'h3')) h;
 \set VERBOSITY terse
-SELECT api.confirm_hold(:'h3');
-SELECT api.release_hold(:'h3');
+SELECT to_jsonb(api.confirm_hold(:'h3'));
+SELECT to_jsonb(api.release_hold(:'h3'));
 
 -- Only the holder (or a service / admin) may act on a hold.
 SET app.current_user_id = 'mallory';
-SELECT api.release_hold(:'h3');
+SELECT to_jsonb(api.release_hold(:'h3'));
 SET app.current_user_id = 'alice';
 \set VERBOSITY default
 
 -- extend within the maximum; never past it.
-SELECT (api.reserve_capacity(:'balcony', 1, hold_seconds => 60)) ->> 'id' AS h4 \gset
-SELECT (h->>'expires_at')::timestamptz - (h->>'created_at')::timestamptz AS lifetime FROM api.extend_hold(:'h4', 600) h;
-SELECT api.extend_hold(:'h4', 1200);
+SELECT (to_jsonb(api.reserve_capacity(:'balcony', 1, hold_seconds => 60))) ->> 'id' AS h4 \gset
+SELECT (h->>'expires_at')::timestamptz - (h->>'created_at')::timestamptz AS lifetime FROM to_jsonb(api.extend_hold(:'h4', 600)) h;
+SELECT to_jsonb(api.extend_hold(:'h4', 1200));
 
 -- An expired hold is never confirmed, even before the sweeper runs; then the sweep frees it.
 RESET ROLE;
 SET eventsvc.clock_offset_seconds = 3600;
 SET ROLE eventsvc_user;
 \set VERBOSITY terse
-SELECT api.confirm_hold(:'h4');
-SELECT api.extend_hold(:'h4', 10);
+SELECT to_jsonb(api.confirm_hold(:'h4'));
+SELECT to_jsonb(api.extend_hold(:'h4', 10));
 \set VERBOSITY default
 RESET ROLE;
 SELECT api.expire_holds(100) AS expired;
@@ -118,38 +118,38 @@ RESET eventsvc.clock_offset_seconds;
 SELECT state, count(*) FROM eventsvc.capacity_holds GROUP BY state ORDER BY state;
 SET ROLE eventsvc_user;
 \set VERBOSITY terse
-SELECT api.confirm_hold(:'h4');
+SELECT to_jsonb(api.confirm_hold(:'h4'));
 \set VERBOSITY default
 
 -- Subtransactions: seats taken in a rolled-back savepoint come back; committed ones stay.
 BEGIN;
 SAVEPOINT a;
 SET app.current_user_id = 'dave';
-SELECT (api.reserve_capacity(:'balcony', 3)) ->> 'quantity' AS taken;
+SELECT (to_jsonb(api.reserve_capacity(:'balcony', 3))) ->> 'quantity' AS taken;
 SET app.current_user_id = 'alice';
 ROLLBACK TO a;
 SAVEPOINT b;
 SET app.current_user_id = 'erin';
-SELECT (api.reserve_capacity(:'balcony', 2)) ->> 'quantity' AS taken;
+SELECT (to_jsonb(api.reserve_capacity(:'balcony', 2))) ->> 'quantity' AS taken;
 SET app.current_user_id = 'alice';
 RELEASE b;
 COMMIT;
 SET app.current_user_id = 'frank';
 BEGIN;
-SELECT (api.reserve_capacity(:'balcony', 8)) ->> 'quantity' AS taken;
+SELECT (to_jsonb(api.reserve_capacity(:'balcony', 8))) ->> 'quantity' AS taken;
 ROLLBACK;
-SELECT api.reserve_capacity(:'balcony', 7);
-SELECT (api.reserve_capacity(:'balcony', 6)) ->> 'quantity' AS all_the_rest;
+SELECT to_jsonb(api.reserve_capacity(:'balcony', 7));
+SELECT (to_jsonb(api.reserve_capacity(:'balcony', 6))) ->> 'quantity' AS all_the_rest;
 SET app.current_user_id = 'alice';
 
 -- A transaction that touched seats cannot be prepared.
 BEGIN;
 SET app.current_user_id = 'gina';
-SELECT (api.reserve_capacity(:'floor', 1)) ->> 'quantity' AS taken;
+SELECT (to_jsonb(api.reserve_capacity(:'floor', 1))) ->> 'quantity' AS taken;
 SET app.current_user_id = 'alice';
 PREPARE TRANSACTION 'evs_capacity_test';
 SET app.current_user_id = 'gina';
-SELECT api.reserve_capacity(:'floor', 2) ->> 'quantity' AS rolled_back_seats_reusable;
+SELECT to_jsonb(api.reserve_capacity(:'floor', 2)) ->> 'quantity' AS rolled_back_seats_reusable;
 SET app.current_user_id = 'alice';
 
 -- Nor one that changed the rows reservations read (their copies would stay stale).
@@ -176,7 +176,7 @@ SELECT (api.update_section(:'floor', 1, '{"total_capacity": 14, "row_config": {"
 SELECT api.update_section(:'floor', 1, '{"total_capacity": 20}');
 SELECT api.update_section(:'floor', 2, '{"available_capacity": 20}');
 SET app.current_user_id = 'hank';
-SELECT (api.reserve_capacity(:'floor', 2)) ->> 'quantity' AS after_growth;
+SELECT (to_jsonb(api.reserve_capacity(:'floor', 2))) ->> 'quantity' AS after_growth;
 SET app.current_user_id = 'alice';
 
 -- Event cancellation releases every active hold.
@@ -204,20 +204,20 @@ SET ROLE eventsvc_user;
 SET app.current_user_id = 'tiny-buyer';
 SELECT (api.create_section('55555555-0000-4000-8000-0000000000e3', 'Tiny', 10)) ->> 'id' AS tiny \gset
 SELECT (api.create_section('55555555-0000-4000-8000-0000000000e3', 'Tiny2', 2)) ->> 'id' AS tiny2 \gset
-SELECT (api.reserve_capacity(:'tiny', 7)) IS NOT NULL AS seventy_percent;
+SELECT (to_jsonb(api.reserve_capacity(:'tiny', 7))) IS NOT NULL AS seventy_percent;
 BEGIN;
-SELECT (api.reserve_capacity(:'tiny', 1)) IS NOT NULL AS eighty_percent_then_abort;
+SELECT (to_jsonb(api.reserve_capacity(:'tiny', 1))) IS NOT NULL AS eighty_percent_then_abort;
 ROLLBACK;
-SELECT (api.reserve_capacity(:'tiny', 1)) IS NOT NULL AS eighty_percent;
-SELECT (api.reserve_capacity(:'tiny', 1)) IS NOT NULL AS ninety_percent;
-SELECT (api.reserve_capacity(:'tiny2', 2)) IS NOT NULL AS other_section_full;
-SELECT (api.reserve_capacity(:'tiny', 1)) IS NOT NULL AS last_seat_held;
-SELECT count(api.confirm_hold(id)) AS confirmed_all_but_one
+SELECT (to_jsonb(api.reserve_capacity(:'tiny', 1))) IS NOT NULL AS eighty_percent;
+SELECT (to_jsonb(api.reserve_capacity(:'tiny', 1))) IS NOT NULL AS ninety_percent;
+SELECT (to_jsonb(api.reserve_capacity(:'tiny2', 2))) IS NOT NULL AS other_section_full;
+SELECT (to_jsonb(api.reserve_capacity(:'tiny', 1))) IS NOT NULL AS last_seat_held;
+SELECT count(to_jsonb(api.confirm_hold(id))) AS confirmed_all_but_one
   FROM (SELECT id FROM api.holds WHERE event_id = '55555555-0000-4000-8000-0000000000e3' ORDER BY quantity DESC LIMIT 4) h;
 SELECT status AS still_on_sale_while_one_hold_is_open FROM api.events WHERE id = '55555555-0000-4000-8000-0000000000e3';
-SELECT count(api.confirm_hold(id)) AS confirmed_last
+SELECT count(to_jsonb(api.confirm_hold(id))) AS confirmed_last
   FROM api.holds WHERE event_id = '55555555-0000-4000-8000-0000000000e3' AND state = 'ACTIVE';
-SELECT api.reserve_capacity(:'tiny2', 1);
+SELECT to_jsonb(api.reserve_capacity(:'tiny2', 1));
 RESET ROLE;
 SELECT routing_key, payload->'data'->>'held_or_sold' AS used, payload->'data'->>'total_capacity' AS total,
        payload->'data'->>'threshold_percent' AS pct

@@ -54,8 +54,8 @@ SELECT api.transition_event(:'ev', 'ON_SALE') ->> 'status' AS status;
 -- On sale, the presentation changes freely; settled fields do not (docs/lifecycle.md).
 SELECT pg_temp.try(format($$SELECT api.update_event(%L, 4, '{"visibility": "PRIVATE", "name": "X"}')$$, :'ev'));
 SELECT r->>'name' AS name, r->>'version' AS version FROM api.update_event(:'ev', 4, '{"name": "On sale rename"}') r;
-SELECT (api.reserve_capacity((SELECT id FROM api.event_sections WHERE section_name = 'Floor'), 2,
-                             holder_id => 'buyer-7')) IS NOT NULL AS held;
+SELECT (to_jsonb(api.reserve_capacity((SELECT id FROM api.event_sections WHERE section_name = 'Floor'), 2,
+                             holder_id => 'buyer-7'))) IS NOT NULL AS held;
 
 -- Postpone, then reschedule one week later straight back to ON_SALE.
 SELECT api.postpone_event(:'ev', 'Storm warning') ->> 'status' AS status;

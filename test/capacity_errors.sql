@@ -25,33 +25,33 @@ VALUES ('88888888-8888-4888-8888-888888888888', '88888888-0000-4000-8000-0000000
 SET LOCAL app.current_tenant_id = '88888888-8888-4888-8888-888888888888';
 SET LOCAL app.current_user_id = 'tap';
 
-SELECT throws_ok($$SELECT api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 0)$$, '22023', NULL, 'quantity 0 is 22023');
-SELECT throws_ok($$SELECT api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 5)$$, '22023', NULL, 'above maximum_purchase is 22023');
-SELECT throws_ok($$SELECT api.reserve_capacity('88888888-0000-4000-8000-00000000ffff', 1)$$, 'PT404', NULL, 'unknown section is PT404');
-SELECT throws_ok($$SELECT api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 1, '88888888-0000-4000-8000-00000000ffff')$$,
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 0))$$, '22023', NULL, 'quantity 0 is 22023');
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 5))$$, '22023', NULL, 'above maximum_purchase is 22023');
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('88888888-0000-4000-8000-00000000ffff', 1))$$, 'PT404', NULL, 'unknown section is PT404');
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 1, '88888888-0000-4000-8000-00000000ffff'))$$,
                  'PT404', NULL, 'unknown tier is PT404');
-SELECT throws_ok($$SELECT api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 1, '88888888-0000-4000-8000-0000000000f1')$$,
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 1, '88888888-0000-4000-8000-0000000000f1'))$$,
                  'PT409', 'the tier''s sales window is closed', 'closed sales window is PT409');
-SELECT throws_ok($$SELECT api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 2, '88888888-0000-4000-8000-0000000000f2')$$,
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 2, '88888888-0000-4000-8000-0000000000f2'))$$,
                  '22003', NULL, 'a locked price that overflows is 22003 and nothing is held');
 SELECT is((SELECT count(*)::int FROM eventsvc.capacity_holds WHERE tenant_id = '88888888-8888-4888-8888-888888888888'), 0,
           'the overflowing reservation left no row');
-SELECT is((api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 3, holder_id => 'h1')) ->> 'quantity', '3', 'three held');
-SELECT throws_ok($$SELECT api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 3, holder_id => 'h2')$$,
+SELECT is((to_jsonb(api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 3, holder_id => 'h1'))) ->> 'quantity', '3', 'three held');
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 3, holder_id => 'h2'))$$,
                  'PT409', 'not enough seats: 3 requested, 2 remaining', 'sold out is PT409 and says what remains');
-SELECT api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 1, '88888888-0000-4000-8000-0000000000f2', holder_id => 'h3') AS h3 \gset
-SELECT is(:'h3'::jsonb, (SELECT to_jsonb(h) FROM eventsvc.capacity_holds h WHERE h.id = (:'h3'::jsonb ->> 'id')::uuid),
+SELECT to_jsonb(api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 1, '88888888-0000-4000-8000-0000000000f2', holder_id => 'h3')) AS h3 \gset
+SELECT is(:'h3'::jsonb, (SELECT to_jsonb(h) FROM api.holds h WHERE h.id = (:'h3'::jsonb ->> 'id')::uuid),
           'a tier price of 2^62 fits for one ticket; the result is the stored hold row');
-SELECT throws_ok($$SELECT api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 1, '88888888-0000-4000-8000-0000000000f2', holder_id => 'h1')$$,
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('88888888-0000-4000-8000-0000000000c1', 1, '88888888-0000-4000-8000-0000000000f2', holder_id => 'h1'))$$,
                  'PT409', 'at most 3 seats per buyer for this event: h1 already has 3', 'per-holder limit is PT409');
 
-SELECT throws_ok($$SELECT api.confirm_hold('88888888-0000-4000-8000-00000000ffff')$$, 'PT404', NULL, 'unknown hold is PT404');
+SELECT throws_ok($$SELECT to_jsonb(api.confirm_hold('88888888-0000-4000-8000-00000000ffff'))$$, 'PT404', NULL, 'unknown hold is PT404');
 CREATE TEMP TABLE h AS SELECT id FROM eventsvc.capacity_holds WHERE holder_id = 'h1';
 SET LOCAL app.current_user_id = 'h1';
-SELECT is((api.release_hold((SELECT id FROM h))) ->> 'state', 'RELEASED', 'holder releases');
-SELECT throws_ok($$SELECT api.release_hold((SELECT id FROM h))$$, 'PT410', NULL, 'second release is PT410');
-SELECT throws_ok($$SELECT api.confirm_hold((SELECT id FROM h))$$, 'PT410', NULL, 'confirm after release is PT410');
-SELECT throws_ok($$SELECT api.extend_hold((SELECT id FROM h), 0)$$, '22023', NULL, 'extend by 0 is 22023');
+SELECT is((to_jsonb(api.release_hold((SELECT id FROM h)))) ->> 'state', 'RELEASED', 'holder releases');
+SELECT throws_ok($$SELECT to_jsonb(api.release_hold((SELECT id FROM h)))$$, 'PT410', NULL, 'second release is PT410');
+SELECT throws_ok($$SELECT to_jsonb(api.confirm_hold((SELECT id FROM h)))$$, 'PT410', NULL, 'confirm after release is PT410');
+SELECT throws_ok($$SELECT to_jsonb(api.extend_hold((SELECT id FROM h), 0))$$, '22023', NULL, 'extend by 0 is 22023');
 
 SELECT throws_ok($$INSERT INTO eventsvc.capacity_holds (tenant_id, event_id, capacity_id, holder_id, quantity, expires_at)
                    VALUES ('88888888-8888-4888-8888-888888888888', '88888888-0000-4000-8000-0000000000e1',

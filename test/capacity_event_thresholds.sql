@@ -33,12 +33,12 @@ SET app.current_tenant_id = 'a5a5a5a5-a5a5-4a5a-8a5a-a5a5a5a5a5a5';
 
 -- Reserve n seats of section A or B of the first event for a named holder.
 CREATE FUNCTION pg_temp.take(section text, n int, who text) RETURNS boolean LANGUAGE sql AS $$
-    SELECT api.reserve_capacity(CASE section WHEN 'A' THEN 'a5a5a5a5-0000-4000-8000-0000000000c1'::uuid
+    SELECT to_jsonb(api.reserve_capacity(CASE section WHEN 'A' THEN 'a5a5a5a5-0000-4000-8000-0000000000c1'::uuid
                                              ELSE 'a5a5a5a5-0000-4000-8000-0000000000c2'::uuid END,
-                                n, holder_id => who) IS NOT NULL
+                                n, holder_id => who)) IS NOT NULL
 $$;
 CREATE FUNCTION pg_temp.give(who text) RETURNS boolean LANGUAGE sql AS $$
-    SELECT bool_and(api.release_hold(id) IS NOT NULL) FROM eventsvc.capacity_holds
+    SELECT bool_and(to_jsonb(api.release_hold(id)) IS NOT NULL) FROM eventsvc.capacity_holds
      WHERE holder_id = who AND state = 'ACTIVE' AND tenant_id = 'a5a5a5a5-a5a5-4a5a-8a5a-a5a5a5a5a5a5'
 $$;
 -- The threshold messages of an event so far, oldest first: key:percent@seats, per scope.
@@ -92,8 +92,8 @@ SELECT is(pg_temp.msgs('event'), 'warning:80@16 critical:95@19 warning:80@16 war
           'the rolled-back crossing left nothing; the jump across both lines reports both, once');
 
 -- The event crosses 80 % through a reservation whose own section stays at 70 %.
-SELECT ok(api.reserve_capacity('a5a5a5a5-0000-4000-8000-0000000000c3', 45, holder_id => 'j1') IS NOT NULL
-          AND api.reserve_capacity('a5a5a5a5-0000-4000-8000-0000000000c4', 35, holder_id => 'j2') IS NOT NULL,
+SELECT ok(to_jsonb(api.reserve_capacity('a5a5a5a5-0000-4000-8000-0000000000c3', 45, holder_id => 'j1')) IS NOT NULL
+          AND to_jsonb(api.reserve_capacity('a5a5a5a5-0000-4000-8000-0000000000c4', 35, holder_id => 'j2')) IS NOT NULL,
           '45 of 50 and 35 of 50: 80 of 100 seats');
 SELECT is(pg_temp.msgs('event', 'a5a5a5a5-0000-4000-8000-0000000000e2'), 'warning:80@80',
           'the event warning comes from the reservation in the quieter section');
@@ -105,11 +105,11 @@ SELECT is(pg_temp.msgs('section', 'a5a5a5a5-0000-4000-8000-0000000000e2'), 'warn
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity) VALUES
     ('a5a5a5a5-a5a5-4a5a-8a5a-a5a5a5a5a5a5', 'a5a5a5a5-0000-4000-8000-0000000000c5',
      'a5a5a5a5-0000-4000-8000-0000000000e2', 'J3', 100, 100);
-SELECT ok(api.reserve_capacity('a5a5a5a5-0000-4000-8000-0000000000c5', 1, holder_id => 'j3a') IS NOT NULL
-          AND api.reserve_capacity('a5a5a5a5-0000-4000-8000-0000000000c5', 78, holder_id => 'j3b') IS NOT NULL,
+SELECT ok(to_jsonb(api.reserve_capacity('a5a5a5a5-0000-4000-8000-0000000000c5', 1, holder_id => 'j3a')) IS NOT NULL
+          AND to_jsonb(api.reserve_capacity('a5a5a5a5-0000-4000-8000-0000000000c5', 78, holder_id => 'j3b')) IS NOT NULL,
           '159 of 200 seats');
 SELECT is(pg_temp.msgs('event', 'a5a5a5a5-0000-4000-8000-0000000000e2'), 'warning:80@80', 'below the new line: nothing new');
-SELECT ok(api.reserve_capacity('a5a5a5a5-0000-4000-8000-0000000000c5', 1, holder_id => 'j3c') IS NOT NULL, '160 of 200');
+SELECT ok(to_jsonb(api.reserve_capacity('a5a5a5a5-0000-4000-8000-0000000000c5', 1, holder_id => 'j3c')) IS NOT NULL, '160 of 200');
 SELECT is((SELECT string_agg((payload->'data'->>'held_or_sold') || '/' || (payload->'data'->>'total_capacity') || ' in '
                              || (payload->'data'->>'sections'), ' ' ORDER BY id)
              FROM eventsvc.outbox WHERE aggregate_id = 'a5a5a5a5-0000-4000-8000-0000000000e2'

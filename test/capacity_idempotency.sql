@@ -22,42 +22,42 @@ SET app.current_tenant_id = '44444444-4444-4444-8444-444444444444';
 SET app.current_user_id = 'ivy';
 
 SELECT set_config('request.headers', '{"idempotency-key": "ivy-hold-1", "content-type": "application/json"}', false);
-SELECT api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 3) ->> 'id' AS first_hold \gset
-SELECT is(api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 3) ->> 'id', :'first_hold',
+SELECT to_jsonb(api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 3)) ->> 'id' AS first_hold \gset
+SELECT is(to_jsonb(api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 3)) ->> 'id', :'first_hold',
           'the retry returns the first hold');
 SELECT is((SELECT count(*) FROM eventsvc.capacity_holds WHERE tenant_id = '44444444-4444-4444-8444-444444444444'),
           1::bigint, 'one hold row for two calls');
 SELECT is((SELECT r->>'available' FROM eventsvc.check_capacity('44444444-0000-4000-8000-0000000000c1') r),
           '7', 'three seats taken, once');
-SELECT throws_ok($$SELECT api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 4)$$, 'PT422', NULL,
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 4))$$, 'PT422', NULL,
                  'the same key with another quantity is refused');
 
 SELECT set_config('request.headers', '{"idempotency-key": "ivy-hold-2"}', false);
-SELECT isnt(api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 3) ->> 'id', :'first_hold',
+SELECT isnt(to_jsonb(api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 3)) ->> 'id', :'first_hold',
             'a new key makes a new hold');
 
 SELECT set_config('request.headers', '{"content-type": "application/json"}', false);
-SELECT ok(api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 1) IS NOT NULL, 'no key: a hold');
-SELECT ok(api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 1) IS NOT NULL, 'no key: another hold');
+SELECT ok(to_jsonb(api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 1)) IS NOT NULL, 'no key: a hold');
+SELECT ok(to_jsonb(api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 1)) IS NOT NULL, 'no key: another hold');
 SELECT is((SELECT r->>'available' FROM eventsvc.check_capacity('44444444-0000-4000-8000-0000000000c1') r),
           '2', '3 + 3 + 1 + 1 seats held, counter and rows agree');
 
 -- a failed reservation leaves its key free: the retry after the failure can succeed
 SELECT set_config('request.headers', '{"idempotency-key": "ivy-hold-3"}', false);
-SELECT throws_ok($$SELECT api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 5)$$, 'PT409', NULL,
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('44444444-0000-4000-8000-0000000000c1', 5))$$, 'PT409', NULL,
                  'sold out: 5 asked, 2 left');
 
 -- confirm and release: the retry gets the first answer, not "already confirmed/released"
 SELECT set_config('request.headers', '{"idempotency-key": "ivy-confirm-1"}', false);
-SELECT api.confirm_hold(:'first_hold') ->> 'confirmed_at' AS confirmed_at \gset
-SELECT is(api.confirm_hold(:'first_hold') ->> 'confirmed_at', :'confirmed_at', 'a retried confirm returns the first answer');
+SELECT to_jsonb(api.confirm_hold(:'first_hold')) ->> 'confirmed_at' AS confirmed_at \gset
+SELECT is(to_jsonb(api.confirm_hold(:'first_hold')) ->> 'confirmed_at', :'confirmed_at', 'a retried confirm returns the first answer');
 SELECT set_config('request.headers', '{"idempotency-key": "ivy-confirm-2"}', false);
-SELECT throws_ok(format('SELECT api.confirm_hold(%L)', :'first_hold'), 'PT409', NULL,
+SELECT throws_ok(format('SELECT to_jsonb(api.confirm_hold(%L))', :'first_hold'), 'PT409', NULL,
                  'a new key on a confirmed hold: already confirmed');
 SELECT set_config('request.headers', '{"idempotency-key": "ivy-release-1"}', false);
-SELECT api.release_hold(id) ->> 'state' AS released FROM eventsvc.capacity_holds
+SELECT to_jsonb(api.release_hold(id)) ->> 'state' AS released FROM eventsvc.capacity_holds
  WHERE tenant_id = '44444444-4444-4444-8444-444444444444' AND quantity = 1 ORDER BY created_at LIMIT 1 \gset
-SELECT is((SELECT api.release_hold(id) ->> 'state' FROM eventsvc.capacity_holds
+SELECT is((SELECT to_jsonb(api.release_hold(id)) ->> 'state' FROM eventsvc.capacity_holds
             WHERE tenant_id = '44444444-4444-4444-8444-444444444444' AND quantity = 1 ORDER BY created_at LIMIT 1),
           'RELEASED', 'a retried release returns the first answer');
 SELECT is((SELECT r->>'available' FROM eventsvc.check_capacity('44444444-0000-4000-8000-0000000000c1') r),

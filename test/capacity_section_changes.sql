@@ -22,11 +22,11 @@ SET app.current_user_id = 'ann';
 SET ROLE eventsvc_user;
 
 -- Reserve 8 of 10, refresh the row's copy (8 reserved), release: 10 are free again.
-SELECT (api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 8)) ->> 'id' AS h8 \gset
+SELECT (to_jsonb(api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 8))) ->> 'id' AS h8 \gset
 RESET ROLE;
 SELECT is((eventsvc.check_capacity('5ec70000-0000-4000-8000-0000000000c1')) ->> 'held', '8', 'the copy says 8 reserved');
 SET ROLE eventsvc_user;
-SELECT is((api.release_hold(:'h8')) ->> 'state', 'RELEASED', 'then the hold is released');
+SELECT is((to_jsonb(api.release_hold(:'h8'))) ->> 'state', 'RELEASED', 'then the hold is released');
 SELECT is((SELECT reserved_capacity FROM eventsvc.event_capacity WHERE id = '5ec70000-0000-4000-8000-0000000000c1'), 8,
           'the row''s copy still says 8 reserved');
 SELECT is((SELECT available FROM api.section_availability WHERE capacity_id = '5ec70000-0000-4000-8000-0000000000c1'), 10::bigint,
@@ -37,9 +37,9 @@ SELECT is((SELECT row(available_capacity, reserved_capacity, sold_count)::text F
             WHERE id = '5ec70000-0000-4000-8000-0000000000c1'), '(5,0,0)', 'and the copy is rewritten from the rows');
 
 -- Seats really taken: PT409 with the numbers, not 22023.
-SELECT is((api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 3)) ->> 'quantity', '3', 'three held');
-SELECT (api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 1)) ->> 'id' AS h1 \gset
-SELECT ok((api.confirm_hold(:'h1')) ->> 'state' = 'CONFIRMED', 'one sold');
+SELECT is((to_jsonb(api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 3))) ->> 'quantity', '3', 'three held');
+SELECT (to_jsonb(api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 1))) ->> 'id' AS h1 \gset
+SELECT ok((to_jsonb(api.confirm_hold(:'h1'))) ->> 'state' = 'CONFIRMED', 'one sold');
 SELECT throws_ok($$SELECT api.update_section('5ec70000-0000-4000-8000-0000000000c1', (SELECT version FROM eventsvc.event_capacity WHERE id = '5ec70000-0000-4000-8000-0000000000c1'), '{"total_capacity": 3}')$$,
                  'PT409', 'cannot cut total_capacity from 5 to 3: only 1 seats are free',
                  'a cut below the held and sold seats is PT409 and says what is free');
@@ -67,17 +67,17 @@ SELECT throws_ok($$SELECT api.update_section('5ec70000-0000-4000-8000-0000000000
                  '22023', NULL, 'a negative total is malformed input: 22023');
 
 -- A hold made earlier in the same statement: confirm, release and extend see it.
-SELECT is((api.confirm_hold((api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 1) ->> 'id')::uuid)) ->> 'state',
+SELECT is((to_jsonb(api.confirm_hold((to_jsonb(api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 1)) ->> 'id')::uuid))) ->> 'state',
           'CONFIRMED', 'confirm_hold of a hold reserved in the same statement');
-SELECT is((api.release_hold((api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 1) ->> 'id')::uuid)) ->> 'state',
+SELECT is((to_jsonb(api.release_hold((to_jsonb(api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 1)) ->> 'id')::uuid))) ->> 'state',
           'RELEASED', 'release_hold of a hold reserved in the same statement');
-SELECT is((api.extend_hold((api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 1, hold_seconds => 60) ->> 'id')::uuid, 60)
+SELECT is((to_jsonb(api.extend_hold((to_jsonb(api.reserve_capacity('5ec70000-0000-4000-8000-0000000000c1', 1, hold_seconds => 60)) ->> 'id')::uuid, 60))
             ->> 'quantity'), '1', 'extend_hold of a hold reserved in the same statement');
 
 -- check_capacity in a transaction with its own release in flight: no drift, nothing busy.
 RESET ROLE;
 BEGIN;
-SELECT api.release_hold(id) IS NOT NULL AS released FROM eventsvc.capacity_holds
+SELECT to_jsonb(api.release_hold(id)) IS NOT NULL AS released FROM eventsvc.capacity_holds
  WHERE tenant_id = '5ec70000-0000-4000-8000-000000000001' AND state = 'ACTIVE' AND quantity = 3;
 SELECT is((SELECT (r->>'held') || '/' || (r->>'drift') || '/' || (r->>'busy') || '/' || (r->>'in_flight')
              FROM eventsvc.check_capacity('5ec70000-0000-4000-8000-0000000000c1') r), '1/0/false/0',
@@ -88,7 +88,7 @@ SELECT is((SELECT (r->>'held') || '/' || (r->>'sold') || '/' || (r->>'drift') ||
           'after commit: 1 held, 2 sold, 3 free on the counter, no drift');
 
 -- Leave nothing active for the tests that move the clock after this one.
-SELECT count(api.release_hold(id)) AS released FROM eventsvc.capacity_holds
+SELECT count(to_jsonb(api.release_hold(id))) AS released FROM eventsvc.capacity_holds
  WHERE tenant_id = '5ec70000-0000-4000-8000-000000000001' AND state = 'ACTIVE';
 
 SELECT * FROM finish();

@@ -43,8 +43,8 @@ SELECT is((SELECT count(*) FROM pg_index i
 SELECT ok((SELECT 'fillfactor=50' = ANY (reloptions) FROM pg_class WHERE oid = 'eventsvc.capacity_holds'::regclass),
           'hold pages keep room for a second version of each row');
 
-SELECT is((SELECT count(*) FROM (SELECT api.reserve_capacity('55555555-0000-4000-8000-0000000000c1', 1,
-                                   holder_id => 'h' || g, hold_seconds => 60) FROM generate_series(1, 6) g) x),
+SELECT is((SELECT count(*) FROM (SELECT to_jsonb(api.reserve_capacity('55555555-0000-4000-8000-0000000000c1', 1,
+                                   holder_id => 'h' || g, hold_seconds => 60)) FROM generate_series(1, 6) g) x),
           6::bigint, 'six holds of one minute');
 SELECT is(pg_temp.seats(), '6 held, 0 sold, 44 free, drift 0', 'six seats held');
 
@@ -78,13 +78,13 @@ SELECT is(pg_temp.seats(), '0 held, 0 sold, 50 free, drift 0', 'every seat is ba
 SELECT ok(eventsvc.sweep_horizon() <= now(), 'the horizon never runs ahead of the real clock, whatever the test clock says');
 
 -- confirming and releasing are HOT updates too
-SELECT api.reserve_capacity('55555555-0000-4000-8000-0000000000c1', 2, holder_id => 'buyer-a') IS NOT NULL AS held_a;
-SELECT api.reserve_capacity('55555555-0000-4000-8000-0000000000c1', 2, holder_id => 'buyer-b') IS NOT NULL AS held_b;
+SELECT to_jsonb(api.reserve_capacity('55555555-0000-4000-8000-0000000000c1', 2, holder_id => 'buyer-a')) IS NOT NULL AS held_a;
+SELECT to_jsonb(api.reserve_capacity('55555555-0000-4000-8000-0000000000c1', 2, holder_id => 'buyer-b')) IS NOT NULL AS held_b;
 BEGIN;
 UPDATE counts SET hot = pg_stat_get_xact_tuples_hot_updated('eventsvc.capacity_holds'::regclass),
                   upd = pg_stat_get_xact_tuples_updated('eventsvc.capacity_holds'::regclass);
-SELECT api.confirm_hold(id) IS NOT NULL AS confirmed FROM eventsvc.capacity_holds WHERE holder_id = 'buyer-a';
-SELECT api.release_hold(id) IS NOT NULL AS released FROM eventsvc.capacity_holds WHERE holder_id = 'buyer-b';
+SELECT to_jsonb(api.confirm_hold(id)) IS NOT NULL AS confirmed FROM eventsvc.capacity_holds WHERE holder_id = 'buyer-a';
+SELECT to_jsonb(api.release_hold(id)) IS NOT NULL AS released FROM eventsvc.capacity_holds WHERE holder_id = 'buyer-b';
 SELECT is(pg_temp.updates_since(), '2 updated, 2 HOT', 'a confirmation and a release: two HOT updates');
 COMMIT;
 SELECT is(pg_temp.seats(), '0 held, 2 sold, 48 free, drift 0', 'two seats sold, two back');
@@ -99,7 +99,7 @@ BEGIN
     RAISE EXCEPTION 'boom';
 END
 $$;
-SELECT api.reserve_capacity('55555555-0000-4000-8000-0000000000c1', 1, holder_id => 'boom', hold_seconds => 60) IS NOT NULL AS held;
+SELECT to_jsonb(api.reserve_capacity('55555555-0000-4000-8000-0000000000c1', 1, holder_id => 'boom', hold_seconds => 60)) IS NOT NULL AS held;
 CREATE TRIGGER tap_sweep_boom BEFORE UPDATE ON eventsvc.capacity_holds
     FOR EACH ROW WHEN (OLD.holder_id = 'boom') EXECUTE FUNCTION public.tap_sweep_boom();
 CREATE FUNCTION pg_temp.sweep_caught() RETURNS text LANGUAGE plpgsql AS $$

@@ -38,8 +38,8 @@ SET app.current_tenant_id = '43434343-4343-4343-8343-434343434343';
 SET app.current_user_id = 'carol';
 
 CREATE FUNCTION pg_temp.hold(section text, n integer, tier text DEFAULT NULL) RETURNS integer LANGUAGE sql AS $$
-    SELECT ((api.reserve_capacity(('43430000-0000-4000-8000-0000000000' || section)::uuid, n,
-                                 ('43430000-0000-4000-8000-0000000000' || tier)::uuid)) ->> 'quantity')::integer
+    SELECT ((to_jsonb(api.reserve_capacity(('43430000-0000-4000-8000-0000000000' || section)::uuid, n,
+                                 ('43430000-0000-4000-8000-0000000000' || tier)::uuid))) ->> 'quantity')::integer
 $$;
 CREATE FUNCTION pg_temp.allowance(event text, tier text DEFAULT NULL) RETURNS text LANGUAGE sql AS $$
     SELECT a ->> 'seats' || ' of ' || coalesce(a ->> 'limit', 'none') || ', ' || coalesce(a ->> 'remaining', '-')
@@ -51,7 +51,7 @@ $$;
 -- No limit anywhere: the cluster setting is 0.
 SELECT is(pg_temp.hold('c1', 20, 'f1'), 20, 'without a limit a customer holds 20');
 SELECT is(pg_temp.allowance('e1'), '20 of none, - more (none)', 'the allowance says there is no limit');
-SELECT is((SELECT count(*)::int FROM (SELECT api.release_hold(id) FROM eventsvc.capacity_holds
+SELECT is((SELECT count(*)::int FROM (SELECT to_jsonb(api.release_hold(id)) FROM eventsvc.capacity_holds
                                        WHERE tenant_id = current_setting('app.current_tenant_id')::uuid) r), 1,
           'released again');
 
@@ -114,10 +114,10 @@ SELECT throws_ok($$SELECT pg_temp.hold('c1', 1, 'f2')$$, 'PT409',
 SELECT is(pg_temp.allowance('e1', 'f2'), '6 of 3, 0 more (tier)', 'the allowance in the tier');
 
 -- Released and expired holds no longer count; confirmed ones do.
-SELECT is((SELECT count(*)::int FROM (SELECT api.release_hold(id) FROM eventsvc.capacity_holds
+SELECT is((SELECT count(*)::int FROM (SELECT to_jsonb(api.release_hold(id)) FROM eventsvc.capacity_holds
                                        WHERE event_id = '43430000-0000-4000-8000-0000000000e1'
                                          AND state = 'ACTIVE' AND quantity = 2) r), 2, 'two holds of 2 released');
-SELECT is((SELECT count(*)::int FROM (SELECT api.confirm_hold(id) FROM eventsvc.capacity_holds
+SELECT is((SELECT count(*)::int FROM (SELECT to_jsonb(api.confirm_hold(id)) FROM eventsvc.capacity_holds
                                        WHERE event_id = '43430000-0000-4000-8000-0000000000e1'
                                          AND state = 'ACTIVE') r), 2, 'the rest confirmed');
 SELECT is(pg_temp.allowance('e1'), '2 of 8, 6 more (event)', 'released seats are free again, confirmed ones count');
@@ -126,7 +126,7 @@ SELECT is(pg_temp.allowance('e1'), '2 of 8, 6 more (event)', 'released seats are
 SELECT is(api.set_customer_limit('43430000-0000-4000-8000-0000000000e1', NULL) ->> 'limit_in_force', '4',
           'back to the default of 4');
 SET app.current_tenant_id = '43434343-0000-4343-8343-434343434343';
-SELECT is((api.reserve_capacity('43430000-0000-4000-8000-0000000000c9', 10)) ->> 'quantity', '10',
+SELECT is((to_jsonb(api.reserve_capacity('43430000-0000-4000-8000-0000000000c9', 10))) ->> 'quantity', '10',
           'another tenant is not bound by this tenant''s default');
 SELECT throws_ok($$SELECT api.set_customer_limit('43430000-0000-4000-8000-0000000000e1', 2)$$, 'PT404', NULL,
                  'nor can it set a limit on this tenant''s event');

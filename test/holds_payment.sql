@@ -32,8 +32,8 @@ SET app.current_tenant_id = '4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a';
 SET app.current_user_id = 'pat';
 
 CREATE FUNCTION pg_temp.hold(section text, n integer, seconds integer DEFAULT NULL) RETURNS uuid LANGUAGE sql AS $$
-    SELECT ((api.reserve_capacity(('4a4a0000-0000-4000-8000-0000000000' || section)::uuid, n,
-                                  '4a4a0000-0000-4000-8000-0000000000f1', hold_seconds => seconds)) ->> 'id')::uuid
+    SELECT ((to_jsonb(api.reserve_capacity(('4a4a0000-0000-4000-8000-0000000000' || section)::uuid, n,
+                                  '4a4a0000-0000-4000-8000-0000000000f1', hold_seconds => seconds))) ->> 'id')::uuid
 $$;
 CREATE FUNCTION pg_temp.h(id uuid) RETURNS eventsvc.capacity_holds LANGUAGE sql AS $$
     SELECT * FROM eventsvc.capacity_holds WHERE capacity_holds.id = h.id
@@ -48,7 +48,7 @@ CREATE FUNCTION pg_temp.paid(id uuid, ref text) RETURNS jsonb LANGUAGE plpgsql A
 DECLARE r jsonb;
 BEGIN
     SET LOCAL ROLE eventsvc_service;
-    r := api.confirm_payment(id, ref);
+    r := to_jsonb(api.confirm_payment(id, ref));
     RESET ROLE;
     RETURN r;
 END $$;
@@ -56,29 +56,29 @@ GRANT EXECUTE ON FUNCTION pg_temp.paid(uuid, text) TO eventsvc_service;
 
 -- ---------------------------------------------------------------- start_payment
 SELECT pg_temp.hold('c1', 2) AS h1 \gset
-SELECT is((api.start_payment(:'h1', 'pay-1')) ->> 'phase', 'PAYMENT', 'the hold enters its payment phase');
+SELECT is((to_jsonb(api.start_payment(:'h1', 'pay-1'))) ->> 'phase', 'PAYMENT', 'the hold enters its payment phase');
 SELECT ok((SELECT expires_at BETWEEN eventsvc.now() + interval '899 seconds' AND eventsvc.now() + interval '901 seconds'
              FROM pg_temp.h(:'h1')), 'its expiry is the payment window (900 s)');
 SELECT is((SELECT payment_ref FROM pg_temp.h(:'h1')), 'pay-1', 'the payment reference is kept');
 SELECT expires_at AS h1_expires FROM pg_temp.h(:'h1') \gset
-SELECT is((api.start_payment(:'h1', 'pay-1')) ->> 'expires_at', to_jsonb(:'h1_expires'::timestamptz) #>> '{}',
+SELECT is((to_jsonb(api.start_payment(:'h1', 'pay-1'))) ->> 'expires_at', to_jsonb(:'h1_expires'::timestamptz) #>> '{}',
           'the same reference again changes nothing');
-SELECT throws_ok(format('SELECT api.start_payment(%L, %L)', :'h1', 'pay-2'), 'PT409',
+SELECT throws_ok(format('SELECT to_jsonb(api.start_payment(%L, %L))', :'h1', 'pay-2'), 'PT409',
                  'a payment was already started for this hold with another reference', 'once per hold');
 SET app.current_user_id = 'mallory';
 SET ROLE eventsvc_user;
-SELECT throws_ok(format('SELECT api.start_payment(%L, %L)', :'h1', 'pay-1'), 'PT404', 'hold not found',
+SELECT throws_ok(format('SELECT to_jsonb(api.start_payment(%L, %L))', :'h1', 'pay-1'), 'PT404', 'hold not found',
                  'someone else''s hold is not found');
 RESET ROLE;
 SET app.current_user_id = 'pat';
-SELECT throws_ok(format('SELECT api.start_payment(%L, %L)', :'h1', repeat('x', 201)), '22023', NULL,
+SELECT throws_ok(format('SELECT to_jsonb(api.start_payment(%L, %L))', :'h1', repeat('x', 201)), '22023', NULL,
                  'a reference longer than 200 characters');
 SELECT is((SELECT string_agg(action, ',' ORDER BY id) FROM eventsvc.hold_audit_log WHERE hold_id = :'h1'),
           'payment_started', 'the start is audited once');
 
 -- ---------------------------------------------------------------- a payment result in time
 SET ROLE eventsvc_user;
-SELECT throws_ok(format('SELECT api.confirm_payment(%L, %L)', :'h1', 'pay-1'), '42501', NULL,
+SELECT throws_ok(format('SELECT to_jsonb(api.confirm_payment(%L, %L))', :'h1', 'pay-1'), '42501', NULL,
                  'the holder cannot report its own payment');
 RESET ROLE;
 SELECT throws_ok(format('SELECT pg_temp.paid(%L, %L)', :'h1', 'pay-9'), 'PT409',
@@ -96,13 +96,13 @@ SELECT throws_ok(format('SELECT pg_temp.paid(%L, %L)', pg_temp.hold('c1', 1), 'p
 SELECT is(api.set_hold_settings('{"payment_window_seconds": 120}') #>> '{payment_window_seconds,value}', '120',
           'the tenant sets a payment window of 2 minutes');
 SELECT pg_temp.hold('c1', 1, 30) AS h2 \gset
-SELECT ok((SELECT (api.start_payment(:'h2', 'pay-h2') ->> 'expires_at')::timestamptz
+SELECT ok((SELECT (to_jsonb(api.start_payment(:'h2', 'pay-h2')) ->> 'expires_at')::timestamptz
                   BETWEEN eventsvc.now() + interval '119 seconds' AND eventsvc.now() + interval '121 seconds'),
           'the tenant''s window applies (a window never shortens a hold: this one had 30 s)');
 SET eventsvc.hold_max_life_seconds = 60;
 SELECT api.set_hold_settings('{"payment_window_seconds": 600}') IS NOT NULL AS window_600;
 SELECT pg_temp.hold('c1', 1, 30) AS h3 \gset
-SELECT ok((SELECT (api.start_payment(:'h3', 'pay-h3') ->> 'expires_at')::timestamptz = created_at + interval '60 seconds'
+SELECT ok((SELECT (to_jsonb(api.start_payment(:'h3', 'pay-h3')) ->> 'expires_at')::timestamptz = created_at + interval '60 seconds'
              FROM pg_temp.h(:'h3')), 'the window ends at the ceiling on the hold''s life');
 SELECT is((SELECT detail ->> 'cut_at_ceiling' FROM eventsvc.hold_audit_log WHERE hold_id = :'h3'), 'true',
           'the audit says the window was cut');
@@ -112,14 +112,14 @@ SELECT api.set_hold_settings('{"payment_window_seconds": null}') IS NOT NULL AS 
 -- ---------------------------------------------------------------- renewals
 SET eventsvc.hold_max_renewals = 2;
 SELECT pg_temp.hold('c1', 1) AS h4 \gset
-SELECT is((api.extend_hold(:'h4', 10)) ->> 'renewals', '1', 'first renewal');
-SELECT is((api.extend_hold(:'h4', 10)) ->> 'renewals', '2', 'second renewal');
+SELECT is((to_jsonb(api.extend_hold(:'h4', 10))) ->> 'renewals', '1', 'first renewal');
+SELECT is((to_jsonb(api.extend_hold(:'h4', 10))) ->> 'renewals', '2', 'second renewal');
 CREATE TEMP TABLE refusal (msg text, detail text);
 SET my.h4 = :'h4';
 DO $$
 DECLARE m text; d text;
 BEGIN
-    PERFORM api.extend_hold(current_setting('my.h4')::uuid, 10);
+    PERFORM to_jsonb(api.extend_hold(current_setting('my.h4')::uuid, 10));
 EXCEPTION WHEN SQLSTATE 'PT409' THEN
     GET STACKED DIAGNOSTICS m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL;
     INSERT INTO refusal VALUES (m, d);
@@ -127,11 +127,11 @@ END $$;
 SELECT is((SELECT msg || ' / ' || detail FROM refusal), 'the hold was renewed 2 times, the most allowed / 2 of 2 renewals used.',
           'the third renewal is refused and says how many were used');
 RESET eventsvc.hold_max_renewals;
-SELECT is((api.start_payment(:'h4', 'pay-h4')) ->> 'renewals', '2', 'renewals carry into the payment phase');
+SELECT is((to_jsonb(api.start_payment(:'h4', 'pay-h4'))) ->> 'renewals', '2', 'renewals carry into the payment phase');
 
 -- ---------------------------------------------------------------- paid after the window, seats still held
 SELECT pg_temp.hold('c1', 3) AS h5 \gset
-SELECT api.start_payment(:'h5', 'pay-h5') IS NOT NULL AS started;
+SELECT to_jsonb(api.start_payment(:'h5', 'pay-h5')) IS NOT NULL AS started;
 SET eventsvc.clock_offset_seconds = 1000;       -- the window (900 s) has passed; no sweep yet
 SELECT is((pg_temp.paid(:'h5', 'pay-h5')) ->> 'state', 'CONFIRMED', 'paid late, seats never left: sold');
 SELECT is((SELECT state_reason FROM pg_temp.h(:'h5')), 'paid after the payment window; its seats were still held',
@@ -141,7 +141,7 @@ RESET eventsvc.clock_offset_seconds;
 
 -- ---------------------------------------------------------------- paid after expiry, seats free: revived
 SELECT pg_temp.hold('c1', 2) AS h6 \gset
-SELECT api.start_payment(:'h6', 'pay-h6') IS NOT NULL AS started;
+SELECT to_jsonb(api.start_payment(:'h6', 'pay-h6')) IS NOT NULL AS started;
 SET eventsvc.clock_offset_seconds = 1000;
 SELECT ok(api.expire_holds(1000) >= 1, 'the sweep expires the unpaid hold');
 SELECT is((SELECT state::text FROM pg_temp.h(:'h6')), 'EXPIRED', 'expired, its seats back in the section');
@@ -157,11 +157,11 @@ SELECT is(pg_temp.seats('c1'), '0 held, 7 sold, drift 0, oversold false, rows ag
 
 -- ---------------------------------------------------------------- paid after expiry, seats gone: refund
 SELECT pg_temp.hold('c2', 2) AS h7 \gset
-SELECT api.start_payment(:'h7', 'pay-h7') IS NOT NULL AS started;
+SELECT to_jsonb(api.start_payment(:'h7', 'pay-h7')) IS NOT NULL AS started;
 SET eventsvc.clock_offset_seconds = 1000;
 SELECT ok(api.expire_holds(1000) >= 1, 'the unpaid hold expires');
 SET app.current_user_id = 'quinn';
-SELECT is((api.reserve_capacity('4a4a0000-0000-4000-8000-0000000000c2', 2)) ->> 'quantity', '2',
+SELECT is((to_jsonb(api.reserve_capacity('4a4a0000-0000-4000-8000-0000000000c2', 2))) ->> 'quantity', '2',
           'another buyer takes both seats of the box');
 SET app.current_user_id = 'pat';
 SELECT is((pg_temp.paid(:'h7', 'pay-h7')) ->> 'state', 'REFUND_REQUIRED', 'the payment arrives too late: refund required');
@@ -184,16 +184,16 @@ SELECT is((SELECT jsonb_agg(e ->> 'action') FROM jsonb_array_elements((api.hold_
 
 -- ---------------------------------------------------------------- released during payment, event no longer on sale
 SELECT pg_temp.hold('c1', 1) AS h8 \gset
-SELECT api.start_payment(:'h8', 'pay-h8') IS NOT NULL AS started;
-SELECT api.release_hold(:'h8') IS NOT NULL AS released;
+SELECT to_jsonb(api.start_payment(:'h8', 'pay-h8')) IS NOT NULL AS started;
+SELECT to_jsonb(api.release_hold(:'h8')) IS NOT NULL AS released;
 UPDATE eventsvc.events SET status = 'SALES_PAUSED' WHERE id = '4a4a0000-0000-4000-8000-0000000000e1';
-SELECT is((pg_temp.paid(:'h8', 'pay-h8')) ->> 'state_reason', 'the event is no longer on sale (SALES_PAUSED)',
+SELECT is((pg_temp.paid(:'h8', 'pay-h8')) ->> 'reason', 'the event is no longer on sale (SALES_PAUSED)',
           'a paused event sells nothing again: refund required');
 UPDATE eventsvc.events SET status = 'ON_SALE' WHERE id = '4a4a0000-0000-4000-8000-0000000000e1';
 
 -- ---------------------------------------------------------------- retention and archive
 SELECT pg_temp.hold('c1', 1) AS h9 \gset
-SELECT api.release_hold(:'h9') IS NOT NULL AS released;
+SELECT to_jsonb(api.release_hold(:'h9')) IS NOT NULL AS released;
 SELECT is((SELECT reason FROM api.holds WHERE id = :'h9'), 'released', 'a released hold stays visible');
 SET eventsvc.hold_retention_seconds = 3600;
 SET eventsvc.clock_offset_seconds = 7200;

@@ -34,8 +34,8 @@ SET app.current_tenant_id = '45454545-4545-4545-8545-454545454545';
 SET app.current_user_id = 'rita';
 
 CREATE FUNCTION pg_temp.buy(section text, n integer, tier boolean DEFAULT true) RETURNS uuid LANGUAGE sql AS $$
-    SELECT ((api.confirm_hold(((api.reserve_capacity(('45450000-0000-4000-8000-0000000000' || section)::uuid, n,
-             CASE WHEN tier THEN '45450000-0000-4000-8000-0000000000f1'::uuid END)) ->> 'id')::uuid)) ->> 'id')::uuid
+    SELECT ((to_jsonb(api.confirm_hold(((to_jsonb(api.reserve_capacity(('45450000-0000-4000-8000-0000000000' || section)::uuid, n,
+             CASE WHEN tier THEN '45450000-0000-4000-8000-0000000000f1'::uuid END))) ->> 'id')::uuid))) ->> 'id')::uuid
 $$;
 CREATE FUNCTION pg_temp.seats(section text) RETURNS text LANGUAGE sql AS $$
     SELECT (r->>'held') || ' held, ' || (r->>'sold') || ' sold, drift ' || (r->>'drift') || ', rows agree '
@@ -54,7 +54,7 @@ SELECT throws_ok(format('SELECT api.refund_purchase(%L, %L)', :'p1', '  '), '220
 SELECT throws_ok(format('SELECT api.refund_purchase(%L, %L, 8)', :'p1', 'too many'), '22023',
                  'quantity must be from 1 to 7, the seats still sold, not 8', 'no more seats than were bought');
 SELECT throws_ok(format('SELECT api.refund_purchase(%L, %L)',
-                        (api.reserve_capacity('45450000-0000-4000-8000-0000000000c1', 1)) ->> 'id', 'not sold'),
+                        (to_jsonb(api.reserve_capacity('45450000-0000-4000-8000-0000000000c1', 1))) ->> 'id', 'not sold'),
                  'PT409', 'only a purchase (a confirmed hold) can be refunded', 'a live hold is not a purchase');
 
 -- ---------------------------------------------------------------- partial refunds that add up
@@ -96,11 +96,11 @@ SELECT pg_temp.buy('c1', 2, false) AS p2 \gset
 SELECT is((api.refund_purchase(:'p2', 'comp ticket')) ->> 'amount', '0', 'a complimentary purchase refunds nothing');
 
 -- ---------------------------------------------------------------- sold out, and on sale again
-SELECT (api.reserve_capacity('45450000-0000-4000-8000-0000000000c3', 2)) ->> 'id' AS p3 \gset
-SELECT api.confirm_hold(:'p3') IS NOT NULL AS confirmed;    -- (after the reservation committed)
+SELECT (to_jsonb(api.reserve_capacity('45450000-0000-4000-8000-0000000000c3', 2))) ->> 'id' AS p3 \gset
+SELECT to_jsonb(api.confirm_hold(:'p3')) IS NOT NULL AS confirmed;    -- (after the reservation committed)
 SELECT is((SELECT status::text FROM eventsvc.events WHERE id = '45450000-0000-4000-8000-0000000000e2'), 'SOLD_OUT',
           'the last seats sold: SOLD_OUT');
-SELECT throws_ok($$SELECT api.reserve_capacity('45450000-0000-4000-8000-0000000000c3', 1)$$, 'PT409',
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('45450000-0000-4000-8000-0000000000c3', 1))$$, 'PT409',
                  'not enough seats: 1 requested, 0 remaining', 'nothing to buy');
 SELECT is((api.refund_purchase(:'p3', 'one back', 1)) ->> 'quantity', '1', 'one seat refunded');
 SELECT is((SELECT status::text FROM eventsvc.events WHERE id = '45450000-0000-4000-8000-0000000000e2'), 'ON_SALE',
@@ -109,9 +109,9 @@ SELECT is((SELECT string_agg(routing_key || ':' || coalesce(payload #>> '{data,p
              FROM eventsvc.outbox WHERE aggregate_id = '45450000-0000-4000-8000-0000000000e2'
               AND routing_key IN ('event.soldout', 'event.updated')),
           'event.soldout:ON_SALE,event.updated:SOLD_OUT', 'one message each way');
-SELECT is((api.reserve_capacity('45450000-0000-4000-8000-0000000000c3', 1)) ->> 'quantity', '1',
+SELECT is((to_jsonb(api.reserve_capacity('45450000-0000-4000-8000-0000000000c3', 1))) ->> 'quantity', '1',
           'the seat can be bought again');
-SELECT throws_ok($$SELECT api.reserve_capacity('45450000-0000-4000-8000-0000000000c3', 1)$$, 'PT409', NULL,
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('45450000-0000-4000-8000-0000000000c3', 1))$$, 'PT409', NULL,
                  'and only that one');
 SELECT is(pg_temp.seats('c3'), '1 held, 1 sold, drift 0, rows agree true', 'the section agrees with its rows');
 

@@ -39,9 +39,9 @@ GRANT SELECT ON e TO PUBLIC;
 SET LOCAL ROLE eventsvc_user;
 SET LOCAL app.current_tenant_id = 'ca111111-1111-4111-8111-111111111111';
 SET LOCAL app.current_user_id = 'buyer-1';
-SELECT api.reserve_capacity((SELECT (sold ->> 'section')::uuid FROM e), 3) ->> 'id' AS hold \gset
-SELECT api.confirm_hold(:'hold') IS NOT NULL AS bought \gset
-SELECT api.reserve_capacity((SELECT (held ->> 'section')::uuid FROM e), 2) IS NOT NULL AS held \gset
+SELECT to_jsonb(api.reserve_capacity((SELECT (sold ->> 'section')::uuid FROM e), 3)) ->> 'id' AS hold \gset
+SELECT to_jsonb(api.confirm_hold(:'hold')) IS NOT NULL AS bought \gset
+SELECT to_jsonb(api.reserve_capacity((SELECT (held ->> 'section')::uuid FROM e), 2)) IS NOT NULL AS held \gset
 
 -- ---------------------------------------------------------------- a tenant user
 SET LOCAL app.current_user_id = 'staff-1';

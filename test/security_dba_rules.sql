@@ -29,8 +29,8 @@ CREATE TEMP TABLE ev2 AS SELECT api.create_event(venue_id => 'dba11111-0000-4000
     starts_at => eventsvc.now() + interval '30 days', ends_at => eventsvc.now() + interval '30 days 2 hours') AS doc;
 SELECT api.publish_event((doc ->> 'id')::uuid) IS NOT NULL AS p FROM ev \gset
 SELECT api.transition_event((doc ->> 'id')::uuid, 'ON_SALE') IS NOT NULL AS s FROM ev \gset
-SELECT api.reserve_capacity((doc -> 'sections' -> 0 ->> 'id')::uuid, 2) ->> 'id' AS hold FROM ev \gset
-SELECT api.confirm_hold(:'hold') IS NOT NULL AS bought \gset
+SELECT to_jsonb(api.reserve_capacity((doc -> 'sections' -> 0 ->> 'id')::uuid, 2)) ->> 'id' AS hold FROM ev \gset
+SELECT to_jsonb(api.confirm_hold(:'hold')) IS NOT NULL AS bought \gset
 RESET ROLE;
 RESET app.current_tenant_id;
 

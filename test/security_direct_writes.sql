@@ -42,8 +42,8 @@ CREATE TEMP TABLE ev2 AS SELECT api.create_event(venue_id => 'd1111111-0000-4000
 GRANT SELECT ON ev, ev2 TO PUBLIC;
 SELECT api.publish_event((doc ->> 'id')::uuid) IS NOT NULL AS p FROM ev \gset
 SELECT api.transition_event((doc ->> 'id')::uuid, 'ON_SALE') IS NOT NULL AS s FROM ev \gset
-SELECT api.reserve_capacity((doc -> 'sections' -> 0 ->> 'id')::uuid, 2) ->> 'id' AS hold FROM ev \gset
-SELECT api.confirm_hold(:'hold') IS NOT NULL AS bought \gset
+SELECT to_jsonb(api.reserve_capacity((doc -> 'sections' -> 0 ->> 'id')::uuid, 2)) ->> 'id' AS hold FROM ev \gset
+SELECT to_jsonb(api.confirm_hold(:'hold')) IS NOT NULL AS bought \gset
 SELECT api.set_event_faqs((doc ->> 'id')::uuid, '[{"question": "Parking?", "answer": "Yes"}]') IS NOT NULL AS f FROM ev \gset
 RESET ROLE;
 SET LOCAL ROLE eventsvc_user;

@@ -63,26 +63,26 @@ CREATE TEMP TABLE sec AS SELECT (doc -> 'sections' -> 0 ->> 'id')::uuid AS id FR
 GRANT SELECT ON sec TO PUBLIC;
 SET LOCAL ROLE eventsvc_user;
 SET LOCAL app.current_user_id = 'bot-1';
-SELECT throws_ok($$SELECT api.reserve_capacity((SELECT id FROM sec), 5000)$$, 'PT429',
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity((SELECT id FROM sec), 5000))$$, 'PT429',
                  'quota seats_per_hold exceeded: a hold of 5000 seats is more than one hold may have',
                  'a whole section in one hold is over the default quota of 100 seats per hold');
-SELECT lives_ok($$SELECT api.reserve_capacity((SELECT id FROM sec), 100)$$, '100 seats in one hold are within it');
+SELECT lives_ok($$SELECT to_jsonb(api.reserve_capacity((SELECT id FROM sec), 100))$$, '100 seats in one hold are within it');
 RESET ROLE;
 UPDATE eventsvc.tenant_quotas SET max_seats_per_hold = 10, max_seats_per_customer = 115, max_holds_per_customer = 3
  WHERE tenant_id = '9a111111-1111-4111-8111-111111111111';
 SET LOCAL ROLE eventsvc_user;
-SELECT throws_ok($$SELECT api.reserve_capacity((SELECT id FROM sec), 11)$$, 'PT429', NULL,
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity((SELECT id FROM sec), 11))$$, 'PT429', NULL,
                  'the tenant''s own quota of 10 seats per hold');
-SELECT lives_ok($$SELECT api.reserve_capacity((SELECT id FROM sec), 10)$$, 'a hold of 10');
-SELECT throws_ok($$SELECT api.reserve_capacity((SELECT id FROM sec), 10)$$, 'PT429',
+SELECT lives_ok($$SELECT to_jsonb(api.reserve_capacity((SELECT id FROM sec), 10))$$, 'a hold of 10');
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity((SELECT id FROM sec), 10))$$, 'PT429',
                  'quota seats_per_customer exceeded: bot-1 holds or has bought 110 seats of this event and asks for 10 more',
                  'seats per customer: 110 held, 10 more is over 115');
-SELECT lives_ok($$SELECT api.reserve_capacity((SELECT id FROM sec), 5)$$, 'a third hold, 115 seats');
-SELECT throws_ok($$SELECT api.reserve_capacity((SELECT id FROM sec), 1)$$, 'PT429',
+SELECT lives_ok($$SELECT to_jsonb(api.reserve_capacity((SELECT id FROM sec), 5))$$, 'a third hold, 115 seats');
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity((SELECT id FROM sec), 1))$$, 'PT429',
                  'quota holds_per_customer exceeded: bot-1 already has 3 live holds for this event',
                  'live holds per customer: a fourth is over 3');
 SET LOCAL app.current_user_id = 'fan-2';
-SELECT lives_ok($$SELECT api.reserve_capacity((SELECT id FROM sec), 2)$$, 'another customer is not held back by bot-1');
+SELECT lives_ok($$SELECT to_jsonb(api.reserve_capacity((SELECT id FROM sec), 2))$$, 'another customer is not held back by bot-1');
 RESET ROLE;
 
 -- ---------------------------------------------------------------- shared seat counters
@@ -102,7 +102,7 @@ CREATE TEMP TABLE trio_sec AS SELECT (x ->> 'id')::uuid AS id, x ->> 'section_na
 GRANT SELECT ON trio_sec TO PUBLIC;
 SET LOCAL ROLE eventsvc_user;
 SET LOCAL app.current_user_id = 'fan-3';
-SELECT count(api.reserve_capacity(id, 1)) AS reserved FROM (SELECT id FROM trio_sec ORDER BY name) s \gset
+SELECT count(to_jsonb(api.reserve_capacity(id, 1))) AS reserved FROM (SELECT id FROM trio_sec ORDER BY name) s \gset
 RESET ROLE;
 SELECT is((SELECT count(*)::int FROM (SELECT id FROM trio_sec UNION ALL SELECT id FROM sec) s
             WHERE eventsvc.escrow_state(s.id) IS NOT NULL), 2,
@@ -115,9 +115,9 @@ SET LOCAL ROLE eventsvc_user;
 SELECT is((SELECT (quota_limit, used, source)::text FROM api.tenant_usage WHERE quota = 'counter_slots'), '(2,2,tenant)',
           'api.tenant_usage: counter_slots with its use, its limit and where it comes from');
 SET LOCAL app.current_user_id = 'fan-last';
-SELECT lives_ok(format($$SELECT api.reserve_capacity(%L, 2)$$, :'row_section'),
+SELECT lives_ok(format($$SELECT to_jsonb(api.reserve_capacity(%L, 2))$$, :'row_section'),
                 'a section past the share sells its last two seats');
-SELECT throws_ok(format($$SELECT api.reserve_capacity(%L, 1)$$, :'row_section'), 'PT409', NULL,
+SELECT throws_ok(format($$SELECT to_jsonb(api.reserve_capacity(%L, 1))$$, :'row_section'), 'PT409', NULL,
                  'and refuses one more: exact without a counter of its own');
 RESET ROLE;
 

@@ -387,6 +387,11 @@ BEGIN
     DELETE FROM eventsvc.api_objects;
 
     PERFORM eventsvc.api_types(catalog -> 'types');
+    -- the views first: a function may return a view's row (the hold calls return api.holds)
+    FOR v IN SELECT * FROM jsonb_array_elements(catalog -> 'views') LOOP
+        PERFORM eventsvc.api_view(v);
+        n_views := n_views + 1;
+    END LOOP;
     FOR f IN SELECT * FROM jsonb_array_elements(catalog -> 'functions') LOOP
         IF f ->> 'route' = 'proxy' THEN
             -- answered here: this package defines it, with the same signature
@@ -399,13 +404,9 @@ BEGIN
             END IF;
             CONTINUE;
         END IF;
-        CONTINUE WHEN f ->> 'route' = 'relationship';      -- after the views
+        CONTINUE WHEN f ->> 'route' = 'relationship';      -- below, after every function
         PERFORM eventsvc.api_function(f);
         n_functions := n_functions + 1;
-    END LOOP;
-    FOR v IN SELECT * FROM jsonb_array_elements(catalog -> 'views') LOOP
-        PERFORM eventsvc.api_view(v);
-        n_views := n_views + 1;
     END LOOP;
     FOR f IN SELECT * FROM jsonb_array_elements(catalog -> 'functions') x WHERE x ->> 'route' = 'relationship' LOOP
         PERFORM eventsvc.api_relationship(f);

@@ -303,34 +303,8 @@ COMMENT ON FUNCTION api.update_section(uuid, integer, jsonb) IS
 
 -- ---------------------------------------------------------------- holds
 
--- No SECURITY DEFINER and no SET clause here, on purpose: the C body gives itself
--- the schema owner's rights and pg_catalog as its only search path
--- (evs_enter_as_definer in src/core/tenancy.c), the same as SECURITY DEFINER
--- SET search_path = pg_catalog, pg_temp without the GUC work a SET clause costs
--- on every call (docs/capacity.md, "What a reservation costs").
-CREATE FUNCTION api.reserve_capacity(capacity_id uuid, quantity integer, pricing_id uuid DEFAULT NULL,
-                                     holder_id text DEFAULT NULL, hold_seconds integer DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME', 'evs_sql_reserve_capacity'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION api.reserve_capacity(uuid, integer, uuid, text, integer) IS
-    'Holds quantity seats of a section for holder_id (default: the caller) until the hold expires, at a locked price. PT409 when sold out (says how many remain).';
-
-CREATE FUNCTION api.confirm_hold(hold_id uuid) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'evs_sql_confirm_hold'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION api.confirm_hold(uuid) IS
-    'Turns an active, unexpired hold into sold seats at its locked price; PT410 when it expired or was released.';
-
-CREATE FUNCTION api.release_hold(hold_id uuid) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'evs_sql_release_hold'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION api.release_hold(uuid) IS 'Gives an active hold''s seats back.';
-
-CREATE FUNCTION api.extend_hold(hold_id uuid, seconds integer) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'evs_sql_extend_hold'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION api.extend_hold(uuid, integer) IS
-    'Moves an active hold''s expiry later by seconds, at most eventsvc.hold_max_seconds after its creation.';
+-- api.reserve_capacity, api.confirm_hold, api.release_hold and api.extend_hold return
+-- a row of api.holds: they are in part 46, after the view.
 
 CREATE FUNCTION api.expire_holds(max_rows integer DEFAULT 1000) RETURNS bigint
     AS 'MODULE_PATHNAME', 'evs_sql_expire_holds'
@@ -365,9 +339,7 @@ CREATE FUNCTION eventsvc.escrow_reset(capacity_id uuid) RETURNS boolean
 
 -- ---------------------------------------------------------------- grants
 
-GRANT EXECUTE ON FUNCTION api.calculate_price(uuid, integer), api.active_pricing(uuid, timestamptz),
-                          api.reserve_capacity(uuid, integer, uuid, text, integer),
-                          api.confirm_hold(uuid), api.release_hold(uuid), api.extend_hold(uuid, integer)
+GRANT EXECUTE ON FUNCTION api.calculate_price(uuid, integer), api.active_pricing(uuid, timestamptz)
     TO eventsvc_user, eventsvc_service;
 GRANT EXECUTE ON FUNCTION api.create_pricing, api.update_pricing(uuid, integer, jsonb),
                           api.update_dynamic_price(uuid, bigint, integer),

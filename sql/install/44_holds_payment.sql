@@ -138,17 +138,7 @@ SELECT pg_catalog.pg_extension_config_dump('eventsvc.hold_archive_progress', '')
 
 -- ---------------------------------------------------------------- payment
 
-CREATE FUNCTION api.start_payment(hold_id uuid, payment_ref text) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'evs_sql_start_payment'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION api.start_payment(uuid, text) IS
-    'The hold enters its payment phase: its expiry moves to the payment window (once per hold; the same payment_ref again returns the hold unchanged).';
-
-CREATE FUNCTION api.confirm_payment(hold_id uuid, payment_ref text) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'evs_sql_confirm_payment'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION api.confirm_payment(uuid, text) IS
-    'Service: the payment of a hold succeeded. In time: CONFIRMED. Too late: CONFIRMED again if its seats can still be taken (revived), else REFUND_REQUIRED with a payment.refund_requested message.';
+-- api.start_payment and api.confirm_payment return a row of api.holds: part 46.
 
 CREATE FUNCTION api.hold_history(hold_id uuid) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'evs_sql_hold_history'
@@ -181,11 +171,9 @@ COMMENT ON COLUMN api.holds.waitlist_entry_id IS 'The waitlist entry a WAITLIST 
 COMMENT ON VIEW api.holds IS
     'Holds of the tenant (one row per hold), live and ended until archived: state, phase, when it last changed (changed_at) and why (reason).';
 
-REVOKE ALL ON FUNCTION api.start_payment(uuid, text), api.confirm_payment(uuid, text), api.hold_history(uuid)
-    FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.hold_history(uuid) FROM PUBLIC;
 REVOKE ALL ON eventsvc.hold_archive_progress FROM PUBLIC;
 REVOKE ALL ON SEQUENCE eventsvc.hold_audit_log_id_seq FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.start_payment(uuid, text), api.hold_history(uuid) TO eventsvc_user, eventsvc_service;
-GRANT EXECUTE ON FUNCTION api.confirm_payment(uuid, text) TO eventsvc_user, eventsvc_service;
+GRANT EXECUTE ON FUNCTION api.hold_history(uuid) TO eventsvc_user, eventsvc_service;
 GRANT SELECT ON api.holds TO eventsvc_user, eventsvc_service;
 GRANT SELECT ON eventsvc.hold_audit_log, eventsvc.capacity_holds_archive TO eventsvc_user, eventsvc_service;

@@ -42,6 +42,17 @@ extern void evs_hold_archive_init(void);
 extern void evs_waitlist_init(void);
 extern void evs_postponement_init(void);
 
+/*
+ * The hold calls' entry points that answer with the hold as jsonb (those a
+ * 1.0 database still calls): hold_result.c makes the api.holds row from it.
+ */
+extern PGDLLEXPORT Datum evs_sql_reserve_capacity(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum evs_sql_confirm_hold(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum evs_sql_release_hold(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum evs_sql_extend_hold(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum evs_sql_start_payment(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum evs_sql_confirm_payment(PG_FUNCTION_ARGS);
+
 /* reserve.c: the longest life of a hold, which an extension reads too */
 extern int	evs_hold_max_seconds;
 

@@ -279,7 +279,7 @@ exchange_hold(void *arg)
 	bool		isnull;
 	int			rc;
 
-	rc = SPI_execute_with_args("SELECT api.reserve_capacity($1, $2, $3, $4)", 4, t, x->v, x->n, false, 1);
+	rc = SPI_execute_with_args("SELECT to_jsonb(api.reserve_capacity($1, $2, $3, $4))", 4, t, x->v, x->n, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "exchange reservation failed: %s", SPI_result_code_string(rc));
 	x->hold = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

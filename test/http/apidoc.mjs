@@ -83,6 +83,12 @@ out.push('(create, update, publish, transition, postpone, reschedule, cancel, de
 out.push('`reserve_capacity`, `confirm_hold`, `release_hold` take an');
 out.push('`Idempotency-Key` header: a retry with the same key and body returns the first answer.');
 out.push('');
+out.push('**Hold calls return api.holds.** `reserve_capacity`, `confirm_hold`, `release_hold`,');
+out.push('`extend_hold`, `start_payment` and `confirm_payment` are declared to return a row of the');
+out.push('`holds` view: the answer is the JSON object `GET /holds?id=eq.<id>` shows for that hold');
+out.push('(its `definitions.holds` in `GET /`), `changed_at` and `reason` included. SQL callers read');
+out.push('a field with `(api.reserve_capacity(...)).id`, or the object with `to_jsonb(...)`.');
+out.push('');
 out.push('The examples use `API=http://127.0.0.1:3000` and tokens signed by the auth service:');
 out.push('`$ACME_USER` and `$ACME_ADMIN` (role `eventsvc_user` / `eventsvc_admin`, `tenant_id` of');
 out.push('Acme), `$GLOBEX_USER` (another tenant), `$SERVICE` (role `eventsvc_service` with');

@@ -248,3 +248,40 @@ describe('waitlist offers', async () => {
         assert.equal(write.status, 403, 'the view is read-only');
     });
 });
+
+describe('the hold calls answer with the shape OpenAPI describes', () => {
+    test('definitions.holds has every key a hold call answers with, and the answer is the row GET /holds shows', async () => {
+        const res = await fetch(`${URL}/`, { headers: { Authorization: `Bearer ${sign({ role: 'eventsvc_user', tenant_id: ACME, sub: 'buyer-1' }, KEY)}` } });
+        const doc = await res.json();
+        const props = doc.definitions.holds.properties;
+        for (const k of ['id', 'event_id', 'capacity_id', 'quantity', 'state', 'expires_at', 'locked_price', 'renewals', 'changed_at', 'reason']) {
+            assert.ok(props[k], `definitions.holds.properties.${k}`);
+        }
+        assert.equal(props.quantity.type, 'integer');
+        assert.equal(props.locked_price.format, 'jsonb');
+        for (const fn of ['reserve_capacity', 'confirm_hold', 'release_hold', 'extend_hold', 'start_payment', 'confirm_payment']) {
+            assert.ok(doc.paths[`/rpc/${fn}`], `/rpc/${fn} is described`);
+        }
+
+        const { section, tier } = await onSale('Typed Night', 55, 10);
+        const asListed = async (id) => (await buyer.from('holds').select('*').eq('id', id).single()).data;
+        const hold = await buyer.rpc('reserve_capacity', { capacity_id: section, quantity: 2, pricing_id: tier });
+        assert.equal(hold.error, null, JSON.stringify(hold.error));
+        assert.deepEqual(Object.keys(hold.data).sort(), Object.keys(props).sort(), 'the answer has exactly the described keys');
+        assert.deepEqual(hold.data, await asListed(hold.data.id), 'reserve_capacity answers with the hold as GET /holds shows it');
+        assert.equal(hold.data.renewals, 0);
+        const extended = await buyer.rpc('extend_hold', { hold_id: hold.data.id, seconds: 30 });
+        assert.deepEqual(extended.data, await asListed(hold.data.id), 'extend_hold too');
+        const sold = await buyer.rpc('confirm_hold', { hold_id: hold.data.id });
+        assert.deepEqual(sold.data, await asListed(hold.data.id), 'confirm_hold too');
+        assert.deepEqual([sold.data.state, sold.data.reason], ['CONFIRMED', 'sold']);
+        const second = await buyer.rpc('reserve_capacity', { capacity_id: section, quantity: 1 });
+        const released = await buyer.rpc('release_hold', { hold_id: second.data.id });
+        assert.deepEqual(released.data, await asListed(second.data.id), 'release_hold too');
+        assert.deepEqual([released.data.state, released.data.reason], ['RELEASED', 'released']);
+        // a row of holds embeds like one: the event comes with the new hold
+        const embedded = await buyer.rpc('reserve_capacity', { capacity_id: section, quantity: 1 }).select('quantity,events(name)');
+        assert.equal(embedded.error, null, JSON.stringify(embedded.error));
+        assert.deepEqual(embedded.data, { quantity: 1, events: { name: 'Typed Night' } });
+    });
+});

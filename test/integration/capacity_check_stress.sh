@@ -38,14 +38,14 @@ DECLARE
 BEGIN
     PERFORM set_config('app.current_tenant_id', '57e55000-0000-4000-8000-000000000001', false);
     WHILE clock_timestamp() < stop LOOP
-        h := api.reserve_capacity(('57e55000-0000-4000-8000-0000000000c' || (1 + floor(random() * 3))::int)::uuid,
+        h := to_jsonb(api.reserve_capacity(('57e55000-0000-4000-8000-0000000000c' || (1 + floor(random() * 3))::int)::uuid,
                                   1 + floor(random() * 3)::int, holder_id => p_buyer,
-                                  hold_seconds => 1 + floor(random() * 3)::int);
+                                  hold_seconds => 1 + floor(random() * 3)::int));
         r := random();
         IF r < 0.33 THEN
-            PERFORM api.confirm_hold((h ->> 'id')::uuid);
+            PERFORM to_jsonb(api.confirm_hold((h ->> 'id')::uuid));
         ELSIF r < 0.5 THEN
-            PERFORM api.release_hold((h ->> 'id')::uuid);
+            PERFORM to_jsonb(api.release_hold((h ->> 'id')::uuid));
         END IF;
         COMMIT;
         PERFORM pg_sleep(0.003);

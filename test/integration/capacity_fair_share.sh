@@ -48,7 +48,7 @@ sec() { echo "f0000000-000$1-4000-8000-00000000000$2"; }
 # reserve t s n: ok or the SQLSTATE
 reserve() {
     q -c "SET app.current_tenant_id = 'f0000000-0000-4000-8000-00000000000$1'" -c "DO \$\$ BEGIN
-          PERFORM api.reserve_capacity('$(sec "$1" "$2")', $3, holder_id => 'h$RANDOM');
+          PERFORM to_jsonb(api.reserve_capacity('$(sec "$1" "$2")', $3, holder_id => 'h$RANDOM'));
           RAISE NOTICE 'result ok'; EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'result %', SQLSTATE; END \$\$" 2>&1 \
         | sed -n 's/.*result //p'
 }

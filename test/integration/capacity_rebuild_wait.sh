@@ -50,7 +50,7 @@ open_a() {
         -c "SET application_name = 'rebuild_holder'" \
         -c "SET app.current_tenant_id = '$TENANT'" \
         -c "BEGIN" \
-        -c "SELECT api.reserve_capacity('$SECTION', 2, holder_id => 'a') IS NOT NULL" \
+        -c "SELECT to_jsonb(api.reserve_capacity('$SECTION', 2, holder_id => 'a')) IS NOT NULL" \
         -c "DO \$\$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM pg_stat_file('$EVS_WORK/release_a', true) WHERE size IS NOT NULL)
                          LOOP PERFORM pg_sleep(0.05); END LOOP; END \$\$" \
         -c "$1" >"$EVS_WORK/holder.out" 2>&1 &
@@ -72,7 +72,7 @@ DECLARE
     st text := 'ok';
 BEGIN
     BEGIN
-        PERFORM api.reserve_capacity('$SECTION', $2, holder_id => '$1');
+        PERFORM to_jsonb(api.reserve_capacity('$SECTION', $2, holder_id => '$1'));
     EXCEPTION WHEN OTHERS THEN
         st := SQLSTATE;
     END;

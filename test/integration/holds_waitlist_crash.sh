@@ -28,7 +28,7 @@ VALUES ('$T', '5a5a0000-0000-4000-8000-0000000000e1', '5a5a0000-0000-4000-8000-0
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity)
 VALUES ('$T', '$S', '5a5a0000-0000-4000-8000-0000000000e1', 'Floor', 2, 2);
 SET app.current_tenant_id = '$T';
-SELECT api.reserve_capacity('$S', 1, holder_id => 'holder-a'), api.reserve_capacity('$S', 1, holder_id => 'holder-b');
+SELECT to_jsonb(api.reserve_capacity('$S', 1, holder_id => 'holder-a')), to_jsonb(api.reserve_capacity('$S', 1, holder_id => 'holder-b'));
 SET app.current_user_id = 'carl';
 SELECT api.join_waitlist('$S', 1);
 SET app.current_user_id = 'dora';
@@ -53,7 +53,7 @@ check "before: two seats held, the queue waiting" "$(invariant)" "2 held, 0 sold
 
 # the release of holder-a's hold, which offers its seat to carl, dies before it commits
 psql -X -q -d "$DB" -c "SET app.current_tenant_id = '$T'" -c "BEGIN" \
-     -c "SELECT api.release_hold(id) FROM eventsvc.capacity_holds WHERE holder_id = 'holder-a'" \
+     -c "SELECT to_jsonb(api.release_hold(id)) FROM eventsvc.capacity_holds WHERE holder_id = 'holder-a'" \
      -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
 victim=$(backend_running "pg_sleep(60)")
 [ -n "$victim" ] && ok "a release is making carl's offer (backend $victim, not committed)" || { nok "no release in flight"; exit 1; }
@@ -76,12 +76,12 @@ check "after the crash: the counter is rebuilt from the rows, which agree with t
 
 # the same release again: the offer is made once
 check "the release again: released" \
-    "$(q -c "SELECT api.release_hold(id) ->> 'state' FROM eventsvc.capacity_holds WHERE holder_id = 'holder-a'")" "RELEASED"
+    "$(q -c "SELECT to_jsonb(api.release_hold(id)) ->> 'state' FROM eventsvc.capacity_holds WHERE holder_id = 'holder-a'")" "RELEASED"
 check "carl has his offer" \
     "$(q -c "SELECT state || ' ' || gathered FROM api.waitlist_entries WHERE holder_id = 'carl'")" "OFFERED 1"
 check "one waitlist.offer" "$(q -c "SELECT count(*) FROM eventsvc.outbox WHERE routing_key = 'waitlist.offer'")" "1"
 check "a newcomer cannot buy the seat" \
-    "$(q -c "SET app.current_user_id = 'newcomer'" -c "DO \$\$ BEGIN PERFORM api.reserve_capacity('$S', 1);
+    "$(q -c "SET app.current_user_id = 'newcomer'" -c "DO \$\$ BEGIN PERFORM to_jsonb(api.reserve_capacity('$S', 1));
           RAISE NOTICE 'sold'; EXCEPTION WHEN SQLSTATE 'PT409' THEN NULL; END \$\$" -c "SELECT 'refused'" 2>&1)" "refused"
 check "the invariant after the offer" "$(invariant)" "2 held, 0 sold, 0 free, drift 0, oversold false, rows agree true"
 
@@ -92,7 +92,7 @@ psql -X -q -d "$DB" -c "SET app.current_tenant_id = '$T'" -c "SET eventsvc.clock
 sweeper=$(backend_running "pg_sleep(61)")
 [ -n "$sweeper" ] && ok "a sweep is passing carl's offer on to dora (backend $sweeper, not committed)" || { nok "no sweep in flight"; exit 1; }
 check "in flight: a newcomer still cannot buy the seat" \
-    "$(q -c "SET app.current_user_id = 'newcomer'" -c "DO \$\$ BEGIN PERFORM api.reserve_capacity('$S', 1);
+    "$(q -c "SET app.current_user_id = 'newcomer'" -c "DO \$\$ BEGIN PERFORM to_jsonb(api.reserve_capacity('$S', 1));
           RAISE NOTICE 'sold'; EXCEPTION WHEN SQLSTATE 'PT409' THEN NULL; END \$\$" -c "SELECT 'refused'" 2>&1)" "refused"
 check "terminated" "$(psql -X -At -d "$DB" -c "SELECT pg_terminate_backend($sweeper)")" "t"
 wait || true

@@ -62,7 +62,7 @@ for x in "$A $EA" "$B $EB" "$M $EM"; do
     set -- $x
     call eventsvc_admin "$1" -c "SELECT api.publish_event('$2')" -c "SELECT api.transition_event('$2', 'ON_SALE')" >/dev/null
 done
-HB=$(call eventsvc_user $B -c "SELECT api.reserve_capacity('$SB', 2) ->> 'id'")
+HB=$(call eventsvc_user $B -c "SELECT to_jsonb(api.reserve_capacity('$SB', 2)) ->> 'id'")
 [ -n "$EA" ] && [ -n "$EB" ] && [ -n "$EM" ] && [ -n "$HB" ] && ok "events on sale for three tenants, made through the proxy" \
     || notok "seed through the proxy: '$EA' '$EB' '$EM' '$HB'"
 
@@ -157,8 +157,8 @@ HB_PRICE=$(call eventsvc_admin $B -c "SELECT api.create_pricing(event_id => '$EB
 before=$(b_digest)
 refused=0; tried=0
 for q in "SELECT api.get_event('$EB')" "SELECT api.update_event('$EB', 1, '{\"name\": \"Hijack\"}')" \
-         "SELECT api.cancel_event('$EB', 'hijack')" "SELECT api.reserve_capacity('$SB', 1)" \
-         "SELECT api.confirm_hold('$HB')" "SELECT api.release_hold('$HB')" "SELECT api.extend_hold('$HB', 60)" \
+         "SELECT api.cancel_event('$EB', 'hijack')" "SELECT to_jsonb(api.reserve_capacity('$SB', 1))" \
+         "SELECT to_jsonb(api.confirm_hold('$HB'))" "SELECT to_jsonb(api.release_hold('$HB'))" "SELECT to_jsonb(api.extend_hold('$HB', 60))" \
          "SELECT api.update_section('$SB', 1, '{\"total_capacity\": 1}')" "SELECT api.set_event_content('$EB', 'en', 'hijack')" \
          "SELECT api.update_pricing('$HB_PRICE', 1, '{\"base_price\": 1}')" "SELECT api.create_schedule('$EB', now() + interval '40 days', now() + interval '41 days')" \
          "SELECT api.delete_event('$EB')" "SELECT api.set_event_metadata('$EB', headliner => 'hijack')"; do
@@ -205,11 +205,11 @@ grep -q "^ERROR:  PT404: event $EB not found" "$W/pool.err" && ! grep -q 'REMOTE
     && ok "a shard's error comes back with its own code and message, no \"REMOTE ERROR\" prefix" || notok "error through the proxy: $(cat "$W/pool.err")"
 
 # ---------------------------------------------------------------- autocommit contract, dry run
-h=$(call eventsvc_user $A -c "BEGIN" -c "SELECT api.reserve_capacity('$SA', 1) ->> 'id'" -c "ROLLBACK")
+h=$(call eventsvc_user $A -c "BEGIN" -c "SELECT to_jsonb(api.reserve_capacity('$SA', 1)) ->> 'id'" -c "ROLLBACK")
 check "autocommit: a routed call is its own shard transaction, a ROLLBACK on the proxy keeps it (docs/api.md)" \
     "$(s1 $DB -c "SELECT state FROM eventsvc.capacity_holds WHERE id = '$h'")" ACTIVE
-call eventsvc_user $A -c "SELECT api.release_hold('$h')" >/dev/null
-h=$(call eventsvc_user $A -c "SET eventsvc_proxy.dry_run = on" -c "SELECT api.reserve_capacity('$SA', 1) ->> 'id'")
+call eventsvc_user $A -c "SELECT to_jsonb(api.release_hold('$h'))" >/dev/null
+h=$(call eventsvc_user $A -c "SET eventsvc_proxy.dry_run = on" -c "SELECT to_jsonb(api.reserve_capacity('$SA', 1)) ->> 'id'")
 [ -n "$h" ] && [ "$(s1 $DB -c "SELECT count(*) FROM eventsvc.capacity_holds WHERE id = '$h'")" = 0 ] \
     && ok "a dry run answers and leaves nothing on the shard" || notok "dry run: hold '$h'"
 
@@ -234,9 +234,9 @@ buyer() { # n: 25 sales, each a hold then its confirmation, through the proxy as
     local n=$1 i h
     for i in $(seq 1 25); do
         h=$(px $DB -c "SET ROLE eventsvc_user" -c "SET app.current_tenant_id = '$M'" -c "SET app.current_user_id = 'buyer-$n'" \
-                   -c "SELECT api.reserve_capacity('$SM', 1) ->> 'id'" 2>>"$W/move.err") || continue
+                   -c "SELECT to_jsonb(api.reserve_capacity('$SM', 1)) ->> 'id'" 2>>"$W/move.err") || continue
         px $DB -c "SET ROLE eventsvc_user" -c "SET app.current_tenant_id = '$M'" -c "SET app.current_user_id = 'buyer-$n'" \
-               -c "SELECT api.confirm_hold('$h') ->> 'state'" 2>>"$W/move.err" | grep -q CONFIRMED && echo "$h" >>"$W/move.ok"
+               -c "SELECT to_jsonb(api.confirm_hold('$h')) ->> 'state'" 2>>"$W/move.err" | grep -q CONFIRMED && echo "$h" >>"$W/move.ok"
     done
 }
 for n in 1 2 3 4; do buyer $n & done
@@ -276,7 +276,7 @@ dups=$( { s1 $DB -c "$ids"; s2 $DB -c "$ids"; } | sort | uniq -d | wc -l)
 check "no outbox or audit id is used on both shards" "$dups" 0
 # back to s1: its old seat counters for these sections were reset by the first move
 px $DB -c "CALL eventsvc.move_tenant('$M', 's1')" || notok "move back"
-h=$(call eventsvc_user $M -c "SELECT api.reserve_capacity('$SM', 3) ->> 'id'")
+h=$(call eventsvc_user $M -c "SELECT to_jsonb(api.reserve_capacity('$SM', 3)) ->> 'id'")
 check "moved back to s1: its seat counter there starts from the rows (100 sold, 3 held), not from before it left" \
     "$(capacity s1 $M $SM)" "0 100 3"
 

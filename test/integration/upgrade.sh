@@ -121,7 +121,7 @@ for f in "$EVS_SRC"/sql/released/eventsvc--*.sql; do
 SET ROLE eventsvc_user;
 SET app.current_tenant_id = 'a5eed000-0000-4000-8000-000000000001';
 SELECT count(*) FROM api.holds;
-SELECT api.reserve_capacity((SELECT id FROM api.event_sections WHERE section_name = 'Floor'), 1) IS NOT NULL AS before_update;
+SELECT to_jsonb(api.reserve_capacity((SELECT id FROM api.event_sections WHERE section_name = 'Floor'), 1)) IS NOT NULL AS before_update;
 RESET ROLE;
 \\! psql -X -q -At -v ON_ERROR_STOP=1 -v category_ids_moved=1 -d $db -f $EVS_WORK/update_$v.sql >$EVS_WORK/sums_after_all_$v.txt
 SET ROLE eventsvc_user;

@@ -34,7 +34,7 @@ VALUES ('$T', '0c0c0c0c-0000-4000-8000-0000000000c1', '0c0c0c0c-0000-4000-8000-0
 SQL
 hold() { # n holds of 2 seats that expire after 1 s
     q -c "SET app.current_tenant_id = '$T'" \
-      -c "SELECT count(api.reserve_capacity('0c0c0c0c-0000-4000-8000-0000000000c1', 2, NULL, 'buyer-' || g, 1)) FROM generate_series(1, $1) g" | tail -1
+      -c "SELECT count(to_jsonb(api.reserve_capacity('0c0c0c0c-0000-4000-8000-0000000000c1', 2, NULL, 'buyer-' || g, 1))) FROM generate_series(1, $1) g" | tail -1
 }
 counters="SELECT available_capacity || '/' || reserved_capacity FROM eventsvc.event_capacity WHERE id = '0c0c0c0c-0000-4000-8000-0000000000c1'"
 

@@ -56,13 +56,13 @@ BEGIN
     PERFORM hostile.as_role('eventsvc_admin', t, format('SELECT api.transition_event(event_id => %L, status => ''ON_SALE'')', e_pub));
     step := 'holds';
     r := hostile.as_role('eventsvc_user', t, format(
-        'SELECT api.reserve_capacity(capacity_id => %L, quantity => 2, pricing_id => %L)', s_floor, p_pub));
+        'SELECT to_jsonb(api.reserve_capacity(capacity_id => %L, quantity => 2, pricing_id => %L))', s_floor, p_pub));
     h1 := (coalesce(r ->> 'id', r ->> 'hold_id'))::uuid;
     r := hostile.as_role('eventsvc_service', t, format(
-        'SELECT api.reserve_capacity(capacity_id => %L, quantity => 1, pricing_id => %L, holder_id => %L)',
+        'SELECT to_jsonb(api.reserve_capacity(capacity_id => %L, quantity => 1, pricing_id => %L, holder_id => %L))',
         s_floor, p_pub, secret || '-holder'));
     h2 := (coalesce(r ->> 'id', r ->> 'hold_id'))::uuid;
-    PERFORM hostile.as_role('eventsvc_service', t, format('SELECT api.confirm_hold(hold_id => %L)', h2));
+    PERFORM hostile.as_role('eventsvc_service', t, format('SELECT to_jsonb(api.confirm_hold(hold_id => %L))', h2));
     step := 'schedule';
     r := hostile.as_role('eventsvc_admin', t, format(
         'SELECT api.create_schedule(event_id => %L, starts_at => eventsvc.now() + interval ''31 days'',

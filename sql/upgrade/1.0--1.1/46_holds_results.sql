@@ -1,0 +1,1 @@
+../../install/46_holds_results.sql

@@ -1,0 +1,305 @@
+/*
+ * hold_result.c: the hold calls of the api (reserve_capacity, confirm_hold,
+ * release_hold, extend_hold, start_payment, confirm_payment) return a row of
+ * api.holds, a declared type that PostgREST's OpenAPI and typed clients see
+ * (PostgREST sends it as the same JSON object). The hold code makes the hold
+ * as jsonb (what the entry points of 1.0 still return, and what idempotent
+ * replays store); the row is made from it here, column by column by name,
+ * without SPI: changed_at, reason and renewals as the view computes them.
+ * test/holds_results.sql checks each call's row against the view's row.
+ */
+#include "core/core.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+#include "capacity/capacity_internal.h"
+
+PG_FUNCTION_INFO_V1(evs_sql_reserve_capacity_row);
+PG_FUNCTION_INFO_V1(evs_sql_confirm_hold_row);
+PG_FUNCTION_INFO_V1(evs_sql_release_hold_row);
+PG_FUNCTION_INFO_V1(evs_sql_extend_hold_row);
+PG_FUNCTION_INFO_V1(evs_sql_start_payment_row);
+PG_FUNCTION_INFO_V1(evs_sql_confirm_payment_row);
+
+/* How a column of the result is made from the hold's jsonb. */
+typedef enum ColumnKind
+{
+	COL_PLAIN,					/* the key of the same name */
+	COL_JSONB,					/* the key of the same name, kept as jsonb */
+	COL_CHANGED_AT,				/* greatest of the hold's times */
+	COL_REASON,					/* state_reason, else what state and phase say */
+	COL_RENEWALS				/* renewals, 0 when none */
+} ColumnKind;
+
+/* The result type's columns, kept for the call site (fn_extra). */
+typedef struct HoldShape
+{
+	Oid			typid;
+	int			natts;
+	TupleDesc	desc;
+	ColumnKind *kind;
+	FmgrInfo   *input;
+	Oid		   *ioparam;
+} HoldShape;
+
+/* The times whose latest is changed_at (api.holds). */
+static const char *const change_times[] = {
+	"created_at", "payment_started_at", "confirmed_at", "released_at", "revived_at", "state_changed_at"
+};
+
+static HoldShape *
+hold_shape(FunctionCallInfo fcinfo)
+{
+	HoldShape  *shape = (HoldShape *) fcinfo->flinfo->fn_extra;
+	TupleDesc	desc;
+	MemoryContext old;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(EVS_ERR_INTERNAL),
+				 errmsg("a hold call must be declared to return a row type")));
+	if (shape != NULL && shape->typid == desc->tdtypeid && shape->natts == desc->natts)
+		return shape;
+
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	shape = palloc0(sizeof(HoldShape));
+	shape->typid = desc->tdtypeid;
+	shape->natts = desc->natts;
+	shape->desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+	shape->kind = palloc0(sizeof(ColumnKind) * desc->natts);
+	shape->input = palloc0(sizeof(FmgrInfo) * desc->natts);
+	shape->ioparam = palloc0(sizeof(Oid) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+		const char *name = NameStr(a->attname);
+		Oid			func;
+
+		if (a->attisdropped)
+			continue;
+		if (strcmp(name, "changed_at") == 0)
+			shape->kind[i] = COL_CHANGED_AT;
+		else if (strcmp(name, "reason") == 0)
+			shape->kind[i] = COL_REASON;
+		else if (strcmp(name, "renewals") == 0)
+			shape->kind[i] = COL_RENEWALS;
+		else if (a->atttypid == JSONBOID)
+			shape->kind[i] = COL_JSONB;
+		else
+			shape->kind[i] = COL_PLAIN;
+		getTypeInputInfo(a->atttypid, &func, &shape->ioparam[i]);
+		fmgr_info_cxt(func, &shape->input[i], fcinfo->flinfo->fn_mcxt);
+	}
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = shape;
+	return shape;
+}
+
+/* A scalar of the hold's jsonb as text (NULL for a JSON null or a missing key). */
+static char *
+scalar_text(Jsonb *hold, const char *key)
+{
+	JsonbValue *v = evs_jsonb_get(hold, key);
+
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	switch (v->type)
+	{
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return v->val.boolean ? "true" : "false";
+		default:
+			return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+	}
+}
+
+/* api.holds.reason: what was recorded, else what the state and phase say. */
+static const char *
+hold_reason(Jsonb *hold)
+{
+	char	   *recorded = scalar_text(hold, "state_reason");
+	char	   *state = scalar_text(hold, "state");
+	char	   *phase;
+
+	if (recorded != NULL)
+		return recorded;
+	if (state == NULL)
+		return NULL;
+	if (strcmp(state, "EXPIRED") == 0)
+	{
+		phase = scalar_text(hold, "phase");
+		if (phase != NULL && strcmp(phase, "PAYMENT") == 0)
+			return "the payment window passed";
+		if (phase != NULL && strcmp(phase, "OFFERED") == 0)
+			return "the waitlist offer was not taken in time";
+		return "the hold's time passed";
+	}
+	if (strcmp(state, "RELEASED") == 0)
+		return "released";
+	if (strcmp(state, "CONFIRMED") == 0)
+		return "sold";
+	if (strcmp(state, "REFUNDED") == 0)
+		return "refunded";
+	return NULL;
+}
+
+/* api.holds.changed_at: the latest of the hold's times. */
+static bool
+hold_changed_at(Jsonb *hold, TimestampTz *latest)
+{
+	bool		found = false;
+
+	for (int i = 0; i < (int) lengthof(change_times); i++)
+	{
+		char	   *s = scalar_text(hold, change_times[i]);
+		TimestampTz t;
+
+		if (s == NULL)
+			continue;
+		t = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(s),
+													ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		if (!found || t > *latest)
+			*latest = t;
+		found = true;
+	}
+	return found;
+}
+
+/* The row of the call's result type made from the hold as jsonb. */
+static Datum
+hold_row(FunctionCallInfo fcinfo, Datum hold_jsonb)
+{
+	HoldShape  *shape = hold_shape(fcinfo);
+	Jsonb	   *hold = DatumGetJsonbP(hold_jsonb);
+	Datum	   *values = palloc0(sizeof(Datum) * shape->natts);
+	bool	   *nulls = palloc(sizeof(bool) * shape->natts);
+
+	if (!JB_ROOT_IS_OBJECT(hold))
+		ereport(ERROR, (errcode(EVS_ERR_INTERNAL), errmsg("a hold call answered with something other than a hold")));
+	for (int i = 0; i < shape->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(shape->desc, i);
+		const char *name = NameStr(a->attname);
+		const char *text = NULL;
+
+		nulls[i] = true;
+		if (a->attisdropped)
+			continue;
+		switch (shape->kind[i])
+		{
+			case COL_JSONB:
+				{
+					JsonbValue *v = evs_jsonb_get(hold, name);
+
+					if (v != NULL && v->type != jbvNull)
+					{
+						values[i] = JsonbPGetDatum(JsonbValueToJsonb(v));
+						nulls[i] = false;
+					}
+					continue;
+				}
+			case COL_CHANGED_AT:
+				{
+					TimestampTz t = 0;
+
+					if (hold_changed_at(hold, &t))
+					{
+						values[i] = TimestampTzGetDatum(t);
+						nulls[i] = false;
+					}
+					continue;
+				}
+			case COL_REASON:
+				text = hold_reason(hold);
+				break;
+			case COL_RENEWALS:
+				text = scalar_text(hold, name);
+				if (text == NULL)
+					text = "0";
+				break;
+			case COL_PLAIN:
+				text = scalar_text(hold, name);
+				break;
+		}
+		if (text == NULL)
+			continue;
+		values[i] = InputFunctionCall(&shape->input[i], (char *) text, shape->ioparam[i], a->atttypmod);
+		nulls[i] = false;
+	}
+	return HeapTupleGetDatum(heap_form_tuple(shape->desc, values, nulls));
+}
+
+/* api.reserve_capacity: the new hold as a row of api.holds. */
+Datum
+evs_sql_reserve_capacity_row(PG_FUNCTION_ARGS)
+{
+	Datum		hold = evs_sql_reserve_capacity(fcinfo);
+
+	if (fcinfo->isnull)
+		PG_RETURN_NULL();
+	return hold_row(fcinfo, hold);
+}
+
+/* api.confirm_hold: the sold hold as a row of api.holds. */
+Datum
+evs_sql_confirm_hold_row(PG_FUNCTION_ARGS)
+{
+	Datum		hold = evs_sql_confirm_hold(fcinfo);
+
+	if (fcinfo->isnull)
+		PG_RETURN_NULL();
+	return hold_row(fcinfo, hold);
+}
+
+/* api.release_hold: the released hold as a row of api.holds. */
+Datum
+evs_sql_release_hold_row(PG_FUNCTION_ARGS)
+{
+	Datum		hold = evs_sql_release_hold(fcinfo);
+
+	if (fcinfo->isnull)
+		PG_RETURN_NULL();
+	return hold_row(fcinfo, hold);
+}
+
+/* api.extend_hold: the extended hold as a row of api.holds. */
+Datum
+evs_sql_extend_hold_row(PG_FUNCTION_ARGS)
+{
+	Datum		hold = evs_sql_extend_hold(fcinfo);
+
+	if (fcinfo->isnull)
+		PG_RETURN_NULL();
+	return hold_row(fcinfo, hold);
+}
+
+/* api.start_payment: the hold in its payment window as a row of api.holds. */
+Datum
+evs_sql_start_payment_row(PG_FUNCTION_ARGS)
+{
+	Datum		hold = evs_sql_start_payment(fcinfo);
+
+	if (fcinfo->isnull)
+		PG_RETURN_NULL();
+	return hold_row(fcinfo, hold);
+}
+
+/* api.confirm_payment: the paid (or revived, or refund-required) hold as a row of api.holds. */
+Datum
+evs_sql_confirm_payment_row(PG_FUNCTION_ARGS)
+{
+	Datum		hold = evs_sql_confirm_payment(fcinfo);
+
+	if (fcinfo->isnull)
+		PG_RETURN_NULL();
+	return hold_row(fcinfo, hold);
+}
