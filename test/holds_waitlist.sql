@@ -153,7 +153,7 @@ SELECT is(pg_temp.seats(), '4 held, 2 sold, 0 free, drift 0, rows agree true', '
 
 -- ---------------------------------------------------------------- cancellation closes the waitlist
 SELECT pg_temp.as_user('hal');
-SELECT to_jsonb(api.confirm_hold(((api.reserve_capacity('46460000-0000-4000-8000-0000000000c2', 1)) ->> 'id')::uuid)) IS NOT NULL AS sold;
+SELECT to_jsonb(api.confirm_hold(((to_jsonb(api.reserve_capacity('46460000-0000-4000-8000-0000000000c2', 1))) ->> 'id')::uuid)) IS NOT NULL AS sold;
 SELECT pg_temp.as_user('ivy');
 SELECT is((api.join_waitlist('46460000-0000-4000-8000-0000000000c2', 1)) ->> 'state', 'WAITING', 'ivy waits for the matinee');
 -- an event with a purchase is cancelled with its preview's code (docs/lifecycle.md "Cancellation preview")

@@ -263,7 +263,7 @@ describe('the hold calls answer with the shape OpenAPI describes', () => {
             assert.ok(doc.paths[`/rpc/${fn}`], `/rpc/${fn} is described`);
         }
 
-        const { section, tier } = await onSale('Typed Night', 55, 10);
+        const { section, tier } = await onSale('Typed Night', 56, 10);
         const asListed = async (id) => (await buyer.from('holds').select('*').eq('id', id).single()).data;
         const hold = await buyer.rpc('reserve_capacity', { capacity_id: section, quantity: 2, pricing_id: tier });
         assert.equal(hold.error, null, JSON.stringify(hold.error));
