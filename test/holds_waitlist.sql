@@ -147,7 +147,7 @@ SELECT api.update_section('46460000-0000-4000-8000-0000000000c1',
                           '{"total_capacity": 6}') IS NOT NULL AS grown;
 SELECT is(pg_temp.entry('gus'), 'WAITING 2/3 WAITLIST 2', 'the two new seats of the section go to gus, first in line');
 SELECT pg_temp.as_user('newcomer2');
-SELECT throws_ok($$SELECT api.reserve_capacity('46460000-0000-4000-8000-0000000000c1', 1)$$, 'PT409', NULL,
+SELECT throws_ok($$SELECT to_jsonb(api.reserve_capacity('46460000-0000-4000-8000-0000000000c1', 1))$$, 'PT409', NULL,
                  'a newcomer cannot buy the new seats while gus waits');
 SELECT is(pg_temp.seats(), '4 held, 2 sold, 0 free, drift 0, rows agree true', 'held for gus and the newcomer, sold to cleo');
 
