@@ -183,7 +183,7 @@ SELECT throws_ok($$INSERT INTO eventsvc.event_pricing (tenant_id, event_id, name
                  '22023', 'invalid pricing tier: rounding_mode must be half_even or half_up', 'a direct INSERT meets the same rule');
 
 -- ------------------------------------------------------------------ holds lock the tax mode
-SELECT api.reserve_capacity('7a7a7a7a-0000-4000-8000-0000000000c1', 2, :'fee', holder_id => 'lock') AS hold \gset
+SELECT to_jsonb(api.reserve_capacity('7a7a7a7a-0000-4000-8000-0000000000c1', 2, :'fee', holder_id => 'lock')) AS hold \gset
 SELECT is(:'hold'::jsonb -> 'locked_price', api.calculate_price(:'fee', 2), 'the hold locks the line calculate_price shows');
 SELECT is(:'hold'::jsonb -> 'locked_price' @> '{"tax_included": true, "fees_taxable": true, "rounding_mode": "half_even",
                                                 "fee_percentage": 10.00, "total": 5500, "tax": 878, "net": 4622}', true,
@@ -194,7 +194,7 @@ SELECT is((api.update_pricing(:'fee', 1, '{"tax_included": false, "rounding_mode
           'the tier becomes tax-exclusive, half-up');
 SELECT is((api.calculate_price(:'fee', 2)) @> '{"tax_included": false, "rounding_mode": "half_up", "total": 6545, "tax": 1045}',
           true, 'new lines follow the tier: 55.00 + 19 % = 65.45');
-SELECT is((api.confirm_hold((:'hold'::jsonb ->> 'id')::uuid)) -> 'locked_price' ->> 'total', '5500',
+SELECT is((to_jsonb(api.confirm_hold((:'hold'::jsonb ->> 'id')::uuid))) -> 'locked_price' ->> 'total', '5500',
           'the hold sells at its locked, tax-included 55.00');
 SELECT is((api.active_pricing('7a7a7a7a-0000-4000-8000-0000000000c1')) ? 'tax_included', true,
           'active_pricing says whether its unit price includes tax');
@@ -297,9 +297,9 @@ SELECT ok((SELECT count(*) FROM checked WHERE inclusive AND l_disc > 0 AND l_pfe
 -- The hold path prices the same lines: a sample of tiers through reserve_capacity.
 SELECT is_empty($$SELECT i, q FROM checked c
                    WHERE i % 60 = 0 AND q = 3 AND base < 1000000000
-                     AND (api.reserve_capacity('7a7a7a7a-0000-4000-8000-0000000000c1', 3,
+                     AND (to_jsonb(api.reserve_capacity('7a7a7a7a-0000-4000-8000-0000000000c1', 3,
                                                ('7a7a7a7a-0000-4000-9000-' || lpad(c.i::text, 12, '0'))::uuid,
-                                               holder_id => 'prop-' || i)) -> 'locked_price' <> c.line$$,
+                                               holder_id => 'prop-' || i))) -> 'locked_price' <> c.line$$,
                 'reserve_capacity locks exactly the line calculate_price gives');
 
 SELECT * FROM finish();
