@@ -35,8 +35,8 @@ SET app.current_tenant_id = '48484848-4848-4848-8848-484848484848';
 SET app.current_user_id = 'pia';
 
 CREATE FUNCTION pg_temp.buy(tier text, n integer) RETURNS uuid LANGUAGE sql AS $$
-    SELECT ((api.confirm_hold(((api.reserve_capacity('48480000-0000-4000-8000-0000000000c1', n,
-             CASE WHEN tier IS NOT NULL THEN ('48480000-0000-4000-8000-0000000000f' || tier)::uuid END)) ->> 'id')::uuid))
+    SELECT ((to_jsonb(api.confirm_hold(((to_jsonb(api.reserve_capacity('48480000-0000-4000-8000-0000000000c1', n,
+             CASE WHEN tier IS NOT NULL THEN ('48480000-0000-4000-8000-0000000000f' || tier)::uuid END))) ->> 'id')::uuid)))
              ->> 'id')::uuid
 $$;
 CREATE FUNCTION pg_temp.snap(p uuid) RETURNS text LANGUAGE sql AS $$
@@ -148,10 +148,10 @@ SELECT pg_temp.buy('a', 1) AS pf \gset
 SELECT is(pg_temp.snap(:'pf'), NULL, 'sold without a policy: no snapshot');
 SELECT is((api.refund_purchase(:'pf', 'no policy')) -> 'amount', '1266'::jsonb, 'refunded in full, fees and all');
 SELECT api.set_refund_policy('{"full_refund_days": 2, "late_refund_percent": 10}') IS NOT NULL;
-SELECT (api.reserve_capacity('48480000-0000-4000-8000-0000000000c1', 1, '48480000-0000-4000-8000-0000000000fa')) ->> 'id'
+SELECT (to_jsonb(api.reserve_capacity('48480000-0000-4000-8000-0000000000c1', 1, '48480000-0000-4000-8000-0000000000fa'))) ->> 'id'
        AS pp \gset
-SELECT api.start_payment(:'pp', 'pi_policy') IS NOT NULL;
-SELECT is((api.confirm_payment(:'pp', 'pi_policy')) ->> 'state', 'CONFIRMED', 'paid');
+SELECT to_jsonb(api.start_payment(:'pp', 'pi_policy')) IS NOT NULL;
+SELECT is((to_jsonb(api.confirm_payment(:'pp', 'pi_policy'))) ->> 'state', 'CONFIRMED', 'paid');
 SELECT is(pg_temp.snap(:'pp'), 'tenant 2d 10.00% fees true', 'a purchase sold by its payment keeps the policy too');
 SET app.current_tenant_id = '48484848-4848-4848-8848-4848484848ff';
 SET ROLE eventsvc_user;

@@ -37,8 +37,8 @@ SET app.current_user_id = 'olga';
 SELECT api.set_refund_policy('{"full_refund_days": 14, "late_refund_percent": 50, "fees_refundable": false}') IS NOT NULL;
 
 CREATE FUNCTION pg_temp.buy(tier text, n integer) RETURNS uuid LANGUAGE sql AS $$
-    SELECT ((api.confirm_hold(((api.reserve_capacity('36360000-0000-4000-8000-0000000000c1', n,
-             ('36360000-0000-4000-8000-0000000000f' || tier)::uuid)) ->> 'id')::uuid)) ->> 'id')::uuid
+    SELECT ((to_jsonb(api.confirm_hold(((to_jsonb(api.reserve_capacity('36360000-0000-4000-8000-0000000000c1', n,
+             ('36360000-0000-4000-8000-0000000000f' || tier)::uuid))) ->> 'id')::uuid))) ->> 'id')::uuid
 $$;
 -- everything a cancellation would change, as one text
 CREATE FUNCTION pg_temp.state() RETURNS text LANGUAGE sql AS $$
@@ -53,7 +53,7 @@ CREATE FUNCTION pg_temp.state() RETURNS text LANGUAGE sql AS $$
 $$;
 
 SELECT pg_temp.buy('a', 2) AS p1, pg_temp.buy('a', 1) AS p2, pg_temp.buy('e', 3) AS p3 \gset
-SELECT (api.reserve_capacity('36360000-0000-4000-8000-0000000000c1', 1)) ->> 'id' AS live \gset
+SELECT (to_jsonb(api.reserve_capacity('36360000-0000-4000-8000-0000000000c1', 1))) ->> 'id' AS live \gset
 -- the buyer gave one seat of p1 back 30 days before (full period: 12.66 less 1.50 fees)
 SELECT is((api.refund_purchase(:'p1', 'one seat back', 1)) -> 'amount', '1116'::jsonb, 'a buyer''s refund before');
 -- now the event is 1 day away: a buyer's refund would be late (50 %), the organiser's is not

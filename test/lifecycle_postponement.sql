@@ -32,8 +32,8 @@ SELECT api.set_postponement_settings('{"window_seconds": 3600, "default_choice":
 CREATE FUNCTION pg_temp.buy(who text, n integer) RETURNS uuid LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM set_config('app.current_user_id', who, false);
-    RETURN ((api.confirm_hold(((api.reserve_capacity('49490000-0000-4000-8000-0000000000c1', n,
-             '49490000-0000-4000-8000-0000000000fa')) ->> 'id')::uuid)) ->> 'id')::uuid;
+    RETURN ((to_jsonb(api.confirm_hold(((to_jsonb(api.reserve_capacity('49490000-0000-4000-8000-0000000000c1', n,
+             '49490000-0000-4000-8000-0000000000fa'))) ->> 'id')::uuid))) ->> 'id')::uuid;
 END $$;
 SELECT pg_temp.buy('kim', 1) AS k1, pg_temp.buy('kim', 1) AS k2, pg_temp.buy('ray', 2) AS r1,
        pg_temp.buy('una', 1) AS u1, pg_temp.buy('sam', 1) AS s1 \gset
@@ -137,7 +137,7 @@ RESET eventsvc.import_mode;
 INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity) VALUES
     ('49494949-4949-4949-8949-494949494949', '49490000-0000-4000-8000-0000000000c2',
      '49490000-0000-4000-8000-0000000000e2', 'Stalls', 10, 10);
-SELECT ((api.confirm_hold(((api.reserve_capacity('49490000-0000-4000-8000-0000000000c2', 2)) ->> 'id')::uuid)) ->> 'id')
+SELECT ((to_jsonb(api.confirm_hold(((to_jsonb(api.reserve_capacity('49490000-0000-4000-8000-0000000000c2', 2))) ->> 'id')::uuid))) ->> 'id')
        AS m1 \gset
 SELECT api.postpone_event('49490000-0000-4000-8000-0000000000e2') IS NOT NULL;
 SELECT closes_at AS first_close FROM eventsvc.postponements WHERE event_id = '49490000-0000-4000-8000-0000000000e2' \gset

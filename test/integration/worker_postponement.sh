@@ -40,7 +40,7 @@ as_tenant -c "SELECT api.set_refund_policy('{\"full_refund_days\": 14, \"late_re
 # 200 purchases of 1 or 2 seats, holder h000 .. h199
 as_tenant -c "DO \$\$ BEGIN FOR i IN 0..199 LOOP
     PERFORM set_config('app.current_user_id', 'h' || lpad(i::text, 3, '0'), true);
-    PERFORM api.confirm_hold(((api.reserve_capacity('$S', 1 + i % 2, '$P')) ->> 'id')::uuid);
+    PERFORM to_jsonb(api.confirm_hold(((to_jsonb(api.reserve_capacity('$S', 1 + i % 2, '$P'))) ->> 'id')::uuid));
   END LOOP; END \$\$" >/dev/null
 SEATS=$(qv "SELECT sum(quantity) FROM eventsvc.capacity_holds WHERE event_id = '$E' AND state = 'CONFIRMED'")
 check "200 purchases, 300 seats sold" test "$(qv "SELECT count(*) FROM eventsvc.capacity_holds WHERE event_id = '$E' AND state = 'CONFIRMED'") $SEATS" = "200 300"
