@@ -65,7 +65,7 @@ SELECT set_config('request.headers', '{}', true) IS NOT NULL AS h;
 SELECT api.create_section('6b6b6b6b-0000-4000-8000-0000000000e1', 'Circle', 10) ->> 'id' AS circle \gset
 SELECT api.publish_event('6b6b6b6b-0000-4000-8000-0000000000e1') IS NOT NULL AS p,
        api.transition_event('6b6b6b6b-0000-4000-8000-0000000000e1', 'ON_SALE') IS NOT NULL AS s;
-SELECT (api.confirm_hold((api.reserve_capacity(:'section', 2, :'tier', holder_id => 'buyer-1') ->> 'id')::uuid) ->> 'id') AS bought \gset
+SELECT (api.confirm_hold((api.reserve_capacity(:'section', 2, :'tier', holder_id => 'buyer-1')).id)).id AS bought \gset
 SELECT set_config('request.headers', '{"idempotency-key": "olga-exchange-1"}', true) IS NOT NULL AS h;
 SELECT api.exchange_purchase(:'bought', :'circle', 'wants the circle') AS ex \gset
 SELECT is(api.exchange_purchase(:'bought', :'circle', 'wants the circle'), :'ex'::jsonb,

@@ -41,7 +41,7 @@ SELECT (:'ev_doc'::jsonb) ->> 'id' AS ev, (:'ev_doc'::jsonb) #>> '{sections,0,id
 SELECT api.publish_event(:'ev') IS NOT NULL AS p, api.transition_event(:'ev', 'ON_SALE') IS NOT NULL AS s;
 
 -- No tier at all: the window is open until the event starts.
-SELECT is(api.reserve_capacity(:'a', 1) ->> 'state', 'ACTIVE', 'without tiers, a hold without a tier is taken');
+SELECT is((api.reserve_capacity(:'a', 1)).state, 'ACTIVE', 'without tiers, a hold without a tier is taken');
 
 SELECT api.create_pricing(:'ev', 'Early', 1000, capacity_id => :'a',
                           sales_start_at => (SELECT early_opens FROM d), sales_end_at => (SELECT early_closes FROM d)) IS NOT NULL AS t1;
@@ -56,18 +56,18 @@ SELECT alike(pg_temp.detail_of(format('SELECT api.reserve_capacity(%L, 1)', :'a'
 SELECT alike(pg_temp.detail_of(format('SELECT api.reserve_capacity(%L, 1, %L)', :'a', :'main')),
              (SELECT format('Sales run from %s %% to %s %%.', pg_temp.day(main_opens), pg_temp.day(main_closes)) FROM d),
              'the tier''s window names both of its dates');
-SELECT is(api.reserve_capacity(:'b', 1) ->> 'state', 'ACTIVE', 'section B has no tier of its own: its holds without a tier are taken');
+SELECT is((api.reserve_capacity(:'b', 1)).state, 'ACTIVE', 'section B has no tier of its own: its holds without a tier are taken');
 
 SELECT pg_temp.travel((SELECT main_opens + interval '20 days' FROM d)) AS inside_both;
-SELECT is(api.reserve_capacity(:'a', 1) ->> 'state', 'ACTIVE', 'inside the window, a hold without a tier is taken');
+SELECT is((api.reserve_capacity(:'a', 1)).state, 'ACTIVE', 'inside the window, a hold without a tier is taken');
 SELECT pg_temp.travel((SELECT early_closes + interval '20 days' FROM d)) AS only_main;
-SELECT is(api.reserve_capacity(:'a', 1) ->> 'state', 'ACTIVE', 'while the last tier still sells, a hold without a tier is taken');
+SELECT is((api.reserve_capacity(:'a', 1)).state, 'ACTIVE', 'while the last tier still sells, a hold without a tier is taken');
 SELECT pg_temp.travel((SELECT main_closes + interval '5 days' FROM d)) AS after_main;
 SELECT throws_ok(format('SELECT api.reserve_capacity(%L, 1)', :'a'), 'PT409', 'the event''s sales window is closed',
                  'after the last tier closes, a hold without a tier is PT409');
 -- A tier without an end keeps the event's window open (until the event starts).
 SELECT api.update_pricing(:'main', 1, '{"sales_end_at": null}') IS NOT NULL AS open_ended;
-SELECT is(api.reserve_capacity(:'a', 1) ->> 'state', 'ACTIVE', 'a tier without an end keeps the window open: the change is seen at once');
+SELECT is((api.reserve_capacity(:'a', 1)).state, 'ACTIVE', 'a tier without an end keeps the window open: the change is seen at once');
 
 -- The event starts: every hold is refused at once, with or without a tier, no job needed.
 SELECT pg_temp.travel((SELECT starts FROM d)) AS started;
@@ -84,7 +84,7 @@ SELECT is((SELECT status::text FROM api.events WHERE id = :'ev'), 'ON_SALE',
 RESET ROLE;
 SET LOCAL eventsvc.import_mode = on;
 UPDATE eventsvc.events SET ends_at = ends_at + interval '30 days', starts_at = starts_at + interval '30 days' WHERE id = :'ev';
-SELECT is(api.reserve_capacity(:'b', 1) ->> 'state', 'ACTIVE', 'a later start reopens sales on the next reservation');
+SELECT is((api.reserve_capacity(:'b', 1)).state, 'ACTIVE', 'a later start reopens sales on the next reservation');
 UPDATE eventsvc.events SET starts_at = starts_at - interval '40 days', ends_at = ends_at - interval '40 days' WHERE id = :'ev';
 SELECT throws_ok(format('SELECT api.reserve_capacity(%L, 1)', :'b'), 'PT409', NULL,
                  'an earlier start stops sales on the next reservation');

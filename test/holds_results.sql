@@ -59,18 +59,13 @@ SELECT is(pg_temp.answer('extend') ->> 'renewals', '1', 'with its renewal counte
 
 INSERT INTO answers SELECT 'start_payment', to_jsonb(api.start_payment((pg_temp.answer('reserve') ->> 'id')::uuid, 'res-pay-1'));
 SELECT is(pg_temp.answer('start_payment'), pg_temp.as_view('start_payment'), 'start_payment answers with the row api.holds shows');
+SELECT pg_temp.answer('reserve') ->> 'id' AS paid_hold \gset
 
 -- the payment service reports the payment
-CREATE FUNCTION pg_temp.paid(id uuid, ref text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE r jsonb;
-BEGIN
-    SET LOCAL ROLE eventsvc_service;
-    r := to_jsonb(api.confirm_payment(id, ref));
-    RESET ROLE;
-    RETURN r;
-END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.paid(uuid, text) TO eventsvc_service;
-INSERT INTO answers SELECT 'confirm_payment', pg_temp.paid((pg_temp.answer('reserve') ->> 'id')::uuid, 'res-pay-1');
+SET ROLE eventsvc_service;
+SELECT to_jsonb(api.confirm_payment((:'paid_hold')::uuid, 'res-pay-1')) AS paid \gset
+RESET ROLE;
+INSERT INTO answers VALUES ('confirm_payment', :'paid');
 SELECT is(pg_temp.answer('confirm_payment'), pg_temp.as_view('confirm_payment'), 'confirm_payment answers with the row api.holds shows');
 SELECT is(pg_temp.answer('confirm_payment') ->> 'reason', 'sold', 'a sold hold says why');
 

@@ -30,7 +30,7 @@ SELECT api.publish_event(:'ev') IS NOT NULL AS p;
 SELECT api.transition_event(:'ev', 'ON_SALE') IS NOT NULL AS s;
 
 CREATE FUNCTION pg_temp.buy(section uuid, tier uuid, n integer, who text) RETURNS uuid LANGUAGE sql AS $$
-    SELECT (api.confirm_hold((api.reserve_capacity(section, n, tier, holder_id => who) ->> 'id')::uuid) ->> 'id')::uuid
+    SELECT (api.confirm_hold((api.reserve_capacity(section, n, tier, holder_id => who)).id)).id
 $$;
 -- What the purchases keep, from the holds and the refunds alone.
 CREATE FUNCTION pg_temp.kept(ev uuid, cur text) RETURNS bigint LANGUAGE sql AS $$
@@ -47,8 +47,8 @@ SELECT pg_temp.buy(:'stalls', :'std', 4, 'ann') AS g4 \gset
 SELECT pg_temp.buy(:'stalls', :'std', 1, 'bob') AS s1 \gset
 SELECT pg_temp.buy(:'stalls', :'std', 1, 'cyd') AS s2 \gset
 SELECT pg_temp.buy(:'circle', :'eur', 3, 'dee') AS e3 \gset
-SELECT api.reserve_capacity(:'stalls', 2, :'std', holder_id => 'eve') IS NOT NULL AS live;
-SELECT api.release_hold((api.reserve_capacity(:'stalls', 2, :'std', holder_id => 'fay') ->> 'id')::uuid) IS NOT NULL AS gone;
+SELECT (api.reserve_capacity(:'stalls', 2, :'std', holder_id => 'eve')).id IS NOT NULL AS live;
+SELECT (api.release_hold((api.reserve_capacity(:'stalls', 2, :'std', holder_id => 'fay')).id)).state = 'RELEASED' AS gone;
 
 SELECT is((SELECT locked_price ->> 'total' FROM api.holds WHERE id = :'g4'), '4216',
           'the group of 4 was charged 42.16: 40.04 - 4.00 off + 3.00 fees + 3.12 tax');

@@ -16,7 +16,6 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-#include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "capacity/capacity_internal.h"
 
@@ -101,25 +100,11 @@ hold_shape(FunctionCallInfo fcinfo)
 	return shape;
 }
 
-/* A scalar of the hold's jsonb as text (NULL for a JSON null or a missing key). */
+/* A value of the hold's jsonb as ->> gives it (NULL for a JSON null or a missing key). */
 static char *
 scalar_text(Jsonb *hold, const char *key)
 {
-	JsonbValue *v = evs_jsonb_get(hold, key);
-
-	if (v == NULL || v->type == jbvNull)
-		return NULL;
-	switch (v->type)
-	{
-		case jbvString:
-			return pnstrdup(v->val.string.val, v->val.string.len);
-		case jbvNumeric:
-			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-		case jbvBool:
-			return v->val.boolean ? "true" : "false";
-		default:
-			return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
-	}
+	return evs_jsonb_text(evs_jsonb_get(hold, key));
 }
 
 /* api.holds.reason: what was recorded, else what the state and phase say. */
@@ -238,68 +223,24 @@ hold_row(FunctionCallInfo fcinfo, Datum hold_jsonb)
 	return HeapTupleGetDatum(heap_form_tuple(shape->desc, values, nulls));
 }
 
-/* api.reserve_capacity: the new hold as a row of api.holds. */
-Datum
-evs_sql_reserve_capacity_row(PG_FUNCTION_ARGS)
-{
-	Datum		hold = evs_sql_reserve_capacity(fcinfo);
-
-	if (fcinfo->isnull)
-		PG_RETURN_NULL();
-	return hold_row(fcinfo, hold);
+/*
+ * The entry point of each hold call: the call itself (its 1.0 entry point,
+ * which answers with the hold as jsonb), then the row made from that answer.
+ */
+#define HOLD_ROW_ENTRY(name) \
+Datum \
+name##_row(PG_FUNCTION_ARGS) \
+{ \
+	Datum		hold = name(fcinfo); \
+\
+	if (fcinfo->isnull) \
+		PG_RETURN_NULL(); \
+	return hold_row(fcinfo, hold); \
 }
 
-/* api.confirm_hold: the sold hold as a row of api.holds. */
-Datum
-evs_sql_confirm_hold_row(PG_FUNCTION_ARGS)
-{
-	Datum		hold = evs_sql_confirm_hold(fcinfo);
-
-	if (fcinfo->isnull)
-		PG_RETURN_NULL();
-	return hold_row(fcinfo, hold);
-}
-
-/* api.release_hold: the released hold as a row of api.holds. */
-Datum
-evs_sql_release_hold_row(PG_FUNCTION_ARGS)
-{
-	Datum		hold = evs_sql_release_hold(fcinfo);
-
-	if (fcinfo->isnull)
-		PG_RETURN_NULL();
-	return hold_row(fcinfo, hold);
-}
-
-/* api.extend_hold: the extended hold as a row of api.holds. */
-Datum
-evs_sql_extend_hold_row(PG_FUNCTION_ARGS)
-{
-	Datum		hold = evs_sql_extend_hold(fcinfo);
-
-	if (fcinfo->isnull)
-		PG_RETURN_NULL();
-	return hold_row(fcinfo, hold);
-}
-
-/* api.start_payment: the hold in its payment window as a row of api.holds. */
-Datum
-evs_sql_start_payment_row(PG_FUNCTION_ARGS)
-{
-	Datum		hold = evs_sql_start_payment(fcinfo);
-
-	if (fcinfo->isnull)
-		PG_RETURN_NULL();
-	return hold_row(fcinfo, hold);
-}
-
-/* api.confirm_payment: the paid (or revived, or refund-required) hold as a row of api.holds. */
-Datum
-evs_sql_confirm_payment_row(PG_FUNCTION_ARGS)
-{
-	Datum		hold = evs_sql_confirm_payment(fcinfo);
-
-	if (fcinfo->isnull)
-		PG_RETURN_NULL();
-	return hold_row(fcinfo, hold);
-}
+HOLD_ROW_ENTRY(evs_sql_reserve_capacity)	/* the new hold */
+HOLD_ROW_ENTRY(evs_sql_confirm_hold)	/* the sold hold */
+HOLD_ROW_ENTRY(evs_sql_release_hold)	/* the released hold */
+HOLD_ROW_ENTRY(evs_sql_extend_hold)	/* the extended hold */
+HOLD_ROW_ENTRY(evs_sql_start_payment)	/* the hold in its payment window */
+HOLD_ROW_ENTRY(evs_sql_confirm_payment)	/* the paid (or revived, or refund-required) hold */

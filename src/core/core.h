@@ -184,6 +184,7 @@ extern void evs_jsonb_push_jsonb(JsonbParseState **st, const char *key, Jsonb *j
 extern void evs_jsonb_push_value(JsonbParseState **st, const char *key, JsonbValue *v);
 extern void evs_jsonb_push_fields(JsonbParseState **st, Jsonb *obj);
 extern JsonbValue *evs_jsonb_get(Jsonb *obj, const char *key);
+extern char *evs_jsonb_text(JsonbValue *v);	/* ->> of a value: NULL for null or missing */
 
 /* triggers.c: a column of a trigger tuple by name; false when it is NULL */
 extern bool evs_tup_get(HeapTuple tup, TupleDesc desc, const char *name, Datum *value);

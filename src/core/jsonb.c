@@ -10,6 +10,7 @@
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
+#include "utils/numeric.h"
 
 static void
 push(JsonbParseState **st, const char *key, JsonbValue *v)
@@ -180,4 +181,29 @@ JsonbValue *
 evs_jsonb_get(Jsonb *obj, const char *key)
 {
 	return getKeyJsonValueFromContainer(&obj->root, key, strlen(key), NULL);
+}
+
+/*
+ * What ->> gives for a value read from a jsonb (evs_jsonb_get): a string's
+ * value, a number's or boolean's text, a container's JSON text; NULL for a
+ * missing key or a JSON null. Palloc'd in the current context.
+ */
+char *
+evs_jsonb_text(JsonbValue *v)
+{
+	if (v == NULL)
+		return NULL;
+	switch (v->type)
+	{
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		case jbvBinary:
+			return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+		default:
+			return NULL;
+	}
 }

@@ -80,27 +80,6 @@ static pg_uuid_t cached_tenant;
 static EvsClaims parsed;
 static char *parsed_text = NULL;	/* the text of `parsed` (TopMemoryContext) */
 
-/* ->> of a top-level key: a string's value, another scalar's or a container's text, NULL for null. */
-static char *
-claim_text_of(JsonbValue *v)
-{
-	if (v == NULL || v->type == jbvNull)
-		return NULL;
-	switch (v->type)
-	{
-		case jbvString:
-			return pnstrdup(v->val.string.val, v->val.string.len);
-		case jbvNumeric:
-			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-		case jbvBool:
-			return pstrdup(v->val.boolean ? "true" : "false");
-		case jbvBinary:
-			return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
-		default:
-			return NULL;
-	}
-}
-
 static JsonbValue *
 claim_key(Jsonb *jb, const char *key)
 {
@@ -135,7 +114,7 @@ evs_request_claims(void)
 		v = claim_key(jb, "sub");
 		if (v != NULL && v->type == jbvString)
 			next.sub = pnstrdup(v->val.string.val, v->val.string.len);
-		next.jti = claim_text_of(claim_key(jb, "jti"));
+		next.jti = evs_jsonb_text(claim_key(jb, "jti"));
 		v = claim_key(jb, "exp");
 		next.has_exp = v != NULL && v->type == jbvNumeric;
 		if (next.has_exp)
