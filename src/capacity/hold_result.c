@@ -16,7 +16,9 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 #include "capacity/capacity_internal.h"
 
 PG_FUNCTION_INFO_V1(evs_sql_reserve_capacity_row);
@@ -36,16 +38,25 @@ typedef enum ColumnKind
 	COL_RENEWALS				/* renewals, 0 when none */
 } ColumnKind;
 
-/* The result type's columns, kept for the call site (fn_extra). */
+/*
+ * The result type's columns and how each is made, kept for the backend's life:
+ * a call builds it once, later calls (every execution of a prepared statement
+ * is a new call site) check only that the type is still the same
+ * (the type cache's identifier of its tuple descriptor changes with it).
+ */
 typedef struct HoldShape
 {
+	MemoryContext cxt;			/* everything below */
 	Oid			typid;
+	uint64		desc_id;		/* TypeCacheEntry.tupDesc_identifier */
 	int			natts;
 	TupleDesc	desc;
 	ColumnKind *kind;
 	FmgrInfo   *input;
 	Oid		   *ioparam;
 } HoldShape;
+
+static HoldShape *kept_shape = NULL;
 
 /* The times whose latest is changed_at (api.holds). */
 static const char *const change_times[] = {
@@ -55,22 +66,28 @@ static const char *const change_times[] = {
 static HoldShape *
 hold_shape(FunctionCallInfo fcinfo)
 {
-	HoldShape  *shape = (HoldShape *) fcinfo->flinfo->fn_extra;
-	TupleDesc	desc;
+	Oid			typid = get_func_rettype(fcinfo->flinfo->fn_oid);
+	TypeCacheEntry *tc = lookup_type_cache(typid, TYPECACHE_TUPDESC);
+	TupleDesc	desc = tc->tupDesc;
+	MemoryContext cxt;
 	MemoryContext old;
+	HoldShape  *shape;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+	if (desc == NULL)
 		ereport(ERROR,
 				(errcode(EVS_ERR_INTERNAL),
 				 errmsg("a hold call must be declared to return a row type")));
-	if (shape != NULL && shape->typid == desc->tdtypeid && shape->natts == desc->natts)
-		return shape;
+	if (kept_shape != NULL && kept_shape->typid == typid && kept_shape->desc_id == tc->tupDesc_identifier)
+		return kept_shape;
 
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	cxt = AllocSetContextCreate(CacheMemoryContext, "eventsvc hold row shape", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
 	shape = palloc0(sizeof(HoldShape));
-	shape->typid = desc->tdtypeid;
+	shape->cxt = cxt;
+	shape->typid = typid;
+	shape->desc_id = tc->tupDesc_identifier;
 	shape->natts = desc->natts;
-	shape->desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+	shape->desc = CreateTupleDescCopy(desc);
 	shape->kind = palloc0(sizeof(ColumnKind) * desc->natts);
 	shape->input = palloc0(sizeof(FmgrInfo) * desc->natts);
 	shape->ioparam = palloc0(sizeof(Oid) * desc->natts);
@@ -93,10 +110,12 @@ hold_shape(FunctionCallInfo fcinfo)
 		else
 			shape->kind[i] = COL_PLAIN;
 		getTypeInputInfo(a->atttypid, &func, &shape->ioparam[i]);
-		fmgr_info_cxt(func, &shape->input[i], fcinfo->flinfo->fn_mcxt);
+		fmgr_info_cxt(func, &shape->input[i], cxt);
 	}
 	MemoryContextSwitchTo(old);
-	fcinfo->flinfo->fn_extra = shape;
+	if (kept_shape != NULL)
+		MemoryContextDelete(kept_shape->cxt);
+	kept_shape = shape;
 	return shape;
 }
 
