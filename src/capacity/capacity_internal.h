@@ -53,6 +53,29 @@ extern PGDLLEXPORT Datum evs_sql_extend_hold(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum evs_sql_start_payment(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum evs_sql_confirm_payment(PG_FUNCTION_ARGS);
 
+/*
+ * reserve.c: the hold api.reserve_capacity just made, as C values, for the row
+ * hold_result.c returns (no jsonb to make and read back on the hottest call).
+ * made is false when the answer was a replay of an earlier call (Idempotency-Key).
+ */
+typedef struct EvsNewHold
+{
+	bool		made;
+	pg_uuid_t	id;
+	pg_uuid_t	event_id;
+	pg_uuid_t	capacity_id;
+	bool		priced;
+	pg_uuid_t	pricing_id;		/* when priced */
+	const char *holder;
+	int32		quantity;
+	char		currency[4];	/* when priced */
+	int64		unit_price;		/* when priced */
+	Jsonb	   *locked_price;	/* when priced */
+	TimestampTz expires_at;
+	TimestampTz created_at;
+} EvsNewHold;
+extern Datum evs_reserve_capacity_made(FunctionCallInfo fcinfo, EvsNewHold *made);
+
 /* reserve.c: the longest life of a hold, which an extension reads too */
 extern int	evs_hold_max_seconds;
 

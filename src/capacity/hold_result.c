@@ -6,6 +6,8 @@
  * as jsonb (what the entry points of 1.0 still return, and what idempotent
  * replays store); the row is made from it here, column by column by name,
  * without SPI: changed_at, reason and renewals as the view computes them.
+ * api.reserve_capacity, the hottest call, makes its row from the new hold's
+ * C values instead (reserve.c tells them), with nothing to parse back.
  * test/holds_results.sql checks each call's row against the view's row.
  */
 #include "core/core.h"
@@ -39,6 +41,44 @@ typedef enum ColumnKind
 } ColumnKind;
 
 /*
+ * Which value of a new hold a column is (api.reserve_capacity's row is made
+ * from the hold's C values, not from its jsonb): NEW_NULL for the columns a
+ * new hold has none of.
+ */
+typedef enum NewHoldField
+{
+	NEW_NULL,
+	NEW_ID,
+	NEW_EVENT_ID,
+	NEW_CAPACITY_ID,
+	NEW_PRICING_ID,
+	NEW_HOLDER_ID,
+	NEW_QUANTITY,
+	NEW_STATE,
+	NEW_CURRENCY,
+	NEW_UNIT_PRICE,
+	NEW_LOCKED_PRICE,
+	NEW_EXPIRES_AT,
+	NEW_CREATED_AT,				/* and changed_at: a new hold changed when it was made */
+	NEW_RENEWALS				/* 0 */
+} NewHoldField;
+
+/* The column names of a new hold's values, with the type each must have. */
+static const struct
+{
+	const char *name;
+	NewHoldField field;
+	Oid			type;			/* InvalidOid: made by the column's input function */
+}			new_hold_columns[] = {
+	{"id", NEW_ID, UUIDOID}, {"event_id", NEW_EVENT_ID, UUIDOID}, {"capacity_id", NEW_CAPACITY_ID, UUIDOID},
+	{"pricing_id", NEW_PRICING_ID, UUIDOID}, {"holder_id", NEW_HOLDER_ID, InvalidOid},
+	{"quantity", NEW_QUANTITY, INT4OID}, {"state", NEW_STATE, InvalidOid}, {"currency", NEW_CURRENCY, InvalidOid},
+	{"unit_price", NEW_UNIT_PRICE, INT8OID}, {"locked_price", NEW_LOCKED_PRICE, JSONBOID},
+	{"expires_at", NEW_EXPIRES_AT, TIMESTAMPTZOID}, {"created_at", NEW_CREATED_AT, TIMESTAMPTZOID},
+	{"changed_at", NEW_CREATED_AT, TIMESTAMPTZOID}, {"renewals", NEW_RENEWALS, INT4OID}
+};
+
+/*
  * The result type's columns and how each is made, kept for the backend's life:
  * a call builds it once, later calls (every execution of a prepared statement
  * is a new call site) check only that the type is still the same
@@ -54,6 +94,8 @@ typedef struct HoldShape
 	ColumnKind *kind;
 	FmgrInfo   *input;
 	Oid		   *ioparam;
+	NewHoldField *new_field;	/* a new hold's value of each column */
+	bool		new_direct;		/* every column's type is the one new_hold_columns says */
 } HoldShape;
 
 static HoldShape *kept_shape = NULL;
@@ -91,6 +133,8 @@ hold_shape(FunctionCallInfo fcinfo)
 	shape->kind = palloc0(sizeof(ColumnKind) * desc->natts);
 	shape->input = palloc0(sizeof(FmgrInfo) * desc->natts);
 	shape->ioparam = palloc0(sizeof(Oid) * desc->natts);
+	shape->new_field = palloc0(sizeof(NewHoldField) * desc->natts);
+	shape->new_direct = true;
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute a = TupleDescAttr(desc, i);
@@ -99,6 +143,13 @@ hold_shape(FunctionCallInfo fcinfo)
 
 		if (a->attisdropped)
 			continue;
+		for (int c = 0; c < (int) lengthof(new_hold_columns); c++)
+			if (strcmp(name, new_hold_columns[c].name) == 0)
+			{
+				shape->new_field[i] = new_hold_columns[c].field;
+				if (new_hold_columns[c].type != InvalidOid && new_hold_columns[c].type != a->atttypid)
+					shape->new_direct = false;
+			}
 		if (strcmp(name, "changed_at") == 0)
 			shape->kind[i] = COL_CHANGED_AT;
 		else if (strcmp(name, "reason") == 0)
@@ -242,6 +293,93 @@ hold_row(FunctionCallInfo fcinfo, Datum hold_jsonb)
 	return HeapTupleGetDatum(heap_form_tuple(shape->desc, values, nulls));
 }
 
+/* The row of api.reserve_capacity's result type made from the hold it just made. */
+static Datum
+new_hold_row(HoldShape *shape, const EvsNewHold *h)
+{
+	Datum	   *values = palloc0(sizeof(Datum) * shape->natts);
+	bool	   *nulls = palloc(sizeof(bool) * shape->natts);
+
+	for (int i = 0; i < shape->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(shape->desc, i);
+		const char *text = NULL;
+
+		nulls[i] = false;
+		switch (shape->new_field[i])
+		{
+			case NEW_NULL:
+				nulls[i] = true;
+				break;
+			case NEW_ID:
+				values[i] = UUIDPGetDatum(&h->id);
+				break;
+			case NEW_EVENT_ID:
+				values[i] = UUIDPGetDatum(&h->event_id);
+				break;
+			case NEW_CAPACITY_ID:
+				values[i] = UUIDPGetDatum(&h->capacity_id);
+				break;
+			case NEW_PRICING_ID:
+				values[i] = UUIDPGetDatum(&h->pricing_id);
+				nulls[i] = !h->priced;
+				break;
+			case NEW_HOLDER_ID:
+				text = h->holder;
+				break;
+			case NEW_QUANTITY:
+				values[i] = Int32GetDatum(h->quantity);
+				break;
+			case NEW_STATE:
+				text = "ACTIVE";
+				break;
+			case NEW_CURRENCY:
+				text = h->priced ? h->currency : NULL;
+				nulls[i] = !h->priced;
+				break;
+			case NEW_UNIT_PRICE:
+				values[i] = Int64GetDatum(h->unit_price);
+				nulls[i] = !h->priced;
+				break;
+			case NEW_LOCKED_PRICE:
+				values[i] = h->priced ? JsonbPGetDatum(h->locked_price) : (Datum) 0;
+				nulls[i] = !h->priced;
+				break;
+			case NEW_EXPIRES_AT:
+				values[i] = TimestampTzGetDatum(h->expires_at);
+				break;
+			case NEW_CREATED_AT:
+				values[i] = TimestampTzGetDatum(h->created_at);
+				break;
+			case NEW_RENEWALS:
+				values[i] = Int32GetDatum(0);
+				break;
+		}
+		if (text != NULL)
+			values[i] = InputFunctionCall(&shape->input[i], (char *) text, shape->ioparam[i], a->atttypmod);
+	}
+	return HeapTupleGetDatum(heap_form_tuple(shape->desc, values, nulls));
+}
+
+/*
+ * api.reserve_capacity, the hottest call: the row straight from the hold's C
+ * values; a replayed answer (Idempotency-Key), or a result type whose columns
+ * are not of the types a new hold has, from the answer's jsonb.
+ */
+Datum
+evs_sql_reserve_capacity_row(PG_FUNCTION_ARGS)
+{
+	HoldShape  *shape = hold_shape(fcinfo);
+	EvsNewHold	made = {0};
+	Datum		hold = evs_reserve_capacity_made(fcinfo, shape->new_direct ? &made : NULL);
+
+	if (fcinfo->isnull)
+		PG_RETURN_NULL();
+	if (made.made)
+		return new_hold_row(shape, &made);
+	return hold_row(fcinfo, hold);
+}
+
 /*
  * The entry point of each hold call: the call itself (its 1.0 entry point,
  * which answers with the hold as jsonb), then the row made from that answer.
@@ -257,7 +395,6 @@ name##_row(PG_FUNCTION_ARGS) \
 	return hold_row(fcinfo, hold); \
 }
 
-HOLD_ROW_ENTRY(evs_sql_reserve_capacity)	/* the new hold */
 HOLD_ROW_ENTRY(evs_sql_confirm_hold)	/* the sold hold */
 HOLD_ROW_ENTRY(evs_sql_release_hold)	/* the released hold */
 HOLD_ROW_ENTRY(evs_sql_extend_hold)	/* the extended hold */

@@ -480,7 +480,7 @@ hold_jsonb(Datum tenant, Datum id, Datum event_id, Datum section_id, EvsPricing 
  * api.reserve_capacity(capacity_id, quantity, pricing_id, holder_id, hold_seconds)
  */
 static Datum
-reserve_capacity(FunctionCallInfo fcinfo)
+reserve_capacity(FunctionCallInfo fcinfo, EvsNewHold *made)
 {
 	Datum		tenant,
 				section_id;
@@ -631,15 +631,39 @@ reserve_capacity(FunctionCallInfo fcinfo)
 		change.customers = evs_customer_new(tenant, s.event_id, holder) ? 1 : 0;
 		evs_counters_add(tenant, section_id, priced ? p.price.currency : "", &change);
 		spi = MemoryContextSwitchTo(outer);
-		result = hold_jsonb(tenant, row.id, s.event_id, section_id, &p, priced, holder, quantity, locked,
-							row.expires_at, row.created_at);
+		/* the answer as jsonb: for the 1.0 entry point, and for a key's replays */
+		result = (made == NULL || idem.active)
+			? hold_jsonb(tenant, row.id, s.event_id, section_id, &p, priced, holder, quantity, locked,
+						 row.expires_at, row.created_at)
+			: (Datum) 0;
+		if (made != NULL)
+		{
+			/* copied out of SPI memory, which SPI_finish frees */
+			made->made = true;
+			memcpy(&made->id, DatumGetUUIDP(row.id), UUID_LEN);
+			memcpy(&made->event_id, DatumGetUUIDP(s.event_id), UUID_LEN);
+			memcpy(&made->capacity_id, DatumGetUUIDP(section_id), UUID_LEN);
+			made->priced = priced;
+			if (priced)
+			{
+				memcpy(&made->pricing_id, DatumGetUUIDP(p.id), UUID_LEN);
+				memcpy(made->currency, p.price.currency, sizeof(made->currency));
+				made->unit_price = p.price.unit_price;
+				made->locked_price = DatumGetJsonbPCopy(locked);
+			}
+			made->holder = holder;
+			made->quantity = quantity;
+			made->expires_at = row.expires_at;
+			made->created_at = row.created_at;
+		}
 		MemoryContextSwitchTo(spi);
 	}
 
 	/* 7. thresholds crossed by this reservation: its section's, the event's */
 	evs_capacity_thresholds(tenant, s.event_id, section_id, s.total, remaining, quantity);
 	SPI_finish();
-	evs_idempotency_finish(&idem, DatumGetJsonbP(result));
+	if (idem.active)
+		evs_idempotency_finish(&idem, DatumGetJsonbP(result));
 	PG_RETURN_DATUM(result);
 }
 
@@ -652,11 +676,22 @@ reserve_capacity(FunctionCallInfo fcinfo)
 Datum
 evs_sql_reserve_capacity(PG_FUNCTION_ARGS)
 {
+	return evs_reserve_capacity_made(fcinfo, NULL);
+}
+
+/*
+ * The same, telling made (when not NULL) the hold it made (hold_result.c):
+ * then the answer is (Datum) 0 unless an Idempotency-Key needs it as jsonb,
+ * or is the jsonb of a replay (made->made false).
+ */
+Datum
+evs_reserve_capacity_made(FunctionCallInfo fcinfo, EvsNewHold *made)
+{
 	EvsRoleSwitch ctx;
 	Datum		result;
 
 	evs_enter_as_definer(&ctx);
-	result = reserve_capacity(fcinfo);
+	result = reserve_capacity(fcinfo, made);
 	evs_leave_as_definer(&ctx);
 	PG_RETURN_DATUM(result);
 }
