@@ -91,25 +91,25 @@ SELECT is((SELECT count(*) FROM api.event_customer_analytics), 0::bigint, 'no cu
 
 -- Reservations with and without a price, by three holders, on two sections.
 SET app.current_user_id = 'ann';
-SELECT (api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c1', 3, 'a7a70000-0000-4000-8000-0000000000f1')) ->> 'id' AS a1 \gset
-SELECT (api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c2', 2, 'a7a70000-0000-4000-8000-0000000000f2')) ->> 'id' AS a2 \gset
+SELECT (api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c1', 3, 'a7a70000-0000-4000-8000-0000000000f1')).id AS a1 \gset
+SELECT (api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c2', 2, 'a7a70000-0000-4000-8000-0000000000f2')).id AS a2 \gset
 SET app.current_user_id = 'bob';
-SELECT (api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c1', 4, 'a7a70000-0000-4000-8000-0000000000f1')) ->> 'id' AS b1 \gset
-SELECT (api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c1', 1)) ->> 'id' AS b2 \gset
+SELECT (api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c1', 4, 'a7a70000-0000-4000-8000-0000000000f1')).id AS b1 \gset
+SELECT (api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c1', 1)).id AS b2 \gset
 SET app.current_user_id = 'cy';
-SELECT (api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c2', 5, 'a7a70000-0000-4000-8000-0000000000f2')) ->> 'id' AS c1 \gset
+SELECT (api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c2', 5, 'a7a70000-0000-4000-8000-0000000000f2')).id AS c1 \gset
 SELECT set_eq('SELECT * FROM pg_temp.from_views()', 'SELECT * FROM pg_temp.from_holds()', 'five live holds: the views equal the holds');
 SELECT is((SELECT reserved FROM api.section_availability WHERE capacity_id = 'a7a70000-0000-4000-8000-0000000000c1'), 8::bigint,
           'eight seats reserved in the stalls');
 
 -- Confirmations in both currencies, and a release.
 SET app.current_user_id = 'ann';
-SELECT is((api.confirm_hold(:'a1')) ->> 'state', 'CONFIRMED', 'ann buys her euro seats');
-SELECT is((api.release_hold(:'a2')) ->> 'state', 'RELEASED', 'ann gives her pound seats back');
+SELECT is((api.confirm_hold(:'a1')).state, 'CONFIRMED', 'ann buys her euro seats');
+SELECT is((api.release_hold(:'a2')).state, 'RELEASED', 'ann gives her pound seats back');
 SET app.current_user_id = 'cy';
-SELECT is((api.confirm_hold(:'c1')) ->> 'state', 'CONFIRMED', 'cy buys his pound seats');
+SELECT is((api.confirm_hold(:'c1')).state, 'CONFIRMED', 'cy buys his pound seats');
 SET app.current_user_id = 'bob';
-SELECT is((api.confirm_hold(:'b2')) ->> 'state', 'CONFIRMED', 'bob''s seat without a price is sold too');
+SELECT is((api.confirm_hold(:'b2')).state, 'CONFIRMED', 'bob''s seat without a price is sold too');
 SELECT set_eq('SELECT * FROM pg_temp.from_views()', 'SELECT * FROM pg_temp.from_holds()',
               'sold, released: the views equal the holds');
 SELECT is(pg_temp.view_event_sums(), pg_temp.event_sums(), 'event_availability equals the holds summed per event');
@@ -137,7 +137,7 @@ RESET eventsvc.clock_offset_seconds;
 BEGIN;
 SET LOCAL ROLE eventsvc_user;
 SET LOCAL app.current_user_id = 'dee';
-SELECT api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c2', 7) IS NOT NULL AS held \gset
+SELECT (api.reserve_capacity('a7a70000-0000-4000-8000-0000000000c2', 7)).id IS NOT NULL AS held \gset
 SELECT is((SELECT reserved FROM api.section_availability WHERE capacity_id = 'a7a70000-0000-4000-8000-0000000000c2'), 7::bigint,
           'a reservation made earlier in the transaction is counted');
 SELECT set_eq('SELECT * FROM pg_temp.from_views()', 'SELECT * FROM pg_temp.from_holds()', 'and the views still equal the holds');

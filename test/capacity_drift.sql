@@ -25,9 +25,9 @@ VALUES ('d21f0000-0000-4000-8000-000000000001', 'd21f0000-0000-4000-8000-0000000
 SET app.current_tenant_id = 'd21f0000-0000-4000-8000-000000000001';
 SET app.current_user_id = 'dora';
 SET ROLE eventsvc_user;
-SELECT (api.reserve_capacity('d21f0000-0000-4000-8000-0000000000c1', 3)) ->> 'id' AS drifting_hold \gset
-SELECT (api.reserve_capacity('d21f0000-0000-4000-8000-0000000000c2', 2)) ->> 'id' AS steady_hold \gset
-SELECT ok((api.confirm_hold(:'steady_hold')) ->> 'state' = 'CONFIRMED', 'two seats sold in the steady section');
+SELECT (api.reserve_capacity('d21f0000-0000-4000-8000-0000000000c1', 3)).id AS drifting_hold \gset
+SELECT (api.reserve_capacity('d21f0000-0000-4000-8000-0000000000c2', 2)).id AS steady_hold \gset
+SELECT ok((api.confirm_hold(:'steady_hold')).state = 'CONFIRMED', 'two seats sold in the steady section');
 
 -- Only the superuser (the worker's C call, pg_cron) runs the check.
 SELECT throws_ok($$SELECT eventsvc.check_capacity_drift()$$, '42501', NULL, 'a tenant user cannot run the drift check');

@@ -28,7 +28,7 @@ SET app.current_user_id = 'pia';
 
 -- The shared-counter path.
 BEGIN;
-SELECT (api.reserve_capacity('9e9a0000-0000-4000-8000-0000000000c1', 4)) ->> 'quantity' AS counter_taken \gset
+SELECT (api.reserve_capacity('9e9a0000-0000-4000-8000-0000000000c1', 4)).quantity AS counter_taken \gset
 \set ON_ERROR_STOP 0
 PREPARE TRANSACTION 'evs_prepare_counter';
 \set ON_ERROR_STOP 1
@@ -39,13 +39,13 @@ SELECT ok((eventsvc.escrow_state('9e9a0000-0000-4000-8000-0000000000c1') ->> 'va
 SELECT is((SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'evs_prepare_counter'), 0::bigint, 'counter path: nothing prepared');
 SELECT is((SELECT available FROM api.section_availability WHERE capacity_id = '9e9a0000-0000-4000-8000-0000000000c1'),
           10::bigint, 'counter path: the seats are free again');
-SELECT is((api.reserve_capacity('9e9a0000-0000-4000-8000-0000000000c1', 10)) ->> 'quantity', '10',
+SELECT is((api.reserve_capacity('9e9a0000-0000-4000-8000-0000000000c1', 10)).quantity, '10',
           'counter path: all ten can be taken (the counter gave the four back)');
 
 -- The row-lock path: this session may not give a section a counter.
 SET eventsvc.escrow_sections_per_tenant = 0;
 BEGIN;
-SELECT (api.reserve_capacity('9e9a0000-0000-4000-8000-0000000000c2', 4)) ->> 'quantity' AS rows_taken \gset
+SELECT (api.reserve_capacity('9e9a0000-0000-4000-8000-0000000000c2', 4)).quantity AS rows_taken \gset
 \set ON_ERROR_STOP 0
 PREPARE TRANSACTION 'evs_prepare_rows';
 \set ON_ERROR_STOP 1
@@ -56,7 +56,7 @@ SELECT is(eventsvc.escrow_state('9e9a0000-0000-4000-8000-0000000000c2'), NULL,
 SELECT is((SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'evs_prepare_rows'), 0::bigint, 'row-lock path: nothing prepared');
 SELECT is((SELECT available FROM api.section_availability WHERE capacity_id = '9e9a0000-0000-4000-8000-0000000000c2'),
           10::bigint, 'row-lock path: the seats are free again');
-SELECT is((api.reserve_capacity('9e9a0000-0000-4000-8000-0000000000c2', 10)) ->> 'quantity', '10',
+SELECT is((api.reserve_capacity('9e9a0000-0000-4000-8000-0000000000c2', 10)).quantity, '10',
           'row-lock path: all ten can be taken (the counter rows rolled back with the hold)');
 RESET eventsvc.escrow_sections_per_tenant;
 

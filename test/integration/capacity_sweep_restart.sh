@@ -73,7 +73,7 @@ check "1: the sweep has a read start" "eventsvc.sweep_horizon() IS NOT NULL"
 before=$(q -c "SELECT eventsvc.sweep_horizon()")
 # a short hold left live across the restart: it lowers the read start below the horizon
 short_expiry=$(q -c "SET app.current_tenant_id = '$TENANT'" \
-    -c "SELECT (api.reserve_capacity('$SECTION', 1, holder_id => 'short', hold_seconds => 1))->>'expires_at'" | tail -1)
+    -c "SELECT (api.reserve_capacity('$SECTION', 1, holder_id => 'short', hold_seconds => 1)).expires_at" | tail -1)
 restart fast
 check "1: the read start survives a clean restart" "eventsvc.sweep_horizon() IS NOT NULL"
 check "1: it is no later than the short hold's expiry" "eventsvc.sweep_horizon() <= '$short_expiry'::timestamptz"

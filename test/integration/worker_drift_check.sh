@@ -29,7 +29,7 @@ INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, tota
   ('$T', '$S2', '0d0d0d0d-0000-4000-8000-0000000000e1', 'Balcony', 100, 100);
 SQL
 HOLD=$(q -c "SET app.current_tenant_id = '$T'" \
-         -c "SELECT api.reserve_capacity('$S', 3, holder_id => 'ann') ->> 'id'" | tail -1)
+         -c "SELECT (api.reserve_capacity('$S', 3, holder_id => 'ann')).id" | tail -1)
 q -c "SET app.current_tenant_id = '$T'" -c "SELECT api.reserve_capacity('$S2', 2, holder_id => 'bob')" >/dev/null
 check "the worker runs" wait_sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'eventsvc worker'" 1 10
 sleep 3    # at least two checks
