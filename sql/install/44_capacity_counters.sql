@@ -27,6 +27,9 @@ CREATE TABLE eventsvc.section_counters (
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE eventsvc.section_counters IS
     'Per section, currency and writer stripe: seats held and sold, revenue and hold counts; sum the stripes (docs/capacity.md "Counter rows").';
+-- A repair names a section by its id alone (eventsvc.escrow_reset): its counter rows
+-- in every tenant are found by this index, not by reading the whole key.
+CREATE INDEX idx_section_counters_section ON eventsvc.section_counters (capacity_id);
 
 -- Who has held seats of an event: a customer is counted once per event (customers)
 -- and once when they first buy (buying_customers), exactly under concurrency (the

@@ -208,6 +208,13 @@ evs_counters_repair(Datum section_id)
 	{
 		Oid			t[2] = {UUIDOID, INT4OID};
 
+		/*
+		 * The section id names no tenant. Its counter rows are found by their
+		 * section index; its holds by their key (tenant_id, capacity_id, ...)
+		 * probed once per tenant, and per tenant of its counter rows (one that
+		 * is gone), never read whole: a repair of every section, as
+		 * rebuild_derived runs, would otherwise read every hold once per section.
+		 */
 		plan = evs_spi_prepare_kept(
 			"WITH h AS (SELECT tenant_id, coalesce(currency, '') AS currency,"
 			"   coalesce(sum(quantity) FILTER (WHERE state = 'ACTIVE'), 0)::int8 AS held,"
@@ -216,7 +223,9 @@ evs_counters_repair(Datum section_id)
 			"   count(*)::int8 AS holds, count(*) FILTER (WHERE state = 'CONFIRMED')::int8 AS confirmed,"
 			"   count(*) FILTER (WHERE state = 'EXPIRED')::int8 AS expired,"
 			"   count(*) FILTER (WHERE state = 'RELEASED')::int8 AS released"
-			"   FROM eventsvc.capacity_holds WHERE capacity_id = $1 GROUP BY 1, 2),"
+			"   FROM eventsvc.capacity_holds WHERE capacity_id = $1 AND tenant_id = ANY (ARRAY("
+			"     SELECT id FROM eventsvc.tenants UNION SELECT tenant_id FROM eventsvc.section_counters WHERE capacity_id = $1))"
+			"   GROUP BY 1, 2),"
 			" k AS (SELECT tenant_id, currency, sum(held)::int8 AS held, sum(sold)::int8 AS sold,"
 			"   sum(revenue)::int8 AS revenue, sum(holds)::int8 AS holds, sum(holds_confirmed)::int8 AS confirmed,"
 			"   sum(holds_expired)::int8 AS expired, sum(holds_released)::int8 AS released"
