@@ -16,7 +16,7 @@ SELECT '^(create|update|delete|publish|unpublish|transition|postpone|reschedule|
        'release|extend|revoke|record|set|add|remove|submit|approve|reject|sweep|purge|retry|requeue|'
        'refresh|pause|resume|start|complete|mark|apply|expire|issue|rotate|sync|import|upsert|'
        'generate|archive|restore|register|enqueue|process|run|moderate|blockchain_callback|'
-       'refund|exchange|join|leave|close|decide|preview_cancellation)(_|$)' AS pattern;
+       'refund|exchange|join|leave|close|decide|preview_cancellation|open|reopen|move)(_|$)' AS pattern;
 
 SELECT ok((SELECT count(*) FROM pg_proc WHERE pronamespace = 'api'::regnamespace) > 0,
           'api has functions');

@@ -112,6 +112,31 @@ CREATE TABLE eventsvc.event_schedules (
 );
 CREATE INDEX idx_event_schedules_event ON eventsvc.event_schedules (tenant_id, event_id, starts_at);
 
+-- One date of a recurring schedule on sale with seats of its own (docs/series.md):
+-- its date sections are event_capacity rows with occurrence_id. original_starts_at is
+-- the rule's date, which a move keeps (one row per date of the rule).
+CREATE TABLE eventsvc.event_occurrences (
+    tenant_id          uuid NOT NULL,
+    id                 uuid NOT NULL DEFAULT gen_random_uuid(),
+    event_id           uuid NOT NULL,
+    schedule_id        uuid NOT NULL,
+    original_starts_at timestamptz NOT NULL,
+    starts_at          timestamptz NOT NULL,
+    ends_at            timestamptz NOT NULL,
+    status             text NOT NULL DEFAULT 'ON_SALE'
+                       CHECK (status IN ('ON_SALE', 'SOLD_OUT', 'CLOSED', 'CANCELLED')),
+    status_reason      text CHECK (length(status_reason) <= 1000),
+    version            integer NOT NULL DEFAULT 1 CHECK (version >= 1),
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, event_id) REFERENCES eventsvc.events (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, schedule_id) REFERENCES eventsvc.event_schedules (tenant_id, id),
+    CONSTRAINT event_occurrences_date_key UNIQUE (tenant_id, schedule_id, original_starts_at),
+    CHECK (ends_at > starts_at)
+);
+CREATE INDEX idx_event_occurrences_event ON eventsvc.event_occurrences (tenant_id, event_id, starts_at);
+
 CREATE TABLE eventsvc.event_capacity (
     tenant_id          uuid NOT NULL,
     id                 uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -133,10 +158,15 @@ CREATE TABLE eventsvc.event_capacity (
     version            integer NOT NULL DEFAULT 1 CHECK (version >= 1),
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
+    occurrence_id      uuid,                -- a date section: the date it sells (docs/series.md)
+    template_id        uuid,                -- a date section: the section it was copied from
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, event_id) REFERENCES eventsvc.events (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, schedule_id) REFERENCES eventsvc.event_schedules (tenant_id, id),
-    CONSTRAINT event_capacity_section_key UNIQUE (tenant_id, event_id, section_name),
+    CONSTRAINT event_capacity_occurrence_fkey FOREIGN KEY (tenant_id, occurrence_id)
+        REFERENCES eventsvc.event_occurrences (tenant_id, id),
+    CONSTRAINT event_capacity_section_key UNIQUE NULLS NOT DISTINCT (tenant_id, event_id, section_name, occurrence_id),
+    CONSTRAINT event_capacity_date_section CHECK ((occurrence_id IS NULL) = (template_id IS NULL)),
     CONSTRAINT event_capacity_invariant CHECK (available_capacity + reserved_capacity + sold_count <= total_capacity),
     CONSTRAINT event_capacity_purchase_limits CHECK (maximum_purchase IS NULL OR minimum_purchase <= maximum_purchase)
 );

@@ -32,7 +32,8 @@ SELECT c.tenant_id, c.event_id, c.schedule_id, c.id AS capacity_id, c.section_na
        f.sold,
        f.reserved,
        CASE WHEN c.is_active THEN greatest(c.total_capacity - f.sold - f.reserved, 0)
-            ELSE 0 END::bigint AS available
+            ELSE 0 END::bigint AS available,
+       c.occurrence_id
   FROM eventsvc.event_capacity c
   CROSS JOIN LATERAL eventsvc.section_figures(c.tenant_id, c.id, false) f;
 COMMENT ON VIEW api.section_availability IS

@@ -218,6 +218,12 @@ typedef enum EvsHoldSettingId
 extern int	evs_hold_setting(Datum tenant, EvsHoldSettingId id);
 /* Whether the library serves the 1.1 schema (a library built for 1.0 keeps the 1.0 behaviour). */
 extern bool evs_holds_schema_ready(void);
+/* The statement for the 1.1 schema (dates of a series, docs/series.md) or the one for 1.0. */
+#define EVS_SERIES_SQL(v1_1, v1_0) (evs_holds_schema_ready() ? (v1_1) : (v1_0))
+/* section_read.c: the section statement's parts of the hold path, a series' refusals (true: the date is sold out) */
+extern const char *evs_section_read_columns(void);
+extern const char *evs_section_read_from(void);
+extern bool evs_series_refusal(bool per_date, const char *date_status, Datum section_id);
 
 /* payment.c: the cluster's settings of a hold's payment phase */
 extern int	evs_payment_window_seconds;
@@ -318,15 +324,21 @@ extern void evs_waitlist_drain(const EvsSeatKey *key, Datum event_id);
 extern void evs_waitlist_count(const EvsSeatKey *key, int32 waiting, int64 wanted, int64 gathered, int32 offers_out,
 							   int64 offers_made, int64 conversions, int64 lapsed, int64 left);
 extern void evs_waitlist_release_hold(Datum tenant, Datum hold_id, const char *reason);
-extern void evs_waitlist_close_event(Datum tenant, Datum event_id);
+extern void evs_waitlist_close(Datum tenant, Datum scope_id, bool date);
+/* hold_sweep.c, event_refunds.c: one date of a series cancelled (series.c) */
+extern int64 evs_release_date_holds(Datum tenant_id, Datum occurrence_id);
+extern Jsonb *evs_refund_date_purchases(Datum tenant_id, Datum occurrence_id, const char *reason);
 /* waitlist.c: a late payment of a lapsed offer locks the section's waitlist first, then converts the entry */
 extern void evs_waitlist_section_lock(Datum tenant, Datum section);
 extern void evs_waitlist_offer_revived(Datum tenant, Datum section, Datum entry_id);
 
 /* thresholds.c: outbox messages after a reservation / a confirmation */
 extern void evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,
-									int64 remaining, int32 quantity);
-extern void evs_event_soldout_check(Datum tenant, Datum event_id);
+									int64 remaining, int32 quantity, bool event_wide);
+extern void evs_event_soldout_check(Datum tenant, Datum event_id, Datum section_id);
+/* sellout.c: the message of a date of a series whose status the last statement changed (RETURNING schedule_id, starts_at, ends_at, status) */
+extern void evs_date_status_message(Datum tenant, Datum event_id, Datum occurrence, const char *key,
+									const char *action, const char *previous, const char *reason);
 
 /*
  * sweep_horizon.c: where the expiry sweep starts reading (no ACTIVE hold

@@ -37,22 +37,30 @@ currency_order(const void *a, const void *b)
 	return strcmp(((const CurrencyTotal *) a)->currency, ((const CurrencyTotal *) b)->currency);
 }
 
-/* The ids of the event's purchases (CONFIRMED holds) in id order, locked when `lock`. SPI connected. */
+/*
+ * The ids of the event's purchases (CONFIRMED holds), or with `date` those of
+ * one date of a series (its date sections), in id order, locked when `lock`.
+ * SPI connected.
+ */
 static Datum *
-event_purchases(Datum tenant, Datum event_id, bool lock, int *n)
+scope_purchases(Datum tenant, Datum scope_id, bool date, bool lock, int *n)
 {
 	EvsArgs		a = {0};
 	Datum	   *ids;
 	bool		isnull;
 
+#define PURCHASES(scope) "SELECT id FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND " scope \
+		" AND state = 'CONFIRMED' ORDER BY id"
+#define DATE_SECTIONS "capacity_id IN (SELECT s.id FROM eventsvc.event_capacity s" \
+		" WHERE s.tenant_id = $1 AND s.occurrence_id = $2)"
 	evs_arg(&a, UUIDOID, tenant, false);
-	evs_arg(&a, UUIDOID, event_id, false);
-	if (lock)
-		evs_exec("SELECT id FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND event_id = $2"
-				 " AND state = 'CONFIRMED' ORDER BY id FOR UPDATE", &a, SPI_OK_SELECT);
+	evs_arg(&a, UUIDOID, scope_id, false);
+	if (date)
+		evs_exec(PURCHASES(DATE_SECTIONS) " FOR UPDATE", &a, SPI_OK_SELECT);
+	else if (lock)
+		evs_exec(PURCHASES("event_id = $2") " FOR UPDATE", &a, SPI_OK_SELECT);
 	else
-		evs_exec("SELECT id FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND event_id = $2"
-				 " AND state = 'CONFIRMED' ORDER BY id", &a, SPI_OK_SELECT);
+		evs_exec(PURCHASES("event_id = $2"), &a, SPI_OK_SELECT);
 	*n = (int) SPI_processed;
 	ids = palloc(sizeof(Datum) * Max(*n, 1));
 	for (int i = 0; i < *n; i++)
@@ -93,7 +101,7 @@ evs_event_refund_plan(Datum tenant, Datum event_id, bool lock)
 	evs_spi_connect();
 	/* a library serving 1.0 keeps 1.0's cancellation: nothing refunded here */
 	if (evs_holds_schema_ready())
-		ids = event_purchases(tenant, event_id, lock, &n);
+		ids = scope_purchases(tenant, event_id, false, lock, &n);
 	else
 	{
 		ids = NULL;
@@ -180,13 +188,13 @@ evs_event_refund_plan(Datum tenant, Datum event_id, bool lock)
 }
 
 /*
- * Refunds every purchase of the event in full, the organiser's refund, with
- * `reason` (the purchases locked by evs_event_refund_plan(..., true) in this
- * transaction). Returns {"refunded": n, "refunds": [{hold_id, refund_id,
- * amount, currency, idempotency_key}]}.
+ * Refunds every purchase of the event (or with `date` of one date of a
+ * series) in full, the organiser's refund, with `reason`, locking them.
+ * Returns {"refunded": n, "refunds": [{hold_id, refund_id, amount, currency,
+ * idempotency_key}]}.
  */
-Jsonb *
-evs_refund_event_purchases(Datum tenant, Datum event_id, const char *reason)
+static Jsonb *
+refund_scope_purchases(Datum tenant, Datum scope_id, bool date, const char *reason)
 {
 	EvsRoleSwitch as_owner;
 	JsonbParseState *st = NULL;
@@ -197,7 +205,7 @@ evs_refund_event_purchases(Datum tenant, Datum event_id, const char *reason)
 	evs_become_owner(&as_owner);
 	evs_spi_connect();
 	if (evs_holds_schema_ready())
-		ids = event_purchases(tenant, event_id, true, &n);
+		ids = scope_purchases(tenant, scope_id, date, true, &n);
 	else
 	{
 		ids = NULL;
@@ -225,4 +233,18 @@ evs_refund_event_purchases(Datum tenant, Datum event_id, const char *reason)
 	result = DatumGetJsonbP(evs_spi_finish_jsonb(result));
 	evs_switch_back(&as_owner);
 	return result;
+}
+
+/* Refunds every purchase of the event in full (its cancellation; see above). */
+Jsonb *
+evs_refund_event_purchases(Datum tenant, Datum event_id, const char *reason)
+{
+	return refund_scope_purchases(tenant, event_id, false, reason);
+}
+
+/* Refunds every purchase of one date of a series in full (its cancellation; see above). */
+Jsonb *
+evs_refund_date_purchases(Datum tenant, Datum occurrence_id, const char *reason)
+{
+	return refund_scope_purchases(tenant, occurrence_id, true, reason);
 }

@@ -191,7 +191,7 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 
 		/* the last seats of a section were just sold: maybe the whole event is */
 		if (!evs_escrow_find(v[0], section, &e) || !evs_escrow_free(&e, &free) || free == 0)
-			evs_event_soldout_check(v[0], event_id);
+			evs_event_soldout_check(v[0], event_id, section);
 		/* a waitlist offer confirmed: its entry is converted */
 		evs_hold_changed_waitlist(v[0], DatumGetJsonbP(result), true);
 	}

@@ -397,30 +397,52 @@ evs_reclaim_expired(Datum tenant, Datum section_id)
 	return freed;
 }
 
-/* Release every active hold of an event (event cancellation). Returns holds released. */
-int64
-evs_release_event_holds(Datum tenant_id, Datum event_id)
+/*
+ * Release every active hold of an event (event cancellation), or with
+ * `date` of one date of a series (the holds of its date sections; the date's
+ * cancellation, docs/series.md). Returns holds released.
+ */
+static int64
+release_scope_holds(Datum tenant_id, Datum scope_id, bool date)
 {
-	static SPIPlanPtr pick = NULL;
+	static SPIPlanPtr picks[2] = {NULL, NULL};
 	EvsRoleSwitch as_owner;
-	Datum		args[2] = {tenant_id, event_id};
+	Datum		args[2] = {tenant_id, scope_id};
 	int64		n;
 
 	evs_become_owner(&as_owner);
 	evs_spi_connect();
-	if (pick == NULL)
+	if (picks[date] == NULL)
 	{
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
-		pick = evs_spi_prepare_kept("SELECT tenant_id, id, capacity_id FROM eventsvc.capacity_holds"
-							" WHERE tenant_id = $1 AND event_id = $2 AND state = 'ACTIVE' FOR UPDATE", 2, t);
+		picks[date] = evs_spi_prepare_kept(date
+			? "SELECT tenant_id, id, capacity_id FROM eventsvc.capacity_holds"
+			  " WHERE tenant_id = $1 AND capacity_id IN (SELECT s.id FROM eventsvc.event_capacity s"
+			  "  WHERE s.tenant_id = $1 AND s.occurrence_id = $2) AND state = 'ACTIVE' FOR UPDATE"
+			: "SELECT tenant_id, id, capacity_id FROM eventsvc.capacity_holds"
+			  " WHERE tenant_id = $1 AND event_id = $2 AND state = 'ACTIVE' FOR UPDATE", 2, t);
 	}
-	n = release_picked(pick, args);
-	/* nobody waits for seats of a cancelled event */
-	evs_waitlist_close_event(tenant_id, event_id);
+	n = release_picked(picks[date], args);
+	/* nobody waits for seats of a cancelled event or date */
+	evs_waitlist_close(tenant_id, scope_id, date);
 	SPI_finish();
 	evs_switch_back(&as_owner);
 	return n;
+}
+
+/* Release every active hold of an event (event cancellation). Returns holds released. */
+int64
+evs_release_event_holds(Datum tenant_id, Datum event_id)
+{
+	return release_scope_holds(tenant_id, event_id, false);
+}
+
+/* Release every active hold of one date of a series (its cancellation). Returns holds released. */
+int64
+evs_release_date_holds(Datum tenant_id, Datum occurrence_id)
+{
+	return release_scope_holds(tenant_id, occurrence_id, true);
 }
 
 /* api.expire_holds(limit): evs_expire_holds for SQL (pg_cron, operators). */

@@ -201,7 +201,7 @@ sell(EvsHold *h, TimestampTz now, const char *revived_reason)
 		evs_waitlist_offer_revived(h->tenant, h->capacity_id, h->waitlist_entry_id);
 	/* the last seats of a section were just sold: maybe the whole event is */
 	if (!evs_escrow_find(h->tenant, h->capacity_id, &e) || !evs_escrow_free(&e, &free) || free == 0)
-		evs_event_soldout_check(h->tenant, h->event_id);
+		evs_event_soldout_check(h->tenant, h->event_id, h->capacity_id);
 }
 
 /*

@@ -231,16 +231,18 @@ evs_sql_active_pricing(PG_FUNCTION_ARGS)
 	values[1] = PG_GETARG_DATUM(0);
 	values[2] = TimestampTzGetDatum(at);
 	evs_spi_connect();
-	(void) evs_pricing_prepare(&plan, "SELECT ",
-							   ", p.name"
-							   " FROM eventsvc.event_capacity s"
-							   " JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.event_id = s.event_id"
-							   "  AND (p.capacity_id = s.id OR p.capacity_id IS NULL)"
-							   " JOIN eventsvc.currencies c ON c.code = p.currency"
-							   " WHERE s.tenant_id = $1 AND s.id = $2 AND p.is_active"
-							   "  AND (p.sales_start_at IS NULL OR p.sales_start_at <= $3)"
-							   "  AND (p.sales_end_at IS NULL OR p.sales_end_at > $3)"
-							   " ORDER BY p.capacity_id IS NULL, p.display_order, p.created_at, p.id LIMIT 1",
+	/* a tier of a date section's template sells it too (1.1, docs/series.md) */
+	(void) evs_pricing_prepare(&plan, "SELECT ", plan != NULL ? "" :
+							   psprintf(", p.name"
+										" FROM eventsvc.event_capacity s"
+										" JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.event_id = s.event_id"
+										"  AND (p.capacity_id = s.id OR p.capacity_id IS NULL%s)"
+										" JOIN eventsvc.currencies c ON c.code = p.currency"
+										" WHERE s.tenant_id = $1 AND s.id = $2 AND p.is_active"
+										"  AND (p.sales_start_at IS NULL OR p.sales_start_at <= $3)"
+										"  AND (p.sales_end_at IS NULL OR p.sales_end_at > $3)"
+										" ORDER BY p.capacity_id IS NULL, p.display_order, p.created_at, p.id LIMIT 1",
+										EVS_SERIES_SQL(" OR p.capacity_id = s.template_id", "")),
 							   3, types);
 	rc = SPI_execute_plan(plan, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)

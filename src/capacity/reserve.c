@@ -63,18 +63,22 @@ typedef struct Section
 	TimestampTz window_start;
 	bool		has_window_end;
 	TimestampTz window_end;
+	char	   *date_status;	/* a date section: its date's status; NULL otherwise */
+	bool		per_date;		/* a template of a recurring schedule: sold per date */
+	bool		has_template;	/* a date section: the section it was copied from */
+	Datum		template_id;
 } Section;
 
 /* The column of section_load's row where the tier's columns begin. */
-#define SECTION_PRICING_COLUMN 11
+#define SECTION_PRICING_COLUMN 14
 
 /*
- * The section, its event's status and start, the event's sales window for
- * the section (for holds without a tier: from the first opening to the last
- * closing of the active tiers that sell it; open when none does) and, when
- * `pricing_id` is given, the tier (columns 11..36; *priced says whether it
- * exists) in one statement: the hold
- * path runs this on every reservation. The row is read with a fresh snapshot
+ * The section, its event's status and start (a date section's: its date's,
+ * and its status; section_read.c), the event's sales window for the section
+ * (for holds without a tier: from the first opening to the last closing of the
+ * active tiers that sell it; open when none does) and, when `pricing_id` is
+ * given, the tier (columns 14..39; *priced says whether it exists) in one
+ * statement: the hold path runs this on every reservation. The row is read with a fresh snapshot
  * (the latest committed state, whatever the isolation level) and the backend
  * keeps a copy until the reference generation moves (refcache.c): a change to
  * any column read here raises it (the triggers of 42_reference_rows.sql list
@@ -95,16 +99,6 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 	EvsRefKey	key;
 	uint64		generation;
 
-#define SECTION_COLUMNS "s.event_id, s.total_capacity, s.minimum_purchase, s.maximum_purchase," \
-		" s.is_active, e.status::text, e.deleted_at IS NULL, e.starts_at, w.opens, w.closes"
-#define SECTION_FROM " FROM eventsvc.event_capacity s" \
-		" JOIN eventsvc.events e ON e.tenant_id = s.tenant_id AND e.id = s.event_id" \
-		" CROSS JOIN LATERAL (SELECT CASE WHEN bool_or(t.sales_start_at IS NULL) THEN NULL" \
-		"   ELSE min(t.sales_start_at) END AS opens," \
-		"  CASE WHEN bool_or(t.sales_end_at IS NULL) THEN NULL ELSE max(t.sales_end_at) END AS closes" \
-		"  FROM eventsvc.event_pricing t WHERE t.tenant_id = s.tenant_id AND t.event_id = s.event_id" \
-		"   AND t.is_active AND (t.capacity_id IS NULL OR t.capacity_id = s.id)) w"
-
 	memset(&key, 0, sizeof(key));
 	key.kind = with_pricing ? 2 : 1;
 	memcpy(key.ids[0], DatumGetUUIDP(tenant)->data, UUID_LEN);
@@ -118,16 +112,15 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 		Oid			t[3] = {UUIDOID, UUIDOID, UUIDOID};
 
 		if (with_pricing)
-			plan = evs_pricing_prepare(&priced_plan, "SELECT " SECTION_COLUMNS ", ",
-									   SECTION_FROM
-									   " LEFT JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.id = $3"
-									   " LEFT JOIN eventsvc.currencies c ON c.code = p.currency"
-									   " WHERE s.tenant_id = $1 AND s.id = $2", 3, t);
+			plan = evs_pricing_prepare(&priced_plan, priced_plan != NULL ? "" : psprintf("SELECT %s, ", evs_section_read_columns()),
+									   priced_plan != NULL ? "" : psprintf("%s LEFT JOIN eventsvc.event_pricing p ON p.tenant_id = s.tenant_id AND p.id = $3"
+												" LEFT JOIN eventsvc.currencies c ON c.code = p.currency"
+												" WHERE s.tenant_id = $1 AND s.id = $2", evs_section_read_from()), 3, t);
 		else
 		{
 			if (plain_plan == NULL)
-				plain_plan = evs_spi_prepare_kept("SELECT " SECTION_COLUMNS SECTION_FROM
-												  " WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
+				plain_plan = evs_spi_prepare_kept(psprintf("SELECT %s%s WHERE s.tenant_id = $1 AND s.id = $2",
+														   evs_section_read_columns(), evs_section_read_from()), 2, t);
 			plan = plain_plan;
 		}
 		rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
@@ -156,6 +149,12 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 	s->has_window_start = !isnull;
 	s->window_end = DatumGetTimestampTz(SPI_getbinval(row, desc, 10, &isnull));
 	s->has_window_end = !isnull;
+	(void) SPI_getbinval(row, desc, 11, &isnull);
+	s->date_status = isnull ? NULL : SPI_getvalue(row, desc, 11);
+	s->per_date = DatumGetBool(SPI_getbinval(row, desc, 12, &isnull));
+	s->template_id = SPI_getbinval(row, desc, 13, &isnull);
+	if ((s->has_template = !isnull))
+		s->template_id = datumCopy(s->template_id, false, UUID_LEN);
 	*priced = false;
 	if (with_pricing)
 	{
@@ -564,6 +563,8 @@ reserve_capacity(FunctionCallInfo fcinfo, EvsNewHold *made)
 				 errhint("Seats can be held only while the event is ON_SALE.")));
 	if (!s.active)
 		ereport(ERROR, (errcode(EVS_ERR_CONFLICT), errmsg("section is not active")));
+	if (evs_series_refusal(s.per_date, s.date_status, section_id))
+		sold_out(quantity, 0);
 	if (quantity < s.min_purchase || (s.max_purchase > 0 && quantity > s.max_purchase))
 		ereport(ERROR,
 				(errcode(EVS_ERR_VALIDATION),
@@ -575,7 +576,8 @@ reserve_capacity(FunctionCallInfo fcinfo, EvsNewHold *made)
 	if (s.has_starts_at && now >= s.starts_at)
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
-				 errmsg("sales have ended: the event started at %s", timestamptz_to_str(s.starts_at)),
+				 errmsg("sales have ended: the %s started at %s", s.date_status != NULL ? "date" : "event",
+						timestamptz_to_str(s.starts_at)),
 				 errhint("Seats are sold until the event starts.")));
 	if (PG_ARGISNULL(2) &&
 		((s.has_window_start && now < s.window_start) || (s.has_window_end && now >= s.window_end)))
@@ -586,7 +588,8 @@ reserve_capacity(FunctionCallInfo fcinfo, EvsNewHold *made)
 		if (!priced)
 			ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("pricing tier %s not found", evs_uuid_text(PG_GETARG_DATUM(2)))));
 		if (!datumIsEqual(p.event_id, s.event_id, false, UUID_LEN) ||
-			(p.has_capacity && !datumIsEqual(p.capacity_id, section_id, false, UUID_LEN)))
+			(p.has_capacity && !datumIsEqual(p.capacity_id, section_id, false, UUID_LEN) &&
+			 !(s.has_template && datumIsEqual(p.capacity_id, s.template_id, false, UUID_LEN))))
 			ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("pricing tier does not sell this section")));
 		if (!p.is_active)
 			ereport(ERROR, (errcode(EVS_ERR_CONFLICT), errmsg("pricing tier is not active")));
@@ -660,7 +663,7 @@ reserve_capacity(FunctionCallInfo fcinfo, EvsNewHold *made)
 	}
 
 	/* 7. thresholds crossed by this reservation: its section's, the event's */
-	evs_capacity_thresholds(tenant, s.event_id, section_id, s.total, remaining, quantity);
+	evs_capacity_thresholds(tenant, s.event_id, section_id, s.total, remaining, quantity, s.date_status == NULL);
 	SPI_finish();
 	if (idem.active)
 		evs_idempotency_finish(&idem, DatumGetJsonbP(result));

@@ -99,9 +99,12 @@ back_on_sale(Datum tenant, Datum event_id)
 	}
 }
 
-/* The event of a section, or false when the section is gone. SPI connected. */
+/*
+ * The event of a section and, for a date section, its date (*has_date), or
+ * false when the section is gone. SPI connected.
+ */
 static bool
-section_event(const EvsSeatKey *key, Datum *event_id)
+section_event(const EvsSeatKey *key, Datum *event_id, Datum *occurrence_id, bool *has_date)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		v[2] = {key->tenant, key->section};
@@ -112,8 +115,9 @@ section_event(const EvsSeatKey *key, Datum *event_id)
 	{
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
-		plan = evs_spi_prepare_kept("SELECT event_id FROM eventsvc.event_capacity WHERE tenant_id = $1 AND id = $2",
-									2, t);
+		plan = evs_spi_prepare_kept(EVS_SERIES_SQL(
+			"SELECT event_id, occurrence_id FROM eventsvc.event_capacity WHERE tenant_id = $1 AND id = $2",
+			"SELECT event_id, NULL::uuid FROM eventsvc.event_capacity WHERE tenant_id = $1 AND id = $2"), 2, t);
 	}
 	rc = SPI_execute_plan(plan, v, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
@@ -121,7 +125,41 @@ section_event(const EvsSeatKey *key, Datum *event_id)
 	if (SPI_processed == 0)
 		return false;
 	*event_id = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, UUID_LEN);
+	*occurrence_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	*has_date = !isnull;
+	if (*has_date)
+		*occurrence_id = datumCopy(*occurrence_id, false, UUID_LEN);
 	return true;
+}
+
+/*
+ * Seats came back to a date of a series that may be SOLD_OUT: it is ON_SALE
+ * again, with one event.occurrence.updated message; exactly once, as for an
+ * event (back_on_sale above), under the date's own sell-out lock. SPI connected.
+ */
+static void
+date_back_on_sale(Datum tenant, Datum event_id, Datum occurrence_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		v[2] = {tenant, occurrence_id};
+	int			rc;
+
+	evs_sellout_lock(occurrence_id, false);
+	if (plan == NULL)
+	{
+		Oid			t[2] = {UUIDOID, UUIDOID};
+
+		plan = evs_spi_prepare_kept("UPDATE eventsvc.event_occurrences SET status = 'ON_SALE', updated_at = eventsvc.now()"
+									" WHERE tenant_id = $1 AND id = $2 AND status = 'SOLD_OUT'"
+									" RETURNING schedule_id, starts_at, ends_at, status", 2, t);
+	}
+	/* latest snapshot: a sell-out committed while this waited for the lock counts */
+	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "back-on-sale update failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+		evs_date_status_message(tenant, event_id, occurrence_id, EVS_RK_OCCURRENCE_UPDATED, "back_on_sale",
+								"SOLD_OUT", "seats came back");
 }
 
 /*
@@ -138,6 +176,8 @@ int64
 evs_seats_returned(const EvsSeatKey *key, int64 seats, int64 keep)
 {
 	Datum		event_id;
+	Datum		occurrence_id;
+	bool		has_date;
 	int64		open;
 
 	if (seats <= 0)
@@ -147,7 +187,12 @@ evs_seats_returned(const EvsSeatKey *key, int64 seats, int64 keep)
 		return 0;
 	if (open - Min(keep, open) > 0)
 		evs_seats_give_end(key->tenant, key->section, open - Min(keep, open));
-	if (evs_holds_schema_ready() && open > Min(keep, open) && section_event(key, &event_id))
+	if (evs_holds_schema_ready() && open > Min(keep, open) &&
+		section_event(key, &event_id, &occurrence_id, &has_date))
+	{
+		if (has_date)
+			date_back_on_sale(key->tenant, event_id, occurrence_id);
 		back_on_sale(key->tenant, event_id);
+	}
 	return open;
 }

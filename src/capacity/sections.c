@@ -278,21 +278,29 @@ evs_section_validate_trigger(PG_FUNCTION_ARGS)
 							seats, total)));
 	}
 
-	/* All active sections of the event fit in the venue; the event row lock serialises creators. */
+	/*
+	 * All active sections of the event fit in the venue; the event row lock
+	 * serialises creators. A date section is counted with its date's sections
+	 * only (each date fills the venue on its own), every other section with
+	 * the event's other sections that are not date sections (docs/series.md).
+	 */
 	if (active)
 	{
-		Datum		vals[3] = {tenant, event_id, id};
-		Oid			types[3] = {UUIDOID, UUIDOID, UUIDOID};
+		Datum		occurrence = (Datum) 0;
+		bool		dated = evs_holds_schema_ready() && evs_tup_get(tup, desc, "occurrence_id", &occurrence);
+		Datum		vals[4] = {tenant, event_id, id, occurrence};
+		Oid			types[4] = {UUIDOID, UUIDOID, UUIDOID, UUIDOID};
 		bool		isnull;
 		int64		venue_cap,
 					others;
 
 		rc = SPI_execute_with_args(
-			"SELECT v.capacity::int8, (SELECT coalesce(sum(s.total_capacity), 0)::int8 FROM eventsvc.event_capacity s"
-			"   WHERE s.tenant_id = $1 AND s.event_id = $2 AND s.id <> $3 AND s.is_active)"
-			" FROM eventsvc.events e JOIN eventsvc.venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id"
-			" WHERE e.tenant_id = $1 AND e.id = $2 FOR NO KEY UPDATE OF e",
-			3, types, vals, NULL, false, 1);
+			psprintf("SELECT v.capacity::int8, (SELECT coalesce(sum(s.total_capacity), 0)::int8 FROM eventsvc.event_capacity s"
+					 "   WHERE s.tenant_id = $1 AND s.event_id = $2 AND s.id <> $3 AND s.is_active%s)"
+					 " FROM eventsvc.events e JOIN eventsvc.venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id"
+					 " WHERE e.tenant_id = $1 AND e.id = $2 FOR NO KEY UPDATE OF e",
+					 EVS_SERIES_SQL(" AND s.occurrence_id IS NOT DISTINCT FROM $4", " AND $4 IS NULL")),
+			4, types, vals, dated ? "    " : "   n", false, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "venue capacity check failed: %s", SPI_result_code_string(rc));
 		if (SPI_processed == 1)

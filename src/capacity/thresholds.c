@@ -1,8 +1,7 @@
 /*
  * thresholds.c: the outbox messages a reservation or a confirmation can cause:
  * event.capacity.warning / .critical when a section, or the whole event, crosses
- * 80 % / 95 % of its seats, and event.soldout when the last seat of the event is
- * sold. docs/capacity.md "Thresholds" states the rules and their races.
+ * 80 % / 95 % of its seats (the sell-out is in sellout.c). docs/capacity.md "Thresholds" states the rules and their races.
  */
 #include "core/core.h"
 
@@ -15,6 +14,7 @@
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -37,7 +37,7 @@ at_or_above(int64 used, int64 total, int percent)
 	return used * 100 >= (int64) percent * total;
 }
 
-/* ---- thresholds: 80 % and 95 % of a section, and the sell-out ---- */
+/* ---- thresholds: 80 % and 95 % of a section ---- */
 
 static void
 emit_section(Datum tenant, Datum event_id, const char *key, Datum section_id, int32 total,
@@ -52,98 +52,6 @@ emit_section(Datum tenant, Datum event_id, const char *key, Datum section_id, in
 	evs_jsonb_push_int(&st, "held_or_sold", used);
 	evs_jsonb_push_int(&st, "threshold_percent", threshold);
 	(void) evs_outbox_emit_key(tenant, event_id, key, evs_jsonb_end(&st));
-}
-
-/*
- * When every seat of the event is sold (every active section's counter at 0
- * and no hold of the event still ACTIVE), the event becomes SOLD_OUT through
- * the state machine trigger, with one event.soldout message. Held seats do not
- * count: SOLD_OUT has no way back to ON_SALE, and expiring holds would strand
- * their seats. The event row lock orders the last confirmations, so the last
- * one to commit sees all the others.
- */
-void
-evs_event_soldout_check(Datum tenant, Datum event_id)
-{
-	Datum		v[3] = {tenant, event_id, 0};
-	Oid			t[3] = {UUIDOID, UUIDOID, TEXTOID};
-	int			rc;
-	uint64		i,
-				n;
-	SPITupleTable *sections;
-	bool		isnull;
-	static SPIPlanPtr active = NULL;
-
-	rc = SPI_execute_with_args("SELECT status::text FROM eventsvc.events WHERE tenant_id = $1 AND id = $2"
-							   " FOR NO KEY UPDATE", 2, t, v, NULL, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "event lock failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1 || strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "ON_SALE") != 0)
-		return;
-	/*
-	 * Twice: a first look without the sell-out lock (most confirmations stop
-	 * here), then again under it. A return of seats (seat_return.c) records
-	 * its seats for the counter before it takes the lock shared: one recorded
-	 * before the second look is seen in flight here; one recorded after it
-	 * waits for this transaction and then puts the event back on sale.
-	 */
-	for (int pass = 0; pass < 2; pass++)
-	{
-		if (pass == 1)
-			evs_sellout_lock(event_id, true);
-		rc = SPI_execute_with_args("SELECT id, total_capacity FROM eventsvc.event_capacity"
-								   " WHERE tenant_id = $1 AND event_id = $2 AND is_active", 2, t, v, NULL, true, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "section list failed: %s", SPI_result_code_string(rc));
-		sections = SPI_tuptable;
-		n = SPI_processed;
-		for (i = 0; i < n; i++)
-		{
-			Datum		id = SPI_getbinval(sections->vals[i], sections->tupdesc, 1, &isnull);
-			int32		total = DatumGetInt32(SPI_getbinval(sections->vals[i], sections->tupdesc, 2, &isnull));
-			EvsEscrowEntry e;
-			int64		left;
-			bool		counter = evs_escrow_find(tenant, id, &e) && evs_escrow_free(&e, &left);
-
-			if (!counter)
-				left = total - evs_section_held_latest(tenant, id);
-
-			/*
-			 * Seats being reserved or released right now may come back or become
-			 * holds; the confirmation of those holds will look again.
-			 */
-			if (left > 0 || (counter && evs_escrow_in_flight(&e) > 0))
-				return;
-		}
-		if (active == NULL)
-			active = evs_spi_prepare_kept("SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND event_id = $2"
-										  " AND state = 'ACTIVE' LIMIT 1", 2, t);
-		rc = SPI_execute_snapshot(active, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "active hold check failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed > 0)
-			return;
-	}
-	v[2] = CStringGetTextDatum(evs_current_actor());
-	rc = SPI_execute_with_args("UPDATE eventsvc.events SET status = 'SOLD_OUT', updated_by = $3, updated_at = eventsvc.now()"
-							   " WHERE tenant_id = $1 AND id = $2 AND status = 'ON_SALE'", 3, t, v, NULL, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "sold-out update failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 1)
-	{
-		JsonbParseState *st = NULL;
-
-		evs_jsonb_begin_object(&st, NULL);
-		evs_jsonb_push_text(&st, "previous_status", "ON_SALE");
-		evs_jsonb_begin_array(&st, "changed_fields");
-		evs_jsonb_push_text(&st, NULL, "status");
-		(void) evs_jsonb_end(&st);
-		evs_jsonb_begin_object(&st, "previous");
-		evs_jsonb_push_text(&st, "status", "ON_SALE");
-		(void) evs_jsonb_end(&st);
-		evs_jsonb_push_text(&st, "reason", "every seat is sold");
-		(void) evs_outbox_emit_key(tenant, event_id, EVS_RK_EVENT_SOLDOUT, evs_jsonb_end(&st));
-	}
 }
 
 /*
@@ -276,8 +184,11 @@ sections_cache_fill(SectionsEntry *entry, Datum tenant, Datum event_id, int64 ve
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
 		/* one row of arrays: a row per section costs far more when an event has many */
-		plan = evs_spi_prepare_kept("SELECT array_agg(s.id), array_agg(s.total_capacity) FROM eventsvc.event_capacity s"
-									" WHERE s.tenant_id = $1 AND s.event_id = $2 AND s.is_active", 2, t);
+		plan = evs_spi_prepare_kept(EVS_SERIES_SQL(
+			"SELECT array_agg(s.id), array_agg(s.total_capacity) FROM eventsvc.event_capacity s"
+			" WHERE s.tenant_id = $1 AND s.event_id = $2 AND s.is_active AND s.occurrence_id IS NULL",
+			"SELECT array_agg(s.id), array_agg(s.total_capacity) FROM eventsvc.event_capacity s"
+			" WHERE s.tenant_id = $1 AND s.event_id = $2 AND s.is_active"), 2, t);
 	}
 	rc = SPI_execute_plan(plan, v, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
@@ -650,11 +561,16 @@ event_thresholds(Datum tenant, Datum event_id, int32 quantity)
 		event_thresholds_locked(tenant, event_id, &es, without);
 }
 
-/* After a reservation of `quantity` seats left `remaining` in its section. */
+/*
+ * After a reservation of `quantity` seats left `remaining` in its section.
+ * The event-wide lines count the event's sections that are not date
+ * sections (`event_wide`); a date section's lines are its own.
+ */
 void
 evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total, int64 remaining,
-						int32 quantity)
+						int32 quantity, bool event_wide)
 {
 	section_thresholds(tenant, event_id, section_id, total, remaining, quantity);
-	event_thresholds(tenant, event_id, quantity);
+	if (event_wide)
+		event_thresholds(tenant, event_id, quantity);
 }

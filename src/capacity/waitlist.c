@@ -422,22 +422,26 @@ evs_waitlist_release_hold(Datum tenant, Datum hold_id, const char *reason)
 }
 
 /*
- * The event is cancelled: every live entry of its waitlists is closed (the
- * holds of the event, gathering and offered ones included, are released by
- * the cancellation itself). SPI connected.
+ * Every waitlist entry of an event (its cancellation), or with `date` of the
+ * date sections of one date of a series, ends CLOSED. SPI connected.
  */
 void
-evs_waitlist_close_event(Datum tenant, Datum event_id)
+evs_waitlist_close(Datum tenant, Datum scope_id, bool date)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plans[2] = {NULL, NULL};
 
+#define CLOSE_WAITLISTS(scope) \
+	"WITH c AS (UPDATE eventsvc.waitlist_entries SET state = 'CLOSED', ended_at = eventsvc.now()" \
+	"  WHERE tenant_id = $1 AND " scope " AND state IN ('WAITING', 'OFFERED') RETURNING 1)" \
+	" UPDATE eventsvc.waitlist_sections SET waiting = 0, seats_wanted = 0, seats_gathered = 0, offers_out = 0," \
+	"  updated_at = now() WHERE tenant_id = $1 AND " scope
 	if (!evs_holds_schema_ready())
 		return;
-	run(&plan, "WITH c AS (UPDATE eventsvc.waitlist_entries SET state = 'CLOSED', ended_at = eventsvc.now()"
-		"  WHERE tenant_id = $1 AND event_id = $2 AND state IN ('WAITING', 'OFFERED') RETURNING 1)"
-		" UPDATE eventsvc.waitlist_sections SET waiting = 0, seats_wanted = 0, seats_gathered = 0, offers_out = 0,"
-		"  updated_at = now() WHERE tenant_id = $1 AND event_id = $2",
-		2, (Oid[]) {UUIDOID, UUIDOID}, (Datum[]) {tenant, event_id}, NULL, SPI_OK_UPDATE);
+	run(&plans[date],
+		date ? CLOSE_WAITLISTS("capacity_id IN (SELECT s.id FROM eventsvc.event_capacity s"
+							   " WHERE s.tenant_id = $1 AND s.occurrence_id = $2)")
+		: CLOSE_WAITLISTS("event_id = $2"),
+		2, (Oid[]) {UUIDOID, UUIDOID}, (Datum[]) {tenant, scope_id}, NULL, SPI_OK_UPDATE);
 }
 
 /*

@@ -74,6 +74,9 @@ evs_sql_join_waitlist(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int			rc;
 	char	   *status;
+	char	   *date_status;
+	Datum		template_id;
+	bool		has_template;
 	int64		free_now,
 				position;
 	Datum		entry_id;
@@ -98,7 +101,9 @@ evs_sql_join_waitlist(PG_FUNCTION_ARGS)
 	evs_spi_connect();
 
 	rc = SPI_execute_with_args("SELECT s.event_id, e.status::text, e.deleted_at IS NULL AND s.is_active,"
-							   " s.minimum_purchase, coalesce(s.maximum_purchase, 0), s.total_capacity"
+							   " s.minimum_purchase, coalesce(s.maximum_purchase, 0), s.total_capacity, s.template_id,"
+							   " (SELECT o.status FROM eventsvc.event_occurrences o"
+							   "   WHERE o.tenant_id = s.tenant_id AND o.id = s.occurrence_id)"
 							   " FROM eventsvc.event_capacity s JOIN eventsvc.events e"
 							   "   ON e.tenant_id = s.tenant_id AND e.id = s.event_id"
 							   " WHERE s.tenant_id = $1 AND s.id = $2",
@@ -109,6 +114,17 @@ evs_sql_join_waitlist(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(key.section))));
 	event_id = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, UUID_LEN);
 	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	/* a date section of a series: the tier of its template sells it; its date must sell (docs/series.md) */
+	template_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &has_template);
+	has_template = !has_template;
+	if (has_template)
+		template_id = datumCopy(template_id, false, UUID_LEN);
+	date_status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8);
+	if (date_status != NULL && strcmp(date_status, "ON_SALE") != 0 && strcmp(date_status, "SOLD_OUT") != 0)
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg("the section does not sell now (date %s)", date_status),
+				 errhint("A waitlist is for a date ON_SALE or SOLD_OUT.")));
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)) ||
 		(strcmp(status, "ON_SALE") != 0 && strcmp(status, "SOLD_OUT") != 0))
 		ereport(ERROR,
@@ -140,7 +156,8 @@ evs_sql_join_waitlist(PG_FUNCTION_ARGS)
 			ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND),
 							errmsg("pricing tier %s not found", evs_uuid_text(PG_GETARG_DATUM(2)))));
 		if (!datumIsEqual(p.event_id, event_id, false, UUID_LEN) ||
-			(p.has_capacity && !datumIsEqual(p.capacity_id, key.section, false, UUID_LEN)))
+			(p.has_capacity && !datumIsEqual(p.capacity_id, key.section, false, UUID_LEN) &&
+			 !(has_template && datumIsEqual(p.capacity_id, template_id, false, UUID_LEN))))
 			ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("pricing tier does not sell this section")));
 		if (!p.is_active)
 			ereport(ERROR, (errcode(EVS_ERR_CONFLICT), errmsg("pricing tier is not active")));

@@ -203,6 +203,10 @@ extern const char *const evs_exchanges[EVS_EXCHANGE_COUNT];
 #define EVS_RK_EVENT_UPDATED		"event.updated"
 #define EVS_RK_EVENT_PUBLISHED		"event.published"
 #define EVS_RK_EVENT_SOLDOUT		"event.soldout"
+#define EVS_RK_OCCURRENCE_SOLDOUT	"event.occurrence.soldout"	/* every seat of one date of a series sold (docs/series.md) */
+#define EVS_RK_OCCURRENCE_UPDATED	"event.occurrence.updated"	/* a date of a series opened, closed, reopened, back on sale */
+#define EVS_RK_OCCURRENCE_CANCELLED	"event.occurrence.cancelled"	/* one date of a series cancelled, its purchases refunded */
+#define EVS_RK_OCCURRENCE_MOVED	"event.occurrence.moved"	/* one date of a series moved to another time */
 #define EVS_RK_EVENT_RESCHEDULED	"event.rescheduled"
 #define EVS_RK_EVENT_CANCELLED		"event.cancelled"
 #define EVS_RK_EVENT_DELETED		"event.deleted"

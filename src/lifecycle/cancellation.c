@@ -173,6 +173,11 @@ lc_cancel_locked(EventRow *ev, const char *reason, bool has_code, Datum code)
 		evs_arg(&a, JSONBOID, JsonbPGetDatum(plan), false);
 		evs_exec("UPDATE eventsvc.event_capacity SET available_capacity = 0, is_active = false,"
 				"  updated_at = eventsvc.now() WHERE tenant_id = $1 AND event_id = $2", &a, SPI_OK_UPDATE);
+		/* the dates of its series end with it (1.1, docs/series.md) */
+		if (strcmp(evs_library_version, "1.0") != 0)
+			evs_exec("UPDATE eventsvc.event_occurrences SET status = 'CANCELLED', status_reason = $3,"
+					 "  updated_at = eventsvc.now() WHERE tenant_id = $1 AND event_id = $2 AND status <> 'CANCELLED'",
+					 &a, SPI_OK_UPDATE);
 		evs_become_owner(&ctx);
 		info = evs_query_jsonb(
 			"WITH rep AS (INSERT INTO eventsvc.event_cancellation_reports (tenant_id, event_id, status, reason,"

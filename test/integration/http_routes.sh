@@ -857,6 +857,73 @@ if have create_schedule; then
     fi
 else skip create_schedule; fi
 
+# ---------------------------------------------------------------- series: dates sold separately
+if have open_occurrence; then
+    echo "# series"
+    req POST '/rpc/create_schedule' ACME_USER "{\"event_id\":\"$ROCK\",\"starts_at\":\"2030-04-04T20:00:00Z\",\"ends_at\":\"2030-04-04T23:00:00Z\",\"timezone\":\"UTC\",\"recurrence_rule\":\"FREQ=WEEKLY;COUNT=3\"}"
+    expect_status 200 "a weekly schedule"
+    SERIES=$(printf '%s' "$BODY" | jq -r .id)
+    req POST '/rpc/create_section' ACME_USER "{\"event_id\":\"$ROCK\",\"section_name\":\"Weekly Balcony\",\"total_capacity\":2,\"schedule_id\":\"$SERIES\"}"
+    expect_status 200 "a section of the weekly schedule (the template of its dates)"
+    TEMPLATE=$(printf '%s' "$BODY" | jq -r .id)
+    doc "Series › Put one date on sale with seats of its own" created_at updated_at
+    req POST '/rpc/open_occurrence' ACME_USER "{\"schedule_id\":\"$SERIES\",\"starts_at\":\"2030-04-04T20:00:00Z\",\"capacities\":{\"Weekly Balcony\":1}}"
+    expect_jq '.status == "ON_SALE" and (.sections | length) == 1 and .sections[0].total_capacity == 1' "the first date, one seat"
+    DATE1=$(printf '%s' "$BODY" | jq -r '.sections[0].id')
+    OCC1=$(printf '%s' "$BODY" | jq -r .id)
+    req POST '/rpc/open_occurrence' ACME_USER "{\"schedule_id\":\"$SERIES\",\"starts_at\":\"2030-04-11T20:00:00Z\"}"
+    expect_jq '.sections[0].total_capacity == 2' "the second date, the template's two seats"
+    DATE2=$(printf '%s' "$BODY" | jq -r '.sections[0].id')
+    OCC2=$(printf '%s' "$BODY" | jq -r .id)
+    req POST '/rpc/open_occurrence' ACME_USER "{\"schedule_id\":\"$SERIES\",\"starts_at\":\"2030-04-11T20:00:00Z\"}"
+    expect_error 409 PT409 "a date is opened once"
+    req POST '/rpc/open_occurrence' ACME_USER "{\"schedule_id\":\"$SERIES\",\"starts_at\":\"2030-04-05T20:00:00Z\"}"
+    expect_error 400 22023 "a time that is not a date of the rule"
+    req POST '/rpc/open_occurrence' GLOBEX_USER "{\"schedule_id\":\"$SERIES\",\"starts_at\":\"2030-04-18T20:00:00Z\"}"
+    expect_error 404 PT404 "another tenant's schedule"
+    doc "Series › The template itself is not sold"
+    req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$TEMPLATE\",\"quantity\":1}"
+    expect_error 409 PT409 "a template of a recurring schedule"
+    doc "Series › Reserve a seat of one date" id expires_at created_at
+    req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$DATE1\",\"quantity\":1}"
+    expect_jq '.state == "ACTIVE"' "the first date's seat"
+    req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$DATE1\",\"quantity\":1}"
+    expect_error 409 PT409 "the first date has no seat left"
+    req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$DATE2\",\"quantity\":2}"
+    expect_jq '.state == "ACTIVE"' "the second date sells on its own"
+    doc "Series › Availability per date"
+    req GET "/occurrence_availability?event_id=eq.$ROCK&select=starts_at,status,total_capacity,reserved,sold,available&order=starts_at" ACME_USER
+    expect_jq 'length == 2 and .[0].reserved == 1 and .[0].available == 0 and .[1].reserved == 2 and .[1].total_capacity == 2' "each date its own figures"
+    req GET "/holds?capacity_id=eq.$DATE2&select=quantity,event_sections(occurrence_id)" ACME_USER
+    expect_jq ".[0].event_sections.occurrence_id == \"$OCC2\"" "a hold carries its date through its section"
+    doc "Series › Close one date (sales stop, holds and purchases stay)" created_at updated_at
+    req POST '/rpc/close_occurrence' ACME_USER "{\"occurrence_id\":\"$OCC1\",\"reason\":\"the hall is booked\"}"
+    expect_jq '.status == "CLOSED"' "closed"
+    req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$DATE1\",\"quantity\":1}"
+    expect_error 409 PT409 "a closed date refuses"
+    req POST '/rpc/close_occurrence' GLOBEX_USER "{\"occurrence_id\":\"$OCC1\"}"
+    expect_error 404 PT404 "another tenant's date"
+    req POST '/rpc/reopen_occurrence' GLOBEX_USER "{\"occurrence_id\":\"$OCC1\"}"
+    expect_error 404 PT404 "another tenant cannot reopen the date"
+    doc "Series › Dates on sale (view)"
+    req GET "/occurrences?event_id=eq.$ROCK&select=starts_at,status,status_reason&order=starts_at" ACME_USER
+    expect_jq 'length == 2 and .[0].status == "CLOSED" and .[1].status == "ON_SALE"' "the dates"
+    if have cancel_occurrence; then
+        req POST '/rpc/cancel_occurrence' ACME_USER "{\"occurrence_id\":\"$OCC2\",\"reason\":\"flood\"}"
+        expect_error 403 42501 "a tenant user may not cancel a date"
+        doc "Series › Move one date (seats, holds and purchases stay; tenant admin)"
+        req POST '/rpc/move_occurrence' ACME_ADMIN "{\"occurrence_id\":\"$OCC2\",\"starts_at\":\"2030-04-12T20:00:00Z\",\"ends_at\":\"2030-04-12T23:00:00Z\",\"reason\":\"the band plays Friday\"}"
+        expect_jq '.starts_at == "2030-04-12T20:00:00+00:00" and .previous_starts_at != null and .seats == 0' "moved a day"
+        doc "Series › Cancel one date: holds released, purchases refunded (tenant admin)" refunds
+        req POST '/rpc/cancel_occurrence' ACME_ADMIN "{\"occurrence_id\":\"$OCC2\",\"reason\":\"the hall is flooded\"}"
+        expect_jq '.status == "CANCELLED" and .holds_released == 1 and .purchases_refunded == 0' "cancelled, its hold released"
+        req POST '/rpc/cancel_occurrence' ACME_ADMIN "{\"occurrence_id\":\"$OCC2\",\"reason\":\"again\"}"
+        expect_error 409 PT409 "a date is cancelled once"
+        req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$DATE2\",\"quantity\":1}"
+        expect_error 409 PT409 "a cancelled date refuses"
+    fi
+else skip open_occurrence; fi
+
 # ---------------------------------------------------------------- the tenant admin's box office
 if have event_audit_log && [ -n "${EV:-}" ]; then
     echo "# audit log"

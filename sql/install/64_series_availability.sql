@@ -1,0 +1,16 @@
+-- Part 64 (series): availability per date of a series (docs/series.md), from the
+-- section figures of part 64.
+-- Per date: its date sections' figures summed, live.
+CREATE VIEW api.occurrence_availability WITH (security_invoker = true) AS
+SELECT o.id AS occurrence_id, o.event_id, o.schedule_id, o.starts_at, o.status,
+       count(a.capacity_id) FILTER (WHERE a.is_active) AS sections,
+       coalesce(sum(a.total_capacity) FILTER (WHERE a.is_active), 0)::bigint AS total_capacity,
+       coalesce(sum(a.sold), 0)::bigint AS sold,
+       coalesce(sum(a.reserved), 0)::bigint AS reserved,
+       CASE WHEN o.status IN ('ON_SALE', 'SOLD_OUT') THEN coalesce(sum(a.available), 0) ELSE 0 END::bigint AS available
+  FROM api.occurrences o
+  LEFT JOIN api.section_availability a ON a.occurrence_id = o.id
+ GROUP BY o.id, o.event_id, o.schedule_id, o.starts_at, o.status;
+COMMENT ON VIEW api.occurrence_availability IS
+    'Per date of a series: active sections, total, sold, reserved and available seats (0 when closed or cancelled), live (GET /occurrence_availability?event_id=eq.<id>).';
+GRANT SELECT ON api.occurrence_availability TO eventsvc_user, eventsvc_service;
