@@ -45,7 +45,8 @@ RETURNS void LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog
                            'actor', eventsvc.current_actor()) || coalesce(p_data, '{}'::jsonb));
 $$;
 
--- The caller's date, locked for a change; PT404 when it is not the caller's.
+-- The caller's date, locked for a change; PT404 when it is not the caller's, PT409
+-- when it is cancelled (a cancelled date does not change any more).
 CREATE FUNCTION eventsvc.occurrence_for_change(p_occurrence_id uuid) RETURNS eventsvc.event_occurrences
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -56,6 +57,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM eventsvc.raise_error('not_found', format('occurrence %s not found', coalesce(p_occurrence_id::text, 'null')),
             NULL, 'List the dates on sale with GET /occurrences?event_id=eq.<event>.');
+    END IF;
+    IF o.status = 'CANCELLED' THEN
+        PERFORM eventsvc.raise_error('conflict', format('occurrence %s is cancelled', o.id));
     END IF;
     RETURN o;
 END
@@ -170,12 +174,28 @@ COMMENT ON FUNCTION api.open_occurrence(uuid, timestamptz, jsonb) IS
     'Put one date of a recurring schedule on sale with seats of its own: every active section of the schedule is copied for the date, with the seats named in capacities ({"Stalls": 150}) or the template''s (POST /rpc/open_occurrence).';
 
 -- Stop (close) or resume (reopen) the sales of one date; holds and purchases stay.
+-- A date already so is left as it is (no message); answers the date.
+CREATE FUNCTION eventsvc.occurrence_sales(o eventsvc.event_occurrences, p_open boolean, p_reason text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF (o.status = 'CLOSED') = p_open THEN
+        UPDATE eventsvc.event_occurrences x
+           SET status = CASE WHEN p_open THEN 'ON_SALE' ELSE 'CLOSED' END,
+               status_reason = CASE WHEN p_open THEN NULL ELSE p_reason END, updated_at = eventsvc.now()
+         WHERE x.tenant_id = o.tenant_id AND x.id = o.id
+        RETURNING * INTO o;
+        PERFORM eventsvc.emit_occurrence(o, 'event.occurrence.updated', jsonb_strip_nulls(jsonb_build_object(
+            'action', CASE WHEN p_open THEN 'reopened' ELSE 'closed' END, 'reason', p_reason)));
+    END IF;
+    RETURN eventsvc.occurrence_json(o.tenant_id, o.id);
+END
+$$;
+
 CREATE FUNCTION api.close_occurrence(occurrence_id uuid, reason text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     tenant uuid := eventsvc.current_tenant_id();   -- none set: 42501 before anything else
     replay jsonb;
-    o eventsvc.event_occurrences;
 BEGIN
     PERFORM eventsvc.check_text_size('reason', reason);
     IF length(reason) > 1000 THEN
@@ -185,18 +205,8 @@ BEGIN
     IF replay IS NOT NULL THEN
         RETURN replay;
     END IF;
-    o := eventsvc.occurrence_for_change(close_occurrence.occurrence_id);
-    IF o.status = 'CANCELLED' THEN
-        PERFORM eventsvc.raise_error('conflict', format('occurrence %s is cancelled', o.id));
-    END IF;
-    IF o.status <> 'CLOSED' THEN
-        UPDATE eventsvc.event_occurrences x SET status = 'CLOSED', status_reason = reason, updated_at = eventsvc.now()
-         WHERE x.tenant_id = o.tenant_id AND x.id = o.id
-        RETURNING * INTO o;
-        PERFORM eventsvc.emit_occurrence(o, 'event.occurrence.updated',
-                                         jsonb_build_object('action', 'closed', 'reason', reason));
-    END IF;
-    RETURN eventsvc.idempotency_store('close_occurrence', eventsvc.occurrence_json(o.tenant_id, o.id));
+    RETURN eventsvc.idempotency_store('close_occurrence', eventsvc.occurrence_sales(
+        eventsvc.occurrence_for_change(close_occurrence.occurrence_id), false, reason));
 END
 $$;
 COMMENT ON FUNCTION api.close_occurrence(uuid, text) IS
@@ -214,19 +224,10 @@ BEGIN
         RETURN replay;
     END IF;
     o := eventsvc.occurrence_for_change(reopen_occurrence.occurrence_id);
-    IF o.status = 'CANCELLED' THEN
-        PERFORM eventsvc.raise_error('conflict', format('occurrence %s is cancelled', o.id));
-    END IF;
     IF o.starts_at <= eventsvc.now() THEN
         PERFORM eventsvc.raise_error('conflict', format('the date %s has started: it cannot go on sale', o.starts_at));
     END IF;
-    IF o.status = 'CLOSED' THEN
-        UPDATE eventsvc.event_occurrences x SET status = 'ON_SALE', status_reason = NULL, updated_at = eventsvc.now()
-         WHERE x.tenant_id = o.tenant_id AND x.id = o.id
-        RETURNING * INTO o;
-        PERFORM eventsvc.emit_occurrence(o, 'event.occurrence.updated', jsonb_build_object('action', 'reopened'));
-    END IF;
-    RETURN eventsvc.idempotency_store('reopen_occurrence', eventsvc.occurrence_json(o.tenant_id, o.id));
+    RETURN eventsvc.idempotency_store('reopen_occurrence', eventsvc.occurrence_sales(o, true, NULL));
 END
 $$;
 COMMENT ON FUNCTION api.reopen_occurrence(uuid) IS
@@ -261,6 +262,7 @@ COMMENT ON VIEW api.occurrences IS
 REVOKE ALL ON FUNCTION eventsvc.occurrence_json(uuid, uuid),
                        eventsvc.emit_occurrence(eventsvc.event_occurrences, text, jsonb),
                        eventsvc.occurrence_for_change(uuid),
+                       eventsvc.occurrence_sales(eventsvc.event_occurrences, boolean, text),
                        api.open_occurrence(uuid, timestamptz, jsonb), api.close_occurrence(uuid, text),
                        api.reopen_occurrence(uuid), api.cancel_occurrence(uuid, text),
                        api.move_occurrence(uuid, timestamptz, timestamptz, text)
