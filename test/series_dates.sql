@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(45);
+SELECT plan(46);
 
 -- d1 .. d4: the four weekly dates of the schedule, d1 in 30 days
 CREATE TEMP TABLE d AS
@@ -159,6 +159,10 @@ SELECT is(api.join_waitlist(:'a1', 1, :'tier') ->> 'state', 'WAITING',
 SELECT api.close_occurrence(:'o2') IS NOT NULL AS closed_again;
 SELECT throws_ok(format('SELECT api.join_waitlist(%L, 1)', :'a2'), 'PT409', 'the section does not sell now (date CLOSED)',
                  'a closed date takes no waitlist entry');
+
+SELECT is((SELECT (total_capacity, sold, reserved)::text FROM api.event_availability WHERE event_id = :'ev'),
+          (SELECT (sum(total_capacity), sum(sold), sum(reserved))::text FROM api.occurrence_availability WHERE event_id = :'ev'),
+          'the event''s availability is its dates'', the templates left out');
 
 -- ---------------------------------------------------------------- the invariant per date
 SELECT is((SELECT count(*)::int FROM api.event_sections s CROSS JOIN LATERAL eventsvc.check_capacity(s.id) c

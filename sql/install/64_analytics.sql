@@ -47,8 +47,12 @@ SELECT s.tenant_id, s.event_id,
        sum(s.reserved)::bigint AS reserved,
        sum(s.available)::bigint AS available
   FROM api.section_availability s
+ -- the template sections of a recurring schedule sell nothing: their dates' sections count (docs/series.md)
+ WHERE s.occurrence_id IS NOT NULL
+    OR NOT EXISTS (SELECT 1 FROM eventsvc.event_schedules sc
+                    WHERE sc.tenant_id = s.tenant_id AND sc.id = s.schedule_id AND sc.is_recurring)
  GROUP BY s.tenant_id, s.event_id;
-COMMENT ON VIEW api.event_availability IS 'Per event: the section figures summed (GET /event_availability?event_id=eq.<id>).';
+COMMENT ON VIEW api.event_availability IS 'Per event: the section figures summed, a series'' dates included and their templates left out (GET /event_availability?event_id=eq.<id>).';
 
 -- Revenue: what the purchases were charged, from their locked price lines, less what
 -- was paid back, per section and currency and per event and currency (docs/money.md

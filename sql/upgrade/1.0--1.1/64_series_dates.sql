@@ -10,6 +10,22 @@ SELECT c.tenant_id, c.event_id, c.schedule_id, c.id AS capacity_id, c.section_na
   FROM eventsvc.event_capacity c
   CROSS JOIN LATERAL eventsvc.section_figures(c.tenant_id, c.id, false) f;
 
+-- An event's availability counts its series' dates, not their templates.
+CREATE OR REPLACE VIEW api.event_availability WITH (security_invoker = true) AS
+SELECT s.tenant_id, s.event_id,
+       count(*) AS sections,
+       sum(s.total_capacity)::bigint AS total_capacity,
+       sum(s.sold)::bigint AS sold,
+       sum(s.reserved)::bigint AS reserved,
+       sum(s.available)::bigint AS available
+  FROM api.section_availability s
+ -- the template sections of a recurring schedule sell nothing: their dates' sections count (docs/series.md)
+ WHERE s.occurrence_id IS NOT NULL
+    OR NOT EXISTS (SELECT 1 FROM eventsvc.event_schedules sc
+                    WHERE sc.tenant_id = s.tenant_id AND sc.id = s.schedule_id AND sc.is_recurring)
+ GROUP BY s.tenant_id, s.event_id;
+COMMENT ON VIEW api.event_availability IS 'Per event: the section figures summed, a series'' dates included and their templates left out (GET /event_availability?event_id=eq.<id>).';
+
 -- Part 64 (series): availability per date of a series (docs/series.md), from the
 -- section figures of part 64.
 -- Per date: its date sections' figures summed, live.
