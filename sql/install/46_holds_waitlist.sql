@@ -59,6 +59,9 @@ CREATE TABLE eventsvc.waitlist_sections (
 );
 COMMENT ON TABLE eventsvc.waitlist_sections IS
     'Per section with a waitlist: next position, entries waiting, seats wanted and gathered, offers out, offers made, conversions, lapsed and left.';
+-- sections whose waiting entries still lack seats: the expiry sweep draws free seats into their queue
+CREATE INDEX waitlist_sections_short ON eventsvc.waitlist_sections (tenant_id, capacity_id)
+    WHERE seats_wanted > seats_gathered;
 
 ALTER TABLE eventsvc.waitlist_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE eventsvc.waitlist_entries FORCE ROW LEVEL SECURITY;

@@ -321,6 +321,8 @@ extern int	evs_offer_window_seconds;
 extern int64 evs_waitlist_take_seats(const EvsSeatKey *key, int64 seats);
 extern void evs_waitlist_lock(const EvsSeatKey *key, bool exclusive);
 extern void evs_waitlist_drain(const EvsSeatKey *key, Datum event_id);
+/* the expiry sweep draws free seats of sections whose entries still lack some */
+extern int64 evs_waitlist_sweep_draw(int limit);
 extern void evs_waitlist_count(const EvsSeatKey *key, int32 waiting, int64 wanted, int64 gathered, int32 offers_out,
 							   int64 offers_made, int64 conversions, int64 lapsed, int64 left);
 extern void evs_waitlist_release_hold(Datum tenant, Datum hold_id, const char *reason);

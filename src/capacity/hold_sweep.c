@@ -350,7 +350,11 @@ evs_expire_holds(int limit)
 	evs_sweep_propose(next, gen);
 	/* ended holds past their retention leave for the archive (1.1) */
 	if (evs_holds_schema_ready())
+	{
+		/* free seats of sections whose waitlist still lacks some go to the queue */
+		(void) evs_waitlist_sweep_draw(limit);
 		(void) evs_archive_holds(limit);
+	}
 	SPI_finish();
 	evs_switch_back(&as_owner);
 	return n;

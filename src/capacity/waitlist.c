@@ -358,6 +358,74 @@ evs_waitlist_drain(const EvsSeatKey *key, Datum event_id)
 }
 
 /*
+ * The expiry sweep's share (hold_sweep.c): a section whose waiting entries
+ * still lack seats while its open pool has some (a reservation that rolled
+ * back gave them back after the entries joined, or no return has come since)
+ * draws them into its queue, at most `limit` sections a run. Only sections
+ * with free seats are locked, and none is waited for: a section a join, a
+ * leave or a hand-out is working on right now is skipped (each of those draws
+ * the free seats itself; the next sweep looks again). Returns the seats
+ * handed out. SPI connected, as the owner (across tenants).
+ */
+int64
+evs_waitlist_sweep_draw(int limit)
+{
+	static SPIPlanPtr short_plan = NULL;
+	static SPIPlanPtr row_plan = NULL;
+	SPITupleTable *found;
+	uint64		n;
+	int64		drawn = 0;
+	bool		isnull;
+
+	if (!evs_holds_schema_ready())
+		return 0;
+	run(&short_plan, "SELECT tenant_id, capacity_id FROM eventsvc.waitlist_sections"
+		" WHERE seats_wanted > seats_gathered ORDER BY tenant_id, capacity_id LIMIT $1",
+		1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(limit)}, NULL, SPI_OK_SELECT);
+	n = SPI_processed;
+	found = SPI_tuptable;
+	for (uint64 i = 0; i < n; i++)
+	{
+		EvsSeatKey	key;
+		LOCKTAG		tag;
+		uint32		k1,
+					k2;
+		Datum		event_id;
+		int64		wanted,
+					taken;
+
+		CHECK_FOR_INTERRUPTS();
+		key.tenant = datumCopy(SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull), false, UUID_LEN);
+		key.section = datumCopy(SPI_getbinval(found->vals[i], found->tupdesc, 2, &isnull), false, UUID_LEN);
+		/* the common case, nothing free: no lock at all */
+		if (evs_section_free(key.tenant, key.section) <= 0)
+			continue;
+		memcpy(&k1, DatumGetUUIDP(key.section)->data, 4);
+		memcpy(&k2, DatumGetUUIDP(key.section)->data + 4, 4);
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, k1, k2, EVS_LOCK_WAITLIST);
+		if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+			continue;			/* a join is drawing them */
+		run(&row_plan, "SELECT w.event_id, w.seats_wanted - w.seats_gathered FROM eventsvc.waitlist_sections w"
+			" JOIN eventsvc.events e ON e.tenant_id = w.tenant_id AND e.id = w.event_id"
+			" WHERE w.tenant_id = $1 AND w.capacity_id = $2 AND w.waiting > 0"
+			"   AND e.status <> 'CANCELLED' AND e.deleted_at IS NULL FOR UPDATE OF w SKIP LOCKED",
+			2, (Oid[]) {UUIDOID, UUIDOID}, (Datum[]) {key.tenant, key.section}, NULL, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			continue;			/* a hand-out is under way (it draws them), or the event ended */
+		event_id = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, UUID_LEN);
+		wanted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		reconcile(&key);
+		if (wanted <= 0)
+			continue;
+		evs_section_take_up_to(key.tenant, key.section, wanted, &taken);
+		/* under the section row's lock: the entries take all of them, as in evs_waitlist_drain */
+		if (taken > 0)
+			drawn += taken - hand_out(&key, event_id, taken);
+	}
+	return drawn;
+}
+
+/*
  * The return path's first step (seat_return.c): `seats` came back to the
  * section in this transaction; the section's waitlist takes what its entries
  * wait for. Returns the seats left for the open pool. SPI connected.
