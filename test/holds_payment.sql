@@ -6,7 +6,7 @@
 -- their archive after the retention. Commits as it goes, own tenant.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(50);
+SELECT plan(54);
 
 SELECT eventsvc.create_tenant('Tap Payment', 'tap-payment', '4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -165,12 +165,13 @@ SELECT is((to_jsonb(api.reserve_capacity('4a4a0000-0000-4000-8000-0000000000c2',
           'another buyer takes both seats of the box');
 SET app.current_user_id = 'pat';
 SELECT is((pg_temp.paid(:'h7', 'pay-h7')) ->> 'state', 'REFUND_REQUIRED', 'the payment arrives too late: refund required');
-SELECT is((SELECT state_reason FROM pg_temp.h(:'h7')), 'its seats were sold after the hold ended', 'with the reason');
+SELECT is((SELECT state_reason FROM pg_temp.h(:'h7')), 'its seats were held by other buyers after the hold ended',
+          'with the reason: where the seats are now (held, not sold)');
 SELECT is((SELECT count(*)::int FROM eventsvc.outbox WHERE routing_key = 'payment.refund_requested'
               AND payload #>> '{data,hold_id}' = :'h7'), 1, 'one refund request for the payment service');
 SELECT is((SELECT (payload -> 'data') - ARRAY['hold_id', 'event_id', 'capacity_id'] FROM eventsvc.outbox
             WHERE routing_key = 'payment.refund_requested' AND payload #>> '{data,hold_id}' = :'h7'),
-          jsonb_build_object('kind', 'late_payment', 'amount', :'total2'::bigint, 'reason', 'its seats were sold after the hold ended',
+          jsonb_build_object('kind', 'late_payment', 'amount', :'total2'::bigint, 'reason', 'its seats were held by other buyers after the hold ended',
                              'currency', 'USD', 'quantity', 2, 'holder_id', 'pat', 'payment_ref', 'pay-h7',
                              'idempotency_key', 'late-payment:' || :'h7'),
           'the request: amount, reason and a key the payment service deduplicates by');
@@ -181,6 +182,37 @@ RESET eventsvc.clock_offset_seconds;
 SELECT is(pg_temp.seats('c2'), '2 held, 0 sold, drift 0, oversold false, rows agree true', 'never oversold');
 SELECT is((SELECT jsonb_agg(e ->> 'action') FROM jsonb_array_elements((api.hold_history(:'h7')) -> 'history') e),
           '["reserved", "payment_started", "expired", "refund_required"]', 'its history, in order');
+
+-- ---------------------------------------------------------------- paid after expiry: the reason says where the seats went
+INSERT INTO eventsvc.event_capacity (tenant_id, id, event_id, section_name, total_capacity, available_capacity) VALUES
+    ('4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a', '4a4a0000-0000-4000-8000-0000000000c4',
+     '4a4a0000-0000-4000-8000-0000000000e1', 'Loge', 1, 1),
+    ('4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a', '4a4a0000-0000-4000-8000-0000000000c5',
+     '4a4a0000-0000-4000-8000-0000000000e1', 'Gallery', 1, 1);
+SET app.current_user_id = 'pat';
+SELECT pg_temp.hold('c4', 1) AS h10 \gset
+SELECT pg_temp.hold('c5', 1) AS h11 \gset
+SELECT api.start_payment(:'h10', 'pay-h10') IS NOT NULL AS started, api.start_payment(:'h11', 'pay-h11') IS NOT NULL AS started;
+SET app.current_user_id = 'rae';
+SELECT is((api.join_waitlist('4a4a0000-0000-4000-8000-0000000000c5', 1)) ->> 'state', 'WAITING', 'rae waits for the gallery seat');
+SET eventsvc.clock_offset_seconds = 1000;
+SELECT ok(api.expire_holds(1000) >= 2, 'both unpaid holds expire: the gallery seat is offered to rae');
+SET app.current_user_id = 'quinn';
+SELECT api.confirm_hold(pg_temp.hold('c4', 1)) IS NOT NULL AS quinn_bought;
+SET app.current_user_id = 'pat';
+SELECT is((pg_temp.paid(:'h10', 'pay-h10')) ->> 'reason', 'its seats were sold after the hold ended',
+          'the loge seat was sold to another buyer: the reason says sold');
+SELECT is((pg_temp.paid(:'h11', 'pay-h11')) ->> 'reason', 'its seats were set aside for the waitlist after the hold ended',
+          'the gallery seat went to the waitlist, not sold: the reason says so');
+RESET eventsvc.clock_offset_seconds;
+-- rae's offer ends and her waitlist rows go: later files count every section's waitlist
+SET app.current_user_id = 'rae';
+SELECT api.leave_waitlist(id) IS NOT NULL AS rae_left FROM eventsvc.waitlist_entries WHERE holder_id = 'rae';
+SET app.current_user_id = 'pat';
+SET session_replication_role = replica;
+DELETE FROM eventsvc.waitlist_entries WHERE tenant_id = '4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a';
+DELETE FROM eventsvc.waitlist_sections WHERE tenant_id = '4a4a4a4a-4a4a-4a4a-8a4a-4a4a4a4a4a4a';
+RESET session_replication_role;
 
 -- ---------------------------------------------------------------- released during payment, event no longer on sale
 SELECT pg_temp.hold('c1', 1) AS h8 \gset

@@ -277,6 +277,58 @@ not_sellable(const EvsHold *h)
 }
 
 /*
+ * Why a late payment finds none of its hold's seats free: where the section's
+ * seats are now (its holds, latest snapshot: sold, held by other buyers, held
+ * for its waitlist), each place that has some named, so the reason is true
+ * whichever took them. Three EXISTS probes: the cost does not grow with the
+ * section's holds. SPI connected.
+ */
+static const char *
+seats_gone_reason(const EvsHold *h)
+{
+	static SPIPlanPtr plan = NULL;
+	static const char *const names[3] = {"sold", "held by other buyers", "set aside for the waitlist"};
+	Datum		v[3] = {h->tenant, h->capacity_id, h->id};
+	bool		isnull;
+	int			rc;
+	int			n = 0;
+	StringInfoData places;
+	EvsRoleSwitch as_owner;
+
+	if (plan == NULL)
+	{
+		Oid			t[3] = {UUIDOID, UUIDOID, UUIDOID};
+
+		plan = evs_spi_prepare_kept(
+			"SELECT EXISTS (SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2"
+			"               AND state = 'CONFIRMED' AND id <> $3),"
+			" EXISTS (SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2"
+			"         AND state = 'ACTIVE' AND waitlist_entry_id IS NULL AND id <> $3),"
+			" EXISTS (SELECT 1 FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2"
+			"         AND state = 'ACTIVE' AND waitlist_entry_id IS NOT NULL AND id <> $3)", 3, t);
+	}
+	/* other buyers' holds: the caller may not read them (every probe filters on the hold's tenant) */
+	evs_become_owner(&as_owner);
+	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+	evs_switch_back(&as_owner);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "section seats lookup failed: %s", SPI_result_code_string(rc));
+	initStringInfo(&places);
+	for (int i = 0; i < 3; i++)
+	{
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull)))
+			continue;
+		appendStringInfoString(&places, n == 0 ? "its seats were " : " or ");
+		appendStringInfoString(&places, names[i]);
+		n++;
+	}
+	if (n == 0)
+		return "none of its seats were still free";
+	appendStringInfoString(&places, " after the hold ended");
+	return places.data;
+}
+
+/*
  * api.confirm_payment(hold_id, payment_ref): a service (the payment service)
  * or a tenant admin reports that the payment of the hold succeeded.
  *   - the hold is live and in time: CONFIRMED at its locked price;
@@ -332,7 +384,7 @@ evs_sql_confirm_payment(PG_FUNCTION_ARGS)
 		else
 			refund_required(&h, now, remaining == 0
 							? (h.has_entry ? "its seats went to others after the waitlist offer lapsed"
-							   : "its seats were sold after the hold ended")
+							   : seats_gone_reason(&h))
 							: psprintf("only " INT64_FORMAT " of its %d seats were still free", remaining, h.quantity));
 	}
 	/* CONFIRMED, REFUND_REQUIRED, REFUNDED: this result was reported before */
