@@ -13,6 +13,7 @@
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "executor/spi.h"
+#include "storage/lock.h"
 #include "utils/uuid.h"
 
 
@@ -288,6 +289,7 @@ extern void evs_hold_counters_move(const EvsHold *h, const char *from, int32 fro
  * caller. Returns the seats that reached the open pool. SPI connected.
  */
 extern int64 evs_seats_returned(const EvsSeatKey *key, int64 seats, int64 keep);
+extern void evs_uuid_locktag(LOCKTAG *tag, Datum id, uint16 lock_class);
 extern void evs_sellout_lock(Datum event_id, bool exclusive);
 
 /* refund.c: what a refund of `quantity` more seats of a purchase gives back (docs/holds.md "Refunds") */

@@ -32,21 +32,31 @@
 #include "capacity/capacity_internal.h"
 
 /*
- * The event's sell-out decision against returns (an advisory lock, class
- * EVS_LOCK_SELLOUT, pg_locks objsubid): evs_event_soldout_check takes it
- * exclusively before it reads the counters and keeps it until it commits;
- * a return takes it shared after its seats are recorded for the counter.
+ * The advisory lock of class `lock_class` (pg_locks objsubid) on one event or
+ * section: its key is a 64-bit hash of the whole id, so two ids that share
+ * their first bytes (as imported or hand-made ids often do) never share a lock
+ * and one section's or event's work never waits for another's.
+ */
+void
+evs_uuid_locktag(LOCKTAG *tag, Datum id, uint16 lock_class)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) DatumGetUUIDP(id)->data, UUID_LEN, 0);
+
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) h, (uint32) (h >> 32), lock_class);
+}
+
+/*
+ * The event's sell-out decision against returns (class EVS_LOCK_SELLOUT):
+ * evs_event_soldout_check takes it exclusively before it reads the counters
+ * and keeps it until it commits; a return takes it shared after its seats are
+ * recorded for the counter.
  */
 void
 evs_sellout_lock(Datum event_id, bool exclusive)
 {
 	LOCKTAG		tag;
-	uint32		k1,
-				k2;
 
-	memcpy(&k1, DatumGetUUIDP(event_id)->data, 4);
-	memcpy(&k2, DatumGetUUIDP(event_id)->data + 4, 4);
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, k1, k2, EVS_LOCK_SELLOUT);
+	evs_uuid_locktag(&tag, event_id, EVS_LOCK_SELLOUT);
 	(void) LockAcquire(&tag, exclusive ? ExclusiveLock : ShareLock, false, false);
 }
 

@@ -60,12 +60,8 @@ void
 evs_waitlist_lock(const EvsSeatKey *key, bool exclusive)
 {
 	LOCKTAG		tag;
-	uint32		k1,
-				k2;
 
-	memcpy(&k1, DatumGetUUIDP(key->section)->data, 4);
-	memcpy(&k2, DatumGetUUIDP(key->section)->data + 4, 4);
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, k1, k2, EVS_LOCK_WAITLIST);
+	evs_uuid_locktag(&tag, key->section, EVS_LOCK_WAITLIST);
 	(void) LockAcquire(&tag, exclusive ? ExclusiveLock : ShareLock, false, false);
 }
 
@@ -388,8 +384,6 @@ evs_waitlist_sweep_draw(int limit)
 	{
 		EvsSeatKey	key;
 		LOCKTAG		tag;
-		uint32		k1,
-					k2;
 		Datum		event_id;
 		int64		wanted,
 					taken;
@@ -400,9 +394,7 @@ evs_waitlist_sweep_draw(int limit)
 		/* the common case, nothing free: no lock at all */
 		if (evs_section_free(key.tenant, key.section) <= 0)
 			continue;
-		memcpy(&k1, DatumGetUUIDP(key.section)->data, 4);
-		memcpy(&k2, DatumGetUUIDP(key.section)->data + 4, 4);
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, k1, k2, EVS_LOCK_WAITLIST);
+		evs_uuid_locktag(&tag, key.section, EVS_LOCK_WAITLIST);
 		if (LockAcquire(&tag, ShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 			continue;			/* a join is drawing them */
 		run(&row_plan, "SELECT w.event_id, w.seats_wanted - w.seats_gathered FROM eventsvc.waitlist_sections w"
