@@ -99,7 +99,8 @@ SELECT is((SELECT h.locked_price FROM eventsvc.capacity_holds h JOIN eventsvc.wa
 SELECT is((SELECT payload #>> '{data,holder_id}' || ' ' || (payload #>> '{data,quantity}') FROM eventsvc.outbox
             WHERE routing_key = 'waitlist.offer' AND tenant_id = current_setting('app.current_tenant_id')::uuid),
           'cleo 2', 'one waitlist.offer message for the notification service');
-SELECT is((SELECT waiting || ' waiting, ' || offers_out || ' out, ' || offers_made || ' made' FROM api.waitlist_sections),
+SELECT is((SELECT waiting || ' waiting, ' || offers_out || ' out, ' || offers_made || ' made' FROM api.waitlist_sections
+            WHERE capacity_id = '46460000-0000-4000-8000-0000000000c1'),
           '2 waiting, 1 out, 1 made', 'the promoter''s figures');
 SELECT pg_temp.as_user('cleo');
 SELECT is((api.waitlist_position('46460000-0000-4000-8000-0000000000c1')) ->> 'state', 'OFFERED', 'cleo sees her offer');
@@ -129,7 +130,8 @@ SELECT is(pg_temp.seats(), '0 held, 2 sold, 2 free, drift 0, rows agree true', '
 SELECT pg_temp.as_user('newcomer');
 SELECT is((to_jsonb(api.reserve_capacity('46460000-0000-4000-8000-0000000000c1', 2))) ->> 'quantity', '2', 'now a newcomer can buy them');
 SELECT is((SELECT waiting || ' waiting, ' || offers_out || ' out, ' || offers_made || ' made, ' || conversions
-                  || ' converted, ' || lapsed || ' lapsed, ' || left_queue || ' left' FROM api.waitlist_sections),
+                  || ' converted, ' || lapsed || ' lapsed, ' || left_queue || ' left' FROM api.waitlist_sections
+                  WHERE capacity_id = '46460000-0000-4000-8000-0000000000c1'),
           '0 waiting, 0 out, 2 made, 1 converted, 1 lapsed, 1 left', 'the promoter''s figures at the end');
 
 -- ---------------------------------------------------------------- the limit counts what a customer waits for

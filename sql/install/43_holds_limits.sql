@@ -30,6 +30,17 @@ CREATE TABLE eventsvc.event_customer_limits (
 COMMENT ON TABLE eventsvc.event_customer_limits IS
     'Seats one customer may hold or have bought per event, across every tier and holds without a tier.';
 
+-- Who reads every buyer's holds, waitlist entries, refunds and postponement choices in
+-- the api views (parts 44, 45, 46, 49): a tenant admin (the promoter) and a service;
+-- a tenant user is a buyer and reads only the rows it is the holder of (the token's
+-- sub, or a trusted client's app.current_user_id: eventsvc.current_actor()). A plain
+-- SQL function, inlined into the views; each view calls it once per query.
+CREATE FUNCTION eventsvc.reads_every_holder() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT eventsvc.is_tenant_admin() OR pg_catalog.pg_has_role('eventsvc_service', 'USAGE') $$;
+COMMENT ON FUNCTION eventsvc.reads_every_holder() IS
+    'Whether the caller reads every buyer''s rows of the api views (a tenant admin or a service), not only its own (a tenant user: a buyer).';
+
 -- Tenant tables: RLS enabled and forced, keyed on the caller's tenant. Rows change only
 -- through the api functions below (no write grant to any tenant role).
 ALTER TABLE eventsvc.tenant_hold_settings ENABLE ROW LEVEL SECURITY;
@@ -86,7 +97,8 @@ COMMENT ON VIEW api.customer_limits IS 'The per-customer seat limits of the tena
 
 -- (part 99 revokes PUBLIC's rights at install; an upgrade runs this fragment without it)
 REVOKE ALL ON FUNCTION api.set_customer_limit(uuid, integer), api.set_hold_settings(jsonb), api.hold_settings(),
-                       api.seat_allowance(uuid, uuid) FROM PUBLIC;
+                       api.seat_allowance(uuid, uuid), eventsvc.reads_every_holder() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventsvc.reads_every_holder() TO eventsvc_user, eventsvc_service;
 GRANT SELECT ON eventsvc.tenant_hold_settings, eventsvc.event_customer_limits TO eventsvc_user, eventsvc_service;
 GRANT SELECT ON api.customer_limits TO eventsvc_user, eventsvc_service;
 GRANT EXECUTE ON FUNCTION api.set_customer_limit(uuid, integer), api.set_hold_settings(jsonb)

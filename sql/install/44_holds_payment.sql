@@ -148,7 +148,9 @@ COMMENT ON FUNCTION api.hold_history(uuid) IS
 
 -- The tenant's holds, live and ended (until archived), with when and why each ended.
 -- (State compared as text: the values added above are not usable in this script.)
-CREATE VIEW api.holds WITH (security_invoker = true) AS
+-- A buyer (a tenant user) reads its own holds only, the promoter and the services every
+-- hold (part 43); security_barrier: a caller's function in a filter never sees the others.
+CREATE VIEW api.holds WITH (security_invoker = true, security_barrier = true) AS
 SELECT h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h.state, h.currency,
        h.unit_price, h.locked_price, h.expires_at, h.created_at, h.confirmed_at, h.released_at,
        h.phase, h.payment_ref, h.payment_started_at, coalesce(h.renewals, 0) AS renewals, h.revived_at,
@@ -163,13 +165,14 @@ SELECT h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h
                     WHEN 'RELEASED' THEN 'released'
                     WHEN 'CONFIRMED' THEN 'sold'
                     WHEN 'REFUNDED' THEN 'refunded' END) AS reason
-  FROM eventsvc.capacity_holds h;
+  FROM eventsvc.capacity_holds h
+ WHERE h.holder_id = (SELECT eventsvc.current_actor()) OR (SELECT eventsvc.reads_every_holder());
 COMMENT ON COLUMN api.holds.reason IS
     'Why the hold is in its state: what was recorded (a revival, a refund, a cancellation), else what its state and phase say.';
 COMMENT ON COLUMN api.holds.refunded_quantity IS 'Seats of the purchase refunded so far (NULL: none); quantity is what is still sold.';
 COMMENT ON COLUMN api.holds.waitlist_entry_id IS 'The waitlist entry a WAITLIST or OFFERED hold was made for.';
 COMMENT ON VIEW api.holds IS
-    'Holds of the tenant (one row per hold), live and ended until archived: state, phase, when it last changed (changed_at) and why (reason).';
+    'Holds of the tenant (one row per hold), live and ended until archived: state, phase, when it last changed (changed_at) and why (reason). A buyer sees its own holds only; a tenant admin and a service see every hold.';
 
 REVOKE ALL ON FUNCTION api.hold_history(uuid) FROM PUBLIC;
 REVOKE ALL ON eventsvc.hold_archive_progress FROM PUBLIC;

@@ -48,10 +48,15 @@ CREATE FUNCTION api.exchange_purchase(hold_id uuid, capacity_id uuid, reason tex
 COMMENT ON FUNCTION api.exchange_purchase(uuid, uuid, text, integer, uuid) IS
     'Admin or service: a refund of quantity seats of a purchase and a new hold of as many seats in another section (or tier) for the same buyer, in one transaction: both or neither.';
 
-CREATE VIEW api.hold_refunds WITH (security_invoker = true) AS
+-- A buyer reads the refunds of its own purchases only (part 43).
+CREATE VIEW api.hold_refunds WITH (security_invoker = true, security_barrier = true) AS
 SELECT r.id, r.hold_id, r.event_id, r.capacity_id, r.seq, r.quantity, r.amount, r.currency, r.lines, r.reason,
        r.idempotency_key, r.requested_by, r.created_at
-  FROM eventsvc.hold_refunds r;
+  FROM eventsvc.hold_refunds r
+ WHERE (SELECT eventsvc.reads_every_holder())
+    OR EXISTS (SELECT 1 FROM eventsvc.capacity_holds h
+                WHERE h.tenant_id = r.tenant_id AND h.id = r.hold_id
+                  AND h.holder_id = (SELECT eventsvc.current_actor()));
 COMMENT ON COLUMN api.hold_refunds.hold_id IS 'The purchase refunded (api.holds.id).';
 COMMENT ON COLUMN api.hold_refunds.seq IS 'The purchase''s first, second, ... refund.';
 COMMENT ON COLUMN api.hold_refunds.quantity IS 'Seats refunded.';
@@ -60,7 +65,7 @@ COMMENT ON COLUMN api.hold_refunds.lines IS 'Each amount figure of the purchase'
 COMMENT ON COLUMN api.hold_refunds.reason IS 'Why the purchase was refunded.';
 COMMENT ON COLUMN api.hold_refunds.idempotency_key IS 'The key the payment service deduplicates this refund by: refund:<hold id>:<seq>.';
 COMMENT ON COLUMN api.hold_refunds.requested_by IS 'Who asked for the refund (JWT subject or session user).';
-COMMENT ON VIEW api.hold_refunds IS 'Refunds of the tenant''s purchases (GET /hold_refunds?hold_id=eq.<id>).';
+COMMENT ON VIEW api.hold_refunds IS 'Refunds of the tenant''s purchases (GET /hold_refunds?hold_id=eq.<id>); a buyer sees the refunds of its own purchases only.';
 
 REVOKE ALL ON FUNCTION api.refund_purchase(uuid, text, integer),
                        api.exchange_purchase(uuid, uuid, text, integer, uuid) FROM PUBLIC;

@@ -121,15 +121,17 @@ COMMENT ON COLUMN api.waitlist_sections.conversions IS 'Offers confirmed (seats 
 COMMENT ON COLUMN api.waitlist_sections.lapsed IS 'Offers that expired or were declined; their seats went to the next entry.';
 COMMENT ON COLUMN api.waitlist_sections.left_queue IS 'Entries that left the waitlist before an offer.';
 
-CREATE VIEW api.waitlist_entries WITH (security_invoker = true) AS
+-- A buyer reads its own entries only, the promoter and the services every entry (part 43).
+CREATE VIEW api.waitlist_entries WITH (security_invoker = true, security_barrier = true) AS
 SELECT e.id, e.event_id, e.capacity_id, e.pricing_id, e.holder_id, e.quantity, e.position,
        CASE WHEN e.state = 'OFFERED' AND h.state::text IN ('CONFIRMED', 'REFUNDED') THEN 'CONVERTED'
             WHEN e.state = 'OFFERED' AND h.state::text <> 'ACTIVE' THEN 'LAPSED'
             ELSE e.state::text END AS state,
        e.gathered, e.hold_id, e.joined_at, e.offered_at, e.offer_expires_at, e.ended_at
   FROM eventsvc.waitlist_entries e
-  LEFT JOIN eventsvc.capacity_holds h ON h.tenant_id = e.tenant_id AND h.id = e.hold_id;
-COMMENT ON VIEW api.waitlist_entries IS 'The tenant''s waitlist entries, live and ended (GET /waitlist_entries?capacity_id=eq.<id>&state=eq.WAITING&order=position).';
+  LEFT JOIN eventsvc.capacity_holds h ON h.tenant_id = e.tenant_id AND h.id = e.hold_id
+ WHERE e.holder_id = (SELECT eventsvc.current_actor()) OR (SELECT eventsvc.reads_every_holder());
+COMMENT ON VIEW api.waitlist_entries IS 'The tenant''s waitlist entries, live and ended (GET /waitlist_entries?capacity_id=eq.<id>&state=eq.WAITING&order=position); a buyer sees its own entries only.';
 COMMENT ON COLUMN api.waitlist_entries.position IS 'Order of joining within the section (gaps where entries left).';
 COMMENT ON COLUMN api.waitlist_entries.state IS 'WAITING, OFFERED, CONVERTED (bought), LAPSED (offer expired or declined), LEFT or CLOSED (event cancelled).';
 COMMENT ON COLUMN api.waitlist_entries.gathered IS 'Seats set aside for the entry so far (in hold_id).';

@@ -156,12 +156,14 @@ $$;
 COMMENT ON FUNCTION api.postponement_report(uuid) IS
     'The event''s latest postponement: purchases kept, refunded and pending, who decided, refunds done, pending and failed (with why), and amounts by currency.';
 
-CREATE VIEW api.postponement_decisions WITH (security_invoker = true) AS
+-- A buyer reads the decisions of its own purchases only (part 43).
+CREATE VIEW api.postponement_decisions WITH (security_invoker = true, security_barrier = true) AS
 SELECT d.postponement_id, d.hold_id AS purchase_id, d.event_id, d.holder_id, d.quantity, d.currency, d.choice,
        d.source, d.decided_by, d.decided_at, d.amount, d.idempotency_key, d.refund_state, d.attempts, d.last_error,
        d.paid_at
-  FROM eventsvc.postponement_decisions d;
-COMMENT ON VIEW api.postponement_decisions IS 'Read-only. Each purchase of a postponed event: its choice and its refund''s payment.';
+  FROM eventsvc.postponement_decisions d
+ WHERE d.holder_id = (SELECT eventsvc.current_actor()) OR (SELECT eventsvc.reads_every_holder());
+COMMENT ON VIEW api.postponement_decisions IS 'Read-only. Each purchase of a postponed event: its choice and its refund''s payment; a buyer sees its own purchases only.';
 COMMENT ON COLUMN api.postponement_decisions.postponement_id IS 'The decision window.';
 COMMENT ON COLUMN api.postponement_decisions.purchase_id IS 'The purchase (api.holds.id).';
 COMMENT ON COLUMN api.postponement_decisions.choice IS 'keep, refund, or null while undecided.';

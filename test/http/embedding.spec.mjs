@@ -23,6 +23,8 @@ const client = (claims) => new PostgrestClient(URL, { headers: { Authorization: 
 const alice = client({ role: 'eventsvc_user', tenant_id: ACME, sub: 'alice' });
 const buyer = client({ role: 'eventsvc_user', tenant_id: ACME, sub: 'buyer-7' });
 const bob = client({ role: 'eventsvc_user', tenant_id: GLOBEX, sub: 'bob' });
+// every buyer's holds: the tenant's admin (a tenant user reads its own: docs/tenancy.md "Buyers")
+const promoter = client({ role: 'eventsvc_admin', tenant_id: ACME, sub: 'promoter' });
 const ok = (res) => { assert.equal(res.error, null, JSON.stringify(res.error)); return res.data; };
 
 let ev, floor, tier, hold;
@@ -45,7 +47,7 @@ before(async () => {
 
 describe('an event with everything it has, in one request', () => {
     test('events?select=*,event_sections(*),event_schedules(*),event_pricing_tiers(*),holds(*),event_content_locales(*),event_faqs(*)', async () => {
-        const e = ok(await alice.from('events')
+        const e = ok(await promoter.from('events')
             .select('*,event_sections(*),event_schedules(*),event_pricing_tiers(*),holds(*),event_content_locales(*),event_faqs(*)')
             .eq('id', ev).single());
         assert.equal(e.name, 'Embedding Night');
@@ -75,14 +77,14 @@ describe('an event with everything it has, in one request', () => {
 
 describe('the other way round (to-one)', () => {
     test('a hold with its event, section and tier as objects', async () => {
-        const h = ok(await alice.from('holds').select('quantity,events(name,status),event_sections(section_name),event_pricing_tiers(name)')
+        const h = ok(await buyer.from('holds').select('quantity,events(name,status),event_sections(section_name),event_pricing_tiers(name)')
             .eq('id', hold).single());
         assert.deepEqual(h, { quantity: 3, events: { name: 'Embedding Night', status: 'ON_SALE' },
                               event_sections: { section_name: 'Floor' }, event_pricing_tiers: { name: 'Floor GA' } });
     });
 
     test('a section with its event, its tiers and its holds', async () => {
-        const s = ok(await alice.from('event_sections').select('section_name,events(name),event_pricing_tiers(name),holds(quantity)')
+        const s = ok(await promoter.from('event_sections').select('section_name,events(name),event_pricing_tiers(name),holds(quantity)')
             .eq('id', floor).single());
         assert.deepEqual(s, { section_name: 'Floor', events: { name: 'Embedding Night' },
                               event_pricing_tiers: [{ name: 'Floor GA' }], holds: [{ quantity: 3 }] });
@@ -98,6 +100,15 @@ describe('the other way round (to-one)', () => {
 });
 
 describe('row-level security holds inside embeddings', () => {
+    test('a tenant user embeds its own holds only, not another buyer\'s', async () => {
+        const e = ok(await alice.from('events').select('id,holds(id),event_sections(holds(id))').eq('id', ev).single());
+        assert.deepEqual(e.holds, [], 'the event\'s creator, a tenant user, holds nothing of it');
+        assert.ok(e.event_sections.every((s) => s.holds.length === 0), 'nor through its sections');
+        assert.deepEqual(ok(await alice.from('holds').select('id').eq('id', hold)), [], 'nor by the hold\'s id');
+        const mine = ok(await buyer.from('events').select('holds(id,holder_id)').eq('id', ev).single());
+        assert.deepEqual(mine.holds, [{ id: hold, holder_id: 'buyer-7' }], 'the buyer embeds its own hold');
+    });
+
     test("another tenant sees neither the event nor its rows", async () => {
         assert.deepEqual(ok(await bob.from('events').select('id,event_sections(id),holds(id)').eq('id', ev)), []);
         assert.deepEqual(ok(await bob.from('holds').select('id,events(id)').eq('id', hold)), []);

@@ -285,3 +285,44 @@ describe('the hold calls answer with the shape OpenAPI describes', () => {
         assert.deepEqual(embedded.data, { quantity: 1, events: { name: 'Typed Night' } });
     });
 });
+
+describe('what a buyer sees of other buyers', async () => {
+    const have = await hasRpc('join_waitlist');
+
+    test('a buyer reads its own holds, entries and refunds; the promoter reads everyone\'s', { skip: !have && 'waitlist not installed' }, async () => {
+        const { event, section, tier } = await onSale('Private Night', 58, 2);
+        const sold = await buyer.rpc('reserve_capacity', { capacity_id: section, quantity: 2, pricing_id: tier });
+        assert.equal((await buyer.rpc('confirm_hold', { hold_id: sold.data.id })).data.state, 'CONFIRMED');
+        const early = client({ role: 'eventsvc_user', tenant_id: ACME, sub: 'fan-4' });
+        const late = client({ role: 'eventsvc_user', tenant_id: ACME, sub: 'fan-5' });
+        assert.equal((await early.rpc('join_waitlist', { capacity_id: section, quantity: 1, pricing_id: tier })).status, 200);
+        assert.equal((await late.rpc('join_waitlist', { capacity_id: section, quantity: 1, pricing_id: tier })).status, 200);
+        const refund = await promoter.rpc('refund_purchase', { hold_id: sold.data.id, reason: 'seat broken', quantity: 1 });
+        assert.equal(refund.status, 200, JSON.stringify(refund.error));
+
+        const holders = async (who, view) => [...new Set((await who.from(view).select('holder_id').eq('event_id', event)).data
+            .map((r) => r.holder_id))].sort();
+        assert.deepEqual(await holders(promoter, 'holds'), ['buyer-1', 'fan-4'], 'the promoter: the purchase and the offer');
+        assert.deepEqual(await holders(promoter, 'waitlist_entries'), ['fan-4', 'fan-5']);
+        assert.deepEqual(await holders(payments, 'holds'), ['buyer-1', 'fan-4'], 'a service reads them too');
+
+        assert.deepEqual(await holders(late, 'holds'), [], 'fan-5 holds nothing and sees no one\'s holds');
+        const entries = await late.from('waitlist_entries').select('holder_id,position,state').eq('capacity_id', section);
+        assert.deepEqual(entries.data, [{ holder_id: 'fan-5', position: 2, state: 'WAITING' }], 'only its own entry');
+        const place = await late.rpc('waitlist_position', { capacity_id: section }, { get: true });
+        assert.equal(place.data.rank, 1, 'its rank: next in line');
+        const embedded = await late.from('events').select('id,holds(holder_id)').eq('id', event).single();
+        assert.deepEqual(embedded.data.holds, [], 'an event embeds none of the others\' holds');
+        const byId = await late.from('holds').select('id').eq('id', sold.data.id);
+        assert.deepEqual(byId.data, [], 'not even asked by its id');
+        assert.deepEqual((await late.from('hold_refunds').select('hold_id').eq('event_id', event)).data, [], 'nor its refunds');
+
+        assert.deepEqual(await holders(early, 'holds'), ['fan-4'], 'fan-4 reads its offer');
+        assert.deepEqual(await holders(early, 'waitlist_entries'), ['fan-4']);
+        const mine = await buyer.from('hold_refunds').select('hold_id,quantity,reason').eq('event_id', event);
+        assert.deepEqual(mine.data, [{ hold_id: sold.data.id, quantity: 1, reason: 'seat broken' }], 'the buyer reads its refund');
+        assert.deepEqual(await holders(buyer, 'holds'), ['buyer-1']);
+        const counts = await late.from('waitlist_sections').select('waiting,offers_out').eq('capacity_id', section).single();
+        assert.deepEqual(counts.data, { waiting: 1, offers_out: 1 }, 'the section\'s counts name nobody');
+    });
+});

@@ -611,7 +611,7 @@ if have create_event; then
         expect_jq '.status == "CANCELLED" and .cancellation.purchases_refunded >= 1' "CANCELLED, its purchases refunded"
         req POST '/rpc/confirm_cancellation' ACME_ADMIN "{\"event_id\":\"$EV\",\"confirmation_code\":\"$CODE\",\"reason\":\"Headliner ill\"}" -H 'Idempotency-Key: cancel-summer-stage'
         expect_status 200 "retrying the cancellation with its key replays the answer"
-        req GET "/hold_refunds?event_id=eq.$EV&reason=eq.Headliner%20ill&select=hold_id,amount&order=hold_id" ACME_USER
+        req GET "/hold_refunds?event_id=eq.$EV&reason=eq.Headliner%20ill&select=hold_id,amount&order=hold_id" ACME_ADMIN
         [ "$(printf '%s' "$BODY" | jq -c 'sort_by(.hold_id)')" = "$PREVIEWED" ] \
             && _ok "the refunds made are the previewed ones" || _fail "the refunds differ from the preview: $BODY vs $PREVIEWED"
         req POST '/rpc/cancel_event' ACME_ADMIN "{\"event_id\":\"$EV\",\"reason\":\"again\"}"
