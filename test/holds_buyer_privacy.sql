@@ -7,7 +7,7 @@
 -- The views are security barriers. Commits as it goes, own tenant.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(25);
+SELECT plan(28);
 
 SELECT eventsvc.create_tenant('Tap Privacy', 'tap-privacy', '7c7c7c7c-7c7c-4c7c-8c7c-7c7c7c7c7c7c') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -55,21 +55,28 @@ GRANT EXECUTE ON FUNCTION pg_temp.holders(text), pg_temp.refunded_holds() TO eve
 -- the box office refunds one of anouk's seats: it is offered to cato.
 SELECT pg_temp.as_buyer('anouk');
 SELECT ((api.confirm_hold(((api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c1', 2,
-         '7c7c0000-0000-4000-8000-0000000000f1')) ->> 'id')::uuid)) ->> 'id') AS ana_box \gset
+         '7c7c0000-0000-4000-8000-0000000000f1')) ->> 'id')::uuid)) ->> 'id') AS anouk_box \gset
 SELECT pg_temp.as_buyer('bram');
 SELECT (api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c2', 1)) ->> 'id' AS ben_stalls \gset
 SELECT pg_temp.as_buyer('cato');
-SELECT (api.join_waitlist('7c7c0000-0000-4000-8000-0000000000c1', 1)) ->> 'id' AS cat_entry \gset
+SELECT (api.join_waitlist('7c7c0000-0000-4000-8000-0000000000c1', 1)) ->> 'id' AS cato_entry \gset
 SELECT pg_temp.as_buyer('dirk');
 SELECT (api.join_waitlist('7c7c0000-0000-4000-8000-0000000000c1', 1)) ->> 'id' AS dan_entry \gset
 SELECT pg_temp.as_buyer('box-office');
-SELECT (api.refund_purchase(:'ana_box', 'seat broken', 1)) ->> 'seq' = '1' AS refunded;
+SELECT (api.refund_purchase(:'anouk_box', 'seat broken', 1)) ->> 'seq' = '1' AS refunded;
 -- anouk and bram each buy a seat of the matinee, which is then postponed: one decision each
 SELECT pg_temp.as_buyer('anouk');
-SELECT api.confirm_hold(((api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c3', 1)) ->> 'id')::uuid) IS NOT NULL;
+SELECT (api.confirm_hold(((api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c3', 1)) ->> 'id')::uuid)) ->> 'id'
+    AS anouk_matinee \gset
 SELECT pg_temp.as_buyer('bram');
 SELECT api.confirm_hold(((api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c3', 1)) ->> 'id')::uuid) IS NOT NULL;
 SELECT (api.postpone_event('7c7c0000-0000-4000-8000-0000000000e2', 'the stage is not ready')) ->> 'status' AS postponed;
+-- anouk takes the refund, which the payment service refuses for good
+SELECT pg_temp.as_buyer('anouk');
+SELECT (api.decide_postponement(:'anouk_matinee', 'refund')) IS NOT NULL AS decided;
+SELECT eventsvc.postponement_refund_failed(d.tenant_id, d.postponement_id, d.hold_id, 'payment-service answered 422',
+                                           true, 5, 100, 1000)
+  FROM eventsvc.postponement_decisions d WHERE d.hold_id = :'anouk_matinee';
 
 SELECT is((SELECT string_agg(DISTINCT holder_id, ',' ORDER BY holder_id) FROM eventsvc.capacity_holds
             WHERE tenant_id = '7c7c7c7c-7c7c-4c7c-8c7c-7c7c7c7c7c7c'), 'anouk,bram,cato',
@@ -79,7 +86,7 @@ SELECT is((SELECT string_agg(DISTINCT holder_id, ',' ORDER BY holder_id) FROM ev
 SET ROLE eventsvc_user;
 SELECT pg_temp.as_buyer('bram');
 SELECT is(pg_temp.holders('api.holds'), 'bram', 'bram reads his own holds only');
-SELECT is((SELECT count(*)::int FROM api.holds WHERE id = :'ana_box'), 0, 'not anouk''s purchase, even by its id');
+SELECT is((SELECT count(*)::int FROM api.holds WHERE id = :'anouk_box'), 0, 'not anouk''s purchase, even by its id');
 SELECT is((SELECT count(*)::int FROM api.holds WHERE holder_id = 'anouk'), 0, 'nor by her name');
 SELECT is((SELECT count(*)::int FROM api.events e, api.holds(e) h WHERE e.id = '7c7c0000-0000-4000-8000-0000000000e1'),
           1, 'an event embeds bram''s hold only');
@@ -88,13 +95,16 @@ SELECT is((SELECT count(*)::int FROM api.event_sections s, api.holds(s) h WHERE 
 SELECT is(pg_temp.holders('api.waitlist_entries'), '', 'bram waits for nothing and sees nobody''s entry');
 SELECT is(pg_temp.refunded_holds(), '', 'nor anybody''s refund');
 SELECT is(pg_temp.holders('api.postponement_decisions'), 'bram', 'his own postponement decision only');
+SELECT is((SELECT (r #>> '{refunds,failed}') || ' failed, listed: ' || jsonb_array_length(r -> 'failed')
+             FROM api.postponement_report('7c7c0000-0000-4000-8000-0000000000e2') r), '1 failed, listed: 0',
+          'the postponement report counts anouk''s failed refund but does not name her to him');
 
 SELECT pg_temp.as_buyer('dirk');
 SELECT is((SELECT string_agg(holder_id || ' #' || position, ',') FROM api.waitlist_entries), 'dirk #2',
           'dirk reads his own entry, not cato''s ahead of him');
 SELECT is((api.waitlist_position('7c7c0000-0000-4000-8000-0000000000c1')) ->> 'rank', '1',
           'his rank among those waiting: cato has her offer');
-SELECT is((SELECT count(*)::int FROM api.waitlist_entries WHERE id = :'cat_entry'), 0, 'cato''s entry is not his to see');
+SELECT is((SELECT count(*)::int FROM api.waitlist_entries WHERE id = :'cato_entry'), 0, 'cato''s entry is not his to see');
 SELECT is((SELECT waiting || ' waiting, ' || offers_out || ' offer out' FROM api.waitlist_sections
             WHERE capacity_id = '7c7c0000-0000-4000-8000-0000000000c1'), '1 waiting, 1 offer out',
           'the section''s counts, which name nobody');
@@ -105,8 +115,11 @@ SELECT is((SELECT phase FROM api.holds), 'OFFERED', 'and her offer');
 
 SELECT pg_temp.as_buyer('anouk');
 SELECT is(pg_temp.refunded_holds(), 'anouk', 'anouk reads the refund of her purchase');
-SELECT is((SELECT quantity || ' seat, ' || reason FROM api.hold_refunds), '1 seat, seat broken', 'with its reason');
+SELECT is((SELECT quantity || ' seat, ' || reason FROM api.hold_refunds WHERE hold_id = :'anouk_box'), '1 seat, seat broken',
+          'with its reason');
 SELECT is(pg_temp.holders('api.holds'), 'anouk', 'and her holds only');
+SELECT is((api.postponement_report('7c7c0000-0000-4000-8000-0000000000e2')) #>> '{failed,0,holder_id}', 'anouk',
+          'the report lists her own failed refund');
 
 -- no holder named: the role's name is the actor, which holds nothing
 RESET app.current_user_id;
@@ -130,6 +143,8 @@ SELECT is(pg_temp.holders('api.holds'), 'anouk,bram,cato', 'the tenant admin rea
 SELECT is(pg_temp.holders('api.waitlist_entries') || '/' || pg_temp.refunded_holds() || '/'
           || pg_temp.holders('api.postponement_decisions'), 'cato,dirk/anouk/anouk,bram',
           'and every entry, refund and postponement decision');
+SELECT is((api.postponement_report('7c7c0000-0000-4000-8000-0000000000e2')) #>> '{failed,0,purchase_id}', :'anouk_matinee',
+          'and the failed refunds with their holders');
 RESET ROLE;
 SET ROLE eventsvc_service;
 SELECT is(pg_temp.holders('api.holds') || '/' || pg_temp.holders('api.waitlist_entries') || '/'

@@ -114,7 +114,9 @@ CREATE FUNCTION api.retry_postponement_refunds(event_id uuid) RETURNS bigint
 COMMENT ON FUNCTION api.retry_postponement_refunds(uuid) IS
     'Tenant admin: the event''s failed postponement refunds are sent again, with the same idempotency keys (the payment service never pays one twice).';
 
--- The report of an event's latest postponement (runs as the caller: RLS scopes it).
+-- The report of an event's latest postponement (runs as the caller: RLS scopes it). Its
+-- counts name nobody; its list of failed refunds names their holders, so a buyer sees
+-- only its own there.
 CREATE FUNCTION api.postponement_report(event_id uuid) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object(
@@ -144,7 +146,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
              GROUP BY x.currency) cc), '[]'),
         'failed', coalesce(jsonb_agg(jsonb_build_object('purchase_id', d.hold_id, 'holder_id', d.holder_id,
                       'amount', d.amount, 'currency', d.currency, 'attempts', d.attempts, 'error', d.last_error)
-                      ORDER BY d.hold_id) FILTER (WHERE d.refund_state = 'failed'), '[]'))
+                      ORDER BY d.hold_id)
+                      -- a buyer (a tenant user) is told of its own failed refunds only (part 43)
+                      FILTER (WHERE d.refund_state = 'failed'
+                                AND (d.holder_id = eventsvc.current_actor() OR eventsvc.reads_every_holder())), '[]'))
       FROM eventsvc.postponements p
       LEFT JOIN eventsvc.postponement_decisions d ON d.tenant_id = p.tenant_id AND d.postponement_id = p.id
      WHERE p.tenant_id = (SELECT eventsvc.current_tenant_id()) AND p.event_id = postponement_report.event_id
