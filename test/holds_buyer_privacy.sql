@@ -54,10 +54,10 @@ GRANT EXECUTE ON FUNCTION pg_temp.holders(text), pg_temp.refunded_holds() TO eve
 -- anouk buys the box's 2 seats, bram holds 1 in the stalls; cato and dirk wait for the box;
 -- the box office refunds one of anouk's seats: it is offered to cato.
 SELECT pg_temp.as_buyer('anouk');
-SELECT ((api.confirm_hold(((api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c1', 2,
-         '7c7c0000-0000-4000-8000-0000000000f1')) ->> 'id')::uuid)) ->> 'id') AS anouk_box \gset
+SELECT (api.confirm_hold((api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c1', 2,
+         '7c7c0000-0000-4000-8000-0000000000f1')).id)).id AS anouk_box \gset
 SELECT pg_temp.as_buyer('bram');
-SELECT (api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c2', 1)) ->> 'id' AS ben_stalls \gset
+SELECT (api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c2', 1)).id AS bram_stalls \gset
 SELECT pg_temp.as_buyer('cato');
 SELECT (api.join_waitlist('7c7c0000-0000-4000-8000-0000000000c1', 1)) ->> 'id' AS cato_entry \gset
 SELECT pg_temp.as_buyer('dirk');
@@ -66,10 +66,10 @@ SELECT pg_temp.as_buyer('box-office');
 SELECT (api.refund_purchase(:'anouk_box', 'seat broken', 1)) ->> 'seq' = '1' AS refunded;
 -- anouk and bram each buy a seat of the matinee, which is then postponed: one decision each
 SELECT pg_temp.as_buyer('anouk');
-SELECT (api.confirm_hold(((api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c3', 1)) ->> 'id')::uuid)) ->> 'id'
+SELECT (api.confirm_hold((api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c3', 1)).id)).id
     AS anouk_matinee \gset
 SELECT pg_temp.as_buyer('bram');
-SELECT api.confirm_hold(((api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c3', 1)) ->> 'id')::uuid) IS NOT NULL;
+SELECT (api.confirm_hold((api.reserve_capacity('7c7c0000-0000-4000-8000-0000000000c3', 1)).id)).state AS bram_bought;
 SELECT (api.postpone_event('7c7c0000-0000-4000-8000-0000000000e2', 'the stage is not ready')) ->> 'status' AS postponed;
 -- anouk takes the refund, which the payment service refuses for good
 SELECT pg_temp.as_buyer('anouk');
