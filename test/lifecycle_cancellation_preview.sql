@@ -8,7 +8,7 @@
 -- Commits as it goes, own tenant.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(30);
+SELECT plan(34);
 
 SELECT eventsvc.create_tenant('Tap Preview', 'tap-preview', '36363636-3636-4636-8636-363636363636') IS NOT NULL;
 INSERT INTO eventsvc.venues (tenant_id, id, name, capacity) VALUES
@@ -91,8 +91,12 @@ SELECT is(:'pv'::jsonb #> '{holds_to_release,count}', '1'::jsonb, 'one live hold
 SELECT is(:'pv'::jsonb #>> '{holds_to_release,holds,0,hold_id}', :'live', 'the live hold, named');
 SELECT ok(:'pv'::jsonb #>> '{listings_to_withdraw,request}' LIKE 'POST /internal/events/36360000-0000-4000-8000-0000000000e1/cancel-listings',
           'the resale listings withdrawn');
-SELECT is((SELECT count FROM jsonb_to_recordset(:'pv'::jsonb -> 'messages') AS m(routing_key text, count int)
-            WHERE routing_key = 'payment.refund_requested'), 3, 'one payment.refund_requested message per purchase');
+SELECT is(:'pv'::jsonb -> 'refund_calls',
+          '{"service": "payment", "step": "refund_payments", "request": "POST /internal/refunds/bulk", "count": 3,
+            "idempotency_key": "refund:<purchase>:<n>"}'::jsonb,
+          'each purchase paid by one call of the saga''s refund_payments step');
+SELECT is((SELECT count(*)::int FROM jsonb_array_elements(:'pv'::jsonb -> 'messages') m
+            WHERE m ->> 'routing_key' = 'payment.refund_requested'), 0, 'and by no payment.refund_requested message');
 
 -- ---------------------------------------------------------------- no code, wrong code, stale code
 SELECT throws_ok($$SELECT api.cancel_event('36360000-0000-4000-8000-0000000000e1', 'storm')$$, 'PT428',
@@ -142,7 +146,31 @@ SELECT is((SELECT string_agg(DISTINCT state::text, ',') FROM eventsvc.capacity_h
           'every purchase refunded, the live hold released');
 SELECT is((SELECT count(*)::int FROM eventsvc.outbox WHERE tenant_id = '36363636-3636-4636-8636-363636363636'
             AND routing_key = 'payment.refund_requested' AND payload #>> '{data,reason}' = 'Headliner cancelled the tour'),
-          4, 'one payment.refund_requested message per purchase');
+          0, 'no payment.refund_requested message: the saga''s refund_payments step pays them');
+-- the saga's refund_payments step: one call per refund, the refund alone, its own key and amount
+SELECT r.id AS report FROM eventsvc.event_cancellation_reports r WHERE r.event_id = '36360000-0000-4000-8000-0000000000e1' \gset
+SELECT is((SELECT jsonb_agg(jsonb_build_object('key', c.idempotency_key, 'hold_id', c.body::jsonb #>> '{refunds,0,purchaseId}',
+                                               'amount', (c.body::jsonb #>> '{refunds,0,amount}')::bigint,
+                                               'holder_id', c.body::jsonb #>> '{refunds,0,holderId}',
+                                               'ticket_ids', c.body::jsonb -> 'ticketIds',
+                                               'body_key', c.body::jsonb #>> '{refunds,0,idempotencyKey}') ORDER BY c.call_no)
+             FROM eventsvc.saga_step_calls('36363636-3636-4636-8636-363636363636', :'report', 3::smallint, 100) c
+            WHERE c.path = '/internal/refunds/bulk'),
+          (SELECT jsonb_agg(jsonb_build_object('key', h.idempotency_key, 'hold_id', h.hold_id, 'amount', h.amount,
+                                               'holder_id', k.holder_id, 'ticket_ids', '[]'::jsonb,
+                                               'body_key', h.idempotency_key) ORDER BY h.hold_id)
+             FROM eventsvc.hold_refunds h JOIN eventsvc.capacity_holds k ON k.tenant_id = h.tenant_id AND k.id = h.hold_id
+            WHERE h.event_id = '36360000-0000-4000-8000-0000000000e1' AND h.reason = 'Headliner cancelled the tour'),
+          'refund_payments: one call per refund, keyed refund:<purchase>:<n>, with its amount, no ticket ids');
+SELECT is((SELECT sum((c.body::jsonb #>> '{refunds,0,amount}')::bigint)::bigint
+             FROM eventsvc.saga_step_calls('36363636-3636-4636-8636-363636363636', :'report', 3::smallint, 100) c),
+          (SELECT sum((t ->> 'amount')::bigint) FROM jsonb_array_elements(:'pv2'::jsonb -> 'refund_totals') t)::bigint,
+          'the calls pay the previewed total');
+UPDATE eventsvc.cancellation_steps SET result = '{"calls_done": 2}'
+ WHERE report_id = :'report' AND step = 'refund_payments';
+SELECT is((SELECT string_agg(c.call_no::text, ',' ORDER BY c.call_no)
+             FROM eventsvc.saga_step_calls('36363636-3636-4636-8636-363636363636', :'report', 3::smallint, 100) c),
+          '3,4', 'after a restart only the refunds not yet recorded are called again');
 SELECT is((SELECT report -> 'refund_totals' FROM eventsvc.event_cancellation_reports
             WHERE event_id = '36360000-0000-4000-8000-0000000000e1'), :'pv2'::jsonb -> 'refund_totals',
           'the cancellation report keeps the refunds by currency');

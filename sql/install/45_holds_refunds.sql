@@ -72,3 +72,20 @@ REVOKE ALL ON FUNCTION api.refund_purchase(uuid, text, integer),
 GRANT EXECUTE ON FUNCTION api.refund_purchase(uuid, text, integer),
                           api.exchange_purchase(uuid, uuid, text, integer, uuid) TO eventsvc_user, eventsvc_service;
 GRANT SELECT ON eventsvc.hold_refunds, api.hold_refunds TO eventsvc_user, eventsvc_service;
+
+-- The payment service's request that pays one refund (POST /internal/refunds/bulk with the
+-- refund alone): the worker sends it for a cancellation's refunds (the saga's
+-- refund_payments step, part 52) and a postponement's (part 49), with the refund's own
+-- idempotency key as the Idempotency-Key header.
+CREATE FUNCTION eventsvc.refund_call_body(p_tenant_id uuid, p_refund_id uuid, p_holder_id text, p_reason text)
+RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pg_catalog.jsonb_build_object('eventId', r.event_id, 'tenantId', r.tenant_id, 'reason', p_reason,
+               'ticketIds', '[]'::jsonb,
+               'refunds', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('refundId', r.id,
+                   'purchaseId', r.hold_id, 'holderId', p_holder_id, 'amount', r.amount, 'currency', r.currency,
+                   'idempotencyKey', r.idempotency_key)))::text
+      FROM eventsvc.hold_refunds r
+     WHERE r.tenant_id = p_tenant_id AND r.id = p_refund_id
+$$;
+REVOKE ALL ON FUNCTION eventsvc.refund_call_body(uuid, uuid, text, text) FROM PUBLIC;

@@ -188,11 +188,7 @@ CREATE FUNCTION eventsvc.postponement_refunds_due(p_limit integer)
 RETURNS TABLE (tenant_id uuid, postponement_id uuid, hold_id uuid, body text, idempotency_key text, attempts integer)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT d.tenant_id, d.postponement_id, d.hold_id,
-           jsonb_build_object('eventId', d.event_id, 'tenantId', d.tenant_id,
-               'reason', 'the event was postponed', 'ticketIds', '[]'::jsonb,
-               'refunds', jsonb_build_array(jsonb_build_object('refundId', d.refund_id, 'purchaseId', d.hold_id,
-                   'holderId', d.holder_id, 'amount', d.amount, 'currency', d.currency,
-                   'idempotencyKey', d.idempotency_key)))::text,
+           eventsvc.refund_call_body(d.tenant_id, d.refund_id, d.holder_id, 'the event was postponed'),
            d.idempotency_key, d.attempts
       FROM eventsvc.postponement_decisions d
      WHERE d.refund_state = 'pending' AND d.next_attempt_at <= pg_catalog.now()
@@ -210,7 +206,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
        AND d.refund_state = 'pending'
 $$;
 
--- A failed call: retried after a full-jitter exponential delay, or failed for good
+-- A failed call: retried after the saga's delay (eventsvc.retry_delay), or failed for good
 -- (a refusal, or attempts exhausted) until an admin retries it.
 CREATE FUNCTION eventsvc.postponement_refund_failed(p_tenant_id uuid, p_postponement_id uuid, p_hold_id uuid,
                                                     p_error text, p_permanent boolean, p_max_attempts integer,
@@ -220,8 +216,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
     UPDATE eventsvc.postponement_decisions d
        SET attempts = d.attempts + 1,
            refund_state = CASE WHEN p_permanent OR d.attempts + 1 >= p_max_attempts THEN 'failed' ELSE 'pending' END,
-           next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs =>
-               pg_catalog.random() * LEAST(p_max_ms::float8, p_base_ms * pg_catalog.power(2::float8, d.attempts)) / 1000.0),
+           next_attempt_at = pg_catalog.now() + eventsvc.retry_delay(d.attempts, p_base_ms, p_max_ms),
            last_error = pg_catalog.left(p_error, 1000)
      WHERE d.tenant_id = p_tenant_id AND d.postponement_id = p_postponement_id AND d.hold_id = p_hold_id
        AND d.refund_state = 'pending'

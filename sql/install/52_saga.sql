@@ -2,7 +2,7 @@
 -- api.cancel_event writes a pending report and five pending steps:
 --   1 fetch_tickets    GET  ticket-service        /internal/events/{id}/tickets?tenantId=
 --   2 cancel_tickets   POST ticket-service        /internal/tickets/cancel-batch (one call per batch)
---   3 refund_payments  POST payment-service       /internal/refunds/bulk
+--   3 refund_payments  POST payment-service       /internal/refunds/bulk (one call per refund)
 --   4 cancel_listings  POST marketplace-service   /internal/events/{id}/cancel-listings
 --   5 notify_holders   POST notification-service  /internal/notifications/batch
 -- Steps run in order, one HTTP call at a time, outside any transaction; each
@@ -10,6 +10,17 @@
 -- resumes at the first call not yet done and repeats nothing that completed.
 -- The report ends completed, partial (failed_steps says which and why) or
 -- failed, and a second event.cancelled message (data.phase = 'settled') goes out.
+--
+-- Refunds are paid once. The cancellation refunded every purchase in its own
+-- transaction (a hold_refunds row each, listed in report.refunds, no
+-- payment.refund_requested message); refund_payments is what pays them: one call per
+-- refund, the refund alone in its body (eventsvc.refund_call_body) and its own key
+-- refund:<purchase>:<n> as Idempotency-Key, so the call in flight at a crash is sent
+-- again under the same key and the payment service pays it once. A refund the
+-- payment service refuses (4xx) is recorded in result.refused and the step goes on to
+-- the next; the step then ends failed with the refused keys as its reason. A report
+-- without report.refunds (a cancellation of 1.0, which refunded nothing itself) keeps
+-- 1.0's single bulk refund by the ticket ids of step 1.
 
 -- The next due step of the oldest unfinished saga, marked running.
 CREATE FUNCTION eventsvc.saga_claim_step(
@@ -57,10 +68,11 @@ BEGIN
 END
 $$;
 
--- The HTTP calls of a step not yet done: (call_no, service, method, path, body).
+-- The HTTP calls of a step not yet done: (call_no, service, method, path, body, and the
+-- call's own Idempotency-Key, NULL for the step's key).
 CREATE FUNCTION eventsvc.saga_step_calls(p_tenant_id uuid, p_report_id uuid, p_step_no smallint,
                                          p_batch integer)
-RETURNS TABLE (call_no integer, service text, method text, path text, body text)
+RETURNS TABLE (call_no integer, service text, method text, path text, body text, idempotency_key text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     st record;
@@ -80,29 +92,39 @@ BEGIN
 
     IF st.step = 'fetch_tickets' THEN
         RETURN QUERY SELECT 1, 'ticket', 'GET',
-            format('/internal/events/%s/tickets?tenantId=%s', rep.event_id, rep.tenant_id), NULL::text
+            format('/internal/events/%s/tickets?tenantId=%s', rep.event_id, rep.tenant_id), NULL::text, NULL::text
          WHERE done < 1;
     ELSIF st.step = 'cancel_tickets' THEN
         RETURN QUERY
         SELECT b.n::integer, 'ticket', 'POST', '/internal/tickets/cancel-batch',
                pg_catalog.jsonb_build_object('eventId', rep.event_id, 'tenantId', rep.tenant_id,
-                   'reason', rep.reason, 'ticketIds', b.ids)::text
+                   'reason', rep.reason, 'ticketIds', b.ids)::text, NULL::text
           FROM (SELECT ((t.ord - 1) / p_batch) + 1 AS n, pg_catalog.jsonb_agg(t.v -> 'id' ORDER BY t.ord) AS ids
                   FROM pg_catalog.jsonb_array_elements(tickets) WITH ORDINALITY AS t(v, ord)
                  GROUP BY 1) b
          WHERE b.n > done
          ORDER BY b.n;
+    ELSIF st.step = 'refund_payments' AND pg_catalog.jsonb_typeof(rep.report -> 'refunds') = 'array' THEN
+        -- the refunds the cancellation made, in the report's order: one call each, with its key
+        RETURN QUERY
+        SELECT x.ord::integer, 'payment', 'POST', '/internal/refunds/bulk',
+               eventsvc.refund_call_body(rep.tenant_id, (x.v ->> 'refund_id')::uuid, x.v ->> 'holder_id', rep.reason),
+               x.v ->> 'idempotency_key'
+          FROM pg_catalog.jsonb_array_elements(rep.report -> 'refunds') WITH ORDINALITY AS x(v, ord)
+         WHERE x.ord > done
+         ORDER BY x.ord;
     ELSIF st.step = 'refund_payments' THEN
         RETURN QUERY SELECT 1, 'payment', 'POST', '/internal/refunds/bulk',
             pg_catalog.jsonb_build_object('eventId', rep.event_id, 'tenantId', rep.tenant_id,
                 'reason', rep.reason,
-                'ticketIds', (SELECT coalesce(pg_catalog.jsonb_agg(t.v -> 'id'), '[]') FROM pg_catalog.jsonb_array_elements(tickets) t(v)))::text
+                'ticketIds', (SELECT coalesce(pg_catalog.jsonb_agg(t.v -> 'id'), '[]') FROM pg_catalog.jsonb_array_elements(tickets) t(v)))::text,
+            NULL::text
          WHERE done < 1;
     ELSIF st.step = 'cancel_listings' THEN
         RETURN QUERY SELECT 1, 'marketplace', 'POST',
             format('/internal/events/%s/cancel-listings', rep.event_id),
             pg_catalog.jsonb_build_object('tenantId', rep.tenant_id, 'reason', rep.reason,
-                'notifySellers', true)::text
+                'notifySellers', true)::text, NULL::text
          WHERE done < 1;
     ELSIF st.step = 'notify_holders' THEN
         RETURN QUERY SELECT 1, 'notification', 'POST', '/internal/notifications/batch',
@@ -110,7 +132,7 @@ BEGIN
                 'tenantId', rep.tenant_id,
                 'recipients', (SELECT coalesce(pg_catalog.jsonb_agg(DISTINCT t.v -> 'userId'), '[]')
                                  FROM pg_catalog.jsonb_array_elements(tickets) t(v) WHERE t.v ? 'userId'),
-                'data', pg_catalog.jsonb_build_object('reason', rep.reason))::text
+                'data', pg_catalog.jsonb_build_object('reason', rep.reason))::text, NULL::text
          WHERE done < 1 AND pg_catalog.jsonb_array_length(tickets) > 0;
     END IF;
 END
@@ -157,6 +179,21 @@ BEGIN
            updated_at = pg_catalog.now()
      WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no;
 END
+$$;
+
+-- A call with its own key (one refund) that the service refused for good: recorded in
+-- result.refused, and the step goes on to its next call.
+CREATE FUNCTION eventsvc.saga_call_refused(p_tenant_id uuid, p_report_id uuid, p_step_no smallint,
+                                           p_call_no integer, p_idempotency_key text, p_error text)
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    UPDATE eventsvc.cancellation_steps c
+       SET result = coalesce(c.result, '{}') || pg_catalog.jsonb_build_object('calls_done', p_call_no,
+               'refused', coalesce(c.result -> 'refused', '[]') || pg_catalog.jsonb_build_array(
+                   pg_catalog.jsonb_build_object('call_no', p_call_no, 'idempotency_key', p_idempotency_key,
+                       'error', pg_catalog.left(p_error, 300)))),
+           updated_at = pg_catalog.now()
+     WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no
 $$;
 
 -- Close the report once every step is done or failed, and announce it.
@@ -218,12 +255,20 @@ BEGIN
 END
 $$;
 
+-- Every call of the step answered: done, or failed when the service refused some of
+-- them (result.refused, named in last_error).
 CREATE FUNCTION eventsvc.saga_step_done(p_tenant_id uuid, p_report_id uuid, p_step_no smallint)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     UPDATE eventsvc.cancellation_steps c
-       SET state = 'done', attempts = c.attempts + 1, last_error = NULL,
+       SET state = CASE WHEN c.result ? 'refused' THEN 'failed' ELSE 'done' END,
+           attempts = c.attempts + 1,
+           last_error = CASE WHEN c.result ? 'refused' THEN pg_catalog.left(pg_catalog.format(
+               'refused %s of the calls: %s', pg_catalog.jsonb_array_length(c.result -> 'refused'),
+               (SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', f ->> 'idempotency_key', f ->> 'error'), '; '
+                                             ORDER BY (f ->> 'call_no')::integer)
+                  FROM pg_catalog.jsonb_array_elements(c.result -> 'refused') f)), 1000) END,
            result = coalesce(c.result, '{}') || pg_catalog.jsonb_build_object('count', coalesce((c.result ->> 'count')::bigint, 0)),
            updated_at = pg_catalog.now()
      WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no;
@@ -231,7 +276,7 @@ BEGIN
 END
 $$;
 
--- A failed attempt: retry after a full-jitter exponential delay, or record the
+-- A failed attempt: retry after a full-jitter exponential delay (eventsvc.retry_delay), or record the
 -- step as failed (permanent error, or attempts exhausted) and go on.
 CREATE FUNCTION eventsvc.saga_step_failed(p_tenant_id uuid, p_report_id uuid, p_step_no smallint,
                                           p_error text, p_permanent boolean, p_max_attempts integer,
@@ -244,8 +289,7 @@ BEGIN
     UPDATE eventsvc.cancellation_steps c
        SET attempts = c.attempts + 1,
            state = CASE WHEN p_permanent OR c.attempts + 1 >= p_max_attempts THEN 'failed' ELSE 'pending' END,
-           next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs =>
-               pg_catalog.random() * LEAST(p_max_ms::float8, p_base_ms * pg_catalog.power(2::float8, c.attempts)) / 1000.0),
+           next_attempt_at = pg_catalog.now() + eventsvc.retry_delay(c.attempts, p_base_ms, p_max_ms),
            last_error = pg_catalog.left(p_error, 1000),
            updated_at = pg_catalog.now()
      WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no
@@ -259,10 +303,12 @@ $$;
 
 REVOKE ALL ON FUNCTION eventsvc.saga_claim_step(), eventsvc.saga_step_calls(uuid, uuid, smallint, integer),
     eventsvc.saga_call_done(uuid, uuid, smallint, integer, text), eventsvc.saga_finish_if_complete(uuid, uuid),
+    eventsvc.saga_call_refused(uuid, uuid, smallint, integer, text, text),
     eventsvc.saga_step_done(uuid, uuid, smallint),
     eventsvc.saga_step_failed(uuid, uuid, smallint, text, boolean, integer, integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION eventsvc.saga_claim_step(), eventsvc.saga_step_calls(uuid, uuid, smallint, integer),
     eventsvc.saga_call_done(uuid, uuid, smallint, integer, text),
+    eventsvc.saga_call_refused(uuid, uuid, smallint, integer, text, text),
     eventsvc.saga_step_done(uuid, uuid, smallint),
     eventsvc.saga_step_failed(uuid, uuid, smallint, text, boolean, integer, integer, integer)
     TO eventsvc_worker;

@@ -21,6 +21,8 @@ extern int64 evs_release_event_holds(Datum tenant_id, Datum event_id);
  */
 extern Jsonb *evs_event_refund_plan(Datum tenant_id, Datum event_id, bool lock);
 extern Jsonb *evs_refund_event_purchases(Datum tenant_id, Datum event_id, const char *reason);
+/* hold_life.c: the event's cancellation waits for its sales in flight and holds new ones off until it ends */
+extern void evs_event_sales_stop(Datum event_id);
 /* postponement.c: the event became POSTPONED or RESCHEDULED: its purchases get a decision window. SPI connected. */
 extern void evs_postponement_open(Datum tenant_id, Datum event_id, const char *kind);
 

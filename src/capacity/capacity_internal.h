@@ -28,6 +28,7 @@ typedef struct EvsSeatKey
 } EvsSeatKey;
 
 #define EVS_LOCK_SELLOUT 0x4559		/* advisory lock class: an event's sell-out decision against returns */
+#define EVS_LOCK_SALES 0x4553		/* advisory lock class: an event's sales against its cancellation */
 
 /* The hold states whose seats are taken (held or sold), for SQL: state IN EVS_SEAT_STATES */
 #define EVS_SEAT_STATES "('ACTIVE', 'CONFIRMED')"
@@ -267,6 +268,8 @@ typedef struct EvsHold
 	Datum		waitlist_entry_id;
 } EvsHold;
 extern bool evs_hold_lock(Datum tenant, Datum hold_id, EvsHold *h);
+/* hold_life.c: a sale of the hold begins (before the hold is locked): true when its event is cancelled. SPI connected. */
+extern bool evs_hold_sale_begin(Datum tenant, Datum hold_id);
 /* hold_life.c: confirm and release refuse a hold the waitlist is still gathering (from the changed row) */
 extern void evs_hold_changed_waitlist(Datum tenant, Jsonb *row, bool confirmed);
 extern bool evs_hold_read(Datum tenant, Datum hold_id, EvsHold *h);
@@ -304,9 +307,10 @@ typedef struct EvsRefundLines
 /* Who caused a refund: the buyer asked (the policy's time rule applies), or the organiser did (cancelled, postponed). */
 typedef enum EvsRefundCause
 {
-	EVS_REFUND_REQUESTED,
-	EVS_REFUND_ORGANISER,		/* asked of the payment service by a payment.refund_requested message */
-	EVS_REFUND_POSTPONED		/* the organiser's too, paid by the worker's call (postponement.c) */
+	EVS_REFUND_REQUESTED,		/* asked of the payment service by a payment.refund_requested message */
+	EVS_REFUND_ORGANISER,		/* the organiser's (a date of a series cancelled): a message too */
+	EVS_REFUND_ORGANISER_CALLED	/* the organiser's, paid by the worker's call with the refund's key
+								 * (an event's cancellation saga, a postponement): no message */
 } EvsRefundCause;
 extern void evs_refund_lines(const EvsHold *purchase, int32 quantity, EvsRefundCause cause, EvsRefundLines *out);
 /* refund.c: refunds quantity seats (0: all still sold) of a purchase in this transaction; the refund row as jsonb */

@@ -39,17 +39,17 @@ currency_order(const void *a, const void *b)
 
 /*
  * The ids of the event's purchases (CONFIRMED holds), or with `date` those of
- * one date of a series (its date sections), in id order, locked when `lock`.
- * SPI connected.
+ * one date of a series (its date sections), in id order, locked when `lock`,
+ * and their holders in *holders when it is not NULL. SPI connected.
  */
 static Datum *
-scope_purchases(Datum tenant, Datum scope_id, bool date, bool lock, int *n)
+scope_purchases(Datum tenant, Datum scope_id, bool date, bool lock, int *n, char ***holders)
 {
 	EvsArgs		a = {0};
 	Datum	   *ids;
 	bool		isnull;
 
-#define PURCHASES(scope) "SELECT id FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND " scope \
+#define PURCHASES(scope) "SELECT id, holder_id FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND " scope \
 		" AND state = 'CONFIRMED' ORDER BY id"
 #define DATE_SECTIONS "capacity_id IN (SELECT s.id FROM eventsvc.event_capacity s" \
 		" WHERE s.tenant_id = $1 AND s.occurrence_id = $2)"
@@ -63,8 +63,14 @@ scope_purchases(Datum tenant, Datum scope_id, bool date, bool lock, int *n)
 		evs_exec(PURCHASES("event_id = $2"), &a, SPI_OK_SELECT);
 	*n = (int) SPI_processed;
 	ids = palloc(sizeof(Datum) * Max(*n, 1));
+	if (holders)
+		*holders = palloc(sizeof(char *) * Max(*n, 1));
 	for (int i = 0; i < *n; i++)
+	{
 		ids[i] = datumCopy(evs_get(i, 1, &isnull), false, UUID_LEN);
+		if (holders)
+			(*holders)[i] = evs_get_text(i, 2);
+	}
 	return ids;
 }
 
@@ -101,7 +107,7 @@ evs_event_refund_plan(Datum tenant, Datum event_id, bool lock)
 	evs_spi_connect();
 	/* a library serving 1.0 keeps 1.0's cancellation: nothing refunded here */
 	if (evs_holds_schema_ready())
-		ids = scope_purchases(tenant, event_id, false, lock, &n);
+		ids = scope_purchases(tenant, event_id, false, lock, &n, NULL);
 	else
 	{
 		ids = NULL;
@@ -190,38 +196,46 @@ evs_event_refund_plan(Datum tenant, Datum event_id, bool lock)
 /*
  * Refunds every purchase of the event (or with `date` of one date of a
  * series) in full, the organiser's refund, with `reason`, locking them.
- * Returns {"refunded": n, "refunds": [{hold_id, refund_id, amount, currency,
- * idempotency_key}]}.
+ * Returns {"refunded": n, "refunds": [{hold_id, holder_id, refund_id, amount,
+ * currency, idempotency_key}]}. An event's refunds are paid by its
+ * cancellation saga's refund_payments step, one call per refund listed in
+ * the report (no message); a date's by one payment.refund_requested message
+ * each. A library serving 1.0 refunds nothing and returns no "refunds":
+ * 1.0's saga then refunds by ticket ids, as 1.0 did.
  */
 static Jsonb *
 refund_scope_purchases(Datum tenant, Datum scope_id, bool date, const char *reason)
 {
 	EvsRoleSwitch as_owner;
 	JsonbParseState *st = NULL;
-	Datum	   *ids;
-	int			n;
+	Datum	   *ids = NULL;
+	char	  **holders = NULL;
+	int			n = 0;
+	bool		ready = evs_holds_schema_ready();
 	Jsonb	   *result;
 
 	evs_become_owner(&as_owner);
 	evs_spi_connect();
-	if (evs_holds_schema_ready())
-		ids = scope_purchases(tenant, scope_id, date, true, &n);
-	else
-	{
-		ids = NULL;
-		n = 0;
-	}
+	if (ready)
+		ids = scope_purchases(tenant, scope_id, date, true, &n, &holders);
 	evs_jsonb_begin_object(&st, NULL);
 	evs_jsonb_push_int(&st, "refunded", n);
+	if (!ready)
+	{
+		result = DatumGetJsonbP(evs_spi_finish_jsonb(evs_jsonb_end(&st)));
+		evs_switch_back(&as_owner);
+		return result;
+	}
 	evs_jsonb_begin_array(&st, "refunds");
 	for (int i = 0; i < n; i++)
 	{
 		Jsonb	   *row;
 
 		CHECK_FOR_INTERRUPTS();
-		row = evs_refund(tenant, ids[i], 0, reason, EVS_REFUND_ORGANISER);
+		row = evs_refund(tenant, ids[i], 0, reason, date ? EVS_REFUND_ORGANISER : EVS_REFUND_ORGANISER_CALLED);
 		evs_jsonb_begin_object(&st, NULL);
 		evs_jsonb_push_value(&st, "hold_id", evs_jsonb_get(row, "hold_id"));
+		evs_jsonb_push_text(&st, "holder_id", holders[i]);
 		evs_jsonb_push_value(&st, "refund_id", evs_jsonb_get(row, "id"));
 		evs_jsonb_push_value(&st, "amount", evs_jsonb_get(row, "amount"));
 		evs_jsonb_push_value(&st, "currency", evs_jsonb_get(row, "currency"));

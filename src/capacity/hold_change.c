@@ -147,6 +147,13 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		PG_RETURN_JSONB_P(replay);
 	evs_spi_connect();
 	require_holder(v[0], v[1]);
+	/* a sale racing the event's cancellation: before it, or refused after it (hold_life.c) */
+	if (evs_hold_sale_begin(v[0], v[1]))
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg("the event of this hold was cancelled: the hold can no longer be bought"),
+				 errdetail("Hold %s.", evs_uuid_text(v[1])),
+				 errhint("Nothing was sold; the cancellation released the event's holds.")));
 	if (plan == NULL)
 	{
 		Oid			t[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};

@@ -15,9 +15,77 @@
 #include "utils/jsonb.h"
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
+#include "capacity/capacity.h"
 #include "capacity/capacity_internal.h"
 
 PG_FUNCTION_INFO_V1(evs_sql_hold_history);
+
+/*
+ * An event's sales against its cancellation (an advisory lock, class
+ * EVS_LOCK_SALES, evs_uuid_locktag): a sale (api.confirm_hold,
+ * api.confirm_payment) takes it shared before it locks its hold, the
+ * cancellation exclusively before it reads the purchases it refunds, both
+ * until they commit. A sale in flight is thus committed before the
+ * cancellation reads the purchases (which then differ from its preview's:
+ * PT409, preview again), and a sale that comes after the cancellation finds
+ * the event CANCELLED. Both lock in the same order (this lock, then hold
+ * rows), so they never deadlock. Reservations do not take it: a hold made
+ * while the event is cancelled can never be sold.
+ */
+static void
+sales_lock(Datum event_id, bool exclusive)
+{
+	LOCKTAG		tag;
+
+	evs_uuid_locktag(&tag, event_id, EVS_LOCK_SALES);
+	(void) LockAcquire(&tag, exclusive ? ExclusiveLock : ShareLock, false, false);
+}
+
+/* The event's cancellation stops its sales (see above): call before reading its purchases. */
+void
+evs_event_sales_stop(Datum event_id)
+{
+	sales_lock(event_id, true);
+}
+
+/*
+ * A sale of the hold begins (see above): takes the event's sales lock
+ * shared and says whether the event is cancelled (or deleted), read after
+ * the lock in the latest snapshot. False too when there is no such hold (the
+ * caller reports it). SPI connected.
+ */
+bool
+evs_hold_sale_begin(Datum tenant, Datum hold_id)
+{
+	static SPIPlanPtr event_plan = NULL;
+	static SPIPlanPtr status_plan = NULL;
+	Oid			t[2] = {UUIDOID, UUIDOID};
+	Datum		v[2] = {tenant, hold_id};
+	Datum		event_id;
+	bool		isnull;
+	int			rc;
+
+	if (event_plan == NULL)
+		event_plan = evs_spi_prepare_kept("SELECT event_id FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND id = $2",
+										  2, t);
+	/* not read-only: a hold made earlier in this statement counts */
+	rc = SPI_execute_plan(event_plan, v, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return false;
+	event_id = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, UUID_LEN);
+	sales_lock(event_id, false);
+	if (status_plan == NULL)
+		status_plan = evs_spi_prepare_kept("SELECT status = 'CANCELLED' OR deleted_at IS NOT NULL FROM eventsvc.events"
+										   " WHERE tenant_id = $1 AND id = $2", 2, t);
+	v[1] = event_id;
+	/* latest snapshot: a cancellation committed while this waited for the lock counts */
+	rc = SPI_execute_snapshot(status_plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "event lookup failed: %s", SPI_result_code_string(rc));
+	return SPI_processed == 1 && DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
 
 #define HOLD_COLUMNS \
 	"h.tenant_id, h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h.state::text," \

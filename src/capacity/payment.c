@@ -349,11 +349,14 @@ evs_sql_confirm_payment(PG_FUNCTION_ARGS)
 	TimestampTz now = evs_now();
 	const char *why;
 	int64		remaining;
+	bool		cancelled;
 
 	check_args(fcinfo, "confirm_payment");
 	ref = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	tenant = evs_current_tenant();
 	evs_spi_connect();
+	/* a sale racing the event's cancellation: before it, or the money goes back (hold_life.c) */
+	cancelled = evs_hold_sale_begin(tenant, PG_GETARG_DATUM(0));
 	if (!evs_hold_lock(tenant, PG_GETARG_DATUM(0), &h))
 		evs_hold_not_found(PG_GETARG_DATUM(0));
 	evs_hold_require_actor(&h, true, "report a payment result");
@@ -368,6 +371,13 @@ evs_sql_confirm_payment(PG_FUNCTION_ARGS)
 				 errmsg("payment reference %s is not this hold's payment", ref),
 				 errhint("The hold's payment was started with another reference.")));
 
+	if (strcmp(h.state, "ACTIVE") == 0 && cancelled)
+		ereport(ERROR,
+				(errcode(EVS_ERR_CONFLICT),
+				 errmsg("the event of this hold was cancelled: the hold can no longer be bought"),
+				 errdetail("Hold %s.", evs_uuid_text(h.id)),
+				 errhint("Report the payment again once the hold has ended (expired): it is then marked "
+						 "REFUND_REQUIRED and the money is asked back.")));
 	if (strcmp(h.state, "ACTIVE") == 0)
 		sell(&h, now, h.expired ? "paid after the payment window; its seats were still held" : NULL);
 	else if (strcmp(h.state, "EXPIRED") == 0 || strcmp(h.state, "RELEASED") == 0)

@@ -162,7 +162,7 @@ refund_decision(Datum tenant, Datum postponement_id, Datum hold_id, const char *
 				 " another way' WHERE tenant_id = $1 AND postponement_id = $2 AND hold_id = $3", &a, SPI_OK_UPDATE);
 		return;
 	}
-	row = evs_refund(tenant, hold_id, 0, reason, EVS_REFUND_POSTPONED);
+	row = evs_refund(tenant, hold_id, 0, reason, EVS_REFUND_ORGANISER_CALLED);
 	id = evs_jsonb_get(row, "id");
 	evs_arg(&a, UUIDOID, tenant, false);
 	evs_arg(&a, UUIDOID, postponement_id, false);

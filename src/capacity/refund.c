@@ -4,7 +4,8 @@
  * comes from its locked price line (evs_refund_lines), the seats come back
  * through the one return path (the waitlist first; a SOLD_OUT event is on
  * sale again), and one payment.refund_requested message asks the payment
- * service to pay back, with a key it deduplicates by. api.exchange_purchase
+ * service to pay back, with a key it deduplicates by (the organiser's refunds
+ * of a cancellation or a postponement: the worker's call asks instead). api.exchange_purchase
  * is a refund and a new hold in one transaction. docs/holds.md "Refunds".
  */
 #include "core/core.h"
@@ -201,8 +202,13 @@ evs_refund(Datum tenant, Datum hold_id, int32 quantity, const char *reason, EvsR
 		elog(ERROR, "refund insert failed: %s", SPI_result_code_string(rc));
 	row = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
-	/* the payment service pays back (a postponement's refunds: the worker's call does) */
-	if (cause != EVS_REFUND_POSTPONED)
+	/*
+	 * The payment service pays back: asked by a message, or for the refunds
+	 * the worker's call pays with the same key (an event's cancellation saga's
+	 * refund_payments step, postponement_pay.c) by that call alone: one
+	 * carrier per refund, never two.
+	 */
+	if (cause != EVS_REFUND_ORGANISER_CALLED)
 	{
 		evs_jsonb_begin_object(&st, NULL);
 		evs_jsonb_push_fields(&st, row);

@@ -2,7 +2,8 @@
  * cancellation.c: local cancellation of an event: the status, the holds
  * released and every purchase refunded through the capacity code, every
  * section closed, the cancellation report and its saga steps (run later by
- * saga.c), and the event.cancelled message, all in the caller's transaction.
+ * saga.c, whose refund_payments step pays each refund listed in the report,
+ * once), and the event.cancelled message, all in the caller's transaction.
  * An event with purchases is cancelled only with the confirmation code of a
  * preview (api.preview_cancellation) whose refunds still match: the preview
  * changes nothing but stores its code, and the real run refuses a code whose
@@ -144,7 +145,9 @@ lc_cancel_locked(EventRow *ev, const char *reason, bool has_code, Datum code)
 
 	/* who may cancel (after sales: a tenant admin) is said before the code is asked for */
 	evs_check_transition(ev->tenant, ev->id, ev->status, "CANCELLED");
-	/* the purchases locked as they are now: what the preview's code must still match */
+	/* sales in flight commit first, later ones are refused (hold_life.c); then the purchases
+	 * locked as they are now: what the preview's code must still match */
+	evs_event_sales_stop(ev->id);
 	plan = evs_event_refund_plan(ev->tenant, ev->id, true);
 	require_preview(ev, plan, has_code, code);
 
@@ -272,7 +275,8 @@ evs_api_confirm_cancellation(PG_FUNCTION_ARGS)
  * nothing done but the code stored: the holds it would release, each purchase
  * it would refund with its amount (the organiser's refund under the policy the
  * purchase was sold under) and the totals by currency, the sections it would
- * close, the resale listings withdrawn, the messages and calls that follow,
+ * close, the resale listings withdrawn, the messages and calls that follow
+ * (each refund paid by one call of the saga's refund_payments step),
  * and a confirmation code for api.confirm_cancellation, valid 5 minutes.
  */
 Datum
@@ -342,14 +346,18 @@ evs_api_preview_cancellation(PG_FUNCTION_ARGS)
 	evs_jsonb_push_int(&st, "count", 1);
 	(void) evs_jsonb_end(&st);
 	evs_jsonb_begin_object(&st, NULL);
-	evs_jsonb_push_text(&st, "routing_key", EVS_RK_REFUND_REQUESTED);
-	evs_jsonb_push_value(&st, "count", evs_jsonb_get(plan, "purchase_count"));
-	(void) evs_jsonb_end(&st);
-	evs_jsonb_begin_object(&st, NULL);
 	evs_jsonb_push_text(&st, "routing_key", EVS_RK_EVENT_CANCELLED);
 	evs_jsonb_push_text(&st, "phase", "settled");
 	evs_jsonb_push_int(&st, "count", 1);
 	(void) evs_jsonb_end(&st);
+	(void) evs_jsonb_end(&st);
+	/* the refunds are paid by the saga's refund_payments step: one call per purchase, its own key */
+	evs_jsonb_begin_object(&st, "refund_calls");
+	evs_jsonb_push_text(&st, "service", "payment");
+	evs_jsonb_push_text(&st, "step", "refund_payments");
+	evs_jsonb_push_text(&st, "request", "POST /internal/refunds/bulk");
+	evs_jsonb_push_value(&st, "count", evs_jsonb_get(plan, "purchase_count"));
+	evs_jsonb_push_text(&st, "idempotency_key", "refund:<purchase>:<n>");
 	(void) evs_jsonb_end(&st);
 	evs_jsonb_begin_array(&st, "saga_steps");
 	evs_jsonb_push_text(&st, NULL, "fetch_tickets");

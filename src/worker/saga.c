@@ -12,6 +12,11 @@
  *      safe to send again);
  *   3. mark the step done, or failed: retried with backoff, or recorded as
  *      failed for good on a permanent error or when attempts run out.
+ *
+ * A call with its own key (refund_payments: one refund per call, keyed
+ * refund:<purchase>:<n>) that the service refuses for good is recorded as
+ * refused and the step goes on to the next refund: one refused refund never
+ * holds back the others; the step then ends failed, naming the refused keys.
  */
 #include "worker/worker_internal.h"
 
@@ -69,6 +74,7 @@ typedef struct SagaCall
 	char	   *method;
 	char	   *path;
 	char	   *body;
+	char	   *key;			/* the call's own Idempotency-Key, or NULL: the step's */
 } SagaCall;
 
 typedef struct SagaStep
@@ -104,6 +110,7 @@ saga_claim(void *arg)
 	uint64		i;
 	Datum		v[4];
 	bool		isnull;
+	int			key_col;
 
 	rc = SPI_execute("SELECT tenant_id, report_id, step_no, step, idempotency_key, attempts, skip_reason"
 					 " FROM eventsvc.saga_claim_step()", false, 0);
@@ -128,11 +135,12 @@ saga_claim(void *arg)
 	v[1] = DirectFunctionCall1(uuid_in, CStringGetDatum(s->report_id));
 	v[2] = Int16GetDatum((int16) s->step_no);
 	v[3] = Int32GetDatum(evs_saga_ticket_batch);
-	rc = SPI_execute_with_args("SELECT call_no, service, method, path, body"
-							   " FROM eventsvc.saga_step_calls($1, $2, $3, $4)", 4,
+	/* a 1.0 schema has no idempotency_key column: every call then uses the step's key */
+	rc = SPI_execute_with_args("SELECT * FROM eventsvc.saga_step_calls($1, $2, $3, $4)", 4,
 							   (Oid[]) {UUIDOID, UUIDOID, INT2OID, INT4OID}, v, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "eventsvc.saga_step_calls failed: %s", SPI_result_code_string(rc));
+	key_col = SPI_fnumber(SPI_tuptable->tupdesc, "idempotency_key");
 	s->ncalls = (int) SPI_processed;
 	s->calls = MemoryContextAllocZero(s->cxt, sizeof(SagaCall) * Max(s->ncalls, 1));
 	for (i = 0; i < SPI_processed; i++)
@@ -144,13 +152,15 @@ saga_claim(void *arg)
 		s->calls[i].method = getstr(tup, td, 3, s->cxt);
 		s->calls[i].path = getstr(tup, td, 4, s->cxt);
 		s->calls[i].body = getstr(tup, td, 5, s->cxt);
+		s->calls[i].key = key_col > 0 ? getstr(tup, td, key_col, s->cxt) : NULL;
 	}
 }
 
 typedef struct SagaRecord
 {
 	SagaStep   *s;
-	int			call_no;		/* saga_call_done */
+	int			call_no;		/* saga_call_done, saga_call_refused */
+	const char *key;			/* saga_call_refused */
 	const char *response;
 	const char *error;			/* saga_step_failed */
 	bool		permanent;
@@ -191,6 +201,23 @@ saga_call_done(void *arg)
 							   (Oid[]) {UUIDOID, UUIDOID, INT2OID, INT4OID, TEXTOID}, v, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "eventsvc.saga_call_done failed: %s", SPI_result_code_string(rc));
+}
+
+static void
+saga_call_refused(void *arg)
+{
+	SagaRecord *r = (SagaRecord *) arg;
+	Datum		v[6];
+	int			rc;
+
+	key_args(r->s, v);
+	v[3] = Int32GetDatum(r->call_no);
+	v[4] = CStringGetTextDatum(r->key);
+	v[5] = CStringGetTextDatum(r->error);
+	rc = SPI_execute_with_args("SELECT eventsvc.saga_call_refused($1, $2, $3, $4, $5, $6)", 6,
+							   (Oid[]) {UUIDOID, UUIDOID, INT2OID, INT4OID, TEXTOID, TEXTOID}, v, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "eventsvc.saga_call_refused failed: %s", SPI_result_code_string(rc));
 }
 
 static void
@@ -300,8 +327,10 @@ evs_saga_run_once(void)
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
-		/* single-call steps use the step's key; batches add their number */
-		if (s.ncalls == 1 && c->call_no == 1 && strcmp(s.step, "cancel_tickets") != 0)
+		/* a call's own key (a refund's); single-call steps use the step's key; batches add their number */
+		if (c->key != NULL)
+			strlcpy(key, c->key, sizeof(key));
+		else if (s.ncalls == 1 && c->call_no == 1 && strcmp(s.step, "cancel_tickets") != 0)
 			strlcpy(key, s.key, sizeof(key));
 		else
 			snprintf(key, sizeof(key), "%s:%d", s.key, c->call_no);
@@ -322,6 +351,21 @@ evs_saga_run_once(void)
 
 			snprintf(err, sizeof(err), "%s-service answered %ld to %s %s: %.200s", c->service,
 					 resp.status, c->method, c->path, resp.body ? resp.body : "");
+			if (c->key != NULL && evs_http_permanent_status(resp.status))
+			{
+				/* this refund is refused for good: recorded, and the next one is paid */
+				memset(&r, 0, sizeof(r));
+				r.s = &s;
+				r.call_no = c->call_no;
+				r.key = c->key;
+				r.error = err;
+				ereport(LOG, (errmsg("eventsvc worker: cancellation step %s of report %s: call %s refused: %s",
+									 s.step, s.report_id, c->key, err)));
+				if (evs_worker_run_xact("eventsvc worker: saga call refused", saga_call_refused, &r))
+					continue;
+				record_failure(&s, err, false);
+				return 1;
+			}
 			record_failure(&s, err, evs_http_permanent_status(resp.status));
 			return 1;
 		}

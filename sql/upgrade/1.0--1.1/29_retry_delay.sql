@@ -1,0 +1,1 @@
+../../install/29_retry_delay.sql
