@@ -35,7 +35,14 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT pg_catalog.hashtext(p_tenant::text) $$;
 -- request headers (Idempotency-Key); whether the caller's transaction is read-only
 -- (PostgREST runs GET requests so: a writer called by GET fails there as on a single
 -- server); whether the call is a dry run (eventsvc_proxy.dry_run = on: the shard rolls
--- the call back after it answered). Nothing else of the session reaches a shard.
+-- the call back after it answered); and whether the call carries the request's rate
+-- limits: the first shard call of a PostgREST request (request.path is set) that goes
+-- where they apply (a caller with a tenant: the tenant's shard, which also answers the
+-- calls any shard answers; another caller: any shard) does, with request.path, and the
+-- shard takes the request's tokens from its buckets before the call does any work
+-- (eventsvc.shard_enter; docs/scale-out.md "Rate limits"); the request's later calls do
+-- not, so a request counts once, as on one server. Nothing else of the session reaches
+-- a shard.
 -- VOLATILE: after waiting for a move it reads the directory in a fresh snapshot.
 -- Invoker (the caller's role decides its scope) and no SET clause: the api wrappers
 -- that call it fix search_path (every name here is qualified).
@@ -49,6 +56,9 @@ DECLARE
     configured boolean;
     by_tenant boolean := false;
     n integer;
+    path text := nullif(pg_catalog.current_setting('request.path', true), '');
+    home boolean;
+    counts boolean;
     r eventsvc.call_route;
 BEGIN
     IF claims_txt IS NOT NULL THEN
@@ -78,11 +88,15 @@ BEGIN
         r.tenant := named::uuid;
     ELSIF NOT by_tenant AND p_route = 'catalogue' THEN
         r.tenant := p_narrow;
+    ELSIF p_route = 'any' AND named ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+        -- any shard answers alike: the caller's own, which can apply its rate limits
+        r.tenant := named::uuid;
     END IF;
     IF r.tenant IS NOT NULL THEN
         PERFORM pg_catalog.pg_advisory_xact_lock_shared(1163285332, eventsvc.tenant_lock_key(r.tenant));
         SELECT d.partition INTO r.partition FROM eventsvc.tenants d WHERE d.id = r.tenant;
     END IF;
+    home := r.partition IS NOT NULL AND (by_tenant OR p_route = 'any');
     r.route := CASE WHEN by_tenant THEN 'tenant' ELSE p_route END;
     r.everywhere := NOT by_tenant AND r.partition IS NULL AND p_route IN ('scope', 'catalogue', 'event', 'all', 'sum');
     IF r.partition IS NULL THEN
@@ -98,13 +112,24 @@ BEGIN
     ELSIF NOT by_tenant THEN
         r.tenant := NULL;       -- narrowed to the tenant's shard, not acting for it
     END IF;
+    -- the first call of a PostgREST request carries its rate limits (a transaction-local
+    -- mark), if it goes where they can be applied: a caller naming a tenant to the
+    -- tenant's shard, any other caller anywhere
+    counts := path IS NOT NULL
+              AND pg_catalog.current_setting('eventsvc_proxy.request_counted', true) IS DISTINCT FROM 'on'
+              AND (home OR named IS NULL OR named !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$');
+    IF counts THEN
+        PERFORM pg_catalog.set_config('eventsvc_proxy.request_counted', 'on', true);
+    END IF;
     r.ctx := pg_catalog.jsonb_build_object(
         'role', current_user, 'route', r.route,
         'dry_run', coalesce(pg_catalog.current_setting('eventsvc_proxy.dry_run', true), '') IN ('on', 'true', '1'),
         'read_only', pg_catalog.current_setting('transaction_read_only') = 'on',
+        'rate_limits', counts,
         'settings', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
             'request.jwt.claims', claims_txt,
             'request.headers', nullif(pg_catalog.current_setting('request.headers', true), ''),
+            'request.path', path,
             'app.current_tenant_id', tenant_txt,
             'app.current_user_id', nullif(pg_catalog.current_setting('app.current_user_id', true), ''))));
     RETURN r;

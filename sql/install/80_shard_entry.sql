@@ -174,7 +174,13 @@ CREATE POLICY proxy_routing ON eventsvc.shard_placement FOR SELECT
 -- caller: its API role, its claims and settings, read-only when the caller's
 -- transaction is (PostgREST's GET requests), all for this transaction only
 -- (PL/Proxy runs each call as its own transaction, so nothing outlives it on the
--- pooled connection). Invoker rights on purpose: PostgreSQL lets the login role
+-- pooled connection). The first call of an HTTP request through the proxy
+-- (p_ctx.rate_limits, with request.path) then takes the request's tokens from this
+-- shard's buckets, exactly as PostgREST's pre-request check does on one server
+-- (eventsvc.check_request: the tenant's requests and reservations, an anonymous
+-- client address's requests): over a limit the call is refused before it does any
+-- work, and the proxy raises the refusal again (PGRST: HTTP 429 with Retry-After).
+-- Invoker rights on purpose: PostgreSQL lets the login role
 -- become only the API role it is a member of, whatever the context says. No SET
 -- clause: the entry functions that call it fix search_path (every name here is
 -- qualified). Returns this shard's name.
@@ -248,13 +254,17 @@ BEGIN
         PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
     END IF;
     FOR s IN SELECT * FROM pg_catalog.jsonb_each_text(settings) LOOP
-        IF s.key NOT IN ('request.jwt.claims', 'request.headers', 'app.current_tenant_id', 'app.current_user_id') THEN
+        IF s.key NOT IN ('request.jwt.claims', 'request.headers', 'request.path', 'app.current_tenant_id',
+                         'app.current_user_id') THEN
             PERFORM eventsvc.raise_error('forbidden', pg_catalog.format('the proxy may not pass setting %s', s.key));
         END IF;
         IF s.value IS NOT NULL THEN
             PERFORM pg_catalog.set_config(s.key, s.value, true);
         END IF;
     END LOOP;
+    IF coalesce((p_ctx ->> 'rate_limits')::boolean, false) THEN
+        PERFORM eventsvc.check_request();
+    END IF;
     RETURN c.name;
 END
 $$;

@@ -4,7 +4,10 @@
 # body code PT429 on its fifth request, while Globex is unaffected; Acme's reservations
 # have their own bucket, and a refused reservation makes no hold (no work done); an
 # anonymous client address over its limit gets 429 while another address passes; the
-# tenant sees its buckets in /rate_limit_usage.
+# tenant sees its buckets in /rate_limit_usage. With EVS_HTTP_THROUGH_PROXY=1
+# (test/integration/scaleout.sh) the same requests go through PostgREST on the proxy of
+# two shards, whose entries apply the limits (docs/scale-out.md "Rate limits"): the
+# limits are set on the shards.
 set -uo pipefail
 ROOT=${EVS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$ROOT/test/lib/postgrest.sh"
@@ -17,6 +20,10 @@ EV=aaaaaaaa-0000-4000-8000-0000000000e1
 ACME=$(evs_jwt "{\"role\":\"eventsvc_user\",\"tenant_id\":\"$A\",\"sub\":\"alice\"}")
 GLOBEX=$(evs_jwt "{\"role\":\"eventsvc_user\",\"tenant_id\":\"$B\",\"sub\":\"bob\"}")
 retry_after() { tr -d '\r' <"$EVS_PGRST_DIR/headers" | sed -nE 's/^[Rr]etry-[Aa]fter: *([0-9]+)$/\1/p'; }
+# a setting of every server that applies the limits: the test database, or each shard's
+limits_sql() {
+    if [ -n "${HTTP_ACME_SHARD:-}" ]; then s1 "$HTTP_DB" -c "$1" && s2 "$HTTP_DB" -c "$1"; else sql "$1"; fi
+}
 
 echo "# setup: a section to reserve in"
 req POST '/rpc/create_section' ACME "{\"event_id\":\"$EV\",\"section_name\":\"Rate Floor\",\"total_capacity\":50,\"maximum_purchase\":10}"
@@ -25,7 +32,7 @@ SECTION=$(printf '%s' "$BODY" | jq -r .id)
 
 echo "# a tenant over its request limit"
 # one token a minute: none comes back while the test runs
-sql "INSERT INTO eventsvc.tenant_rate_limits (tenant_id, requests_per_minute, request_burst) VALUES ('$A', 1, 4)"
+acme_sql "INSERT INTO eventsvc.tenant_rate_limits (tenant_id, requests_per_minute, request_burst) VALUES ('$A', 1, 4)"
 for i in 1 2 3 4; do
     req GET '/events?select=slug&limit=1' ACME
     expect_status 200 "Acme request $i of its burst of 4"
@@ -45,7 +52,7 @@ expect_jq '[.[] | .limit_name] == ["requests","reservations"] and .[0].source ==
     "Globex sees its own buckets, with the default limits and nothing refused"
 
 echo "# reservations: their own bucket; a refused one does no work"
-sql "UPDATE eventsvc.tenant_rate_limits SET requests_per_minute = NULL, request_burst = NULL,
+acme_sql "UPDATE eventsvc.tenant_rate_limits SET requests_per_minute = NULL, request_burst = NULL,
                                             reservations_per_minute = 1, reservation_burst = 2 WHERE tenant_id = '$A'"
 req GET '/events?select=slug&limit=1' ACME
 expect_status 200 "with the default request limit back, Acme passes again"
@@ -67,18 +74,22 @@ expect_jq '.[1] == {"limit_name":"reservations","per_minute":1,"burst":2,"source
     "Acme sees its reservation bucket: its own limit, empty, one refused"
 
 echo "# anonymous callers, per client address"
-sql "ALTER DATABASE eventsvc_http_rate_limits SET eventsvc.rate_limit_anonymous_per_minute = 1"
-sql "ALTER DATABASE eventsvc_http_rate_limits SET eventsvc.rate_limit_anonymous_burst = 3"
+# (through the proxy the public_events view is read over postgres_fdw and not counted:
+# docs/scale-out.md "Rate limits"; the catalogue search goes through every shard's entry)
+ANON='/public_events?select=slug&limit=1'
+[ -n "${HTTP_ACME_SHARD:-}" ] && ANON='/rpc/search_events?q=gala&select=slug'
+limits_sql "ALTER DATABASE eventsvc_http_rate_limits SET eventsvc.rate_limit_anonymous_per_minute = 1"
+limits_sql "ALTER DATABASE eventsvc_http_rate_limits SET eventsvc.rate_limit_anonymous_burst = 3"
 evs_pgrst_stop
 evs_pgrst_start eventsvc_http_rate_limits || exit 1     # new connections read the settings
 for i in 1 2 3; do
-    req GET '/public_events?select=slug&limit=1' - "" -H 'X-Forwarded-For: 203.0.113.10'
+    req GET "$ANON" - "" -H 'X-Forwarded-For: 203.0.113.10'
     expect_status 200 "address 203.0.113.10, request $i of 3"
 done
-req GET '/public_events?select=slug&limit=1' - "" -H 'X-Forwarded-For: 198.51.100.1, 203.0.113.10'
+req GET "$ANON" - "" -H 'X-Forwarded-For: 198.51.100.1, 203.0.113.10'
 expect_error 429 PT429 "the fourth is refused, whatever address the client claims before the proxy's"
 [ -n "$(retry_after)" ] && echo "ok - with Retry-After" || _fail "with Retry-After"
-req GET '/public_events?select=slug&limit=1' - "" -H 'X-Forwarded-For: 203.0.113.11'
+req GET "$ANON" - "" -H 'X-Forwarded-For: 203.0.113.11'
 expect_status 200 "another address passes"
 req GET '/events?select=slug&limit=1' GLOBEX
 expect_status 200 "and tenants are not affected"

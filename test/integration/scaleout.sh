@@ -18,7 +18,8 @@
 #     status and health aggregated; the public catalogue read with filters and order
 #     pushed down to the shards; the autocommit contract and dry runs (docs/api.md);
 #   - every route over HTTP answering as on one server (test/integration/http_routes.sh
-#     through the proxy, docs/api.md unchanged) and the hostile-input suite
+#     through the proxy, docs/api.md unchanged), the rate limits applied by the shards
+#     (test/integration/http_rate_limits.sh through the proxy) and the hostile-input suite
 #     (test/integration/hostile_inputs.sh) through the proxy.
 set -uo pipefail
 ROOT=$EVS_SRC
@@ -311,6 +312,7 @@ suite() { # script variable what: test/integration/<script> through the proxy
     fi
 }
 suite http_routes.sh EVS_HTTP_THROUGH_PROXY "every api route over HTTP through the proxy answers as on one server (docs/api.md unchanged)"
+suite http_rate_limits.sh EVS_HTTP_THROUGH_PROXY "rate limits through the proxy: a tenant over its limit gets 429 with Retry-After, the other tenant passes, an anonymous address is limited"
 suite hostile_inputs.sh EVS_HOSTILE_THROUGH_PROXY "the hostile-input suite passes through the proxy, each call answered as the shard answers it directly"
 
 [ "$fails" = 0 ]
