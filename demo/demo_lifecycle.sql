@@ -9,7 +9,7 @@ SELECT api.create_event(venue_id => 'aaaaaaaa-0000-4000-8000-000000000001', name
 SELECT id AS floor FROM api.event_sections WHERE event_id = :'ev' AND section_name = 'Floor' \gset
 SELECT api.create_pricing(event_id => :'ev', name => 'Floor GA', base_price => 4950, currency => 'USD',
        capacity_id => :'floor', service_fee => 350, facility_fee => 125, tax_rate => 0.0825) ->> 'id' AS tier \gset
-SELECT api.calculate_price(:'tier', 3) AS price_for_three;
+SELECT to_jsonb(api.calculate_price(:'tier', 3)) AS price_for_three;
 
 SELECT api.publish_event(:'ev') ->> 'status' AS status;
 SELECT api.transition_event(:'ev', 'ON_SALE') ->> 'status' AS status;

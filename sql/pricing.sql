@@ -21,30 +21,30 @@ SET app.current_user_id = 'pricing-admin';
 SELECT (api.create_pricing(event_id => '44444444-0000-4000-8000-0000000000e1', name => 'Standard',
         base_price => 1999, service_fee => 150, facility_fee => 75, tax_rate => 0.0825)) ->> 'id' AS std \gset
 -- 3 x 19.99 = 59.97; fees 4.50 + 2.25; subtotal 66.72; tax 5.5044 -> 5.50; total 72.22
-SELECT jsonb_pretty(api.calculate_price(:'std', 3));
+SELECT jsonb_pretty(to_jsonb(api.calculate_price(:'std', 3)));
 -- 7 tickets: subtotal 155.68, tax 12.8436 -> 12.84
 SELECT p->>'subtotal' AS subtotal, p->>'tax' AS tax, p->>'total' AS total
-  FROM api.calculate_price(:'std', 7) p;
+  FROM to_jsonb(api.calculate_price(:'std', 7)) p;
 
 -- Half-even on exact halves: 0.5 % of 100 = 0.5 -> 0, of 300 = 1.5 -> 2, of 500 = 2.5 -> 2.
 SELECT (api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'Half', 100, tax_rate => 0.005)) ->> 'id' AS half \gset
-SELECT q, (api.calculate_price(:'half', q)) ->> 'tax' AS tax FROM generate_series(1, 5, 2) q;
+SELECT q, (to_jsonb(api.calculate_price(:'half', q))) ->> 'tax' AS tax FROM generate_series(1, 5, 2) q;
 
 -- Group discount 12.5 % from 4 tickets on the base only, rounded half-even; fees not discounted.
 SELECT (api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'Group', 1001, service_fee => 100,
         group_size_min => 4, group_discount_percentage => 12.5, tax_rate => 0.1)) ->> 'id' AS grp \gset
 SELECT q, p->>'base_total' AS base, p->>'group_discount' AS discount, p->>'subtotal' AS subtotal,
        p->>'tax' AS tax, p->>'total' AS total
-  FROM generate_series(3, 5) q, api.calculate_price(:'grp', q) p;
+  FROM generate_series(3, 5) q, to_jsonb(api.calculate_price(:'grp', q)) p;
 
 -- Large amounts stay exact; an overflow is an error, never a wrapped number.
 SELECT (api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'Huge', 4611686018427387903,
         tax_rate => 0.99999999)) ->> 'id' AS huge \gset
-SELECT p->>'base_total' AS base, p->>'tax' AS tax FROM api.calculate_price(:'huge', 1) p;
-SELECT api.calculate_price(:'huge', 2);
-SELECT api.calculate_price(:'huge', 3);
-SELECT api.calculate_price(:'std', 0);
-SELECT api.calculate_price('44444444-0000-4000-8000-00000000ffff', 1);
+SELECT p->>'base_total' AS base, p->>'tax' AS tax FROM to_jsonb(api.calculate_price(:'huge', 1)) p;
+SELECT to_jsonb(api.calculate_price(:'huge', 2));
+SELECT to_jsonb(api.calculate_price(:'huge', 3));
+SELECT to_jsonb(api.calculate_price(:'std', 0));
+SELECT to_jsonb(api.calculate_price('44444444-0000-4000-8000-00000000ffff', 1));
 
 -- Tier rules: each refusal names its rule.
 SELECT api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'Neg', -1);
@@ -76,16 +76,16 @@ SET ROLE eventsvc_user;
 SELECT (api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'Timed', 5000,
         early_bird_price => 4000, early_bird_ends_at => now() + interval '1 day',
         last_minute_price => 6000, last_minute_starts_at => now() + interval '10 days')) ->> 'id' AS timed \gset
-SELECT (api.calculate_price(:'timed', 1)) ->> 'price_kind' AS kind_now,
-       (api.calculate_price(:'timed', 1)) ->> 'unit_price' AS unit_now;
+SELECT (to_jsonb(api.calculate_price(:'timed', 1))) ->> 'price_kind' AS kind_now,
+       (to_jsonb(api.calculate_price(:'timed', 1))) ->> 'unit_price' AS unit_now;
 RESET ROLE;
 SET eventsvc.clock_offset_seconds = 172800;   -- two days later
 SET ROLE eventsvc_user;
-SELECT (api.calculate_price(:'timed', 1)) ->> 'price_kind' AS kind, (api.calculate_price(:'timed', 1)) ->> 'unit_price' AS unit;
+SELECT (to_jsonb(api.calculate_price(:'timed', 1))) ->> 'price_kind' AS kind, (to_jsonb(api.calculate_price(:'timed', 1))) ->> 'unit_price' AS unit;
 RESET ROLE;
 SET eventsvc.clock_offset_seconds = 1036800;  -- twelve days later
 SET ROLE eventsvc_user;
-SELECT (api.calculate_price(:'timed', 1)) ->> 'price_kind' AS kind, (api.calculate_price(:'timed', 1)) ->> 'unit_price' AS unit;
+SELECT (to_jsonb(api.calculate_price(:'timed', 1))) ->> 'price_kind' AS kind, (to_jsonb(api.calculate_price(:'timed', 1))) ->> 'unit_price' AS unit;
 RESET ROLE;
 RESET eventsvc.clock_offset_seconds;
 SET ROLE eventsvc_user;
@@ -94,7 +94,7 @@ SET ROLE eventsvc_user;
 SELECT (api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'Surge', 10000, is_dynamic => true,
         min_price => 8000, max_price => 20000)) ->> 'id' AS surge \gset
 SELECT p->>'current_price' AS current, p->>'version' AS version FROM api.update_dynamic_price(:'surge', 15000, 1) p;
-SELECT (api.calculate_price(:'surge', 2)) ->> 'price_kind' AS kind, (api.calculate_price(:'surge', 2)) ->> 'base_total' AS base;
+SELECT (to_jsonb(api.calculate_price(:'surge', 2))) ->> 'price_kind' AS kind, (to_jsonb(api.calculate_price(:'surge', 2))) ->> 'base_total' AS base;
 SELECT api.update_dynamic_price(:'surge', 16000, 1);
 SELECT api.update_dynamic_price(:'surge', 25000, 2);
 SELECT api.update_dynamic_price(:'std', 1000, 1);
@@ -110,12 +110,12 @@ SELECT p->>'base_price' AS base, p->>'version' AS version
 SELECT api.update_pricing(:'std', 1, '{"base_price": 2599}');
 SELECT api.update_pricing(:'std', 2, '{"base_price": -1}');
 SELECT api.update_pricing(:'std', 2, '{"version": 9, "tenant_id": null}');
-SELECT (api.calculate_price(:'std', 1)) ->> 'total' AS total_at_7pct;
+SELECT (to_jsonb(api.calculate_price(:'std', 1))) ->> 'total' AS total_at_7pct;
 
 -- A tax-included tier (prices as the buyer sees them) with a 10 % fee: the buyer pays
 -- 2 x 25.00 + 5.00 = 55.00 exactly; the 19 % inside it is 8.78 (docs/money.md).
 SELECT (api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'Inclusive', 2500, currency => 'EUR',
         tax_rate => 0.19, tax_included => true, fee_percentage => 10)) ->> 'id' AS incl \gset
-SELECT jsonb_pretty(api.calculate_price(:'incl', 2));
+SELECT jsonb_pretty(to_jsonb(api.calculate_price(:'incl', 2)));
 SELECT api.create_pricing('44444444-0000-4000-8000-0000000000e1', 'Bad mode', 100, rounding_mode => 'nearest');
 SELECT api.update_pricing(:'incl', 1, '{"tax_included": null}');

@@ -1,9 +1,10 @@
 -- api_comments: everything PostgREST's OpenAPI describes has a description. Every api
 -- function, view, table and view column has a COMMENT (PostgREST shows it as the
--- description), and every api relation that no API role may write says "Read-only."
+-- description), so has every api composite type and its columns (typed clients read
+-- them), and every api relation that no API role may write says "Read-only."
 -- (PostgREST 12 lists write methods by what PostgreSQL could update, not by rights).
 BEGIN;
-SELECT plan(5);
+SELECT plan(6);
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure FROM pg_proc p
@@ -17,11 +18,16 @@ SELECT is_empty($$
 $$, 'every api view and table has a comment');
 
 SELECT is_empty($$
+    SELECT t.oid::regtype FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+     WHERE t.typnamespace = 'api'::regnamespace AND coalesce(obj_description(t.oid, 'pg_type'), '') = ''
+$$, 'every api composite type (what a typed call returns) has a comment');
+
+SELECT is_empty($$
     SELECT c.oid::regclass, a.attname FROM pg_class c
       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-     WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'm', 'r', 'f', 'p')
+     WHERE c.relnamespace = 'api'::regnamespace AND c.relkind IN ('v', 'm', 'r', 'f', 'p', 'c')
        AND coalesce(col_description(c.oid, a.attnum), '') = ''
-$$, 'every column of every api view and table has a comment');
+$$, 'every column of every api view, table and composite type has a comment');
 
 SELECT is_empty($$
     SELECT c.oid::regclass FROM pg_class c

@@ -39,7 +39,7 @@ SELECT is((SELECT to_jsonb(h) FROM api.holds h WHERE id = (SELECT (hold->>'id'):
           (SELECT hold FROM got), 'the stored hold equals the returned one');
 SELECT is((SELECT state::text || ' ' || quantity || ' ' || currency || ' ' || unit_price || ' ' || (locked_price->>'total')
              FROM eventsvc.capacity_holds WHERE id = (SELECT (hold->>'id')::uuid FROM got)),
-          'ACTIVE 3 USD 2500 ' || (api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 3)->>'total'),
+          'ACTIVE 3 USD 2500 ' || (to_jsonb(api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 3))->>'total'),
           'state, quantity, currency, locked unit price and the priced total');
 SELECT is((SELECT created_at FROM eventsvc.capacity_holds WHERE id = (SELECT (hold->>'id')::uuid FROM got)),
           now(), 'created at the transaction''s start, as the column default');
@@ -50,13 +50,13 @@ CREATE TEMP TABLE lines AS
 SELECT n, (to_jsonb(api.reserve_capacity('6e6e6e6e-0000-4000-8000-0000000000c1', q, '6e6e6e6e-0000-4000-8000-0000000000f1', 'rita')))->'locked_price' AS locked
   FROM unnest(ARRAY[3, 1, 3]) WITH ORDINALITY AS u(q, n);
 SELECT is((SELECT array_agg(locked->>'total' ORDER BY n) FROM lines),
-          ARRAY[api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 3)->>'total',
-                api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 1)->>'total',
-                api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 3)->>'total'],
+          ARRAY[to_jsonb(api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 3))->>'total',
+                to_jsonb(api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 1))->>'total',
+                to_jsonb(api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 3))->>'total'],
           'each hold locks the price of its own quantity');
 UPDATE eventsvc.event_pricing SET base_price = 2600 WHERE id = '6e6e6e6e-0000-4000-8000-0000000000f1';
 SELECT is((to_jsonb(api.reserve_capacity('6e6e6e6e-0000-4000-8000-0000000000c1', 3, '6e6e6e6e-0000-4000-8000-0000000000f1', 'rita')))->'locked_price',
-          api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 3),
+          to_jsonb(api.calculate_price('6e6e6e6e-0000-4000-8000-0000000000f1', 3)),
           'after a price change the hold locks the new line');
 SELECT is(pg_temp.free(), '27 free, drift 0', 'ten more seats held');
 

@@ -86,7 +86,7 @@ SELECT throws_ok(format('SELECT pg_temp.paid(%L, %L)', :'h1', 'pay-9'), 'PT409',
 SELECT is((pg_temp.paid(:'h1', 'pay-1')) ->> 'state', 'CONFIRMED', 'paid in time: sold');
 SELECT ok((SELECT revived_at IS NULL AND confirmed_at IS NOT NULL FROM pg_temp.h(:'h1')), 'not a revival');
 SELECT is((pg_temp.paid(:'h1', 'pay-1')) ->> 'state', 'CONFIRMED', 'the same result again: the hold as it is');
-SELECT (api.calculate_price('4a4a0000-0000-4000-8000-0000000000f1', 2)) ->> 'total' AS total2 \gset
+SELECT (to_jsonb(api.calculate_price('4a4a0000-0000-4000-8000-0000000000f1', 2))) ->> 'total' AS total2 \gset
 SELECT is((SELECT string_agg(action || ':' || amount, ',' ORDER BY id) FROM eventsvc.hold_audit_log WHERE hold_id = :'h1'),
           'payment_started:' || :'total2' || ',payment_confirmed:' || :'total2', 'audited once, with the locked total');
 SELECT throws_ok(format('SELECT pg_temp.paid(%L, %L)', pg_temp.hold('c1', 1), 'pay-x'), 'PT409',

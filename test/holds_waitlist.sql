@@ -94,7 +94,7 @@ SELECT ok((SELECT h.expires_at BETWEEN eventsvc.now() + interval '1799 s' AND ev
              FROM eventsvc.capacity_holds h JOIN eventsvc.waitlist_entries e ON e.hold_id = h.id WHERE e.holder_id = 'cleo'),
           'with the offer window (30 minutes)');
 SELECT is((SELECT h.locked_price FROM eventsvc.capacity_holds h JOIN eventsvc.waitlist_entries e ON e.hold_id = h.id
-            WHERE e.holder_id = 'cleo'), api.calculate_price('46460000-0000-4000-8000-0000000000f1', 2),
+            WHERE e.holder_id = 'cleo'), to_jsonb(api.calculate_price('46460000-0000-4000-8000-0000000000f1', 2)),
           'at the tier''s price for its seats');
 SELECT is((SELECT payload #>> '{data,holder_id}' || ' ' || (payload #>> '{data,quantity}') FROM eventsvc.outbox
             WHERE routing_key = 'waitlist.offer' AND tenant_id = current_setting('app.current_tenant_id')::uuid),

@@ -50,10 +50,7 @@ CREATE TRIGGER capacity_holds_guard_truncate BEFORE TRUNCATE ON eventsvc.capacit
 
 -- ---------------------------------------------------------------- money and pricing
 
-CREATE FUNCTION api.calculate_price(pricing_id uuid, quantity integer) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'evs_sql_calculate_price' LANGUAGE C STABLE;
-COMMENT ON FUNCTION api.calculate_price(uuid, integer) IS
-    'Exact price of quantity tickets of a tier at eventsvc.now(): integers in minor units, rounded once per line in the tier''s rounding mode; a tax-included tier charges the displayed amounts exactly and shows the tax inside them (docs/money.md).';
+-- api.calculate_price returns a row of api.price_line: part 40_typed_price.sql.
 
 CREATE FUNCTION api.active_pricing(capacity_id uuid, at timestamptz DEFAULT NULL) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'evs_sql_active_pricing' LANGUAGE C STABLE;
@@ -339,7 +336,7 @@ CREATE FUNCTION eventsvc.escrow_reset(capacity_id uuid) RETURNS boolean
 
 -- ---------------------------------------------------------------- grants
 
-GRANT EXECUTE ON FUNCTION api.calculate_price(uuid, integer), api.active_pricing(uuid, timestamptz)
+GRANT EXECUTE ON FUNCTION api.active_pricing(uuid, timestamptz)
     TO eventsvc_user, eventsvc_service;
 GRANT EXECUTE ON FUNCTION api.create_pricing, api.update_pricing(uuid, integer, jsonb),
                           api.update_dynamic_price(uuid, bigint, integer),

@@ -333,8 +333,8 @@ COMMENT ON FUNCTION eventsvc.shard_routes() IS
 -- ---------------------------------------------------------------- what the proxy reads
 -- The api surface of this server as the proxy needs it to build identical
 -- functions and views (under "views": the api's views and its catalogue table): arguments with defaults, results, volatility, grants to the
--- API roles, comments, the route of each, and every eventsvc type they use (enums
--- first, then composite types).
+-- API roles, comments, the route of each, and every eventsvc type and api composite
+-- type they use (enums first, then composite types).
 CREATE FUNCTION eventsvc.shard_api_catalog() RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     WITH RECURSIVE roles(r) AS (
@@ -363,8 +363,11 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
                                       AND NOT a.attisdropped) AS inner_type(oid)),
     types AS (
         SELECT t.* FROM pg_type t
-         WHERE t.oid IN (SELECT typ FROM used) AND t.typnamespace = 'eventsvc'::regnamespace
-           AND t.typtype IN ('e', 'c'))
+         WHERE t.oid IN (SELECT typ FROM used) AND t.typtype IN ('e', 'c')
+           AND (t.typnamespace = 'eventsvc'::regnamespace
+                -- the api's own composite types (api.price_line), not its views' row types
+                OR t.typnamespace = 'api'::regnamespace
+                   AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))
     SELECT jsonb_build_object(
         'functions', coalesce((SELECT jsonb_agg(jsonb_build_object(
             'name', p.proname,

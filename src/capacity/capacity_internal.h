@@ -45,8 +45,8 @@ extern void evs_waitlist_init(void);
 extern void evs_postponement_init(void);
 
 /*
- * The hold calls' entry points that answer with the hold as jsonb (those a
- * 1.0 database still calls): hold_result.c makes the api.holds row from it.
+ * The entry points that answer with jsonb (those a 1.0 database still calls):
+ * hold_result.c makes the row of the declared type from it (api.holds, api.price_line).
  */
 extern PGDLLEXPORT Datum evs_sql_reserve_capacity(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum evs_sql_confirm_hold(PG_FUNCTION_ARGS);
@@ -54,6 +54,7 @@ extern PGDLLEXPORT Datum evs_sql_release_hold(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum evs_sql_extend_hold(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum evs_sql_start_payment(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum evs_sql_confirm_payment(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum evs_sql_calculate_price(PG_FUNCTION_ARGS);
 
 /*
  * reserve.c: the hold api.reserve_capacity just made, as C values, for the row

@@ -8,7 +8,10 @@
  * without SPI: changed_at, reason and renewals as the view computes them.
  * api.reserve_capacity, the hottest call, makes its row from the new hold's
  * C values instead (reserve.c tells them), with nothing to parse back.
- * test/holds_results.sql checks each call's row against the view's row.
+ * api.calculate_price returns a row of api.price_line the same way, made from
+ * the price line's jsonb (the object a hold keeps as locked_price).
+ * test/holds_results.sql checks each call's row against the view's row,
+ * test/money_price_line.sql the price line's row against its jsonb.
  */
 #include "core/core.h"
 
@@ -29,6 +32,7 @@ PG_FUNCTION_INFO_V1(evs_sql_release_hold_row);
 PG_FUNCTION_INFO_V1(evs_sql_extend_hold_row);
 PG_FUNCTION_INFO_V1(evs_sql_start_payment_row);
 PG_FUNCTION_INFO_V1(evs_sql_confirm_payment_row);
+PG_FUNCTION_INFO_V1(evs_sql_calculate_price_row);
 
 /* How a column of the result is made from the hold's jsonb. */
 typedef enum ColumnKind
@@ -98,7 +102,9 @@ typedef struct HoldShape
 	bool		new_direct;		/* every column's type is the one new_hold_columns says */
 } HoldShape;
 
-static HoldShape *kept_shape = NULL;
+/* One per result type (api.holds, api.price_line): a handful at most. */
+#define KEPT_SHAPES 4
+static HoldShape *kept_shapes[KEPT_SHAPES];
 
 /* The times whose latest is changed_at (api.holds). */
 static const char *const change_times[] = {
@@ -114,13 +120,22 @@ hold_shape(FunctionCallInfo fcinfo)
 	MemoryContext cxt;
 	MemoryContext old;
 	HoldShape  *shape;
+	int			slot = KEPT_SHAPES - 1;
 
 	if (desc == NULL)
 		ereport(ERROR,
 				(errcode(EVS_ERR_INTERNAL),
-				 errmsg("a hold call must be declared to return a row type")));
-	if (kept_shape != NULL && kept_shape->typid == typid && kept_shape->desc_id == tc->tupDesc_identifier)
-		return kept_shape;
+				 errmsg("a typed api call must be declared to return a row type")));
+	for (int k = 0; k < KEPT_SHAPES; k++)
+	{
+		if (kept_shapes[k] == NULL || kept_shapes[k]->typid == typid)
+		{
+			if (kept_shapes[k] != NULL && kept_shapes[k]->desc_id == tc->tupDesc_identifier)
+				return kept_shapes[k];
+			slot = k;
+			break;
+		}
+	}
 
 	cxt = AllocSetContextCreate(CacheMemoryContext, "eventsvc hold row shape", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
@@ -164,9 +179,9 @@ hold_shape(FunctionCallInfo fcinfo)
 		fmgr_info_cxt(func, &shape->input[i], cxt);
 	}
 	MemoryContextSwitchTo(old);
-	if (kept_shape != NULL)
-		MemoryContextDelete(kept_shape->cxt);
-	kept_shape = shape;
+	if (kept_shapes[slot] != NULL)
+		MemoryContextDelete(kept_shapes[slot]->cxt);
+	kept_shapes[slot] = shape;
 	return shape;
 }
 
@@ -229,7 +244,7 @@ hold_changed_at(Jsonb *hold, TimestampTz *latest)
 	return found;
 }
 
-/* The row of the call's result type made from the hold as jsonb. */
+/* The row of the call's result type made from its answer as jsonb (a hold, a price line). */
 static Datum
 hold_row(FunctionCallInfo fcinfo, Datum hold_jsonb)
 {
@@ -239,7 +254,7 @@ hold_row(FunctionCallInfo fcinfo, Datum hold_jsonb)
 	bool	   *nulls = palloc(sizeof(bool) * shape->natts);
 
 	if (!JB_ROOT_IS_OBJECT(hold))
-		ereport(ERROR, (errcode(EVS_ERR_INTERNAL), errmsg("a hold call answered with something other than a hold")));
+		ereport(ERROR, (errcode(EVS_ERR_INTERNAL), errmsg("a typed api call answered with something other than an object")));
 	for (int i = 0; i < shape->natts; i++)
 	{
 		Form_pg_attribute a = TupleDescAttr(shape->desc, i);
@@ -400,3 +415,6 @@ HOLD_ROW_ENTRY(evs_sql_release_hold)	/* the released hold */
 HOLD_ROW_ENTRY(evs_sql_extend_hold)	/* the extended hold */
 HOLD_ROW_ENTRY(evs_sql_start_payment)	/* the hold in its payment window */
 HOLD_ROW_ENTRY(evs_sql_confirm_payment)	/* the paid (or revived, or refund-required) hold */
+
+/* api.calculate_price: the price line as a row of api.price_line. */
+HOLD_ROW_ENTRY(evs_sql_calculate_price)

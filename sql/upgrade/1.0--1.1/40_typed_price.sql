@@ -1,0 +1,1 @@
+../../install/40_typed_price.sql
