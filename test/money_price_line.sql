@@ -23,7 +23,7 @@ VALUES ('7b7b7b7b-7b7b-47b7-87b7-7b7b7b7b7b7b', '7b7b7b7b-0000-4000-8000-0000000
 SET LOCAL app.current_tenant_id = '7b7b7b7b-7b7b-47b7-87b7-7b7b7b7b7b7b';
 SET LOCAL app.current_user_id = 'line-buyer';
 
-SELECT is((SELECT p.prorettype FROM pg_proc p WHERE p.oid = 'api.calculate_price(uuid, integer)'::regprocedure),
+SELECT is((SELECT p.prorettype::regtype FROM pg_proc p WHERE p.oid = 'api.calculate_price(uuid, integer)'::regprocedure),
           'api.price_line'::regtype, 'calculate_price is declared to return api.price_line');
 SELECT is((SELECT c.relkind::text FROM pg_class c WHERE c.oid = (SELECT typrelid FROM pg_type WHERE oid = 'api.price_line'::regtype)),
           'c', 'api.price_line is a composite type of its own');
