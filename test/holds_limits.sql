@@ -4,7 +4,7 @@
 -- of the event, live and confirmed; the refusal says how many more. Own tenant.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(28);
+SELECT plan(30);
 
 SELECT eventsvc.create_tenant('Tap Limits', 'tap-limits', '43434343-4343-4343-8343-434343434343') IS NOT NULL;
 SELECT eventsvc.create_tenant('Tap Limits Other', 'tap-limits-other', '43434343-0000-4343-8343-434343434343') IS NOT NULL;
@@ -44,8 +44,8 @@ $$;
 CREATE FUNCTION pg_temp.allowance(event text, tier text DEFAULT NULL) RETURNS text LANGUAGE sql AS $$
     SELECT a ->> 'seats' || ' of ' || coalesce(a ->> 'limit', 'none') || ', ' || coalesce(a ->> 'remaining', '-')
            || ' more (' || (a ->> 'source') || ')'
-      FROM api.seat_allowance(('43430000-0000-4000-8000-0000000000' || event)::uuid,
-                              ('43430000-0000-4000-8000-0000000000' || tier)::uuid) a
+      FROM to_jsonb(api.seat_allowance(('43430000-0000-4000-8000-0000000000' || event)::uuid,
+                                       ('43430000-0000-4000-8000-0000000000' || tier)::uuid)) a
 $$;
 
 -- No limit anywhere: the cluster setting is 0.
@@ -121,6 +121,11 @@ SELECT is((SELECT count(*)::int FROM (SELECT to_jsonb(api.confirm_hold(id)) FROM
                                        WHERE event_id = '43430000-0000-4000-8000-0000000000e1'
                                          AND state = 'ACTIVE') r), 2, 'the rest confirmed');
 SELECT is(pg_temp.allowance('e1'), '2 of 8, 6 more (event)', 'released seats are free again, confirmed ones count');
+SELECT is((SELECT p.prorettype::regtype FROM pg_proc p WHERE p.oid = 'api.seat_allowance(uuid, uuid)'::regprocedure),
+          'api.allowance'::regtype, 'seat_allowance is declared to return a row of api.allowance');
+SELECT is((SELECT format('%s %s %s %s', a.seats, a."limit", a.remaining, a.source)
+             FROM api.seat_allowance('43430000-0000-4000-8000-0000000000e1') a),
+          '2 8 6 event', 'its figures are columns of their own');
 
 -- Removing the event's limit brings the tenant's default back; the other tenant keeps the cluster's.
 SELECT is(api.set_customer_limit('43430000-0000-4000-8000-0000000000e1', NULL) ->> 'limit_in_force', '4',

@@ -84,11 +84,29 @@ CREATE FUNCTION api.hold_settings() RETURNS jsonb
 COMMENT ON FUNCTION api.hold_settings() IS
     'The hold settings in force for the caller''s tenant, and where each comes from (tenant or cluster).';
 
-CREATE FUNCTION api.seat_allowance(event_id uuid, pricing_id uuid DEFAULT NULL) RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'evs_sql_seat_allowance'
+-- What api.seat_allowance answers: a declared type, so typed clients see its shape
+-- (the row is made in C from the answer, src/capacity/hold_result.c).
+CREATE TYPE api.allowance AS (
+    event_id  uuid,
+    holder_id text,
+    "limit"   integer,
+    remaining bigint,
+    seats     bigint,
+    source    text
+);
+COMMENT ON TYPE api.allowance IS 'How many more seats of an event a customer may hold (api.seat_allowance).';
+COMMENT ON COLUMN api.allowance.event_id IS 'The event.';
+COMMENT ON COLUMN api.allowance.holder_id IS 'The customer: the caller.';
+COMMENT ON COLUMN api.allowance."limit" IS 'Seats the customer may have of the event (in the tier, when given); NULL: no limit.';
+COMMENT ON COLUMN api.allowance.remaining IS 'How many more the customer may hold now; NULL: no limit.';
+COMMENT ON COLUMN api.allowance.seats IS 'Seats the customer holds and has bought of the event.';
+COMMENT ON COLUMN api.allowance.source IS 'Where the limit comes from: event, tier, default or none.';
+
+CREATE FUNCTION api.seat_allowance(event_id uuid, pricing_id uuid DEFAULT NULL) RETURNS api.allowance
+    AS 'MODULE_PATHNAME', 'evs_sql_seat_allowance_row'
     LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION api.seat_allowance(uuid, uuid) IS
-    'How many more seats of the event (in the tier, when given) the caller may hold: the limit, what the caller holds and has bought, and the rest.';
+    'How many more seats of the event (in the tier, when given) the caller may hold (a row of allowance): the limit, what the caller holds and has bought, and the rest.';
 
 CREATE VIEW api.customer_limits WITH (security_invoker = true) AS
 SELECT l.event_id, l.max_seats_per_customer, l.updated_at, l.updated_by

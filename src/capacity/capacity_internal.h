@@ -46,7 +46,7 @@ extern void evs_postponement_init(void);
 
 /*
  * The entry points that answer with jsonb (those a 1.0 database still calls):
- * hold_result.c makes the row of the declared type from it (api.holds, api.price_line).
+ * hold_result.c makes the row of the declared type from it (api.holds, api.price_line, api.allowance).
  */
 extern PGDLLEXPORT Datum evs_sql_reserve_capacity(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum evs_sql_confirm_hold(PG_FUNCTION_ARGS);
@@ -55,6 +55,7 @@ extern PGDLLEXPORT Datum evs_sql_extend_hold(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum evs_sql_start_payment(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum evs_sql_confirm_payment(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum evs_sql_calculate_price(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum evs_sql_seat_allowance(PG_FUNCTION_ARGS);
 
 /*
  * reserve.c: the hold api.reserve_capacity just made, as C values, for the row

@@ -9,7 +9,8 @@
  * api.reserve_capacity, the hottest call, makes its row from the new hold's
  * C values instead (reserve.c tells them), with nothing to parse back.
  * api.calculate_price returns a row of api.price_line the same way, made from
- * the price line's jsonb (the object a hold keeps as locked_price).
+ * the price line's jsonb (the object a hold keeps as locked_price), and
+ * api.seat_allowance a row of api.allowance.
  * test/holds_results.sql checks each call's row against the view's row,
  * test/money_price_line.sql the price line's row against its jsonb.
  */
@@ -33,6 +34,7 @@ PG_FUNCTION_INFO_V1(evs_sql_extend_hold_row);
 PG_FUNCTION_INFO_V1(evs_sql_start_payment_row);
 PG_FUNCTION_INFO_V1(evs_sql_confirm_payment_row);
 PG_FUNCTION_INFO_V1(evs_sql_calculate_price_row);
+PG_FUNCTION_INFO_V1(evs_sql_seat_allowance_row);
 
 /* How a column of the result is made from the hold's jsonb. */
 typedef enum ColumnKind
@@ -102,7 +104,7 @@ typedef struct HoldShape
 	bool		new_direct;		/* every column's type is the one new_hold_columns says */
 } HoldShape;
 
-/* One per result type (api.holds, api.price_line): a handful at most. */
+/* One per result type (api.holds, api.price_line, api.allowance): a handful at most. */
 #define KEPT_SHAPES 4
 static HoldShape *kept_shapes[KEPT_SHAPES];
 
@@ -418,3 +420,6 @@ HOLD_ROW_ENTRY(evs_sql_confirm_payment)	/* the paid (or revived, or refund-requi
 
 /* api.calculate_price: the price line as a row of api.price_line. */
 HOLD_ROW_ENTRY(evs_sql_calculate_price)
+
+/* api.seat_allowance: how many more seats the caller may hold, as a row of api.allowance. */
+HOLD_ROW_ENTRY(evs_sql_seat_allowance)
