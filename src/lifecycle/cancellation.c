@@ -24,6 +24,7 @@
 PG_FUNCTION_INFO_V1(evs_api_cancel_event);
 PG_FUNCTION_INFO_V1(evs_api_preview_cancellation);
 PG_FUNCTION_INFO_V1(evs_api_confirm_cancellation);
+PG_FUNCTION_INFO_V1(evs_sql_retry_cancellation_refunds);
 
 #define PREVIEW_TTL "5 minutes"
 #define PREVIEW_OPERATION "cancel_event"
@@ -367,4 +368,55 @@ evs_api_preview_cancellation(PG_FUNCTION_ARGS)
 	evs_jsonb_push_text(&st, NULL, "notify_holders");
 	(void) evs_jsonb_end(&st);
 	PG_RETURN_DATUM(evs_spi_finish_jsonb(evs_jsonb_end(&st)));
+}
+
+/*
+ * api.retry_cancellation_refunds(event_id): a tenant admin sends again the
+ * refunds of the event's cancellation that the payment service refused, or
+ * that were not sent because the step ran out of attempts. The refund step goes
+ * back to pending with the refused calls listed in result.retry; the saga calls
+ * them (and those never answered) with the same idempotency keys, so the payment
+ * service never pays one twice. Returns how many refunds will be called again.
+ */
+Datum
+evs_sql_retry_cancellation_refunds(PG_FUNCTION_ARGS)
+{
+	EvsArgs		a = {0};
+	EvsRoleSwitch ctx;
+	int64		n = 0;
+	bool		isnull;
+
+	evs_require_admin("retry failed refunds");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("event_id: is required")));
+	evs_arg(&a, UUIDOID, evs_current_tenant(), false);
+	evs_arg(&a, UUIDOID, PG_GETARG_DATUM(0), false);
+	evs_spi_connect();
+	evs_become_owner(&ctx);
+	evs_exec("WITH s AS ("
+			 " UPDATE eventsvc.cancellation_steps c SET state = 'pending', attempts = 0,"
+			 " next_attempt_at = now(), last_error = NULL, updated_at = now(),"
+			 " result = (coalesce(c.result, '{}') - 'refused') || jsonb_build_object('retry',"
+			 " coalesce(c.result -> 'retry', '[]') || coalesce((SELECT jsonb_agg(f -> 'call_no')"
+			 " FROM jsonb_array_elements(c.result -> 'refused') f), '[]'))"
+			 " FROM eventsvc.event_cancellation_reports r"
+			 " WHERE r.tenant_id = $1 AND r.event_id = $2 AND c.tenant_id = r.tenant_id AND c.report_id = r.id"
+			 " AND c.step = 'refund_payments' AND c.state = 'failed'"
+			 " AND jsonb_typeof(r.report -> 'refunds') = 'array'"
+			 " RETURNING c.report_id, jsonb_array_length(c.result -> 'retry')"
+			 " + greatest(jsonb_array_length(r.report -> 'refunds')"
+			 " - coalesce((c.result ->> 'calls_done')::integer, 0), 0) AS calls),"
+			 " u AS (UPDATE eventsvc.event_cancellation_reports r SET status = 'in_progress',"
+			 " completed_at = NULL, updated_at = now() FROM s WHERE r.tenant_id = $1 AND r.id = s.report_id)"
+			 " SELECT coalesce(sum(s.calls), 0)::bigint FROM s", &a, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			n = DatumGetInt64(d);
+	}
+	evs_switch_back(&ctx);
+	SPI_finish();
+	PG_RETURN_INT64(n);
 }

@@ -566,6 +566,10 @@ if have create_event; then
             expect_error 403 42501 "only an admin retries refunds"
             req POST '/rpc/retry_postponement_refunds' ACME_ADMIN "{\"event_id\":\"$EV\"}"
             expect_jq '. == 0' "nothing failed: nothing to retry"
+            req POST '/rpc/retry_cancellation_refunds' ACME_USER "{\"event_id\":\"$EV\"}"
+            expect_error 403 42501 "only an admin retries cancellation refunds"
+            req POST '/rpc/retry_cancellation_refunds' ACME_ADMIN "{\"event_id\":\"$EV\"}"
+            expect_jq '. == 0' "no cancellation refund failed: nothing to retry"
             doc "Postponement › The sweep that closes decision windows (worker, pg_cron or a service)"
             req POST '/rpc/close_postponement_windows' SERVICE '{}'
             expect_jq '. == 0' "no window has closed yet"

@@ -129,4 +129,25 @@ check "B: the later steps still ran" \
     test "$(qv "SELECT string_agg(state, ',' ORDER BY step_no) FROM eventsvc.cancellation_steps WHERE report_id = '$RB'")" \
          = "done,done,failed,done,done"
 
+
+# --- B, then: the payment service accepts again; an admin sends the refused refund again
+curl -s -X POST "$STUB/_reset" >/dev/null
+refused_for_user() { ! as_tenant -c "SET ROLE eventsvc_user" -c "SELECT api.retry_cancellation_refunds('$EB')" >/dev/null 2>&1; }
+check "B: a user who is not an admin cannot retry the refunds" refused_for_user
+check "B: an admin's retry sends the one refused refund again" \
+    test "$(as_tenant -c "SET ROLE eventsvc_admin" -c "SELECT api.retry_cancellation_refunds('$EB')" | tail -1)" = 1
+check "B: the report ends completed after the retry" \
+    wait_sql "SELECT status FROM eventsvc.event_cancellation_reports WHERE id = '$RB'" completed 60
+check "B: every refund of the event paid, each once" test "$(paid "$EB")" = "$(keys_of "$EB")"
+check "B: the nine paid before were not asked again" \
+    test "$(reqs "len([x for x in r if x['path']=='/internal/refunds/bulk' and x['body']['eventId']=='$EB' and x['idempotency_key']!='$REFUSED'])")" = 9
+check "B: paid in all = the preview's total" \
+    test "$(reqs "sum(x['body']['refunds'][0]['amount'] for x in r if x['path']=='/internal/refunds/bulk' and x['status']==200 and not x.get('replayed') and x['body']['eventId']=='$EB')")" = "$TOTAL_B"
+check "B: all steps done, no failed step in the report" \
+    test "$(qv "SELECT string_agg(state, ',' ORDER BY step_no) || ' ' || jsonb_array_length(r.failed_steps)
+                FROM eventsvc.cancellation_steps c JOIN eventsvc.event_cancellation_reports r ON r.id = c.report_id
+                WHERE c.report_id = '$RB' GROUP BY r.failed_steps")" = "done,done,done,done,done 0"
+check "B: a second retry finds nothing to send" \
+    test "$(as_tenant -c "SET ROLE eventsvc_admin" -c "SELECT api.retry_cancellation_refunds('$EB')" | tail -1)" = 0
+
 exit $WFAIL

@@ -5,6 +5,20 @@
 -- saga_step_calls returns each call's own key: a new return type.
 DROP FUNCTION eventsvc.saga_step_calls(uuid, uuid, smallint, integer);
 
+-- A call of a step answered (done or refused): calls_done moves forward only (a refund
+-- sent again by api.retry_cancellation_refunds lies behind it), and the call leaves
+-- result.retry.
+CREATE FUNCTION eventsvc.saga_call_answered(p_result jsonb, p_call_no integer) RETURNS jsonb
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pg_catalog.jsonb_build_object('calls_done',
+               GREATEST(coalesce((p_result ->> 'calls_done')::integer, 0), p_call_no))
+        || CASE WHEN p_result ? 'retry' THEN pg_catalog.jsonb_build_object('retry',
+               (SELECT coalesce(pg_catalog.jsonb_agg(r.v), '[]') FROM pg_catalog.jsonb_array_elements(p_result -> 'retry') r(v)
+                 WHERE r.v <> pg_catalog.to_jsonb(p_call_no)))
+           ELSE '{}' END
+$$;
+REVOKE ALL ON FUNCTION eventsvc.saga_call_answered(jsonb, integer) FROM PUBLIC;
+
 -- The HTTP calls of a step not yet done: (call_no, service, method, path, body, and the
 -- call's own Idempotency-Key, NULL for the step's key).
 CREATE FUNCTION eventsvc.saga_step_calls(p_tenant_id uuid, p_report_id uuid, p_step_no smallint,
@@ -48,7 +62,8 @@ BEGIN
                eventsvc.refund_call_body(rep.tenant_id, (x.v ->> 'refund_id')::uuid, x.v ->> 'holder_id', rep.reason),
                x.v ->> 'idempotency_key'
           FROM pg_catalog.jsonb_array_elements(rep.report -> 'refunds') WITH ORDINALITY AS x(v, ord)
-         WHERE x.ord > done
+         -- and the refused ones an admin sends again (api.retry_cancellation_refunds)
+         WHERE x.ord > done OR coalesce(st.result -> 'retry', '[]') @> pg_catalog.to_jsonb(x.ord::integer)
          ORDER BY x.ord;
     ELSIF st.step = 'refund_payments' THEN
         RETURN QUERY SELECT 1, 'payment', 'POST', '/internal/refunds/bulk',
@@ -82,7 +97,8 @@ CREATE FUNCTION eventsvc.saga_call_refused(p_tenant_id uuid, p_report_id uuid, p
 RETURNS void
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     UPDATE eventsvc.cancellation_steps c
-       SET result = coalesce(c.result, '{}') || pg_catalog.jsonb_build_object('calls_done', p_call_no,
+       SET result = coalesce(c.result, '{}') || eventsvc.saga_call_answered(c.result, p_call_no)
+               || pg_catalog.jsonb_build_object(
                'refused', coalesce(c.result -> 'refused', '[]') || pg_catalog.jsonb_build_array(
                    pg_catalog.jsonb_build_object('call_no', p_call_no, 'idempotency_key', p_idempotency_key,
                        'error', pg_catalog.left(p_error, 300)))),
@@ -140,3 +156,55 @@ REVOKE ALL ON FUNCTION eventsvc.saga_step_calls(uuid, uuid, smallint, integer),
     eventsvc.saga_call_refused(uuid, uuid, smallint, integer, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION eventsvc.saga_step_calls(uuid, uuid, smallint, integer),
     eventsvc.saga_call_refused(uuid, uuid, smallint, integer, text, text) TO eventsvc_worker;
+
+-- A refund sent again lies behind calls_done: the answered call moves it forward only.
+CREATE OR REPLACE FUNCTION eventsvc.saga_call_done(p_tenant_id uuid, p_report_id uuid, p_step_no smallint,
+                                        p_call_no integer, p_response text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st record;
+    resp jsonb;
+    key text;
+    n bigint;
+BEGIN
+    SELECT c.* INTO st FROM eventsvc.cancellation_steps c
+     WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no
+       FOR UPDATE;
+    BEGIN
+        resp := coalesce(nullif(p_response, ''), '{}')::jsonb;
+    EXCEPTION WHEN others THEN
+        PERFORM eventsvc.raise_error('validation',
+            pg_catalog.format('invalid response from the %s step: not JSON', coalesce(st.step::text, 'null')));
+    END;
+    IF st.step = 'fetch_tickets' THEN
+        IF pg_catalog.jsonb_typeof(resp -> 'tickets') IS DISTINCT FROM 'array' THEN
+            PERFORM eventsvc.raise_error('validation', 'invalid response from ticket-service: no "tickets" array');
+        END IF;
+        UPDATE eventsvc.cancellation_steps c
+           SET result = pg_catalog.jsonb_build_object('calls_done', p_call_no,
+                   'count', pg_catalog.jsonb_array_length(resp -> 'tickets'), 'tickets', resp -> 'tickets'),
+               updated_at = pg_catalog.now()
+         WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no;
+        RETURN;
+    END IF;
+    key := CASE st.step WHEN 'cancel_tickets' THEN 'cancelled' WHEN 'refund_payments' THEN 'refundsRequested'
+                        WHEN 'cancel_listings' THEN 'cancelled' ELSE 'sent' END;
+    n := CASE WHEN pg_catalog.jsonb_typeof(resp -> key) = 'number' THEN (resp ->> key)::bigint ELSE 0 END;
+    UPDATE eventsvc.cancellation_steps c
+       SET result = coalesce(c.result, '{}') || eventsvc.saga_call_answered(c.result, p_call_no)
+               || pg_catalog.jsonb_build_object('count', coalesce((c.result ->> 'count')::bigint, 0) + n),
+           updated_at = pg_catalog.now()
+     WHERE c.tenant_id = p_tenant_id AND c.report_id = p_report_id AND c.step_no = p_step_no;
+END
+$$;
+
+-- A tenant admin sends again the cancellation refunds the payment service refused (or
+-- that a step out of attempts never sent), under the same keys.
+CREATE FUNCTION api.retry_cancellation_refunds(event_id uuid) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'evs_sql_retry_cancellation_refunds'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION api.retry_cancellation_refunds(uuid) IS
+    'Tenant admin: the refunds of the event''s cancellation that the payment service refused, or that were never sent because the refund step ran out of attempts, are sent again by the saga with the same idempotency keys (the payment service never pays one twice); returns how many.';
+REVOKE ALL ON FUNCTION api.retry_cancellation_refunds(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.retry_cancellation_refunds(uuid) TO eventsvc_user;
