@@ -157,7 +157,8 @@ REVOKE ALL ON FUNCTION eventsvc.saga_step_calls(uuid, uuid, smallint, integer),
 GRANT EXECUTE ON FUNCTION eventsvc.saga_step_calls(uuid, uuid, smallint, integer),
     eventsvc.saga_call_refused(uuid, uuid, smallint, integer, text, text) TO eventsvc_worker;
 
--- A refund sent again lies behind calls_done: the answered call moves it forward only.
+-- saga_call_done as 1.1 has it: raises through eventsvc.raise_error, and a refund sent
+-- again lies behind calls_done (the answered call moves it forward only).
 CREATE OR REPLACE FUNCTION eventsvc.saga_call_done(p_tenant_id uuid, p_report_id uuid, p_step_no smallint,
                                         p_call_no integer, p_response text)
 RETURNS void
