@@ -6,7 +6,7 @@
 -- check finds it right after a repair. Commits as it goes.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(27);
+SELECT plan(37);
 
 SELECT eventsvc.create_tenant('Tap Drift', 'tap-drift', 'd21f0000-0000-4000-8000-000000000001') IS NOT NULL AS tenant;
 SELECT eventsvc.create_tenant('Tap Drift Other', 'tap-drift-other', 'd21f0000-0000-4000-8000-000000000002') IS NOT NULL AS other;
@@ -109,7 +109,45 @@ SELECT ok(eventsvc.check_capacity_drift(600, 100000) IS NOT NULL AND eventsvc.ch
           'two more checks');
 SELECT is((SELECT count(*) FROM eventsvc.outbox WHERE tenant_id = 'd21f0000-0000-4000-8000-000000000001'
               AND routing_key = 'capacity.drift_detected'), 2::bigint, 'a new drift is a new report');
--- leave the section right for the tests that follow
 SELECT ok(eventsvc.escrow_reset('d21f0000-0000-4000-8000-0000000000c1') IS NOT NULL, 'repaired again');
+
+-- Every section at once (what rebuild_derived runs after a restore): both sections
+-- drift, one statement corrects their counter rows and forgets their counters.
+SET session_replication_role = replica;
+UPDATE eventsvc.capacity_holds SET quantity = 2 WHERE id = :'drifting_hold';
+UPDATE eventsvc.capacity_holds SET quantity = 1 WHERE id = :'steady_hold';
+SET session_replication_role = origin;
+SELECT ok((eventsvc.check_capacity_drift(600, 100000) ->> 'drifting')::int >= 2, 'both sections drift');
+SET ROLE eventsvc_user;
+SELECT throws_ok($$SELECT eventsvc.repair_counters()$$, '42501', NULL, 'a tenant user cannot repair the counters');
+RESET ROLE;
+SELECT ok(eventsvc.repair_counters() >= 2, 'one call corrects the counter rows of both sections');
+SELECT is((SELECT array_agg(ARRAY[h.held, h.sold, k.held, k.sold] ORDER BY h.capacity_id)
+             FROM (SELECT capacity_id, coalesce(sum(quantity) FILTER (WHERE state = 'ACTIVE'), 0)::bigint AS held,
+                          coalesce(sum(quantity) FILTER (WHERE state = 'CONFIRMED'), 0)::bigint AS sold
+                     FROM eventsvc.capacity_holds WHERE tenant_id = 'd21f0000-0000-4000-8000-000000000001'
+                    GROUP BY capacity_id) h
+             JOIN (SELECT capacity_id, sum(held)::bigint AS held, sum(sold)::bigint AS sold
+                     FROM eventsvc.section_counters WHERE tenant_id = 'd21f0000-0000-4000-8000-000000000001'
+                    GROUP BY capacity_id) k USING (capacity_id)),
+          ARRAY[[2, 0, 2, 0], [0, 1, 0, 1]]::bigint[],
+          'the counter rows add up to the holds again: 2 held in one section, 1 sold in the other');
+SELECT ok(eventsvc.escrow_state('d21f0000-0000-4000-8000-0000000000c1') IS NULL
+          AND eventsvc.escrow_state('d21f0000-0000-4000-8000-0000000000c2') IS NULL,
+          'their shared counters are forgotten (the next reservation builds them from the rows)');
+SELECT is(eventsvc.repair_counters(), 0::bigint, 'a second call finds nothing to correct');
+SELECT ok((eventsvc.check_capacity_drift(600, 100000) ->> 'drifting')::int = 0, 'the next check finds no drift');
+SET app.current_tenant_id = 'd21f0000-0000-4000-8000-000000000001';
+SET ROLE eventsvc_user;
+SELECT is((api.reserve_capacity('d21f0000-0000-4000-8000-0000000000c1', 8)).quantity, 8,
+          'the section sells what the corrected rows leave (10 - 2)');
+SELECT throws_ok($$SELECT api.reserve_capacity('d21f0000-0000-4000-8000-0000000000c1', 1)$$, 'PT409', NULL,
+                 'and not one seat more');
+RESET ROLE;
+-- leave the sections right for the tests that follow
+SET session_replication_role = replica;
+DELETE FROM eventsvc.capacity_holds WHERE capacity_id = 'd21f0000-0000-4000-8000-0000000000c1';
+SET session_replication_role = origin;
+SELECT ok(eventsvc.repair_counters() >= 1, 'repaired for what follows');
 
 SELECT * FROM finish();

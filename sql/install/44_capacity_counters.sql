@@ -118,3 +118,9 @@ CREATE FUNCTION eventsvc.escrow_sections() RETURNS jsonb
 COMMENT ON FUNCTION eventsvc.escrow_sections() IS
     'The shared seat counters: max_sections, sections_per_tenant, valid, stale and free slots, tenants holding some. NULL without shared_preload_libraries.';
 REVOKE ALL ON FUNCTION eventsvc.escrow_sections() FROM PUBLIC;
+
+CREATE FUNCTION eventsvc.repair_counters() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'evs_sql_repair_counters' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION eventsvc.repair_counters() IS
+    'eventsvc.escrow_reset for every section of this database at once: counter rows corrected to their holds in one statement, every shared seat counter of the database forgotten, the sweep horizon and reference copies reset. Returns how many counter rows were corrected. Superuser only.';
+REVOKE ALL ON FUNCTION eventsvc.repair_counters() FROM PUBLIC;

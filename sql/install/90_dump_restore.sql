@@ -101,10 +101,10 @@ BEGIN
     INSERT INTO api.public_events SELECT * FROM eventsvc.public_event_rows;
     GET DIAGNOSTICS listed = ROW_COUNT;
 
-    SELECT count(*) FILTER (WHERE eventsvc.escrow_reset(s.id)) INTO counters FROM eventsvc.event_capacity s;
-    PERFORM eventsvc.escrow_reset(NULL);    -- the horizon and reference copies even without sections
+    -- every section's counter rows in one pass over the holds, every shared counter forgotten
+    counters := eventsvc.repair_counters();
     RETURN jsonb_build_object('search_documents', docs, 'rating_summaries', ratings, 'public_events', listed,
-                              'seat_counters_reset', counters);
+                              'counter_rows_corrected', counters);
 END
 $$;
 COMMENT ON FUNCTION eventsvc.rebuild_derived() IS

@@ -195,6 +195,7 @@ extern void evs_counters_flush(void);
 extern char *evs_counters_bulk_sql(const char *update, const char *counted, int stripe_param);
 /* Corrects the counter rows of a section id (every tenant) to what its holds add up to. SPI not needed. */
 extern void evs_counters_repair(Datum section_id);
+extern int64 evs_counters_repair_all(void);
 /* Seats held and sold in a section (counter rows; holds in a 1.0 database), latest snapshot. */
 extern void evs_section_seats(Datum tenant, Datum section, int64 *held, int64 *sold);
 extern int64 evs_section_held_latest(Datum tenant, Datum section);	/* held + sold */

@@ -26,6 +26,7 @@ PG_FUNCTION_INFO_V1(evs_sql_escrow_state);
 PG_FUNCTION_INFO_V1(evs_sql_escrow_reset);
 PG_FUNCTION_INFO_V1(evs_sql_escrow_sections);
 PG_FUNCTION_INFO_V1(evs_sql_escrow_tenant_slots);
+PG_FUNCTION_INFO_V1(evs_sql_repair_counters);
 
 /* advisory lock class of a section's seat lock (pg_locks shows it as objsubid) */
 #define EVS_LOCK_SECTION_SEATS 0x4556
@@ -465,7 +466,8 @@ evs_seats_lock(Datum tenant, Datum section)
 
 /*
  * The slots of a section id in this database, whatever their tenant (the
- * tools below name a section only). Fills at most `max`. Under the lock.
+ * tools below name a section only), or with section_id 0 every slot of this
+ * database. Fills at most `max`. Under the lock.
  */
 static int
 slots_of_section(Datum section_id, int *found, int max)
@@ -479,9 +481,46 @@ slots_of_section(Datum section_id, int *found, int max)
 	while ((m = hash_seq_search(&scan)) != NULL)
 	{
 		if (m->key.dbid == MyDatabaseId && m->key.holds_rel == holds_rel &&
-			memcmp(&m->key.section, DatumGetUUIDP(section_id), sizeof(pg_uuid_t)) == 0 && n < max)
+			(section_id == (Datum) 0 ||
+			 memcmp(&m->key.section, DatumGetUUIDP(section_id), sizeof(pg_uuid_t)) == 0) && n < max)
 			found[n++] = m->slot;
 	}
+	return n;
+}
+
+/*
+ * Forgets the counters of a section id in every tenant, or with section_id 0
+ * every counter of this database: an unused slot is free again, one with
+ * transactions in flight is made stale (rebuilt from the counter rows by its
+ * next user). Returns how many.
+ */
+static int
+forget_counters(Datum section_id)
+{
+	int		   *found;
+	int			n;
+
+	if (evs_escrow_slots == NULL || RecoveryInProgress())
+		return 0;
+	found = palloc(sizeof(int) * Max(evs_escrow_max_sections, 1));
+	LWLockAcquire(evs_escrow_shared->lock, LW_EXCLUSIVE);
+	n = slots_of_section(section_id, found, evs_escrow_max_sections);
+	for (int i = 0; i < n; i++)
+	{
+		EscrowSlot *s = &evs_escrow_slots[found[i]];
+
+		pg_atomic_fetch_add_u64(&s->changes, 1);
+		pg_atomic_write_u64(&s->retry_after, 0);
+		/* unused: forgotten altogether (the slot is free again); in use: stale, rebuilt on next use */
+		if (slot_release(s))
+		{
+			pg_atomic_write_u32(&s->state, SLOT_FREE);
+			evs_escrow_shared->freelist[evs_escrow_shared->nfree++] = found[i];
+		}
+	}
+	LWLockRelease(evs_escrow_shared->lock);
+	pg_memory_barrier();
+	pfree(found);
 	return n;
 }
 
@@ -591,33 +630,32 @@ evs_sql_escrow_tenant_slots(PG_FUNCTION_ARGS)
 Datum
 evs_sql_escrow_reset(PG_FUNCTION_ARGS)
 {
-	int			found[16];
-	int			n = 0;
-
 	/* rows written around the hold functions may also expire before the sweep's horizon */
 	evs_sweep_horizon_reset();
 	evs_refcache_invalidate();
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(false);
 	evs_counters_repair(PG_GETARG_DATUM(0));
-	if (evs_escrow_slots == NULL || RecoveryInProgress())
-		PG_RETURN_BOOL(false);
-	LWLockAcquire(evs_escrow_shared->lock, LW_EXCLUSIVE);
-	n = slots_of_section(PG_GETARG_DATUM(0), found, lengthof(found));
-	for (int i = 0; i < n; i++)
-	{
-		EscrowSlot *s = &evs_escrow_slots[found[i]];
+	PG_RETURN_BOOL(forget_counters(PG_GETARG_DATUM(0)) > 0);
+}
 
-		pg_atomic_fetch_add_u64(&s->changes, 1);
-		pg_atomic_write_u64(&s->retry_after, 0);
-		/* unused: forgotten altogether (the slot is free again); in use: stale, rebuilt on next use */
-		if (slot_release(s))
-		{
-			pg_atomic_write_u32(&s->state, SLOT_FREE);
-			evs_escrow_shared->freelist[evs_escrow_shared->nfree++] = found[i];
-		}
-	}
-	LWLockRelease(evs_escrow_shared->lock);
-	pg_memory_barrier();
-	PG_RETURN_BOOL(n > 0);
+/*
+ * eventsvc.repair_counters(): escrow_reset for every section of this
+ * database at once, as rebuild_derived runs it after a restore: the counter
+ * rows of every section corrected to what its holds add up to in one
+ * statement (one pass over the holds, not one probe per section), every
+ * shared counter of the database forgotten, the sweep's horizon and the
+ * reference copies reset. Returns how many counter rows were corrected.
+ * Superuser only.
+ */
+Datum
+evs_sql_repair_counters(PG_FUNCTION_ARGS)
+{
+	int64		corrected;
+
+	evs_sweep_horizon_reset();
+	evs_refcache_invalidate();
+	corrected = evs_counters_repair_all();
+	(void) forget_counters((Datum) 0);
+	PG_RETURN_INT64(corrected);
 }

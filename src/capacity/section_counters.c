@@ -25,6 +25,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
 #include "capacity/capacity_internal.h"
@@ -187,6 +188,47 @@ evs_customer_first_purchase(Datum tenant, Datum event_id, const char *holder)
 }
 
 /*
+ * The statement that corrects counter rows to what their holds add up to:
+ * the holds and the counter rows of the sections chosen by `holds_where` and
+ * `counters_where`, summed per tenant, section and currency in one snapshot;
+ * the difference goes to the stripe given as parameter `stripe_param`.
+ */
+static char *
+repair_statement(const char *holds_where, const char *counters_where, const char *stripe_param)
+{
+	return psprintf(
+		"WITH h AS (SELECT tenant_id, capacity_id, coalesce(currency, '') AS currency,"
+		"   coalesce(sum(quantity) FILTER (WHERE state = 'ACTIVE'), 0)::int8 AS held,"
+		"   coalesce(sum(quantity) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS sold,"
+		"   coalesce(sum(quantity::int8 * unit_price) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS revenue,"
+		"   count(*)::int8 AS holds, count(*) FILTER (WHERE state = 'CONFIRMED')::int8 AS confirmed,"
+		"   count(*) FILTER (WHERE state = 'EXPIRED')::int8 AS expired,"
+		"   count(*) FILTER (WHERE state = 'RELEASED')::int8 AS released"
+		"   FROM eventsvc.capacity_holds %s GROUP BY 1, 2, 3),"
+		" k AS (SELECT tenant_id, capacity_id, currency, sum(held)::int8 AS held, sum(sold)::int8 AS sold,"
+		"   sum(revenue)::int8 AS revenue, sum(holds)::int8 AS holds, sum(holds_confirmed)::int8 AS confirmed,"
+		"   sum(holds_expired)::int8 AS expired, sum(holds_released)::int8 AS released"
+		"   FROM eventsvc.section_counters %s GROUP BY 1, 2, 3),"
+		" d AS (SELECT tenant_id, capacity_id, currency, coalesce(h.held, 0) - coalesce(k.held, 0) AS held,"
+		"   coalesce(h.sold, 0) - coalesce(k.sold, 0) AS sold, coalesce(h.revenue, 0) - coalesce(k.revenue, 0) AS revenue,"
+		"   coalesce(h.holds, 0) - coalesce(k.holds, 0) AS holds,"
+		"   coalesce(h.confirmed, 0) - coalesce(k.confirmed, 0) AS confirmed,"
+		"   coalesce(h.expired, 0) - coalesce(k.expired, 0) AS expired,"
+		"   coalesce(h.released, 0) - coalesce(k.released, 0) AS released"
+		"   FROM h FULL JOIN k USING (tenant_id, capacity_id, currency))"
+		" INSERT INTO eventsvc.section_counters AS c (tenant_id, capacity_id, currency, stripe, held, sold, revenue,"
+		"   holds, holds_confirmed, holds_expired, holds_released)"
+		" SELECT tenant_id, capacity_id, currency, %s, held, sold, revenue, holds, confirmed, expired, released FROM d"
+		"  WHERE (held, sold, revenue, holds, confirmed, expired, released) <> (0, 0, 0, 0, 0, 0, 0)"
+		" ON CONFLICT (tenant_id, capacity_id, currency, stripe) DO UPDATE SET held = c.held + excluded.held,"
+		"  sold = c.sold + excluded.sold, revenue = c.revenue + excluded.revenue, holds = c.holds + excluded.holds,"
+		"  holds_confirmed = c.holds_confirmed + excluded.holds_confirmed,"
+		"  holds_expired = c.holds_expired + excluded.holds_expired,"
+		"  holds_released = c.holds_released + excluded.holds_released",
+		holds_where, counters_where, stripe_param);
+}
+
+/*
  * Corrects the counter rows of a section id, in every tenant that has one, to
  * what its holds add up to (the repair after hold rows were written around
  * the hold functions). One statement, so one snapshot sees the holds and the
@@ -198,6 +240,7 @@ evs_counters_repair(Datum section_id)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		v[2] = {section_id, Int32GetDatum(evs_counters_stripe())};
+	int			guc_level;
 	int			rc;
 
 	if (!evs_counters_ready())
@@ -212,43 +255,50 @@ evs_counters_repair(Datum section_id)
 		 * The section id names no tenant. Its counter rows are found by their
 		 * section index; its holds by their key (tenant_id, capacity_id, ...)
 		 * probed once per tenant, and per tenant of its counter rows (one that
-		 * is gone), never read whole: a repair of every section, as
-		 * rebuild_derived runs, would otherwise read every hold once per section.
+		 * is gone), never read whole.
 		 */
-		plan = evs_spi_prepare_kept(
-			"WITH h AS (SELECT tenant_id, coalesce(currency, '') AS currency,"
-			"   coalesce(sum(quantity) FILTER (WHERE state = 'ACTIVE'), 0)::int8 AS held,"
-			"   coalesce(sum(quantity) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS sold,"
-			"   coalesce(sum(quantity::int8 * unit_price) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS revenue,"
-			"   count(*)::int8 AS holds, count(*) FILTER (WHERE state = 'CONFIRMED')::int8 AS confirmed,"
-			"   count(*) FILTER (WHERE state = 'EXPIRED')::int8 AS expired,"
-			"   count(*) FILTER (WHERE state = 'RELEASED')::int8 AS released"
-			"   FROM eventsvc.capacity_holds WHERE capacity_id = $1 AND tenant_id = ANY (ARRAY("
-			"     SELECT id FROM eventsvc.tenants UNION SELECT tenant_id FROM eventsvc.section_counters WHERE capacity_id = $1))"
-			"   GROUP BY 1, 2),"
-			" k AS (SELECT tenant_id, currency, sum(held)::int8 AS held, sum(sold)::int8 AS sold,"
-			"   sum(revenue)::int8 AS revenue, sum(holds)::int8 AS holds, sum(holds_confirmed)::int8 AS confirmed,"
-			"   sum(holds_expired)::int8 AS expired, sum(holds_released)::int8 AS released"
-			"   FROM eventsvc.section_counters WHERE capacity_id = $1 GROUP BY 1, 2),"
-			" d AS (SELECT tenant_id, currency, coalesce(h.held, 0) - coalesce(k.held, 0) AS held,"
-			"   coalesce(h.sold, 0) - coalesce(k.sold, 0) AS sold, coalesce(h.revenue, 0) - coalesce(k.revenue, 0) AS revenue,"
-			"   coalesce(h.holds, 0) - coalesce(k.holds, 0) AS holds,"
-			"   coalesce(h.confirmed, 0) - coalesce(k.confirmed, 0) AS confirmed,"
-			"   coalesce(h.expired, 0) - coalesce(k.expired, 0) AS expired,"
-			"   coalesce(h.released, 0) - coalesce(k.released, 0) AS released"
-			"   FROM h FULL JOIN k USING (tenant_id, currency))"
-			" INSERT INTO eventsvc.section_counters AS c (tenant_id, capacity_id, currency, stripe, held, sold, revenue,"
-			"   holds, holds_confirmed, holds_expired, holds_released)"
-			" SELECT tenant_id, $1, currency, $2, held, sold, revenue, holds, confirmed, expired, released FROM d"
-			"  WHERE (held, sold, revenue, holds, confirmed, expired, released) <> (0, 0, 0, 0, 0, 0, 0)"
-			" ON CONFLICT (tenant_id, capacity_id, currency, stripe) DO UPDATE SET held = c.held + excluded.held,"
-			"  sold = c.sold + excluded.sold, revenue = c.revenue + excluded.revenue, holds = c.holds + excluded.holds,"
-			"  holds_confirmed = c.holds_confirmed + excluded.holds_confirmed,"
-			"  holds_expired = c.holds_expired + excluded.holds_expired,"
-			"  holds_released = c.holds_released + excluded.holds_released", 2, t);
+		plan = evs_spi_prepare_kept(repair_statement(
+			"WHERE capacity_id = $1 AND tenant_id = ANY (ARRAY("
+			"  SELECT id FROM eventsvc.tenants UNION SELECT tenant_id FROM eventsvc.section_counters WHERE capacity_id = $1))",
+			"WHERE capacity_id = $1", "$2"), 2, t);
 	}
+
+	/*
+	 * A few index probes: the planner's estimate for a thousand tenants'
+	 * probes is above jit_above_cost, and compiling would cost a hundred
+	 * times the probes, once per section repaired.
+	 */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	rc = SPI_execute_plan(plan, v, NULL, false, 0);
+	AtEOXact_GUC(true, guc_level);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "counter row repair failed: %s", SPI_result_code_string(rc));
 	SPI_finish();
+}
+
+/*
+ * The same correction for every section of this database in one statement
+ * (one pass over the holds and the counter rows, grouped): what a restore
+ * needs, where a repair per section would probe the holds once per section.
+ * Returns how many counter rows it changed.
+ */
+int64
+evs_counters_repair_all(void)
+{
+	Datum		v[1] = {Int32GetDatum(evs_counters_stripe())};
+	Oid			t[1] = {INT4OID};
+	int64		changed;
+	int			rc;
+
+	if (!evs_counters_ready())
+		return 0;
+	evs_counters_flush();
+	evs_spi_connect();
+	rc = SPI_execute_with_args(repair_statement("", "", "$1"), 1, t, v, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "counter row repair failed: %s", SPI_result_code_string(rc));
+	changed = (int64) SPI_processed;
+	SPI_finish();
+	return changed;
 }
