@@ -75,12 +75,13 @@ RESET ROLE;
 SET LOCAL ROLE eventsvc_anon;
 SELECT throws_ok($$SELECT * FROM api.event_revenue$$, '42501', NULL, 'the public cannot read revenue');
 RESET ROLE;
--- overflow is an error, not a wrap
-SET LOCAL session_replication_role = replica;
-INSERT INTO eventsvc.capacity_holds (tenant_id, event_id, capacity_id, holder_id, quantity, state, currency, unit_price, expires_at)
-VALUES ('92222222-2222-4222-8222-222222222222', '9bbbbbbb-0000-4000-8000-0000000000e1', '9bbbbbbb-0000-4000-8000-0000000000c1',
-        'cust-y', 1000, 'CONFIRMED', 'EUR', 9223372036854775, now());
-SET LOCAL session_replication_role = origin;
+-- overflow is an error, not a wrap: two writers' stripes of one section whose sum
+-- passes 64 bits (each confirmation refuses to pass it on its own stripe)
+INSERT INTO eventsvc.section_counters (tenant_id, capacity_id, currency, stripe, purchases, bought, charged, gross)
+VALUES ('92222222-2222-4222-8222-222222222222', '9bbbbbbb-0000-4000-8000-0000000000c1', 'EUR', 9001, 1, 1,
+        9223372036854775000, 9223372036854775000),
+       ('92222222-2222-4222-8222-222222222222', '9bbbbbbb-0000-4000-8000-0000000000c1', 'EUR', 9002, 1, 1,
+        9223372036854775000, 9223372036854775000);
 SET LOCAL ROLE eventsvc_user;
 SET LOCAL app.current_tenant_id = '92222222-2222-4222-8222-222222222222';
 SELECT throws_ok($$SELECT * FROM api.event_revenue$$, '22003', NULL, 'revenue beyond 64-bit minor units is an overflow error');

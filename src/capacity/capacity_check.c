@@ -50,6 +50,7 @@ typedef struct CapacityCheck
 	int64		rows_held;
 	int64		rows_sold;
 	int64		rows_mismatch;	/* currencies whose counter rows differ from the holds */
+	int64		money_mismatch; /* currencies whose money differs from the purchases and refunds */
 } CapacityCheck;
 
 /*
@@ -101,31 +102,52 @@ check_section(Datum tenant, Datum section, bool build, CapacityCheck *c)
 	 * same transactions, so any difference is drift).
 	 */
 #define CHECK_HOLDS \
-	"WITH h AS (SELECT coalesce(currency, '') AS currency," \
+	"WITH h AS (SELECT coalesce(currency, '')::text AS currency," \
 	"  coalesce(sum(quantity) FILTER (WHERE state = 'ACTIVE'), 0)::int8 AS held," \
 	"  coalesce(sum(quantity) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS sold," \
 	"  coalesce(sum(quantity::int8 * unit_price) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS revenue," \
 	"  count(*)::int8 AS holds, count(*) FILTER (WHERE state = 'CONFIRMED')::int8 AS confirmed," \
 	"  count(*) FILTER (WHERE state = 'EXPIRED')::int8 AS expired," \
-	"  count(*) FILTER (WHERE state = 'RELEASED')::int8 AS released" \
-	"  FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2 GROUP BY 1)"
+	"  count(*) FILTER (WHERE state = 'RELEASED')::int8 AS released"
 	if (checks[counters] == NULL)
 		checks[counters] = evs_spi_prepare_kept(counters
-			? CHECK_HOLDS ", k AS (SELECT currency, sum(held)::int8 AS held, sum(sold)::int8 AS sold,"
+			? CHECK_HOLDS ", " EVS_SQL_HOLD_MONEY
+			  "  FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2 GROUP BY 1),"
+			  " r AS (SELECT coalesce(currency, '')::text AS currency, " EVS_SQL_REFUND_MONEY
+			  "  FROM eventsvc.hold_refunds WHERE tenant_id = $1 AND capacity_id = $2 GROUP BY 1),"
+			  /* what the counter rows should say, per currency: the holds' seats and money, less the refunds */
+			  " w AS (SELECT currency, coalesce(h.held, 0) AS held, coalesce(h.sold, 0) AS sold,"
+			  "  coalesce(h.revenue, 0) AS revenue, coalesce(h.holds, 0) AS holds, coalesce(h.confirmed, 0) AS confirmed,"
+			  "  coalesce(h.expired, 0) AS expired, coalesce(h.released, 0) AS released, " EVS_SQL_MONEY_KEPT
+			  "  FROM h FULL JOIN r USING (currency)),"
+			  " k AS (SELECT currency, sum(held)::int8 AS held, sum(sold)::int8 AS sold,"
 			  "  sum(revenue)::int8 AS revenue, sum(holds)::int8 AS holds, sum(holds_confirmed)::int8 AS confirmed,"
-			  "  sum(holds_expired)::int8 AS expired, sum(holds_released)::int8 AS released"
-			  "  FROM eventsvc.section_counters WHERE tenant_id = $1 AND capacity_id = $2 GROUP BY 1)"
+			  "  sum(holds_expired)::int8 AS expired, sum(holds_released)::int8 AS released,"
+			  "  sum(purchases)::int8 AS purchases, sum(bought)::int8 AS bought, sum(charged)::int8 AS charged,"
+			  "  sum(gross)::int8 AS gross, sum(discounts)::int8 AS discounts, sum(fees)::int8 AS fees,"
+			  "  sum(tax)::int8 AS tax, sum(refunded_seats)::int8 AS refunded_seats, sum(refunded)::int8 AS refunded"
+			  "  FROM eventsvc.section_counters WHERE tenant_id = $1 AND capacity_id = $2 GROUP BY 1),"
+			  /* per currency, both sides (a side without the currency counts zeros) */
+			  " z AS (SELECT (coalesce(w.held, 0), coalesce(w.sold, 0), coalesce(w.revenue, 0),"
+			  " coalesce(w.holds, 0), coalesce(w.confirmed, 0), coalesce(w.expired, 0),"
+			  " coalesce(w.released, 0)) IS DISTINCT FROM (coalesce(k.held, 0), coalesce(k.sold, 0),"
+			  " coalesce(k.revenue, 0), coalesce(k.holds, 0), coalesce(k.confirmed, 0),"
+			  " coalesce(k.expired, 0), coalesce(k.released, 0)) AS seats_differ, (coalesce(w.purchases,"
+			  " 0), coalesce(w.bought, 0), coalesce(w.charged, 0), coalesce(w.gross, 0),"
+			  " coalesce(w.discounts, 0), coalesce(w.fees, 0), coalesce(w.tax, 0),"
+			  " coalesce(w.refunded_seats, 0), coalesce(w.refunded, 0)) IS DISTINCT FROM"
+			  " (coalesce(k.purchases, 0), coalesce(k.bought, 0), coalesce(k.charged, 0),"
+			  " coalesce(k.gross, 0), coalesce(k.discounts, 0), coalesce(k.fees, 0), coalesce(k.tax, 0),"
+			  " coalesce(k.refunded_seats, 0), coalesce(k.refunded, 0)) AS money_differ FROM w FULL JOIN k"
+			  " USING (currency))"
 			  " SELECT s.total_capacity::int8, (SELECT coalesce(sum(held), 0)::int8 FROM h),"
 			  "  (SELECT coalesce(sum(sold), 0)::int8 FROM h), (SELECT coalesce(sum(held), 0)::int8 FROM k),"
 			  "  (SELECT coalesce(sum(sold), 0)::int8 FROM k),"
-			  "  (SELECT count(*) FROM h FULL JOIN k USING (currency)"
-			  "    WHERE (coalesce(h.held, 0), coalesce(h.sold, 0), coalesce(h.revenue, 0), coalesce(h.holds, 0),"
-			  "           coalesce(h.confirmed, 0), coalesce(h.expired, 0), coalesce(h.released, 0))"
-			  "      <> (coalesce(k.held, 0), coalesce(k.sold, 0), coalesce(k.revenue, 0), coalesce(k.holds, 0),"
-			  "          coalesce(k.confirmed, 0), coalesce(k.expired, 0), coalesce(k.released, 0)))"
+			  "  (SELECT count(*) FROM z WHERE seats_differ), (SELECT count(*) FROM z WHERE money_differ)"
 			  " FROM eventsvc.event_capacity s WHERE s.tenant_id = $1 AND s.id = $2"
-			: CHECK_HOLDS " SELECT s.total_capacity::int8, (SELECT coalesce(sum(held), 0)::int8 FROM h),"
-			  "  (SELECT coalesce(sum(sold), 0)::int8 FROM h), NULL::int8, NULL::int8, NULL::int8"
+			: CHECK_HOLDS " FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND capacity_id = $2 GROUP BY 1)"
+			  " SELECT s.total_capacity::int8, (SELECT coalesce(sum(held), 0)::int8 FROM h),"
+			  "  (SELECT coalesce(sum(sold), 0)::int8 FROM h), NULL::int8, NULL::int8, NULL::int8, NULL::int8"
 			  " FROM eventsvc.event_capacity s WHERE s.tenant_id = $1 AND s.id = $2", 2, t);
 	/* this transaction's own changes are in the counter rows it compares */
 	evs_counters_flush();
@@ -150,6 +172,7 @@ check_section(Datum tenant, Datum section, bool build, CapacityCheck *c)
 			c->rows_held = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 			c->rows_sold = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
 			c->rows_mismatch = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
+			c->money_mismatch = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull));
 		}
 		SPI_freetuptable(SPI_tuptable);
 		if (!c->have)
@@ -256,7 +279,9 @@ evs_sql_check_capacity(PG_FUNCTION_ARGS)
 		evs_jsonb_push_int(&st, "held", c.rows_held);
 		evs_jsonb_push_int(&st, "sold", c.rows_sold);
 		evs_jsonb_push_int(&st, "drift", (c.rows_held + c.rows_sold) - (c.held + c.sold));
-		evs_jsonb_push_bool(&st, "agree", c.rows_mismatch == 0);
+		evs_jsonb_push_bool(&st, "agree", c.rows_mismatch == 0 && c.money_mismatch == 0);
+		/* the money columns against the purchases and refunds (docs/money.md "Revenue") */
+		evs_jsonb_push_bool(&st, "revenue_agree", c.money_mismatch == 0);
 		(void) evs_jsonb_end(&st);
 	}
 	else
@@ -299,7 +324,8 @@ drift_one(Datum tenant, Datum section, Datum event, DriftRun *run)
 		return;
 	}
 	run->checked++;
-	drifting = counter_drift(&c) != 0 || (c.counters && c.rows_mismatch != 0) || c.held + c.sold > c.total;
+	drifting = counter_drift(&c) != 0 || (c.counters && (c.rows_mismatch != 0 || c.money_mismatch != 0)) ||
+		c.held + c.sold > c.total;
 	evs_arg(&a, UUIDOID, tenant, false);
 	evs_arg(&a, UUIDOID, section, false);
 	if (!drifting)
@@ -317,7 +343,7 @@ drift_one(Datum tenant, Datum section, Datum event, DriftRun *run)
 	evs_arg(&a, INT8OID, Int64GetDatum(c.counter), !c.have);
 	evs_arg(&a, INT8OID, Int64GetDatum(counter_drift(&c)), !c.have);
 	evs_arg(&a, INT8OID, Int64GetDatum(c.rows_held + c.rows_sold - c.held - c.sold), !c.counters);
-	evs_arg(&a, BOOLOID, BoolGetDatum(c.rows_mismatch == 0), !c.counters);
+	evs_arg(&a, BOOLOID, BoolGetDatum(c.rows_mismatch == 0 && c.money_mismatch == 0), !c.counters);
 	evs_exec("INSERT INTO eventsvc.capacity_drift_findings AS f (tenant_id, capacity_id, event_id, first_seen_at,"
 			 "  last_checked_at, checks, total_capacity, held, sold, counter, counter_drift, rows_drift, rows_agree)"
 			 " VALUES ($1, $2, $3, eventsvc.now(), eventsvc.now(), 1, $4, $5, $6, $7, $8, $9, $10)"
@@ -355,12 +381,14 @@ drift_one(Datum tenant, Datum section, Datum event, DriftRun *run)
 		if (c.counters)
 		{
 			evs_jsonb_push_int(&st, "rows_drift", c.rows_held + c.rows_sold - c.held - c.sold);
-			evs_jsonb_push_bool(&st, "rows_agree", c.rows_mismatch == 0);
+			evs_jsonb_push_bool(&st, "rows_agree", c.rows_mismatch == 0 && c.money_mismatch == 0);
+			evs_jsonb_push_bool(&st, "revenue_agree", c.money_mismatch == 0);
 		}
 		else
 		{
 			evs_jsonb_push_null(&st, "rows_drift");
 			evs_jsonb_push_null(&st, "rows_agree");
+			evs_jsonb_push_null(&st, "revenue_agree");
 		}
 		evs_jsonb_push_bool(&st, "oversold", c.held + c.sold > c.total);
 		evs_jsonb_push_int(&st, "checks", checks);

@@ -186,7 +186,62 @@ typedef struct EvsCounterChange
 	int64		released;
 	int64		customers;		/* holders' first holds of the event */
 	int64		buying;			/* holders' first confirmed holds of the event */
+	/* money (docs/money.md "Revenue"): added by confirmations, taken off by refunds */
+	int64		purchases;		/* holds confirmed (a purchase refunded in full stays one) */
+	int64		bought;			/* seats the purchases bought */
+	int64		charged;		/* their locked totals (quantity x unit price without a line) */
+	int64		gross;			/* base_total of the seats still sold */
+	int64		discounts;		/* group discounts of the seats still sold */
+	int64		fees;			/* service, facility and percentage fees of the seats still sold */
+	int64		tax;			/* tax of the seats still sold */
+	int64		refunded_seats; /* seats refunded */
+	int64		refunded;		/* paid back: the refunds' amounts */
 } EvsCounterChange;
+/* What a purchase of `bought` seats adds to the money columns (its locked line; no line: bought x unit price). */
+extern void evs_counters_purchase(Jsonb *locked_price, int32 bought, int64 unit_price, EvsCounterChange *c);
+/* What a refund of `quantity` seats paying back `amount` with these lines takes off the money columns. */
+extern void evs_counters_refund(int32 quantity, int64 amount, Jsonb *lines, EvsCounterChange *c);
+/* One amount of a locked price line or a refund's lines, minor units (0 and !present when it has none). */
+extern int64 evs_line_figure(Jsonb *line, const char *key, bool *present);
+
+/*
+ * The money columns as the purchases and refunds add up to, for the drift
+ * check and the repair (the same figures as the counter rows keep): aggregates
+ * over eventsvc.capacity_holds (columns unqualified) and over
+ * eventsvc.hold_refunds (likewise). The rebuild (part 44) writes the same SQL.
+ */
+#define EVS_SQL_PURCHASE "state::text IN ('CONFIRMED', 'REFUNDED')"
+#define EVS_SQL_BOUGHT \
+	"(CASE WHEN state::text = 'REFUNDED' THEN refunded_quantity ELSE quantity + coalesce(refunded_quantity, 0) END)::int8"
+#define EVS_SQL_GROSS "coalesce((locked_price ->> 'base_total')::int8, " EVS_SQL_BOUGHT " * unit_price)"
+#define EVS_SQL_FEES(col) \
+	"coalesce((" col " ->> 'service_fee')::int8, 0) + coalesce((" col " ->> 'facility_fee')::int8, 0)" \
+	" + coalesce((" col " ->> 'percentage_fee')::int8, 0)"
+#define EVS_SQL_HOLD_MONEY \
+	"count(*) FILTER (WHERE " EVS_SQL_PURCHASE ")::int8 AS purchases," \
+	" coalesce(sum(" EVS_SQL_BOUGHT ") FILTER (WHERE " EVS_SQL_PURCHASE "), 0)::int8 AS bought," \
+	" coalesce(sum(coalesce((locked_price ->> 'total')::int8, " EVS_SQL_GROSS ")) FILTER (WHERE " EVS_SQL_PURCHASE \
+	"), 0)::int8 AS charged," \
+	" coalesce(sum(" EVS_SQL_GROSS ") FILTER (WHERE " EVS_SQL_PURCHASE "), 0)::int8 AS gross," \
+	" coalesce(sum((locked_price ->> 'group_discount')::int8) FILTER (WHERE " EVS_SQL_PURCHASE "), 0)::int8 AS discounts," \
+	" coalesce(sum(" EVS_SQL_FEES("locked_price") ") FILTER (WHERE " EVS_SQL_PURCHASE "), 0)::int8 AS fees," \
+	" coalesce(sum((locked_price ->> 'tax')::int8) FILTER (WHERE " EVS_SQL_PURCHASE "), 0)::int8 AS tax"
+#define EVS_SQL_REFUND_MONEY \
+	"coalesce(sum(quantity), 0)::int8 AS refunded_seats, coalesce(sum(amount), 0)::int8 AS refunded," \
+	" coalesce(sum((lines ->> 'base_total')::int8), 0)::int8 AS gross," \
+	" coalesce(sum((lines ->> 'group_discount')::int8), 0)::int8 AS discounts," \
+	" coalesce(sum(" EVS_SQL_FEES("lines") "), 0)::int8 AS fees, coalesce(sum((lines ->> 'tax')::int8), 0)::int8 AS tax"
+/*
+ * Per (key..., currency): the holds' money `h` (EVS_SQL_HOLD_MONEY) and the
+ * refunds' `r` (EVS_SQL_REFUND_MONEY) joined into what the counter rows keep:
+ * the select list of "FROM h FULL JOIN r USING (...)".
+ */
+#define EVS_SQL_MONEY_KEPT \
+	"coalesce(h.purchases, 0) AS purchases, coalesce(h.bought, 0) AS bought, coalesce(h.charged, 0) AS charged," \
+	" coalesce(h.gross, 0) - coalesce(r.gross, 0) AS gross, coalesce(h.discounts, 0) - coalesce(r.discounts, 0) AS discounts," \
+	" coalesce(h.fees, 0) - coalesce(r.fees, 0) AS fees, coalesce(h.tax, 0) - coalesce(r.tax, 0) AS tax," \
+	" coalesce(r.refunded_seats, 0) AS refunded_seats, coalesce(r.refunded, 0) AS refunded"
+#define EVS_SQL_MONEY_COLUMNS "purchases, bought, charged, gross, discounts, fees, tax, refunded_seats, refunded"
 extern bool evs_counters_ready(void);
 extern int32 evs_counters_stripe(void);
 extern void evs_counters_add(Datum tenant, Datum section, const char *currency, const EvsCounterChange *c);

@@ -36,7 +36,8 @@
 /* The counted columns, in the order of EvsCounterChange. */
 static const char *const counted[] = {
 	"held", "sold", "revenue", "holds", "holds_confirmed", "holds_expired", "holds_released", "customers",
-	"buying_customers"
+	"buying_customers", "purchases", "bought", "charged", "gross", "discounts", "fees", "tax", "refunded_seats",
+	"refunded"
 };
 #define NCOUNTED lengthof(counted)
 #define CURRENCY_MAX 8			/* ISO codes have 3 letters; longer ones are not kept below */

@@ -162,7 +162,7 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		plan = evs_spi_prepare_kept("UPDATE eventsvc.capacity_holds AS h SET state = 'CONFIRMED', confirmed_at = $3"
 							" WHERE tenant_id = $1 AND id = $2 AND state = 'ACTIVE' AND expires_at > $3"
 							" RETURNING to_jsonb(h), capacity_id, event_id, quantity, coalesce(currency, ''), unit_price,"
-							" holder_id, pricing_id", 3, t);
+							" holder_id, pricing_id, locked_price", 3, t);
 	}
 	rc = evs_hold_write(plan, v, NULL, 1);
 	if (rc != SPI_OK_UPDATE_RETURNING)
@@ -177,7 +177,8 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		Datum		event_id = datumCopy(SPI_getbinval(row, desc, 3, &isnull), false, UUID_LEN);
 		int32		quantity = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
 		char	   *currency = SPI_getvalue(row, desc, 5);
-		Datum		unit_price = SPI_getbinval(row, desc, 6, &isnull);
+		bool		no_price;
+		Datum		unit_price = SPI_getbinval(row, desc, 6, &no_price);
 		char	   *holder = SPI_getvalue(row, desc, 7);
 		EvsCounterChange change = {.held = -quantity, .sold = quantity, .confirmed = 1};
 		EvsEscrowEntry e;
@@ -186,10 +187,18 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		bool		no_tier;
 
 		/* revenue as the revenue view has always counted it: quantity x locked unit price */
-		if (!isnull && pg_mul_s64_overflow((int64) quantity, DatumGetInt64(unit_price), &change.revenue))
+		if (!no_price && pg_mul_s64_overflow((int64) quantity, DatumGetInt64(unit_price), &change.revenue))
 			ereport(ERROR,
 					(errcode(EVS_ERR_OVERFLOW),
 					 errmsg("the hold's line total does not fit in 64-bit minor units")));
+		{
+			/* a purchase: what it was charged (docs/money.md "Revenue") */
+			bool		no_line;
+			Datum		line = SPI_getbinval(row, desc, 9, &no_line);
+
+			evs_counters_purchase(no_line ? NULL : DatumGetJsonbP(line), quantity,
+								  no_price ? 0 : DatumGetInt64(unit_price), &change);
+		}
 		/* the refund policy in force is sold with the purchase */
 		pricing_id = SPI_getbinval(row, desc, 8, &no_tier);
 		evs_refund_policy_capture(v[0], v[1], !no_tier, no_tier ? (Datum) 0 : datumCopy(pricing_id, false, UUID_LEN));

@@ -237,7 +237,11 @@ evs_hold_counters_move(const EvsHold *h, const char *from, int32 from_quantity, 
 	state_share(h, from, from_quantity, -1, &c);
 	state_share(h, to, to_quantity, 1, &c);
 	if (strcmp(to, "CONFIRMED") == 0 && strcmp(from, "CONFIRMED") != 0)
+	{
 		c.buying = evs_customer_first_purchase(h->tenant, h->event_id, h->holder) ? 1 : 0;
+		/* a purchase: what it was charged (docs/money.md "Revenue") */
+		evs_counters_purchase(h->locked_price, to_quantity + h->refunded_quantity, h->unit_price, &c);
+	}
 	evs_counters_add(h->tenant, h->capacity_id, h->currency != NULL ? h->currency : "", &c);
 }
 

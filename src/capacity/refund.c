@@ -32,17 +32,6 @@ static const char *const figures[] = {
 	"tax_base", "tax", "net", "total"
 };
 
-static int64
-figure(Jsonb *line, const char *key, bool *present)
-{
-	JsonbValue *v = line != NULL ? evs_jsonb_get(line, key) : NULL;
-
-	*present = v != NULL && v->type == jbvNumeric;
-	if (!*present)
-		return 0;
-	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
-}
-
 /*
  * The refund of `quantity` more seats of a purchase: what each figure of its
  * locked line gives back and the amount paid back (the share of the total).
@@ -76,7 +65,7 @@ evs_refund_lines(const EvsHold *purchase, int32 quantity, EvsRefundCause cause, 
 	for (int i = 0; i < (int) lengthof(figures); i++)
 	{
 		bool		present;
-		int64		f = figure(purchase->locked_price, figures[i], &present);
+		int64		f = evs_line_figure(purchase->locked_price, figures[i], &present);
 		int64		share;
 
 		if (!present)
@@ -174,6 +163,13 @@ evs_refund(Datum tenant, Datum hold_id, int32 quantity, const char *reason, EvsR
 		elog(ERROR, "refund update failed: %s", SPI_result_code_string(rc));
 	seq = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	evs_hold_counters_move(&h, "CONFIRMED", h.quantity, whole ? "REFUNDED" : "CONFIRMED", h.quantity - quantity);
+	{
+		/* the money the refund gives back, as its row records it (merged with the move above: one write) */
+		EvsCounterChange money = {0};
+
+		evs_counters_refund(quantity, r.amount, r.lines, &money);
+		evs_counters_add(h.tenant, h.capacity_id, h.currency != NULL ? h.currency : "", &money);
+	}
 
 	/* stable: a redelivered message, or the payment service asking again, names the same refund */
 	idem_key = psprintf("refund:%s:%d", evs_uuid_text(h.id), seq);

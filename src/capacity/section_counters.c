@@ -28,7 +28,10 @@
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "capacity/capacity_internal.h"
+#include "capacity/money.h"
 
 /*
  * Whether the schema this library serves has counter rows: they came with
@@ -114,6 +117,75 @@ evs_section_held_latest(Datum tenant, Datum section)
 	return held + sold;
 }
 
+/* One amount of a locked price line or of a refund's lines (minor units); 0 and !present when it has none. */
+int64
+evs_line_figure(Jsonb *line, const char *key, bool *present)
+{
+	JsonbValue *v = line != NULL ? evs_jsonb_get(line, key) : NULL;
+
+	*present = v != NULL && v->type == jbvNumeric;
+	if (!*present)
+		return 0;
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
+}
+
+/* A line's fees: service, facility and percentage. */
+static int64
+line_fees(Jsonb *line)
+{
+	bool		present;
+	int64		fees = evs_line_figure(line, "service_fee", &present);
+
+	fees = evs_money_add(fees, evs_line_figure(line, "facility_fee", &present), "fees");
+	return evs_money_add(fees, evs_line_figure(line, "percentage_fee", &present), "fees");
+}
+
+/*
+ * What a purchase adds to the money columns when it is confirmed: one
+ * purchase of `bought` seats, charged its locked total, with its line's gross
+ * (base_total), group discount, fees and tax. A purchase without a locked
+ * line was charged bought x unit price (its gross), with no discount, fee or
+ * tax (docs/money.md "Revenue"). Overflow is an error, never a wrap.
+ */
+void
+evs_counters_purchase(Jsonb *locked_price, int32 bought, int64 unit_price, EvsCounterChange *c)
+{
+	bool		present;
+	int64		gross = evs_line_figure(locked_price, "base_total", &present);
+	int64		charged;
+
+	if (!present)
+		gross = evs_money_mul((int64) bought, unit_price, "the purchase's gross");
+	charged = evs_line_figure(locked_price, "total", &present);
+	if (!present)
+		charged = gross;
+	c->purchases = evs_money_add(c->purchases, 1, "purchases");
+	c->bought = evs_money_add(c->bought, bought, "seats bought");
+	c->charged = evs_money_add(c->charged, charged, "charged");
+	c->gross = evs_money_add(c->gross, gross, "gross");
+	c->discounts = evs_money_add(c->discounts, evs_line_figure(locked_price, "group_discount", &present), "discounts");
+	c->fees = evs_money_add(c->fees, line_fees(locked_price), "fees");
+	c->tax = evs_money_add(c->tax, evs_line_figure(locked_price, "tax", &present), "tax");
+}
+
+/*
+ * What a refund takes off: its seats and amount count as refunded, and each
+ * figure's share (its lines, as stored with the refund) leaves the figures of
+ * the seats still sold.
+ */
+void
+evs_counters_refund(int32 quantity, int64 amount, Jsonb *lines, EvsCounterChange *c)
+{
+	bool		present;
+
+	c->refunded_seats = evs_money_add(c->refunded_seats, quantity, "seats refunded");
+	c->refunded = evs_money_add(c->refunded, amount, "refunded");
+	c->gross = evs_money_sub(c->gross, evs_line_figure(lines, "base_total", &present), "gross");
+	c->discounts = evs_money_sub(c->discounts, evs_line_figure(lines, "group_discount", &present), "discounts");
+	c->fees = evs_money_sub(c->fees, line_fees(lines), "fees");
+	c->tax = evs_money_sub(c->tax, evs_line_figure(lines, "tax", &present), "tax");
+}
+
 /* The event_customers row of (tenant, event, holder) through its key, latest snapshot: found, and bought. */
 static bool
 customer_row(Datum tenant, Datum event_id, const char *holder, bool *bought)
@@ -197,35 +269,56 @@ static char *
 repair_statement(const char *holds_where, const char *counters_where, const char *stripe_param)
 {
 	return psprintf(
-		"WITH h AS (SELECT tenant_id, capacity_id, coalesce(currency, '') AS currency,"
+		"WITH h AS (SELECT tenant_id, capacity_id, coalesce(currency, '')::text AS currency,"
 		"   coalesce(sum(quantity) FILTER (WHERE state = 'ACTIVE'), 0)::int8 AS held,"
 		"   coalesce(sum(quantity) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS sold,"
 		"   coalesce(sum(quantity::int8 * unit_price) FILTER (WHERE state = 'CONFIRMED'), 0)::int8 AS revenue,"
 		"   count(*)::int8 AS holds, count(*) FILTER (WHERE state = 'CONFIRMED')::int8 AS confirmed,"
 		"   count(*) FILTER (WHERE state = 'EXPIRED')::int8 AS expired,"
-		"   count(*) FILTER (WHERE state = 'RELEASED')::int8 AS released"
+		"   count(*) FILTER (WHERE state = 'RELEASED')::int8 AS released, " EVS_SQL_HOLD_MONEY
 		"   FROM eventsvc.capacity_holds %s GROUP BY 1, 2, 3),"
+		/* the refunds of the same sections (the holds' condition names only tenant_id and capacity_id) */
+		" r AS (SELECT tenant_id, capacity_id, coalesce(currency, '')::text AS currency, " EVS_SQL_REFUND_MONEY
+		"   FROM eventsvc.hold_refunds %s GROUP BY 1, 2, 3),"
+		/* what the rows should say: the holds' seats and money, less the refunds */
+		" w AS (SELECT tenant_id, capacity_id, currency, coalesce(h.held, 0) AS held, coalesce(h.sold, 0) AS sold,"
+		"   coalesce(h.revenue, 0) AS revenue, coalesce(h.holds, 0) AS holds, coalesce(h.confirmed, 0) AS confirmed,"
+		"   coalesce(h.expired, 0) AS expired, coalesce(h.released, 0) AS released, " EVS_SQL_MONEY_KEPT
+		"   FROM h FULL JOIN r USING (tenant_id, capacity_id, currency)),"
 		" k AS (SELECT tenant_id, capacity_id, currency, sum(held)::int8 AS held, sum(sold)::int8 AS sold,"
 		"   sum(revenue)::int8 AS revenue, sum(holds)::int8 AS holds, sum(holds_confirmed)::int8 AS confirmed,"
-		"   sum(holds_expired)::int8 AS expired, sum(holds_released)::int8 AS released"
+		"   sum(holds_expired)::int8 AS expired, sum(holds_released)::int8 AS released,"
+		"   sum(purchases)::int8 AS purchases, sum(bought)::int8 AS bought, sum(charged)::int8 AS charged,"
+		"   sum(gross)::int8 AS gross, sum(discounts)::int8 AS discounts, sum(fees)::int8 AS fees,"
+		"   sum(tax)::int8 AS tax, sum(refunded_seats)::int8 AS refunded_seats, sum(refunded)::int8 AS refunded"
 		"   FROM eventsvc.section_counters %s GROUP BY 1, 2, 3),"
-		" d AS (SELECT tenant_id, capacity_id, currency, coalesce(h.held, 0) - coalesce(k.held, 0) AS held,"
-		"   coalesce(h.sold, 0) - coalesce(k.sold, 0) AS sold, coalesce(h.revenue, 0) - coalesce(k.revenue, 0) AS revenue,"
-		"   coalesce(h.holds, 0) - coalesce(k.holds, 0) AS holds,"
-		"   coalesce(h.confirmed, 0) - coalesce(k.confirmed, 0) AS confirmed,"
-		"   coalesce(h.expired, 0) - coalesce(k.expired, 0) AS expired,"
-		"   coalesce(h.released, 0) - coalesce(k.released, 0) AS released"
-		"   FROM h FULL JOIN k USING (tenant_id, capacity_id, currency))"
+		" d AS (SELECT tenant_id, capacity_id, currency, coalesce(w.held, 0) - coalesce(k.held, 0) AS held,"
+		"   coalesce(w.sold, 0) - coalesce(k.sold, 0) AS sold, coalesce(w.revenue, 0) - coalesce(k.revenue, 0) AS revenue,"
+		"   coalesce(w.holds, 0) - coalesce(k.holds, 0) AS holds,"
+		"   coalesce(w.confirmed, 0) - coalesce(k.confirmed, 0) AS confirmed,"
+		"   coalesce(w.expired, 0) - coalesce(k.expired, 0) AS expired,"
+		"   coalesce(w.released, 0) - coalesce(k.released, 0) AS released,"
+		"   coalesce(w.purchases, 0) - coalesce(k.purchases, 0) AS purchases, coalesce(w.bought, 0) - coalesce(k.bought, 0) AS bought,"
+		"   coalesce(w.charged, 0) - coalesce(k.charged, 0) AS charged, coalesce(w.gross, 0) - coalesce(k.gross, 0) AS gross,"
+		"   coalesce(w.discounts, 0) - coalesce(k.discounts, 0) AS discounts, coalesce(w.fees, 0) - coalesce(k.fees, 0) AS fees,"
+		"   coalesce(w.tax, 0) - coalesce(k.tax, 0) AS tax, coalesce(w.refunded_seats, 0) - coalesce(k.refunded_seats, 0) AS refunded_seats,"
+		"   coalesce(w.refunded, 0) - coalesce(k.refunded, 0) AS refunded"
+		"   FROM w FULL JOIN k USING (tenant_id, capacity_id, currency))"
 		" INSERT INTO eventsvc.section_counters AS c (tenant_id, capacity_id, currency, stripe, held, sold, revenue,"
-		"   holds, holds_confirmed, holds_expired, holds_released)"
-		" SELECT tenant_id, capacity_id, currency, %s, held, sold, revenue, holds, confirmed, expired, released FROM d"
-		"  WHERE (held, sold, revenue, holds, confirmed, expired, released) <> (0, 0, 0, 0, 0, 0, 0)"
+		"   holds, holds_confirmed, holds_expired, holds_released, " EVS_SQL_MONEY_COLUMNS ")"
+		" SELECT tenant_id, capacity_id, currency, %s, held, sold, revenue, holds, confirmed, expired, released, "
+		EVS_SQL_MONEY_COLUMNS " FROM d"
+		"  WHERE (held, sold, revenue, holds, confirmed, expired, released, " EVS_SQL_MONEY_COLUMNS ")"
+		"    <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)"
 		" ON CONFLICT (tenant_id, capacity_id, currency, stripe) DO UPDATE SET held = c.held + excluded.held,"
 		"  sold = c.sold + excluded.sold, revenue = c.revenue + excluded.revenue, holds = c.holds + excluded.holds,"
 		"  holds_confirmed = c.holds_confirmed + excluded.holds_confirmed,"
 		"  holds_expired = c.holds_expired + excluded.holds_expired,"
-		"  holds_released = c.holds_released + excluded.holds_released",
-		holds_where, counters_where, stripe_param);
+		"  holds_released = c.holds_released + excluded.holds_released,"
+		"  purchases = c.purchases + excluded.purchases, bought = c.bought + excluded.bought, charged = c.charged + excluded.charged,"
+		"  gross = c.gross + excluded.gross, discounts = c.discounts + excluded.discounts, fees = c.fees + excluded.fees,"
+		"  tax = c.tax + excluded.tax, refunded_seats = c.refunded_seats + excluded.refunded_seats, refunded = c.refunded + excluded.refunded",
+		holds_where, holds_where, counters_where, stripe_param);
 }
 
 /*

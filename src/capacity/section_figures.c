@@ -17,6 +17,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
 #include "utils/timestamp.h"
 #include "capacity/capacity_internal.h"
 
@@ -120,4 +121,70 @@ evs_sql_section_figures(PG_FUNCTION_ARGS)
 	SPI_finish();
 	tuple = heap_form_tuple(desc, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}
+
+PG_FUNCTION_INFO_V1(evs_sql_section_money);
+
+#define MONEY_FIGURES 11
+
+/*
+ * eventsvc.section_money(tenant_id, capacity_id): per currency of the
+ * section's purchases (holds without a price left out), what the money
+ * columns of its counter rows add up to: purchases, confirmed holds, seats
+ * sold, bought and refunded, charged, refunded, and the gross, discounts, fees
+ * and tax of the seats still sold (docs/money.md "Revenue"). This
+ * transaction's own confirmations and refunds are in it (written first, read
+ * with the latest snapshot, as section_figures). Runs as the caller: RLS
+ * keeps a tenant to its own rows. Every operator and function is named with
+ * its schema: the plan is made in the caller's search path.
+ */
+Datum
+evs_sql_section_money(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		args[2];
+	int			rc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return (Datum) 0;		/* no section: no rows */
+	args[0] = PG_GETARG_DATUM(0);
+	args[1] = PG_GETARG_DATUM(1);
+	evs_spi_connect();
+	if (plan == NULL)
+	{
+		Oid			t[2] = {UUIDOID, UUIDOID};
+
+		plan = evs_spi_prepare_kept(
+			"SELECT c.currency::pg_catalog.bpchar(3),"
+			"  pg_catalog.sum(c.purchases)::pg_catalog.int8, pg_catalog.sum(c.holds_confirmed)::pg_catalog.int8,"
+			"  pg_catalog.sum(c.sold)::pg_catalog.int8, pg_catalog.sum(c.bought)::pg_catalog.int8,"
+			"  pg_catalog.sum(c.refunded_seats)::pg_catalog.int8, pg_catalog.sum(c.charged)::pg_catalog.int8,"
+			"  pg_catalog.sum(c.refunded)::pg_catalog.int8, pg_catalog.sum(c.gross)::pg_catalog.int8,"
+			"  pg_catalog.sum(c.discounts)::pg_catalog.int8, pg_catalog.sum(c.fees)::pg_catalog.int8,"
+			"  pg_catalog.sum(c.tax)::pg_catalog.int8"
+			" FROM eventsvc.section_counters c"
+			" WHERE c.tenant_id OPERATOR(pg_catalog.=) $1 AND c.capacity_id OPERATOR(pg_catalog.=) $2"
+			"   AND c.currency OPERATOR(pg_catalog.<>) ''"
+			" GROUP BY c.currency HAVING pg_catalog.sum(c.purchases) OPERATOR(pg_catalog.>) 0"
+			" ORDER BY c.currency", 2, t);
+	}
+	/* this transaction's own confirmations and refunds are in the rows it reads */
+	evs_counters_flush();
+	rc = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "section money failed: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[MONEY_FIGURES + 1];
+		bool		nulls[MONEY_FIGURES + 1];
+
+		for (int c = 0; c <= MONEY_FIGURES; c++)
+			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
+		/* the tuplestore copies the values: the currency text lives in SPI memory until then */
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
 }

@@ -125,6 +125,8 @@ describe('revenue', async () => {
 
         const sections = (await user.from('section_revenue').select('capacity_id,net').eq('event_id', event)).data;
         assert.deepEqual(sections, [{ capacity_id: section, net: after.net }]);
+        const foreign = await rival.from('event_revenue').select('net').eq('event_id', event);
+        assert.deepEqual(foreign.data, [], 'another tenant reads none of it');
 
         const preview = await admin.rpc('preview_cancellation', { event_id: event });
         assert.equal(preview.error, null, JSON.stringify(preview.error));

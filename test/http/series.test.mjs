@@ -138,5 +138,21 @@ describe('dates of a series', async () => {
         assert.equal(other.error, null, 'the other date sells on');
         const rivalTry = await rival.rpc('cancel_occurrence', { occurrence_id: two.data.id, reason: 'x' });
         assert.equal(rivalTry.status, 404, 'another tenant cannot cancel the date');
+
+        // revenue per date: the cancelled date paid everything back, the other keeps its purchase
+        const perDate = await admin.from('occurrence_revenue')
+            .select('occurrence_id,status,currency,purchases,tickets_sold,charged,refunded,net').eq('event_id', show.event)
+            .order('starts_at');
+        assert.equal(perDate.error, null, JSON.stringify(perDate.error));
+        assert.deepEqual(perDate.data, [
+            { occurrence_id: one.data.id, status: 'CANCELLED', currency: 'USD', purchases: 1, tickets_sold: 0, charged: 6000, refunded: 6000, net: 0 },
+            { occurrence_id: two.data.id, status: 'ON_SALE', currency: 'USD', purchases: 1, tickets_sold: 1, charged: 3000, refunded: 0, net: 3000 },
+        ]);
+        const total = await admin.from('event_revenue').select('net').eq('event_id', show.event).single();
+        assert.equal(total.data.net, 3000, 'the dates add up to the event');
+        const foreign = await rival.from('occurrence_revenue').select('occurrence_id').eq('event_id', show.event);
+        assert.deepEqual(foreign.data, [], 'another tenant reads none of it');
+        const write = await admin.from('occurrence_revenue').delete().eq('event_id', show.event);
+        assert.ok(write.status === 401 || write.status === 403, `read-only: ${write.status}`);
     });
 });

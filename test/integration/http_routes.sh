@@ -926,6 +926,26 @@ if have open_occurrence; then
         req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$DATE2\",\"quantity\":1}"
         expect_error 409 PT409 "a cancelled date refuses"
     fi
+    if have occurrence_revenue; then
+        req POST '/rpc/create_pricing' ACME_USER "{\"event_id\":\"$ROCK\",\"name\":\"Weekly Balcony\",\"capacity_id\":\"$TEMPLATE\",\"base_price\":3500,\"service_fee\":150}"
+        expect_status 200 "a tier of the template sells each of its dates"
+        TIERW=$(printf '%s' "$BODY" | jq -r .id)
+        req POST '/rpc/open_occurrence' ACME_USER "{\"schedule_id\":\"$SERIES\",\"starts_at\":\"2030-04-18T20:00:00Z\"}"
+        expect_status 200 "the third date"
+        DATE3=$(printf '%s' "$BODY" | jq -r '.sections[0].id')
+        req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$DATE3\",\"quantity\":2,\"pricing_id\":\"$TIERW\"}"
+        H3=$(printf '%s' "$BODY" | jq -r .id)
+        req POST '/rpc/confirm_hold' ACME_USER "{\"hold_id\":\"$H3\"}"
+        expect_jq '.state == "CONFIRMED"' "two seats of the third date bought"
+        doc "Series › Revenue per date: what each date's purchases were charged, less refunds"
+        req GET "/occurrence_revenue?event_id=eq.$ROCK&select=starts_at,status,currency,purchases,tickets_sold,charged,refunded,gross,fees,tax,net&order=starts_at" ACME_USER
+        CHARGED3=$(acme_sql "SELECT (locked_price->>'total')::bigint FROM eventsvc.capacity_holds WHERE id = '$H3'")
+        expect_jq "length == 1 and .[0].purchases == 1 and .[0].tickets_sold == 2 and .[0].charged == $CHARGED3 and .[0].net == $CHARGED3" \
+            "the third date: one purchase, what it was charged ($CHARGED3)"
+        expect_jq '.[0] | .gross - 0 + .fees + .tax == .net' "gross + fees + tax = net"
+        req GET "/occurrence_revenue?event_id=eq.$ROCK" GLOBEX_USER
+        expect_jq 'length == 0' "another tenant reads none of it"
+    fi
 else skip open_occurrence; fi
 
 # ---------------------------------------------------------------- the tenant admin's box office

@@ -95,3 +95,22 @@ SELECT 'customers_disagree=' || count(*) FILTER (WHERE a IS DISTINCT FROM b) FRO
               FROM eventsvc.section_counters k JOIN eventsvc.event_capacity s ON s.tenant_id = k.tenant_id AND s.id = k.capacity_id
              WHERE s.tenant_id = e.tenant_id AND s.event_id = e.id) AS b
       FROM eventsvc.events e) x;
+-- the money of the counter rows: per section the purchases and what they were charged,
+-- less what was refunded, as the holds and refunds say (docs/money.md "Revenue")
+SELECT 'revenue_rows_disagree=' || count(*) FILTER (WHERE a IS DISTINCT FROM b)
+       || ' sections_with_purchases=' || count(*) FILTER (WHERE n > 0) FROM (
+    SELECT (SELECT row(count(*)::bigint,
+                       coalesce(sum(coalesce((h.locked_price ->> 'total')::bigint, (h.locked_price ->> 'base_total')::bigint,
+                                             (CASE WHEN h.state::text = 'REFUNDED' THEN h.refunded_quantity
+                                                   ELSE h.quantity + coalesce(h.refunded_quantity, 0) END)::bigint * h.unit_price)),
+                                0)::bigint,
+                       (SELECT coalesce(sum(r.amount), 0)::bigint FROM eventsvc.hold_refunds r
+                         WHERE r.tenant_id = s.tenant_id AND r.capacity_id = s.id))
+              FROM eventsvc.capacity_holds h
+             WHERE h.tenant_id = s.tenant_id AND h.capacity_id = s.id AND h.state::text IN ('CONFIRMED', 'REFUNDED')) AS a,
+           (SELECT row(coalesce(sum(k.purchases), 0)::bigint, coalesce(sum(k.charged), 0)::bigint,
+                       coalesce(sum(k.refunded), 0)::bigint)
+              FROM eventsvc.section_counters k WHERE k.tenant_id = s.tenant_id AND k.capacity_id = s.id) AS b,
+           (SELECT coalesce(sum(k.purchases), 0) FROM eventsvc.section_counters k
+             WHERE k.tenant_id = s.tenant_id AND k.capacity_id = s.id) AS n
+      FROM eventsvc.event_capacity s) x;
