@@ -6,7 +6,7 @@
 -- refunds alone (api.holds, api.hold_refunds); check_capacity compares the two, a repair
 -- and a rebuild put a corrupted row right.
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 SET LOCAL client_min_messages = warning;
 SET LOCAL TimeZone = 'UTC';
 
@@ -225,6 +225,14 @@ SELECT results_eq(pg_temp.sections_q(:'ev') || ' ORDER BY 1, 2', pg_temp.expecte
                   'the event cancelled: each section refunded everything it was charged');
 RESET ROLE;
 SELECT ok(pg_temp.revenue_agrees(:'ev') AND pg_temp.revenue_agrees(:'sev'), 'check_capacity agrees after the cancellations');
+
+-- A confirmation that would take a section's sum past 64 bits is refused (22003), nothing written.
+UPDATE eventsvc.section_counters SET charged = 9223372036854775000 WHERE capacity_id = :'d1' AND purchases > 0;
+SET LOCAL ROLE eventsvc_admin;
+SELECT throws_ok(format($$SELECT pg_temp.buy(%L, %L, 1, 'kim') IS NOT NULL
+                            AND EXISTS (SELECT 1 FROM api.section_revenue WHERE capacity_id = %L)$$, :'d1', :'wk', :'d1'),
+                 '22003', NULL, 'charged past 64-bit minor units is an overflow error, not a wrap');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
