@@ -192,17 +192,22 @@ evs_seats_returned(const EvsSeatKey *key, int64 seats, int64 keep)
 
 	if (seats <= 0)
 		return 0;
+	/*
+	 * A connection of its own: the rows its statements read are freed when
+	 * it ends, not when the caller's does (a sweep returns the seats of a
+	 * thousand sections in one call, and kept them all until its end).
+	 */
+	evs_spi_connect();
 	open = evs_waitlist_take_seats(key, seats);
-	if (open <= 0)
-		return 0;
-	if (open - Min(keep, open) > 0)
+	if (open > 0 && open - Min(keep, open) > 0)
 		evs_seats_give_end(key->tenant, key->section, open - Min(keep, open));
-	if (evs_holds_schema_ready() && open > Min(keep, open) &&
+	if (open > 0 && evs_holds_schema_ready() && open > Min(keep, open) &&
 		section_event(key, &event_id, &occurrence_id, &has_date))
 	{
 		if (has_date)
 			date_back_on_sale(key->tenant, event_id, occurrence_id);
 		back_on_sale(key->tenant, event_id);
 	}
-	return open;
+	SPI_finish();
+	return Max(open, 0);
 }
