@@ -460,8 +460,8 @@ evs_capacity_drift_check(int window_seconds, int max_sections)
 	for (uint64 i = 0; i < n; i++)
 		for (int k = 0; k < 3; k++)
 		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, k + 1, &isnull);
+			Datum		d = evs_getbinval_notnull(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, k + 1,
+											  "a key of the section to check");
 
 			keys[i * 3 + k] = datumCopy(d, false, UUID_LEN);
 		}

@@ -47,7 +47,6 @@ scope_purchases(Datum tenant, Datum scope_id, bool date, bool lock, int *n, char
 {
 	EvsArgs		a = {0};
 	Datum	   *ids;
-	bool		isnull;
 
 #define PURCHASES(scope) "SELECT id, holder_id FROM eventsvc.capacity_holds WHERE tenant_id = $1 AND " scope \
 		" AND state = 'CONFIRMED' ORDER BY id"
@@ -67,7 +66,7 @@ scope_purchases(Datum tenant, Datum scope_id, bool date, bool lock, int *n, char
 		*holders = palloc(sizeof(char *) * Max(*n, 1));
 	for (int i = 0; i < *n; i++)
 	{
-		ids[i] = datumCopy(evs_get(i, 1, &isnull), false, UUID_LEN);
+		ids[i] = datumCopy(evs_get_notnull(i, 1, "the purchase's id"), false, UUID_LEN);
 		if (holders)
 			(*holders)[i] = evs_get_text(i, 2);
 	}

@@ -140,7 +140,7 @@ evs_archive_holds(int limit)
 	for (uint64 i = 0; i < npicked; i++)
 	{
 		HeapTuple	row = picked->vals[i];
-		char	   *state = SPI_getvalue(row, picked->tupdesc, 2);
+		char	   *state = evs_getvalue_notnull(row, picked->tupdesc, 2, "the hold's state");
 		Datum		ended = SPI_getbinval(row, picked->tupdesc, 3, &isnull);
 		TimestampTz expiry = DatumGetTimestampTz(SPI_getbinval(row, picked->tupdesc, 4, &isnull));
 
@@ -148,7 +148,7 @@ evs_archive_holds(int limit)
 		{
 			if (!isnull && DatumGetBool(ended))
 			{
-				cand[ncand] = SPI_getbinval(row, picked->tupdesc, 1, &isnull);
+				cand[ncand] = evs_getbinval_notnull(row, picked->tupdesc, 1, "the hold's row id");
 				cand_expiry[ncand++] = expiry;
 				continue;
 			}
@@ -182,8 +182,8 @@ evs_archive_holds(int limit)
 		{
 			done = palloc(Max(nmoved, 1) * sizeof(ItemPointerData));
 			for (uint64 j = 0; j < nmoved; j++)
-				done[j] = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc,
-																	   1, &isnull));
+				done[j] = *(ItemPointer) DatumGetPointer(evs_getbinval_notnull(SPI_tuptable->vals[j], SPI_tuptable->tupdesc,
+																			   1, "the archived hold's row id"));
 			qsort(done, nmoved, sizeof(ItemPointerData), tid_cmp);
 			for (int k = 0; k < ncand; k++)
 				if (bsearch(DatumGetPointer(cand[k]), done, nmoved, sizeof(ItemPointerData), tid_cmp) == NULL)

@@ -50,8 +50,8 @@ evs_hold_refused(Datum tenant, Datum hold_id, const char *action)
 	if (SPI_processed == 0)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold not found"),
 						errdetail("No hold %s in this tenant.", evs_uuid_text(hold_id))));
-	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	expires = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	state = evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the hold's state");
+	expires = evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, "the hold's expiry");
 	if (strcmp(state, "CONFIRMED") == 0)
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
@@ -100,7 +100,7 @@ require_holder(Datum tenant, Datum hold_id)
 		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold %s not found", evs_uuid_text(hold_id))));
-	holder = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	holder = evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the hold's holder");
 	/* someone else's hold is reported as missing, never as forbidden: no probing */
 	if (strcmp(holder, evs_current_actor()) != 0)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("hold not found"),
@@ -169,17 +169,17 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		elog(ERROR, "hold confirm failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		evs_hold_refused(v[0], v[1], "confirm");
-	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
+	result = SPI_datumTransfer(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the changed hold"), false, -1);
 	{
 		HeapTuple	row = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Datum		section = datumCopy(SPI_getbinval(row, desc, 2, &isnull), false, UUID_LEN);
-		Datum		event_id = datumCopy(SPI_getbinval(row, desc, 3, &isnull), false, UUID_LEN);
+		Datum		section = datumCopy(evs_getbinval_notnull(row, desc, 2, "the hold's section"), false, UUID_LEN);
+		Datum		event_id = datumCopy(evs_getbinval_notnull(row, desc, 3, "the hold's event"), false, UUID_LEN);
 		int32		quantity = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
-		char	   *currency = SPI_getvalue(row, desc, 5);
+		char	   *currency = evs_getvalue_notnull(row, desc, 5, "the hold's currency");
 		bool		no_price;
 		Datum		unit_price = SPI_getbinval(row, desc, 6, &no_price);
-		char	   *holder = SPI_getvalue(row, desc, 7);
+		char	   *holder = evs_getvalue_notnull(row, desc, 7, "the hold's holder");
 		EvsCounterChange change = {.held = -quantity, .sold = quantity, .confirmed = 1};
 		EvsEscrowEntry e;
 		int64		free;
@@ -222,7 +222,6 @@ hold_section(Datum tenant, Datum hold_id, Datum *section)
 {
 	Datum		v[2] = {tenant, hold_id};
 	Oid			t[2] = {UUIDOID, UUIDOID};
-	bool		isnull;
 	int			rc;
 
 	/* not read-only, as in require_holder: a hold made earlier in this statement counts */
@@ -232,7 +231,7 @@ hold_section(Datum tenant, Datum hold_id, Datum *section)
 		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		return false;
-	*section = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, UUID_LEN);
+	*section = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the hold's section"), false, UUID_LEN);
 	return true;
 }
 
@@ -271,10 +270,10 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 		elog(ERROR, "hold release failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		evs_hold_refused(v[0], v[1], "release");
-	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
+	result = SPI_datumTransfer(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the changed hold"), false, -1);
 	{
 		int32		quantity = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		char	   *currency = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+		char	   *currency = evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, "the hold's currency");
 		EvsCounterChange change = {.held = -quantity, .released = 1};
 		EvsSeatKey	key = {.tenant = v[0], .section = section};
 
@@ -380,7 +379,7 @@ evs_sql_extend_hold(PG_FUNCTION_ARGS)
 						paying ? evs_hold_max_life_seconds : evs_hold_max_seconds),
 				 errhint("Extend by fewer seconds, or confirm the hold.")));
 	}
-	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
+	result = SPI_datumTransfer(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the changed hold"), false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

@@ -74,7 +74,7 @@ evs_hold_sale_begin(Datum tenant, Datum hold_id)
 		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		return false;
-	event_id = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, UUID_LEN);
+	event_id = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the hold's event"), false, UUID_LEN);
 	sales_lock(event_id, false);
 	if (status_plan == NULL)
 		status_plan = evs_spi_prepare_kept("SELECT status = 'CANCELLED' OR deleted_at IS NOT NULL FROM eventsvc.events"
@@ -101,16 +101,16 @@ hold_from_row(HeapTuple row, TupleDesc desc, EvsHold *h)
 	Datum		d;
 
 #define COL(n) SPI_getbinval(row, desc, (n), &isnull)
-	h->tenant = datumCopy(COL(1), false, UUID_LEN);
-	h->id = datumCopy(COL(2), false, UUID_LEN);
-	h->event_id = datumCopy(COL(3), false, UUID_LEN);
-	h->capacity_id = datumCopy(COL(4), false, UUID_LEN);
+	h->tenant = datumCopy(evs_getbinval_notnull(row, desc, 1, "the hold's tenant"), false, UUID_LEN);
+	h->id = datumCopy(evs_getbinval_notnull(row, desc, 2, "the hold's id"), false, UUID_LEN);
+	h->event_id = datumCopy(evs_getbinval_notnull(row, desc, 3, "the hold's event"), false, UUID_LEN);
+	h->capacity_id = datumCopy(evs_getbinval_notnull(row, desc, 4, "the hold's section"), false, UUID_LEN);
 	d = COL(5);
 	h->has_pricing = !isnull;
 	h->pricing_id = isnull ? (Datum) 0 : datumCopy(d, false, UUID_LEN);
-	h->holder = SPI_getvalue(row, desc, 6);
+	h->holder = evs_getvalue_notnull(row, desc, 6, "the hold's holder");
 	h->quantity = DatumGetInt32(COL(7));
-	h->state = SPI_getvalue(row, desc, 8);
+	h->state = evs_getvalue_notnull(row, desc, 8, "the hold's state");
 	h->phase = SPI_getvalue(row, desc, 9);
 	h->expires_at = DatumGetTimestampTz(COL(10));
 	h->created_at = DatumGetTimestampTz(COL(11));
@@ -278,7 +278,6 @@ evs_hold_row_jsonb(Datum tenant, Datum hold_id)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		v[2] = {tenant, hold_id};
-	bool		isnull;
 	int			rc;
 
 	if (plan == NULL)
@@ -291,7 +290,7 @@ evs_hold_row_jsonb(Datum tenant, Datum hold_id)
 	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "hold read failed: %s", SPI_result_code_string(rc));
-	return DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return DatumGetJsonbPCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the hold"));
 }
 
 /*
@@ -357,7 +356,6 @@ evs_sql_hold_history(PG_FUNCTION_ARGS)
 	Datum		v[2];
 	Oid			t[2] = {UUIDOID, UUIDOID};
 	int			rc;
-	bool		isnull;
 	char	   *holder;
 	Jsonb	   *result;
 
@@ -398,9 +396,9 @@ evs_sql_hold_history(PG_FUNCTION_ARGS)
 		elog(ERROR, "hold history failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		evs_hold_not_found(v[1]);
-	holder = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	holder = evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the hold's holder");
 	if (!evs_is_service() && !evs_is_tenant_admin() && strcmp(holder, evs_current_actor()) != 0)
 		evs_hold_not_found(v[1]);
-	result = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	result = DatumGetJsonbP(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the hold's history"));
 	PG_RETURN_DATUM(evs_spi_finish_jsonb(result));
 }

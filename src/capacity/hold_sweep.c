@@ -65,7 +65,6 @@ release_picked(SPIPlanPtr pick, Datum *pick_args)
 	Datum		uv[4];
 	int			rc;
 	SPITupleTable *picked;
-	bool		isnull;
 
 	rc = SPI_execute_plan(pick, pick_args, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
@@ -80,10 +79,10 @@ release_picked(SPIPlanPtr pick, Datum *pick_args)
 	{
 		HeapTuple	row = picked->vals[i];
 
-		tenants[i] = SPI_getbinval(row, picked->tupdesc, 1, &isnull);
-		ids[i] = SPI_getbinval(row, picked->tupdesc, 2, &isnull);
+		tenants[i] = evs_getbinval_notnull(row, picked->tupdesc, 1, "the hold's tenant");
+		ids[i] = evs_getbinval_notnull(row, picked->tupdesc, 2, "the hold's id");
 		/* cheap after the first hold of a section: a backend-local lookup */
-		evs_seats_give_begin(tenants[i], SPI_getbinval(row, picked->tupdesc, 3, &isnull));
+		evs_seats_give_begin(tenants[i], evs_getbinval_notnull(row, picked->tupdesc, 3, "the hold's section"));
 		if (i % ROWS_PER_INTERRUPT_CHECK == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
@@ -129,8 +128,8 @@ give_back_grouped(void)
 	{
 		HeapTuple	row = groups->vals[i];
 
-		keys[i].tenant = datumCopy(SPI_getbinval(row, groups->tupdesc, 1, &isnull), false, UUID_LEN);
-		keys[i].section = datumCopy(SPI_getbinval(row, groups->tupdesc, 2, &isnull), false, UUID_LEN);
+		keys[i].tenant = datumCopy(evs_getbinval_notnull(row, groups->tupdesc, 1, "the holds' tenant"), false, UUID_LEN);
+		keys[i].section = datumCopy(evs_getbinval_notnull(row, groups->tupdesc, 2, "the holds' section"), false, UUID_LEN);
 		seats[i] = DatumGetInt64(SPI_getbinval(row, groups->tupdesc, 3, &isnull));
 		changed += DatumGetInt64(SPI_getbinval(row, groups->tupdesc, 4, &isnull));
 	}
@@ -286,11 +285,11 @@ evs_expire_holds(int limit)
 
 		for (uint64 i = 0; i < npicked; i++)
 		{
-			Datum		tenant = SPI_getbinval(found->vals[i], found->tupdesc, 2, &isnull);
-			Datum		section = SPI_getbinval(found->vals[i], found->tupdesc, 3, &isnull);
+			Datum		tenant = evs_getbinval_notnull(found->vals[i], found->tupdesc, 2, "the hold's tenant");
+			Datum		section = evs_getbinval_notnull(found->vals[i], found->tupdesc, 3, "the hold's section");
 			bool		seen = false;
 
-			tids[i] = SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull);
+			tids[i] = evs_getbinval_notnull(found->vals[i], found->tupdesc, 1, "the hold's row id");
 			/* batches are ordered by expiry, so a section's holds mostly come in runs */
 			for (int k = nsec - 1; k >= 0 && k >= nsec - 8 && !seen; k--)
 				seen = memcmp(DatumGetUUIDP(sections[k]), DatumGetUUIDP(section), UUID_LEN) == 0 &&

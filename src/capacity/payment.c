@@ -266,7 +266,7 @@ not_sellable(const EvsHold *h)
 		elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		return "its section no longer exists";
-	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	status = evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the event's status");
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
 		return "its section no longer sells";
 	if (strcmp(status, "SOLD_OUT") == 0)

@@ -67,7 +67,6 @@ evs_postponement_open(Datum tenant, Datum event_id, const char *kind)
 	EvsArgs		a = {0};
 	Jsonb	   *opened;
 	JsonbValue *pid;
-	bool		isnull;
 	int			rc;
 	uint64		n;
 	SPITupleTable *holders;
@@ -130,7 +129,7 @@ evs_postponement_open(Datum tenant, Datum event_id, const char *kind)
 	n = SPI_processed;
 	for (uint64 i = 0; i < n; i++)
 	{
-		Jsonb	   *data = DatumGetJsonbPCopy(SPI_getbinval(holders->vals[i], holders->tupdesc, 2, &isnull));
+		Jsonb	   *data = DatumGetJsonbPCopy(evs_getbinval_notnull(holders->vals[i], holders->tupdesc, 2, "the holder's message"));
 
 		CHECK_FOR_INTERRUPTS();
 		(void) evs_outbox_emit_key(tenant, event_id, EVS_RK_POSTPONEMENT_CHOICE, data);
@@ -234,8 +233,8 @@ evs_sql_decide_postponement(PG_FUNCTION_ARGS)
 														  evs_uuid_text(hold_id)),
 						errdetail("The purchase does not exist in this tenant, or its event was not postponed "
 								  "after it was sold.")));
-	postponement_id = datumCopy(evs_get(0, 1, &isnull), false, UUID_LEN);
-	holder = evs_get_text(0, 2);
+	postponement_id = datumCopy(evs_get_notnull(0, 1, "the decision's postponement"), false, UUID_LEN);
+	holder = TextDatumGetCString(evs_get_notnull(0, 2, "the decision's holder"));
 	decided = evs_get_text(0, 3);
 	open = DatumGetBool(evs_get(0, 4, &isnull));
 	if (!service && strcmp(holder, evs_current_actor()) != 0)
@@ -285,7 +284,6 @@ evs_sql_close_postponement_windows(PG_FUNCTION_ARGS)
 	EvsArgs		a = {0};
 	SPITupleTable *due;
 	uint64		n;
-	bool		isnull;
 
 	if (limit < 1)
 		ereport(ERROR, (errcode(EVS_ERR_VALIDATION), errmsg("max must be at least 1, not %d", limit)));
@@ -310,9 +308,10 @@ evs_sql_close_postponement_windows(PG_FUNCTION_ARGS)
 		HeapTuple	row = due->vals[i];
 
 		CHECK_FOR_INTERRUPTS();
-		if (strcmp(SPI_getvalue(row, due->tupdesc, 4), "refund") == 0)
-			refund_decision(SPI_getbinval(row, due->tupdesc, 1, &isnull), SPI_getbinval(row, due->tupdesc, 2, &isnull),
-							SPI_getbinval(row, due->tupdesc, 3, &isnull), DEFAULT_REASON);
+		if (strcmp(evs_getvalue_notnull(row, due->tupdesc, 4, "the decision's choice"), "refund") == 0)
+			refund_decision(evs_getbinval_notnull(row, due->tupdesc, 1, "the decision's tenant"),
+							evs_getbinval_notnull(row, due->tupdesc, 2, "the decision's postponement"),
+							evs_getbinval_notnull(row, due->tupdesc, 3, "the decision's purchase"), DEFAULT_REASON);
 	}
 	a.n = 0;
 	evs_exec("UPDATE eventsvc.postponements p SET closed_at = eventsvc.now()"

@@ -55,9 +55,9 @@ col_int32(HeapTuple tup, TupleDesc desc, int n, int32 dflt)
 }
 
 static Datum
-col_uuid_copy(HeapTuple tup, TupleDesc desc, int n)
+col_uuid_copy(HeapTuple tup, TupleDesc desc, int n, const char *what)
 {
-	return datumCopy(col(tup, desc, n), false, UUID_LEN);
+	return datumCopy(evs_getbinval_notnull(tup, desc, n, what), false, UUID_LEN);
 }
 
 /*
@@ -71,11 +71,11 @@ evs_pricing_from_row(HeapTuple tup, TupleDesc desc, int o, TimestampTz at, EvsPr
 	char	   *cur;
 
 	memset(out, 0, sizeof(*out));
-	out->id = col_uuid_copy(tup, desc, o + 0);
-	out->event_id = col_uuid_copy(tup, desc, o + 1);
+	out->id = col_uuid_copy(tup, desc, o + 0, "the tier's id");
+	out->event_id = col_uuid_copy(tup, desc, o + 1, "the tier's event");
 	out->has_capacity = col_present(tup, desc, o + 2);
 	if (out->has_capacity)
-		out->capacity_id = col_uuid_copy(tup, desc, o + 2);
+		out->capacity_id = col_uuid_copy(tup, desc, o + 2, "the tier's section");
 	out->is_active = DatumGetBool(col(tup, desc, o + 3));
 	out->has_sales_start = col_present(tup, desc, o + 4);
 	if (out->has_sales_start)
@@ -112,12 +112,12 @@ evs_pricing_from_row(HeapTuple tup, TupleDesc desc, int o, TimestampTz at, EvsPr
 	out->price.group_discount_e2 = col_int64(tup, desc, o + 19, 0);
 	if (out->price.group_discount_e2 == 0)
 		out->price.group_size_min = 0;
-	cur = TextDatumGetCString(col(tup, desc, o + 20));
+	cur = TextDatumGetCString(evs_getbinval_notnull(tup, desc, o + 20, "the tier's currency"));
 	strlcpy(out->price.currency, cur, sizeof(out->price.currency));
 	out->price.minor_unit = DatumGetInt16(col(tup, desc, o + 21));
 	out->price.tax_included = DatumGetBool(col(tup, desc, o + 22));
 	out->price.fees_taxable = DatumGetBool(col(tup, desc, o + 23));
-	cur = TextDatumGetCString(col(tup, desc, o + 24));
+	cur = TextDatumGetCString(evs_getbinval_notnull(tup, desc, o + 24, "the tier's rounding mode"));
 	if (!evs_rounding_from_name(cur, &out->price.rounding))
 		elog(ERROR, "pricing tier has an unknown rounding mode \"%s\"", cur);
 	out->price.fee_percentage_e2 = col_int64(tup, desc, o + 25, 0);
@@ -552,7 +552,7 @@ evs_sql_update_dynamic_price(PG_FUNCTION_ARGS)
 	maxp = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
 	oldp = DatumGetInt64(SPI_getbinval(row, desc, 4, &isnull));
 	current_version = DatumGetInt32(SPI_getbinval(row, desc, 5, &isnull));
-	event_id = SPI_getbinval(row, desc, 6, &isnull);
+	event_id = evs_getbinval_notnull(row, desc, 6, "the tier's event");
 	if (current_version != version)
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
@@ -572,7 +572,7 @@ evs_sql_update_dynamic_price(PG_FUNCTION_ARGS)
 	if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 		elog(ERROR, "dynamic price update failed: %s", SPI_result_code_string(rc));
 	spi = MemoryContextSwitchTo(outer);
-	result = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
+	result = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the changed tier"), false, -1);
 	MemoryContextSwitchTo(spi);
 
 	evs_jsonb_begin_object(&st, NULL);

@@ -134,14 +134,14 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 		desc = SPI_tuptable->tupdesc;
 		evs_refcache_store(&key, generation, row, desc);
 	}
-	s->event_id = datumCopy(SPI_getbinval(row, desc, 1, &isnull), false, UUID_LEN);
+	s->event_id = datumCopy(evs_getbinval_notnull(row, desc, 1, "the section's event"), false, UUID_LEN);
 	s->total = DatumGetInt32(SPI_getbinval(row, desc, 2, &isnull));
 	s->min_purchase = DatumGetInt32(SPI_getbinval(row, desc, 3, &isnull));
 	s->max_purchase = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
 	if (isnull)
 		s->max_purchase = 0;
 	s->active = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
-	s->event_status = SPI_getvalue(row, desc, 6);
+	s->event_status = evs_getvalue_notnull(row, desc, 6, "the event's status");
 	s->event_live = DatumGetBool(SPI_getbinval(row, desc, 7, &isnull));
 	s->starts_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 8, &isnull));
 	s->has_starts_at = !isnull;

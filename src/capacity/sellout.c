@@ -47,7 +47,7 @@ all_seats_sold(Datum tenant, Datum scope, SPIPlanPtr sections, SPIPlanPtr active
 		n = SPI_processed;
 		for (i = 0; i < n; i++)
 		{
-			Datum		id = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull);
+			Datum		id = evs_getbinval_notnull(rows->vals[i], rows->tupdesc, 1, "the section's id");
 			int32		total = DatumGetInt32(SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &isnull));
 			EvsEscrowEntry e;
 			int64		left;
@@ -87,7 +87,6 @@ occurrence_soldout_check(Datum tenant, Datum event_id, Datum section_id)
 	Oid			t[2] = {UUIDOID, UUIDOID};
 	Datum		v[3] = {tenant, section_id, 0};
 	Datum		occurrence;
-	bool		isnull;
 	int			rc;
 
 	if (!evs_holds_schema_ready())
@@ -110,9 +109,9 @@ occurrence_soldout_check(Datum tenant, Datum event_id, Datum section_id)
 	rc = SPI_execute_plan(date_of, v, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "date lookup failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1 || strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "ON_SALE") != 0)
+	if (SPI_processed != 1 || strcmp(evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the date's status"), "ON_SALE") != 0)
 		return;
-	occurrence = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, UUID_LEN);
+	occurrence = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the section's date"), false, UUID_LEN);
 	if (!all_seats_sold(tenant, occurrence, sections, active))
 		return;
 	v[1] = occurrence;
@@ -136,12 +135,11 @@ evs_date_status_message(Datum tenant, Datum event_id, Datum occurrence, const ch
 	JsonbParseState *st = NULL;
 	HeapTuple	row = SPI_tuptable->vals[0];
 	TupleDesc	desc = SPI_tuptable->tupdesc;
-	bool		isnull;
 
 	evs_jsonb_begin_object(&st, NULL);
 	evs_jsonb_push_uuid(&st, "event_id", event_id);
 	evs_jsonb_push_uuid(&st, "occurrence_id", occurrence);
-	evs_jsonb_push_uuid(&st, "schedule_id", SPI_getbinval(row, desc, 1, &isnull));
+	evs_jsonb_push_uuid(&st, "schedule_id", evs_getbinval_notnull(row, desc, 1, "the date's schedule"));
 	evs_jsonb_push_text(&st, "starts_at", SPI_getvalue(row, desc, 2));
 	evs_jsonb_push_text(&st, "ends_at", SPI_getvalue(row, desc, 3));
 	if (action != NULL)
@@ -175,7 +173,7 @@ evs_event_soldout_check(Datum tenant, Datum event_id, Datum section_id)
 							   " FOR NO KEY UPDATE", 2, t, v, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "event lock failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1 || strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "ON_SALE") != 0)
+	if (SPI_processed != 1 || strcmp(evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the event's status"), "ON_SALE") != 0)
 		return;
 	if (sections == NULL)
 	{

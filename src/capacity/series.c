@@ -63,7 +63,7 @@ date_for_change(Datum tenant, Datum occurrence)
 				(errcode(EVS_ERR_NOT_FOUND),
 				 errmsg("occurrence %s not found", evs_uuid_text(occurrence)),
 				 errhint("List the dates on sale with GET /occurrences?event_id=eq.<event>.")));
-	if (strcmp(evs_get_text(0, 1), "CANCELLED") == 0)
+	if (strcmp(TextDatumGetCString(evs_get_notnull(0, 1, "the date's status")), "CANCELLED") == 0)
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
 				 errmsg("occurrence %s is cancelled", evs_uuid_text(occurrence))));
@@ -121,7 +121,6 @@ evs_sql_cancel_occurrence(PG_FUNCTION_ARGS)
 	int64		released;
 	char	   *previous;
 	Datum		event_id;
-	bool		isnull;
 
 	tenant = evs_current_tenant();	/* none set: 42501 before anything else */
 	if (!evs_is_service())
@@ -138,14 +137,15 @@ evs_sql_cancel_occurrence(PG_FUNCTION_ARGS)
 	evs_spi_connect();
 	date_for_change(tenant, occurrence);
 	previous = evs_get_text(0, 1);
-	event_id = datumCopy(evs_get(0, 2, &isnull), false, UUID_LEN);
+	event_id = datumCopy(evs_get_notnull(0, 2, "the date's event"), false, UUID_LEN);
 	evs_arg(&a, UUIDOID, tenant, false);
 	evs_arg(&a, UUIDOID, occurrence, false);
 	evs_arg(&a, TEXTOID, CStringGetTextDatum(reason), false);
-	row = evs_query_jsonb("UPDATE eventsvc.event_occurrences o SET status = 'CANCELLED', status_reason = $3,"
+	row = evs_query_jsonb_notnull("UPDATE eventsvc.event_occurrences o SET status = 'CANCELLED', status_reason = $3,"
 						  " updated_at = eventsvc.now() WHERE tenant_id = $1 AND id = $2"
 						  " RETURNING jsonb_build_object('event_id', o.event_id, 'occurrence_id', o.id,"
-						  "  'schedule_id', o.schedule_id, 'starts_at', o.starts_at, 'ends_at', o.ends_at, 'status', o.status)", &a);
+						  "  'schedule_id', o.schedule_id, 'starts_at', o.starts_at, 'ends_at', o.ends_at, 'status', o.status)", &a,
+								  "the cancelled date");
 	row = DatumGetJsonbP(datumCopy(JsonbPGetDatum(row), false, -1));	/* outlives the statement's result */
 
 	/* no more holds, nobody waiting, every purchase paid back */
@@ -189,7 +189,6 @@ evs_sql_move_occurrence(PG_FUNCTION_ARGS)
 	Datum		event_id;
 	char	   *previous_start;
 	char	   *previous_end;
-	bool		isnull;
 
 	tenant = evs_current_tenant();	/* none set: 42501 before anything else */
 	if (!evs_is_service())
@@ -224,7 +223,7 @@ evs_sql_move_occurrence(PG_FUNCTION_ARGS)
 	evs_become_owner(&as_owner);
 	evs_spi_connect();
 	date_for_change(tenant, occurrence);
-	event_id = datumCopy(evs_get(0, 2, &isnull), false, UUID_LEN);
+	event_id = datumCopy(evs_get_notnull(0, 2, "the date's event"), false, UUID_LEN);
 	previous_start = evs_get_text(0, 3);
 	previous_end = evs_get_text(0, 4);
 	evs_arg(&a, UUIDOID, tenant, false);
@@ -232,21 +231,22 @@ evs_sql_move_occurrence(PG_FUNCTION_ARGS)
 	evs_arg(&a, TIMESTAMPTZOID, TimestampTzGetDatum(starts_at), false);
 	evs_arg(&a, TIMESTAMPTZOID, TimestampTzGetDatum(ends_at), false);
 	evs_arg(&a, TEXTOID, reason ? CStringGetTextDatum(reason) : (Datum) 0, reason == NULL);
-	row = evs_query_jsonb("UPDATE eventsvc.event_occurrences o SET starts_at = $3, ends_at = $4,"
+	row = evs_query_jsonb_notnull("UPDATE eventsvc.event_occurrences o SET starts_at = $3, ends_at = $4,"
 						  " status_reason = coalesce($5, o.status_reason), updated_at = eventsvc.now()"
 						  " WHERE tenant_id = $1 AND id = $2"
 						  " RETURNING jsonb_build_object('event_id', o.event_id, 'occurrence_id', o.id,"
 						  "  'schedule_id', o.schedule_id, 'starts_at', o.starts_at, 'ends_at', o.ends_at,"
-						  "  'status', o.status)", &a);
+						  "  'status', o.status)", &a, "the moved date");
 	row = DatumGetJsonbP(datumCopy(JsonbPGetDatum(row), false, -1));	/* outlives the statement's result */
 	/* who holds seats of the date: the services tell them */
 	evs_arg(&b, UUIDOID, tenant, false);
 	evs_arg(&b, UUIDOID, occurrence, false);
-	sold = evs_query_jsonb("SELECT jsonb_build_object('purchases', count(*), 'seats', coalesce(sum(h.quantity), 0),"
+	sold = evs_query_jsonb_notnull("SELECT jsonb_build_object('purchases', count(*), 'seats', coalesce(sum(h.quantity), 0),"
 						   "  'holders', count(DISTINCT h.holder_id))"
 						   " FROM eventsvc.capacity_holds h WHERE h.tenant_id = $1 AND h.state = 'CONFIRMED'"
 						   "  AND h.capacity_id IN (SELECT s.id FROM eventsvc.event_capacity s"
-						   "   WHERE s.tenant_id = $1 AND s.occurrence_id = $2)", &b);
+						   "   WHERE s.tenant_id = $1 AND s.occurrence_id = $2)", &b,
+								  "the date's purchases");
 
 	evs_jsonb_begin_object(&st, NULL);
 	push_date(&st, row);

@@ -110,9 +110,9 @@ section_row_locked(const EvsSeatKey *key, Datum *event_id, int32 *waiting, char 
 		2, (Oid[]) {UUIDOID, UUIDOID}, (Datum[]) {key->tenant, key->section}, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
-	*event_id = datumCopy(col(1, &isnull), false, UUID_LEN);
+	*event_id = datumCopy(evs_get_notnull(0, 1, "the waitlist's event"), false, UUID_LEN);
 	*waiting = DatumGetInt32(col(2, &isnull));
-	*event_status = DatumGetBool(col(4, &isnull)) ? "DELETED" : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	*event_status = DatumGetBool(col(4, &isnull)) ? "DELETED" : evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, "the event's status");
 	return true;
 }
 
@@ -275,8 +275,8 @@ hand_out(const EvsSeatKey *key, Datum event_id, int64 seats)
 			2, (Oid[]) {UUIDOID, UUIDOID}, (Datum[]) {key->tenant, key->section}, NULL, SPI_OK_SELECT);
 		if (SPI_processed == 0)
 			break;
-		entry_id = datumCopy(col(1, &isnull), false, UUID_LEN);
-		holder = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		entry_id = datumCopy(evs_get_notnull(0, 1, "the entry's id"), false, UUID_LEN);
+		holder = evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the entry's holder");
 		quantity = DatumGetInt32(col(3, &isnull));
 		gathered = DatumGetInt32(col(4, &isnull));
 		hold_id = col(5, &isnull);
@@ -389,8 +389,8 @@ evs_waitlist_sweep_draw(int limit)
 					taken;
 
 		CHECK_FOR_INTERRUPTS();
-		key.tenant = datumCopy(SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull), false, UUID_LEN);
-		key.section = datumCopy(SPI_getbinval(found->vals[i], found->tupdesc, 2, &isnull), false, UUID_LEN);
+		key.tenant = datumCopy(evs_getbinval_notnull(found->vals[i], found->tupdesc, 1, "the waitlist's tenant"), false, UUID_LEN);
+		key.section = datumCopy(evs_getbinval_notnull(found->vals[i], found->tupdesc, 2, "the waitlist's section"), false, UUID_LEN);
 		/* the common case, nothing free: no lock at all */
 		if (evs_section_free(key.tenant, key.section) <= 0)
 			continue;
@@ -404,7 +404,7 @@ evs_waitlist_sweep_draw(int limit)
 			2, (Oid[]) {UUIDOID, UUIDOID}, (Datum[]) {key.tenant, key.section}, NULL, SPI_OK_SELECT);
 		if (SPI_processed == 0)
 			continue;			/* a hand-out is under way (it draws them), or the event ended */
-		event_id = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, UUID_LEN);
+		event_id = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the waitlist's event"), false, UUID_LEN);
 		wanted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		reconcile(&key);
 		if (wanted <= 0)
@@ -472,9 +472,9 @@ evs_waitlist_release_hold(Datum tenant, Datum hold_id, const char *reason)
 	if (SPI_processed == 0)
 		return;					/* it ended meanwhile (confirmed or expired): nothing to give back */
 	key.tenant = tenant;
-	key.section = datumCopy(col(1, &isnull), false, UUID_LEN);
+	key.section = datumCopy(evs_get_notnull(0, 1, "the hold's section"), false, UUID_LEN);
 	quantity = DatumGetInt32(col(2, &isnull));
-	currency = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	currency = evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, "the hold's currency");
 	change.held = -quantity;
 	change.released = 1;
 	evs_counters_add(tenant, key.section, currency, &change);

@@ -124,8 +124,18 @@ extern void evs_arg(EvsArgs *a, Oid type, Datum value, bool isnull);
 extern void evs_exec(const char *sql, EvsArgs *a, int expect_rc);
 extern Datum evs_get(int row, int col, bool *isnull);
 extern char *evs_get_text(int row, int col);
+/*
+ * A column of an SPI result the caller uses as a value: NULL raises an
+ * internal error (EVS_ERR_INTERNAL) naming `what` instead of crashing on it.
+ * Drop-in for SPI_getbinval / SPI_getvalue / evs_get (docs/development.md).
+ */
+extern Datum evs_getbinval_notnull(HeapTuple tuple, TupleDesc desc, int col, const char *what);
+extern char *evs_getvalue_notnull(HeapTuple tuple, TupleDesc desc, int col, const char *what);
+extern Datum evs_get_notnull(int row, int col, const char *what);
 /* The single jsonb value a query (or INSERT/UPDATE ... RETURNING) returns, or NULL. */
 extern Jsonb *evs_query_jsonb(const char *sql, EvsArgs *a);
+/* The same for a statement that always returns one value: none raises an internal error naming `what`. */
+extern Jsonb *evs_query_jsonb_notnull(const char *sql, EvsArgs *a, const char *what);
 
 /* The text form of a uuid Datum. */
 static inline char *

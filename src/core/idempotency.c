@@ -167,9 +167,7 @@ evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 	}
 	else
 	{
-		bool		n1,
-					n2,
-					n3;
+		bool		n3;
 		char	   *op;
 		bytea	   *stored;
 		Datum		resp;
@@ -177,8 +175,8 @@ evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 		rc = SPI_execute_plan(plan_read, values, NULL, false, 1);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "idempotency key %s vanished", key);
-		op = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &n1));
-		stored = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &n2));
+		op = TextDatumGetCString(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the key's operation"));
+		stored = DatumGetByteaPP(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the key's request hash"));
 		resp = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &n3);
 		if (strcmp(op, operation) != 0 || VARSIZE_ANY_EXHDR(stored) != PG_SHA256_DIGEST_LENGTH ||
 			memcmp(VARDATA_ANY(stored), VARDATA(hash), PG_SHA256_DIGEST_LENGTH) != 0)

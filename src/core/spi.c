@@ -97,11 +97,71 @@ evs_exec(const char *sql, EvsArgs *a, int expect_rc)
 		elog(ERROR, "statement failed (%s): %s", SPI_result_code_string(rc), sql);
 }
 
+/* A value the C code counts on is NULL, or its row is missing: an internal error naming it. */
+static void
+pg_attribute_noreturn()
+missing(const char *what, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(EVS_ERR_INTERNAL),
+			 errmsg("internal error: %s is missing", what),
+			 errdetail_internal("%s", detail),
+			 errhint("The statement or the schema no longer returns what eventsvc expects; report this.")));
+}
+
+/* missing() for column `col` of a result found NULL. */
+static void
+pg_attribute_noreturn()
+missing_column(TupleDesc desc, int col, const char *what)
+{
+	char	   *name = SPI_fname(desc, col);
+
+	missing(what, psprintf("Column %d (%s) of a statement's result is NULL.", col, name ? name : "unknown"));
+}
+
 /* Column `col` (from 1) of row `row` (from 0) of the last result. */
 Datum
 evs_get(int row, int col, bool *isnull)
 {
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+/*
+ * Column `col` (from 1) of `tuple`, a row of an SPI result, that the caller
+ * uses as a value (dereferences, copies, or counts on): NULL there means a
+ * statement or the schema no longer returns what the C code expects, raised
+ * as an internal error naming `what` rather than a crash on a NULL pointer.
+ * Sites where NULL means something (absent, no limit) test isnull themselves.
+ */
+Datum
+evs_getbinval_notnull(HeapTuple tuple, TupleDesc desc, int col, const char *what)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+
+	if (isnull)
+		missing_column(desc, col, what);
+	return d;
+}
+
+/* The text form (SPI_getvalue) of column `col` of `tuple`, never NULL: as evs_getbinval_notnull. */
+char *
+evs_getvalue_notnull(HeapTuple tuple, TupleDesc desc, int col, const char *what)
+{
+	char	   *v = SPI_getvalue(tuple, desc, col);
+
+	if (v == NULL)
+		missing_column(desc, col, what);
+	return v;
+}
+
+/* Column `col` of row `row` of the last result, which must have that row; never NULL: as evs_getbinval_notnull. */
+Datum
+evs_get_notnull(int row, int col, const char *what)
+{
+	if (SPI_tuptable == NULL || (uint64) row >= SPI_processed)
+		missing(what, psprintf("The statement returned " UINT64_FORMAT " rows, not row %d.", SPI_processed, row + 1));
+	return evs_getbinval_notnull(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, what);
 }
 
 /* A text column of the last result as a C string, NULL for NULL. */
@@ -128,4 +188,15 @@ evs_query_jsonb(const char *sql, EvsArgs *a)
 		return NULL;
 	d = evs_get(0, 1, &isnull);
 	return isnull ? NULL : DatumGetJsonbP(d);
+}
+
+/* As evs_query_jsonb, for a statement that always returns one value: none is an internal error naming `what`. */
+Jsonb *
+evs_query_jsonb_notnull(const char *sql, EvsArgs *a, const char *what)
+{
+	Jsonb	   *j = evs_query_jsonb(sql, a);
+
+	if (j == NULL)
+		missing(what, psprintf("The statement returned " UINT64_FORMAT " rows, or NULL.", SPI_processed));
+	return j;
 }

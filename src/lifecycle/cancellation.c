@@ -104,7 +104,7 @@ require_preview(EventRow *ev, Jsonb *plan, bool has_code, Datum code)
 				 errmsg("confirmation code %s was issued for a different %s", evs_uuid_text(code),
 						!DatumGetBool(evs_get(0, 1, &isnull)) ? "event" : "user"),
 				 errhint("The user who previews the cancellation confirms it.")));
-	previewed = DatumGetJsonbPCopy(evs_get(0, 7, &isnull));
+	previewed = DatumGetJsonbPCopy(evs_get_notnull(0, 7, "the previewed change"));
 	if (!DatumGetBool(evs_get(0, 3, &isnull)))
 		ereport(ERROR,
 				(errcode(EVS_ERR_CONFLICT),
@@ -212,8 +212,6 @@ lc_cancel_locked(EventRow *ev, const char *reason, bool has_code, Datum code)
 
 	/* the event document with the cancellation summary */
 	doc = lc_event_document(ev->id);
-	if (doc == NULL)
-		return NULL;
 	evs_jsonb_begin_object(&st, NULL);
 	evs_jsonb_push_fields(&st, doc);
 	evs_jsonb_push_jsonb(&st, "cancellation", info);
@@ -301,7 +299,7 @@ evs_api_preview_cancellation(PG_FUNCTION_ARGS)
 			 &a, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("event %s not found", evs_uuid_text(id))));
-	status = evs_get_text(0, 1);
+	status = TextDatumGetCString(evs_get_notnull(0, 1, "the event's status"));
 	if (strcmp(status, "CANCELLED") == 0)
 		ereport(ERROR, (errcode(EVS_ERR_CONFLICT), errmsg("event %s is already cancelled", evs_uuid_text(id))));
 	evs_check_transition(tenant, id, status, "CANCELLED");
@@ -313,6 +311,8 @@ evs_api_preview_cancellation(PG_FUNCTION_ARGS)
 		" 'sections_to_close', (SELECT count(*) FROM eventsvc.event_capacity c WHERE c.tenant_id = $1 AND c.event_id = $2),"
 		" 'recipients', (SELECT count(DISTINCT h.holder_id) FROM eventsvc.capacity_holds h"
 		"   WHERE h.tenant_id = $1 AND h.event_id = $2 AND h.state IN ('ACTIVE', 'CONFIRMED')))", &a);
+	if (extra == NULL)
+		elog(ERROR, "cancellation preview figures of event %s were not read", evs_uuid_text(id));
 
 	/* the code: bound to the event, this actor and the plan's fingerprint (confirmation_tokens) */
 	evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);

@@ -56,7 +56,7 @@ lc_check_venue(Datum tenant, Datum venue, char **timezone)
 				 errmsg("venue_id: venue %s is not active", evs_uuid_text(venue)),
 				 errhint("Choose an active venue.")));
 	if (timezone)
-		*timezone = evs_get_text(0, 3);
+		*timezone = TextDatumGetCString(evs_get_notnull(0, 3, "the venue's timezone"));
 	return DatumGetInt32(evs_get(0, 1, &isnull));
 }
 
@@ -101,7 +101,7 @@ lc_unique_slug(Datum tenant, Datum venue, const char *name, Datum self, bool has
 			" ELSE $3 || '-' || (SELECT min(n) FROM generate_series(2, (SELECT count(*) FROM taken) + 2) n"
 			"   WHERE NOT EXISTS (SELECT 1 FROM taken WHERE slug = $3 || '-' || n)) END",
 			&a, SPI_OK_SELECT);
-	return evs_get_text(0, 1);
+	return TextDatumGetCString(evs_get_notnull(0, 1, "the event's slug"));
 }
 
 /* The event's primary category, when given, is an active category. */

@@ -55,8 +55,7 @@ fetch_items(Jsonb *list, const char *field, const char *example, const char *mor
 static Jsonb *
 item(const char *field, uint64 i)
 {
-	bool		isnull;
-	Jsonb	   *s = DatumGetJsonbP(evs_get(i, 1, &isnull));
+	Jsonb	   *s = DatumGetJsonbP(evs_get_notnull(i, 1, "an item of the list"));
 
 	CHECK_FOR_INTERRUPTS();
 	if (!JB_ROOT_IS_OBJECT(s))
@@ -179,8 +178,7 @@ check_sections(Jsonb *sections)
 					 errmsg("sections[%d].total_capacity: is required, a whole number 0 or more", (int) i)));
 		for (uint64 j = 0; j < i; j++)
 		{
-			bool		isnull;
-			char	   *other = evs_field_text(DatumGetJsonbP(evs_get(j, 1, &isnull)), "section_name");
+			char	   *other = evs_field_text(DatumGetJsonbP(evs_get_notnull(j, 1, "an earlier section")), "section_name");
 
 			if (strcmp(other, name) == 0)
 				ereport(ERROR,
@@ -284,7 +282,6 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 			   *metadata;
 	char	   *slug;
 	EvsArgs		a = {0};
-	bool		isnull;
 	Jsonb	   *doc;
 
 	if (PG_ARGISNULL(0))
@@ -352,7 +349,7 @@ evs_sql_event_create(PG_FUNCTION_ARGS)
 			"  ::eventsvc.blockchain_status, $6, $6"
 			" FROM jsonb_populate_record(NULL::eventsvc.events, $2) r RETURNING id",
 			&a, SPI_OK_INSERT_RETURNING);
-	id = SPI_datumTransfer(evs_get(0, 1, &isnull), false, UUID_LEN);
+	id = SPI_datumTransfer(evs_get_notnull(0, 1, "the new event's id"), false, UUID_LEN);
 
 	memset(&a, 0, sizeof(a));
 	evs_arg(&a, UUIDOID, tenant, false);

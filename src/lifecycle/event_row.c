@@ -47,10 +47,10 @@ lc_lock_event(Datum tenant, Datum id, EventRow *ev)
 				 errhint("The event does not exist, was deleted, or belongs to another tenant.")));
 	ev->tenant = tenant;
 	ev->id = id;
-	ev->status = evs_get_text(0, 1);
+	ev->status = TextDatumGetCString(evs_get_notnull(0, 1, "the event's status"));
 	ev->version = DatumGetInt32(evs_get(0, 2, &isnull));
-	ev->venue_id = evs_get(0, 3, &isnull);
-	ev->row = DatumGetJsonbP(evs_get(0, 4, &isnull));
+	ev->venue_id = evs_get_notnull(0, 3, "the event's venue");
+	ev->row = DatumGetJsonbP(evs_get_notnull(0, 4, "the event's row"));
 }
 
 /* The event as api functions return it (eventsvc.event_document). */
@@ -60,7 +60,7 @@ lc_event_document(Datum id)
 	EvsArgs		a = {0};
 
 	evs_arg(&a, UUIDOID, id, false);
-	return evs_query_jsonb("SELECT eventsvc.event_document($1)", &a);
+	return evs_query_jsonb_notnull("SELECT eventsvc.event_document($1)", &a, "the event's document");
 }
 
 /*
@@ -76,7 +76,7 @@ lc_emit(Datum tenant, Datum event, const char *routing_key, Jsonb *extra)
 
 	evs_arg(&a, UUIDOID, event, false);
 	evs_arg(&a, JSONBOID, extra ? JsonbPGetDatum(extra) : (Datum) 0, extra == NULL);
-	data = evs_query_jsonb("SELECT eventsvc.event_message($1) || coalesce($2, '{}')", &a);
+	data = evs_query_jsonb_notnull("SELECT eventsvc.event_message($1) || coalesce($2, '{}')", &a, "the event's message");
 	evs_become_owner(&ctx);
 	(void) evs_outbox_emit_key(tenant, event, routing_key, data);
 	evs_switch_back(&ctx);

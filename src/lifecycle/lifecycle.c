@@ -232,7 +232,6 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 	Jsonb	   *replay;
 	EvsArgs		a = {0};
 	JsonbParseState *st = NULL;
-	bool		isnull;
 	bool		venue_moved,
 				dates_moved,
 				capacity_changed;
@@ -280,11 +279,11 @@ evs_api_update_event(PG_FUNCTION_ARGS)
 			" coalesce((SELECT jsonb_agg(k ORDER BY k) FROM k WHERE k = ANY ('" CRITICAL_FIELDS "'::text[])), '[]'),"
 			" coalesce((SELECT jsonb_object_agg(k, x.old->k) FROM k), '{}'), x.c FROM x",
 			&a, SPI_OK_SELECT);
-	merged = DatumGetJsonbP(evs_get(0, 1, &isnull));
-	changed = DatumGetJsonbP(evs_get(0, 2, &isnull));
-	critical = DatumGetJsonbP(evs_get(0, 3, &isnull));
-	previous = DatumGetJsonbP(evs_get(0, 4, &isnull));
-	changes = DatumGetJsonbP(evs_get(0, 5, &isnull));
+	merged = DatumGetJsonbP(evs_get_notnull(0, 1, "the changed event"));
+	changed = DatumGetJsonbP(evs_get_notnull(0, 2, "the changed fields"));
+	critical = DatumGetJsonbP(evs_get_notnull(0, 3, "the critical changed fields"));
+	previous = DatumGetJsonbP(evs_get_notnull(0, 4, "the previous values"));
+	changes = DatumGetJsonbP(evs_get_notnull(0, 5, "the changes"));
 	require_class_on_sale(&ev, changed, critical);
 
 	if (JB_ROOT_COUNT(changed) == 0)

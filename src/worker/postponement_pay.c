@@ -77,11 +77,11 @@ read_due(void *arg)
 		HeapTuple	t = SPI_tuptable->vals[i];
 		TupleDesc	d = SPI_tuptable->tupdesc;
 
-		r->due[i].tenant_id = MemoryContextStrdup(r->cxt, SPI_getvalue(t, d, 1));
-		r->due[i].postponement_id = MemoryContextStrdup(r->cxt, SPI_getvalue(t, d, 2));
-		r->due[i].hold_id = MemoryContextStrdup(r->cxt, SPI_getvalue(t, d, 3));
-		r->due[i].body = MemoryContextStrdup(r->cxt, SPI_getvalue(t, d, 4));
-		r->due[i].key = MemoryContextStrdup(r->cxt, SPI_getvalue(t, d, 5));
+		r->due[i].tenant_id = MemoryContextStrdup(r->cxt, evs_getvalue_notnull(t, d, 1, "the refund's tenant"));
+		r->due[i].postponement_id = MemoryContextStrdup(r->cxt, evs_getvalue_notnull(t, d, 2, "the refund's postponement"));
+		r->due[i].hold_id = MemoryContextStrdup(r->cxt, evs_getvalue_notnull(t, d, 3, "the refund's purchase"));
+		r->due[i].body = MemoryContextStrdup(r->cxt, evs_getvalue_notnull(t, d, 4, "the refund call's body"));
+		r->due[i].key = MemoryContextStrdup(r->cxt, evs_getvalue_notnull(t, d, 5, "the refund's idempotency key"));
 	}
 }
 

@@ -137,12 +137,12 @@ claim(void *arg)
 		EvsAmqpMsg *m = &b->msgs[i];
 		bool		isnull;
 
-		m->tenant_id = SPI_getvalue(tup, td, 1);
+		m->tenant_id = evs_getvalue_notnull(tup, td, 1, "the message's tenant");
 		b->ids[i] = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
-		m->message_id = SPI_getvalue(tup, td, 3);
-		m->exchange = SPI_getvalue(tup, td, 4);
-		m->routing_key = SPI_getvalue(tup, td, 5);
-		m->body = SPI_getvalue(tup, td, 6);
+		m->message_id = evs_getvalue_notnull(tup, td, 3, "the message's id");
+		m->exchange = evs_getvalue_notnull(tup, td, 4, "the message's exchange");
+		m->routing_key = evs_getvalue_notnull(tup, td, 5, "the message's routing key");
+		m->body = evs_getvalue_notnull(tup, td, 6, "the message's payload");
 		m->body_len = strlen(m->body);
 		m->timestamp = DatumGetInt64(SPI_getbinval(tup, td, 7, &isnull));
 		m->sequence = DatumGetInt64(SPI_getbinval(tup, td, 8, &isnull));

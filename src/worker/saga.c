@@ -100,6 +100,13 @@ getstr(HeapTuple tup, TupleDesc td, int col, MemoryContext cxt)
 	return v ? MemoryContextStrdup(cxt, v) : NULL;
 }
 
+/* As getstr, for a column the step cannot run without. */
+static char *
+needstr(HeapTuple tup, TupleDesc td, int col, MemoryContext cxt, const char *what)
+{
+	return MemoryContextStrdup(cxt, evs_getvalue_notnull(tup, td, col, what));
+}
+
 static void
 saga_claim(void *arg)
 {
@@ -121,8 +128,8 @@ saga_claim(void *arg)
 	tup = SPI_tuptable->vals[0];
 	td = SPI_tuptable->tupdesc;
 	s->found = true;
-	s->tenant_id = getstr(tup, td, 1, s->cxt);
-	s->report_id = getstr(tup, td, 2, s->cxt);
+	s->tenant_id = needstr(tup, td, 1, s->cxt, "the saga step's tenant");
+	s->report_id = needstr(tup, td, 2, s->cxt, "the saga step's report");
 	s->step_no = DatumGetInt16(SPI_getbinval(tup, td, 3, &isnull));
 	s->step = getstr(tup, td, 4, s->cxt);
 	s->key = getstr(tup, td, 5, s->cxt);
@@ -148,9 +155,9 @@ saga_claim(void *arg)
 		tup = SPI_tuptable->vals[i];
 		td = SPI_tuptable->tupdesc;
 		s->calls[i].call_no = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
-		s->calls[i].service = getstr(tup, td, 2, s->cxt);
-		s->calls[i].method = getstr(tup, td, 3, s->cxt);
-		s->calls[i].path = getstr(tup, td, 4, s->cxt);
+		s->calls[i].service = needstr(tup, td, 2, s->cxt, "the saga call's service");
+		s->calls[i].method = needstr(tup, td, 3, s->cxt, "the saga call's method");
+		s->calls[i].path = needstr(tup, td, 4, s->cxt, "the saga call's path");
 		s->calls[i].body = getstr(tup, td, 5, s->cxt);
 		s->calls[i].key = key_col > 0 ? getstr(tup, td, key_col, s->cxt) : NULL;
 	}

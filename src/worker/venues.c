@@ -68,8 +68,10 @@ venues_due(void *arg)
 	b->venue = MemoryContextAlloc(b->cxt, sizeof(char *) * Max(b->n, 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
-		b->tenant[i] = MemoryContextStrdup(b->cxt, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-		b->venue[i] = MemoryContextStrdup(b->cxt, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+		b->tenant[i] = MemoryContextStrdup(b->cxt, evs_getvalue_notnull(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+																		 "the venue's tenant"));
+		b->venue[i] = MemoryContextStrdup(b->cxt, evs_getvalue_notnull(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2,
+																		"the venue's id"));
 	}
 }
 
