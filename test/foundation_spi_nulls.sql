@@ -22,12 +22,18 @@ SET app.current_tenant_id = '5a5a5a5a-5a5a-4a5a-8a5a-5a5a5a5a5a5a';
 SET app.current_user_id = 'nina';
 SELECT (to_jsonb(r) ->> 'id') AS hold_id FROM api.reserve_capacity('5a5a0000-0000-4000-8000-0000000000c1', 2) r \gset
 
+-- in the caller's transaction: the hold's column `col` loses its NOT NULL and reads NULL
+CREATE FUNCTION pg_temp.null_out(col text, hold uuid) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE eventsvc.capacity_holds ALTER COLUMN %I DROP NOT NULL', col);
+    PERFORM set_config('session_replication_role', 'replica', true);   -- past the guard on direct writes
+    EXECUTE format('UPDATE eventsvc.capacity_holds SET %I = NULL WHERE id = $1', col) USING hold;
+    PERFORM set_config('session_replication_role', 'origin', true);
+END $$;
+
 -- a hold without its holder: the buyer's release reads the holder as text (strcmp)
 BEGIN;
-ALTER TABLE eventsvc.capacity_holds ALTER COLUMN holder_id DROP NOT NULL;
-SET LOCAL session_replication_role = replica;   -- past the guard on direct writes to holds
-UPDATE eventsvc.capacity_holds SET holder_id = NULL WHERE id = :'hold_id';
-RESET session_replication_role;
+SELECT pg_temp.null_out('holder_id', :'hold_id');
 SET LOCAL ROLE eventsvc_user;
 SELECT throws_ok(format('SELECT api.release_hold(%L)', :'hold_id'), 'XX000',
                  'internal error: the hold''s holder is missing',
@@ -39,10 +45,7 @@ ROLLBACK;
 
 -- a hold without its event: the payment start copies the event's uuid
 BEGIN;
-ALTER TABLE eventsvc.capacity_holds ALTER COLUMN event_id DROP NOT NULL;
-SET LOCAL session_replication_role = replica;   -- past the guard on direct writes to holds
-UPDATE eventsvc.capacity_holds SET event_id = NULL WHERE id = :'hold_id';
-RESET session_replication_role;
+SELECT pg_temp.null_out('event_id', :'hold_id');
 SET LOCAL ROLE eventsvc_user;
 SELECT throws_ok(format('SELECT api.start_payment(%L, %L)', :'hold_id', 'null-pay-1'), 'XX000',
                  'internal error: the hold''s event is missing',
