@@ -169,7 +169,7 @@ evs_sql_confirm_hold(PG_FUNCTION_ARGS)
 		elog(ERROR, "hold confirm failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		evs_hold_refused(v[0], v[1], "confirm");
-	result = SPI_datumTransfer(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the changed hold"), false, -1);
+	result = SPI_datumTransfer(evs_get_notnull(0, 1, "the changed hold"), false, -1);
 	{
 		HeapTuple	row = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -231,7 +231,7 @@ hold_section(Datum tenant, Datum hold_id, Datum *section)
 		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		return false;
-	*section = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the hold's section"), false, UUID_LEN);
+	*section = datumCopy(evs_get_notnull(0, 1, "the hold's section"), false, UUID_LEN);
 	return true;
 }
 
@@ -270,7 +270,7 @@ evs_sql_release_hold(PG_FUNCTION_ARGS)
 		elog(ERROR, "hold release failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		evs_hold_refused(v[0], v[1], "release");
-	result = SPI_datumTransfer(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the changed hold"), false, -1);
+	result = SPI_datumTransfer(evs_get_notnull(0, 1, "the changed hold"), false, -1);
 	{
 		int32		quantity = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		char	   *currency = evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, "the hold's currency");
@@ -379,7 +379,7 @@ evs_sql_extend_hold(PG_FUNCTION_ARGS)
 						paying ? evs_hold_max_life_seconds : evs_hold_max_seconds),
 				 errhint("Extend by fewer seconds, or confirm the hold.")));
 	}
-	result = SPI_datumTransfer(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the changed hold"), false, -1);
+	result = SPI_datumTransfer(evs_get_notnull(0, 1, "the changed hold"), false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

@@ -74,7 +74,7 @@ evs_hold_sale_begin(Datum tenant, Datum hold_id)
 		elog(ERROR, "hold lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		return false;
-	event_id = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the hold's event"), false, UUID_LEN);
+	event_id = datumCopy(evs_get_notnull(0, 1, "the hold's event"), false, UUID_LEN);
 	sales_lock(event_id, false);
 	if (status_plan == NULL)
 		status_plan = evs_spi_prepare_kept("SELECT status = 'CANCELLED' OR deleted_at IS NOT NULL FROM eventsvc.events"
@@ -290,7 +290,7 @@ evs_hold_row_jsonb(Datum tenant, Datum hold_id)
 	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "hold read failed: %s", SPI_result_code_string(rc));
-	return DatumGetJsonbPCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the hold"));
+	return DatumGetJsonbPCopy(evs_get_notnull(0, 1, "the hold"));
 }
 
 /*
@@ -399,6 +399,6 @@ evs_sql_hold_history(PG_FUNCTION_ARGS)
 	holder = evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the hold's holder");
 	if (!evs_is_service() && !evs_is_tenant_admin() && strcmp(holder, evs_current_actor()) != 0)
 		evs_hold_not_found(v[1]);
-	result = DatumGetJsonbP(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the hold's history"));
+	result = DatumGetJsonbP(evs_get_notnull(0, 2, "the hold's history"));
 	PG_RETURN_DATUM(evs_spi_finish_jsonb(result));
 }

@@ -572,7 +572,7 @@ evs_sql_update_dynamic_price(PG_FUNCTION_ARGS)
 	if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 		elog(ERROR, "dynamic price update failed: %s", SPI_result_code_string(rc));
 	spi = MemoryContextSwitchTo(outer);
-	result = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the changed tier"), false, -1);
+	result = datumCopy(evs_get_notnull(0, 1, "the changed tier"), false, -1);
 	MemoryContextSwitchTo(spi);
 
 	evs_jsonb_begin_object(&st, NULL);

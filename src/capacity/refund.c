@@ -196,7 +196,7 @@ evs_refund(Datum tenant, Datum hold_id, int32 quantity, const char *reason, EvsR
 						  false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "refund insert failed: %s", SPI_result_code_string(rc));
-	row = DatumGetJsonbPCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the refund row"));
+	row = DatumGetJsonbPCopy(evs_get_notnull(0, 1, "the refund row"));
 
 	/*
 	 * The payment service pays back: asked by a message, or for the refunds
@@ -283,7 +283,7 @@ exchange_hold(void *arg)
 	rc = SPI_execute_with_args("SELECT to_jsonb(api.reserve_capacity($1, $2, $3, $4))", 4, t, x->v, x->n, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "exchange reservation failed: %s", SPI_result_code_string(rc));
-	x->hold = DatumGetJsonbPCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the exchange's new hold"));
+	x->hold = DatumGetJsonbPCopy(evs_get_notnull(0, 1, "the exchange's new hold"));
 }
 
 /*

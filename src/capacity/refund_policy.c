@@ -129,7 +129,9 @@ evs_refund_policy_apply(const EvsHold *purchase, EvsRefundCause cause, int64 fee
 	evs_jsonb_push_text(st, "source", SPI_getvalue(row, desc, 4));
 	evs_jsonb_push_int(st, "full_refund_days", days);
 	evs_jsonb_push_numeric(st, "late_refund_percent",
-						   DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(evs_getvalue_notnull(row, desc, 6, "the policy's late refund percent")),
+						   DatumGetNumeric(DirectFunctionCall3(numeric_in,
+															   CStringGetDatum(evs_getvalue_notnull(row, desc, 6,
+																									"the policy's late refund percent")),
 															   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))));
 	evs_jsonb_push_bool(st, "fees_refundable", fees_refundable);
 	evs_jsonb_push_text(st, "cause", cause == EVS_REFUND_REQUESTED ? "requested" : "organiser");

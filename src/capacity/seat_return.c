@@ -134,7 +134,7 @@ section_event(const EvsSeatKey *key, Datum *event_id, Datum *occurrence_id, bool
 		elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		return false;
-	*event_id = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the section's event"), false, UUID_LEN);
+	*event_id = datumCopy(evs_get_notnull(0, 1, "the section's event"), false, UUID_LEN);
 	*occurrence_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	*has_date = !isnull;
 	if (*has_date)

@@ -109,9 +109,10 @@ occurrence_soldout_check(Datum tenant, Datum event_id, Datum section_id)
 	rc = SPI_execute_plan(date_of, v, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "date lookup failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1 || strcmp(evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the date's status"), "ON_SALE") != 0)
+	if (SPI_processed != 1 ||
+		strcmp(evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the date's status"), "ON_SALE") != 0)
 		return;
-	occurrence = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the section's date"), false, UUID_LEN);
+	occurrence = datumCopy(evs_get_notnull(0, 1, "the section's date"), false, UUID_LEN);
 	if (!all_seats_sold(tenant, occurrence, sections, active))
 		return;
 	v[1] = occurrence;
@@ -173,7 +174,8 @@ evs_event_soldout_check(Datum tenant, Datum event_id, Datum section_id)
 							   " FOR NO KEY UPDATE", 2, t, v, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "event lock failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1 || strcmp(evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the event's status"), "ON_SALE") != 0)
+	if (SPI_processed != 1 ||
+		strcmp(evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the event's status"), "ON_SALE") != 0)
 		return;
 	if (sections == NULL)
 	{

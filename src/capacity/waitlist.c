@@ -112,7 +112,8 @@ section_row_locked(const EvsSeatKey *key, Datum *event_id, int32 *waiting, char 
 		return false;
 	*event_id = datumCopy(evs_get_notnull(0, 1, "the waitlist's event"), false, UUID_LEN);
 	*waiting = DatumGetInt32(col(2, &isnull));
-	*event_status = DatumGetBool(col(4, &isnull)) ? "DELETED" : evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, "the event's status");
+	*event_status = DatumGetBool(col(4, &isnull)) ? "DELETED"
+		: evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, "the event's status");
 	return true;
 }
 
@@ -404,7 +405,7 @@ evs_waitlist_sweep_draw(int limit)
 			2, (Oid[]) {UUIDOID, UUIDOID}, (Datum[]) {key.tenant, key.section}, NULL, SPI_OK_SELECT);
 		if (SPI_processed == 0)
 			continue;			/* a hand-out is under way (it draws them), or the event ended */
-		event_id = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the waitlist's event"), false, UUID_LEN);
+		event_id = datumCopy(evs_get_notnull(0, 1, "the waitlist's event"), false, UUID_LEN);
 		wanted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		reconcile(&key);
 		if (wanted <= 0)

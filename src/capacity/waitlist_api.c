@@ -49,7 +49,7 @@ entry_jsonb(Datum tenant, Datum entry_id)
 							  false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "waitlist entry read failed: %s", SPI_result_code_string(rc));
-	return DatumGetJsonbPCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the waitlist entry"));
+	return DatumGetJsonbPCopy(evs_get_notnull(0, 1, "the waitlist entry"));
 }
 
 /*
@@ -111,7 +111,7 @@ evs_sql_join_waitlist(PG_FUNCTION_ARGS)
 		elog(ERROR, "section lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("section %s not found", evs_uuid_text(key.section))));
-	event_id = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the section's event"), false, UUID_LEN);
+	event_id = datumCopy(evs_get_notnull(0, 1, "the section's event"), false, UUID_LEN);
 	status = evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the event's status");
 	/* a date section of a series: the tier of its template sells it; its date must sell (docs/series.md) */
 	template_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &has_template);
@@ -253,10 +253,11 @@ evs_sql_leave_waitlist(PG_FUNCTION_ARGS)
 		elog(ERROR, "waitlist entry lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0 ||
 		(!evs_is_service() && !evs_is_tenant_admin() &&
-		 strcmp(evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the entry's holder"), evs_current_actor()) != 0))
+		 strcmp(evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the entry's holder"),
+				evs_current_actor()) != 0))
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("waitlist entry not found"),
 						errdetail("No waitlist entry %s in this tenant.", evs_uuid_text(entry_id))));
-	key.section = datumCopy(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the entry's section"), false, UUID_LEN);
+	key.section = datumCopy(evs_get_notnull(0, 1, "the entry's section"), false, UUID_LEN);
 
 	/* the waitlist lock and the section row before the entry and its hold (waitlist.c) */
 	evs_waitlist_lock(&key, false);
@@ -325,6 +326,6 @@ evs_sql_waitlist_position(PG_FUNCTION_ARGS)
 				 errmsg("%s is not on the waitlist of section %s", evs_current_actor(),
 						evs_uuid_text(PG_GETARG_DATUM(0))),
 				 errhint("Join with api.join_waitlist.")));
-	entry = DatumGetJsonbP(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the waitlist entry"));
+	entry = DatumGetJsonbP(evs_get_notnull(0, 1, "the waitlist entry"));
 	PG_RETURN_DATUM(evs_spi_finish_jsonb(entry));
 }

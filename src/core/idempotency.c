@@ -175,8 +175,8 @@ evs_idempotency_begin(EvsIdempotency *idem, const char *operation,
 		rc = SPI_execute_plan(plan_read, values, NULL, false, 1);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "idempotency key %s vanished", key);
-		op = TextDatumGetCString(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the key's operation"));
-		stored = DatumGetByteaPP(evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the key's request hash"));
+		op = TextDatumGetCString(evs_get_notnull(0, 1, "the key's operation"));
+		stored = DatumGetByteaPP(evs_get_notnull(0, 2, "the key's request hash"));
 		resp = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &n3);
 		if (strcmp(op, operation) != 0 || VARSIZE_ANY_EXHDR(stored) != PG_SHA256_DIGEST_LENGTH ||
 			memcmp(VARDATA_ANY(stored), VARDATA(hash), PG_SHA256_DIGEST_LENGTH) != 0)

@@ -306,13 +306,12 @@ evs_api_preview_cancellation(PG_FUNCTION_ARGS)
 
 	plan = evs_event_refund_plan(tenant, id, false);
 	fp = evs_jsonb_get(plan, "fingerprint");
-	extra = evs_query_jsonb(
+	extra = evs_query_jsonb_notnull(
 		"SELECT jsonb_build_object("
 		" 'sections_to_close', (SELECT count(*) FROM eventsvc.event_capacity c WHERE c.tenant_id = $1 AND c.event_id = $2),"
 		" 'recipients', (SELECT count(DISTINCT h.holder_id) FROM eventsvc.capacity_holds h"
-		"   WHERE h.tenant_id = $1 AND h.event_id = $2 AND h.state IN ('ACTIVE', 'CONFIRMED')))", &a);
-	if (extra == NULL)
-		elog(ERROR, "cancellation preview figures of event %s were not read", evs_uuid_text(id));
+		"   WHERE h.tenant_id = $1 AND h.event_id = $2 AND h.state IN ('ACTIVE', 'CONFIRMED')))", &a,
+		"the cancellation preview's figures");
 
 	/* the code: bound to the event, this actor and the plan's fingerprint (confirmation_tokens) */
 	evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
