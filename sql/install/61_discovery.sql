@@ -185,12 +185,23 @@ LANGUAGE sql STABLE ROWS 1 AS $$
                  LIMIT 1))
 $$;
 
+-- The relevance a search orders by: exactly ts_rank_cd(document, query), the same
+-- real for every document and query, computed in C without ts_rank_cd's 32 kB work
+-- area per call for a query of one word (the hot case); any other query is ranked
+-- by ts_rank_cd itself (src/discovery/search_rank.c, docs/discovery.md "Search").
+CREATE FUNCTION eventsvc.search_rank(document tsvector, query tsquery) RETURNS real
+    AS 'MODULE_PATHNAME', 'evs_sql_search_rank' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION eventsvc.search_rank(tsvector, tsquery) IS
+    'ts_rank_cd(document, query) with the default weights and no normalization, the same value; cheaper for a one-word query. api.search_events orders by it.';
+REVOKE ALL ON FUNCTION eventsvc.search_rank(tsvector, tsquery) FROM PUBLIC;
+
 -- Search. q is a web-search style query ("rock -jazz", "\"blue note\"").
 -- category is a slug and includes its subcategories. Prices are minor units
 -- compared with each event's own active, visible price tiers (an event matches when
--- one tier lies in [min_price, max_price]). Ordered by rank (ts_rank_cd), then
--- start time. page_limit 1..100. tenant_id narrows the public catalogue to one
--- tenant (a tenant's own storefront); it never widens what the caller may see.
+-- one tier lies in [min_price, max_price]). Ordered by rank (ts_rank_cd's value,
+-- from eventsvc.search_rank), then start time. page_limit 1..100. tenant_id
+-- narrows the public catalogue to one tenant (a tenant's own storefront); it
+-- never widens what the caller may see.
 --
 -- Each call is planned with its own arguments (plan_cache_mode), so the filters
 -- left NULL drop out of the plan. The public's search by words alone is read
@@ -257,7 +268,7 @@ BEGIN
         -- alone, filtered and ranked on their own rows.
         RETURN QUERY
         WITH hits AS (
-            SELECT d.tenant_id, d.event_id, d.starts_at, ts_rank_cd(d.document, query) AS rank
+            SELECT d.tenant_id, d.event_id, d.starts_at, eventsvc.search_rank(d.document, query) AS rank
               FROM eventsvc.event_search_documents d
               JOIN eventsvc.tenants t ON t.id = d.tenant_id
              WHERE d.document @@ query AND d.listed AND t.is_active
@@ -277,7 +288,7 @@ BEGIN
     RETURN QUERY
     WITH hits AS (
         SELECT e.tenant_id, e.id, e.starts_at,
-               CASE WHEN query IS NULL THEN 0::real ELSE ts_rank_cd(d.document, query) END AS rank
+               CASE WHEN query IS NULL THEN 0::real ELSE eventsvc.search_rank(d.document, query) END AS rank
           FROM eventsvc.events e
           JOIN eventsvc.tenants t ON t.id = e.tenant_id
          CROSS JOIN LATERAL eventsvc.event_matches_filters(e, cats, search_events.venue_id, search_events.is_virtual,
