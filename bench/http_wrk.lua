@@ -3,6 +3,8 @@
 --   CALL=reserve_capacity  a seat on one of the 100 spread sections (section 0 with HOT=1)
 --   CALL=bench_noop        the trivial RPC: the same token, method, headers and a
 --                          transaction that runs the pre-request check, and no work
+--   CALL=bench_write       the trivial writing RPC: the same, plus one small row
+--                          inserted and committed (the floor of a writing request)
 -- wrk -s bench/http_wrk.lua URL; TOKEN, CALL and HOT come from the environment.
 local token = assert(os.getenv("TOKEN"), "TOKEN is not set")
 local call = os.getenv("CALL") or "reserve_capacity"
