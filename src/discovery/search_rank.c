@@ -13,9 +13,17 @@
  * a cover of its own (one position, no noise word), worth the inverse of the
  * inverse of its weight; the rank is their sum, in position order, in double
  * precision, then rounded to float4. That is computed here with the same
- * operations in the same order, so the result is the same bits; any other query
- * goes to ts_rank_cd itself. test/discovery_search_rank.sql compares the two on
- * every document of a generated set and on hand-made edge cases.
+ * operations in the same order, so the result is the same bits. Any other query,
+ * and any document whose positions are not the strictly increasing, non-zero
+ * ones every SQL-level constructor makes (a binary input may start at position
+ * 0, where ts_rank_cd finds no cover at all), goes to ts_rank_cd itself.
+ * test/discovery_search_rank.sql compares the two on generated documents and
+ * queries and on hand-made edge cases, binary input included.
+ *
+ * The one-word path uses no SPI and allocates nothing but detoasted arguments;
+ * its loop over positions runs at most MAXNUMPOS (256) times, the most a tsvector
+ * keeps per lexeme, so it has no interrupt check of its own (the executor checks
+ * between rows).
  */
 #include "core/core.h"
 
@@ -30,7 +38,9 @@ static const float4 rank_weights[4] = {0.1f, 0.2f, 0.4f, 1.0f};
 
 /*
  * The document's entry of the lexeme, or NULL: the binary search ts_rank_cd
- * does (tsvector entries are sorted by tsCompareString).
+ * does (tsvector entries are sorted by tsCompareString), with the same midpoints,
+ * so that a document holding a lexeme twice (possible from binary input) yields
+ * the same one of them.
  */
 static WordEntry *
 find_lexeme(TSVector doc, const char *lexeme, int len)
@@ -84,11 +94,13 @@ one_word_rank(TSVector doc, TSQuery query, float4 *rank)
 		double		inverse_sum = 0.0;
 
 		/*
-		 * ts_rank_cd sums the covers in position order; positions stored out
-		 * of order or twice (a concatenation past the last position, 16,383,
-		 * clamps them) are left to it.
+		 * ts_rank_cd sums the covers in position order, and a cover must end
+		 * past position 0 (its search for covers stops at a position 0). A
+		 * position 0 (binary input can store one first) and positions out of
+		 * order or twice (no constructor stores these) are left to it.
 		 */
-		if (i > 0 && WEP_GETPOS(positions[i]) <= WEP_GETPOS(positions[i - 1]))
+		if (i == 0 ? WEP_GETPOS(positions[i]) == 0
+			: WEP_GETPOS(positions[i]) <= WEP_GETPOS(positions[i - 1]))
 			return false;
 		inverse_sum += inverse[WEP_GETWEIGHT(positions[i])];
 		sum += (1.0 / inverse_sum) / (double) (1 + 0);
@@ -109,7 +121,7 @@ is_one_word(TSQuery query)
 	return item->type == QI_VAL && item->qoperand.weight == 0 && !item->qoperand.prefix;
 }
 
-/* eventsvc.search_rank(document tsvector, query tsquery) RETURNS real */
+/* eventsvc.search_rank(document tsvector, query tsquery) RETURNS real (STRICT) */
 Datum
 evs_sql_search_rank(PG_FUNCTION_ARGS)
 {
@@ -123,5 +135,6 @@ evs_sql_search_rank(PG_FUNCTION_ARGS)
 	if (!one_word_rank(doc, query, &rank))
 		return DirectFunctionCall2(ts_rankcd_tt, PointerGetDatum(doc), PointerGetDatum(query));
 	PG_FREE_IF_COPY(doc, 0);
+	PG_FREE_IF_COPY(query, 1);
 	PG_RETURN_FLOAT4(rank);
 }
