@@ -400,7 +400,7 @@ extern void evs_waitlist_offer_revived(Datum tenant, Datum section, Datum entry_
 
 /* thresholds.c: outbox messages after a reservation / a confirmation */
 extern void evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total,
-									int64 remaining, int32 quantity, bool event_wide);
+									int64 remaining, int32 quantity, Datum occurrence);
 extern void evs_event_soldout_check(Datum tenant, Datum event_id, Datum section_id);
 /* sellout.c: the message of a date of a series whose status the last statement changed (RETURNING schedule_id, starts_at, ends_at, status) */
 extern void evs_date_status_message(Datum tenant, Datum event_id, Datum occurrence, const char *key,

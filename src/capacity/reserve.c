@@ -65,24 +65,25 @@ typedef struct Section
 	TimestampTz window_end;
 	char	   *date_status;	/* a date section: its date's status; NULL otherwise */
 	bool		per_date;		/* a template of a recurring schedule: sold per date */
-	bool		has_template;	/* a date section: the section it was copied from */
+	bool		has_template;	/* a date section: the section it was copied from, and its date */
 	Datum		template_id;
+	Datum		occurrence_id;	/* 0 when not a date section */
 } Section;
 
 /* The column of section_load's row where the tier's columns begin. */
-#define SECTION_PRICING_COLUMN 14
+#define SECTION_PRICING_COLUMN 15
 
 /*
- * The section, its event's status and start (a date section's: its date's,
- * and its status; section_read.c), the event's sales window for the section
- * (for holds without a tier: from the first opening to the last closing of the
- * active tiers that sell it; open when none does) and, when `pricing_id` is
- * given, the tier (columns 14..39; *priced says whether it exists) in one
- * statement: the hold path runs this on every reservation. The row is read with a fresh snapshot
- * (the latest committed state, whatever the isolation level) and the backend
- * keeps a copy until the reference generation moves (refcache.c): a change to
- * any column read here raises it (the triggers of 42_reference_rows.sql list
- * the columns of events and event_capacity: keep them in step).
+ * The section, its event's status and start (a date section's: its date's, its
+ * status and id; section_read.c), the event's sales window for the section (for
+ * holds without a tier: from the first opening to the last closing of the active
+ * tiers that sell it; open when none does) and, when `pricing_id` is given, the
+ * tier (columns 15..40; *priced says whether it exists) in one statement: the hold
+ * path runs this on every reservation. The row is read with a fresh snapshot (the
+ * latest committed state, whatever the isolation level) and the backend keeps a
+ * copy until the reference generation moves (refcache.c): a change to any column
+ * read here raises it (the triggers of 42_reference_rows.sql list the columns of
+ * events and event_capacity: keep them in step).
  */
 static void
 section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing, TimestampTz at,
@@ -155,6 +156,7 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 	s->template_id = SPI_getbinval(row, desc, 13, &isnull);
 	if ((s->has_template = !isnull))
 		s->template_id = datumCopy(s->template_id, false, UUID_LEN);
+	s->occurrence_id = s->has_template ? datumCopy(SPI_getbinval(row, desc, 14, &isnull), false, UUID_LEN) : (Datum) 0;
 	*priced = false;
 	if (with_pricing)
 	{
@@ -193,7 +195,6 @@ sold_out(int32 quantity, int64 remaining)
 			 errdetail(remaining == 0 ? "The section is sold out." : "Ask for at most " INT64_FORMAT " seats.", remaining),
 			 errhint("Held seats come back when their holds expire or are released.")));
 }
-
 
 /* The section's total, as committed now; PT404 when it is gone (deleted while this waited). */
 static int64
@@ -662,8 +663,8 @@ reserve_capacity(FunctionCallInfo fcinfo, EvsNewHold *made)
 		MemoryContextSwitchTo(spi);
 	}
 
-	/* 7. thresholds crossed by this reservation: its section's, the event's */
-	evs_capacity_thresholds(tenant, s.event_id, section_id, s.total, remaining, quantity, s.date_status == NULL);
+	/* 7. thresholds crossed by this reservation: its section's, the event's or its date's */
+	evs_capacity_thresholds(tenant, s.event_id, section_id, s.total, remaining, quantity, s.occurrence_id);
 	SPI_finish();
 	if (idem.active)
 		evs_idempotency_finish(&idem, DatumGetJsonbP(result));
@@ -671,10 +672,9 @@ reserve_capacity(FunctionCallInfo fcinfo, EvsNewHold *made)
 }
 
 /*
- * The SQL function is declared without SECURITY DEFINER and its SET clause:
- * the body runs as the schema owner with pg_catalog as its only search path
- * (evs_enter_as_definer), which is the same, for less than a SET clause costs
- * on the hottest call there is.
+ * The SQL function is declared without SECURITY DEFINER and its SET clause: the
+ * body runs as the schema owner with pg_catalog as its only search path
+ * (evs_enter_as_definer), the same for less than a SET clause costs.
  */
 Datum
 evs_sql_reserve_capacity(PG_FUNCTION_ARGS)

@@ -22,14 +22,14 @@
 		"   AND t.is_active AND (t.capacity_id IS NULL OR t.capacity_id = s.id" template ")) w"
 /* 1.1: a date section's date (its start and status), a template of a recurring schedule */
 #define SECTION_COLUMNS EVS_SERIES_SQL(SECTION_COLUMNS_OF("coalesce(o.starts_at, e.starts_at), w.opens, w.closes," \
-		" o.status, s.occurrence_id IS NULL AND coalesce(sc.is_recurring, false), s.template_id"), \
-		SECTION_COLUMNS_OF("e.starts_at, w.opens, w.closes, NULL::text, false, NULL::uuid"))
+		" o.status, s.occurrence_id IS NULL AND coalesce(sc.is_recurring, false), s.template_id, s.occurrence_id"), \
+		SECTION_COLUMNS_OF("e.starts_at, w.opens, w.closes, NULL::text, false, NULL::uuid, NULL::uuid"))
 #define SECTION_FROM EVS_SERIES_SQL(SECTION_FROM_OF( \
 		" LEFT JOIN eventsvc.event_occurrences o ON o.tenant_id = s.tenant_id AND o.id = s.occurrence_id" \
 		" LEFT JOIN eventsvc.event_schedules sc ON sc.tenant_id = s.tenant_id AND sc.id = s.schedule_id", \
 		" OR t.capacity_id = s.template_id"), SECTION_FROM_OF("", ""))
 
-/* The columns of the section statement, from the section's event_id to its template_id. */
+/* The columns of the section statement, from the section's event_id to its occurrence_id. */
 const char *
 evs_section_read_columns(void)
 {

@@ -1,7 +1,10 @@
 /*
  * thresholds.c: the outbox messages a reservation or a confirmation can cause:
- * event.capacity.warning / .critical when a section, or the whole event, crosses
- * 80 % / 95 % of its seats (the sell-out is in sellout.c). docs/capacity.md "Thresholds" states the rules and their races.
+ * event.capacity.warning / .critical when a section, the whole event, or one
+ * date of a series (its sections together) crosses 80 % / 95 % of its seats
+ * (the sell-out is in sellout.c). docs/capacity.md "Thresholds" states the
+ * rules and their races; a date's lines are decided exactly as the event's,
+ * with a state row, a section list and a lock of their own (docs/series.md).
  */
 #include "core/core.h"
 
@@ -23,6 +26,22 @@
 #include "capacity/capacity_internal.h"
 
 #define EVS_LOCK_THRESHOLD 0x4558	/* advisory lock class: the event-wide threshold state */
+#define EVS_LOCK_DATE_THRESHOLD 0x455B	/* advisory lock class: a date's threshold state */
+
+/*
+ * Whose lines: the event's (its sections that are not date sections) or one
+ * date's (its sections). Everything below is the same for both but the state
+ * table, the section list, the lock and the message's scope. The outbox
+ * aggregate is the event either way.
+ */
+typedef struct Scope
+{
+	bool		date;			/* a date of a series: id is the occurrence */
+	Datum		id;				/* the event or the occurrence */
+	Datum		event_id;
+} Scope;
+
+#define SCOPE_TABLE(sc) ((sc)->date ? "occurrence_capacity_thresholds" : "event_capacity_thresholds")
 
 static const struct
 {
@@ -105,7 +124,7 @@ typedef struct SectionsKey
 {
 	Oid			state_rel;
 	pg_uuid_t	tenant;
-	pg_uuid_t	event;
+	pg_uuid_t	event;			/* or the date */
 } SectionsKey;
 
 typedef struct SectionsEntry
@@ -126,7 +145,7 @@ static HTAB *sections_cache = NULL;
 static MemoryContext sections_cxt = NULL;
 
 static SectionsEntry *
-sections_cache_entry(Datum tenant, Datum event_id)
+sections_cache_entry(Datum tenant, const Scope *sc)
 {
 	SectionsKey key;
 	SectionsEntry *entry;
@@ -148,9 +167,9 @@ sections_cache_entry(Datum tenant, Datum event_id)
 		sections_cache = hash_create("eventsvc event sections", 64, &info, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	memset(&key, 0, sizeof(key));
-	key.state_rel = evs_relation_oid("event_capacity_thresholds");
+	key.state_rel = evs_relation_oid(SCOPE_TABLE(sc));	/* and so the scope */
 	memcpy(&key.tenant, DatumGetUUIDP(tenant), sizeof(pg_uuid_t));
-	memcpy(&key.event, DatumGetUUIDP(event_id), sizeof(pg_uuid_t));
+	memcpy(&key.event, DatumGetUUIDP(sc->id), sizeof(pg_uuid_t));
 	entry = hash_search(sections_cache, &key, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -167,10 +186,11 @@ sections_cache_entry(Datum tenant, Datum event_id)
 
 /* Reads the active sections into the entry (the statement's snapshot). */
 static void
-sections_cache_fill(SectionsEntry *entry, Datum tenant, Datum event_id, int64 version)
+sections_cache_fill(SectionsEntry *entry, Datum tenant, const Scope *sc, int64 version)
 {
-	static SPIPlanPtr plan = NULL;
-	Datum		v[2] = {tenant, event_id};
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	SPIPlanPtr *plan = &plans[sc->date];
+	Datum		v[2] = {tenant, sc->id};
 	bool		isnull;
 	Datum		d;
 	Datum	   *ids = NULL;
@@ -179,18 +199,21 @@ sections_cache_fill(SectionsEntry *entry, Datum tenant, Datum event_id, int64 ve
 				m = 0;
 	int			rc;
 
-	if (plan == NULL)
+	if (*plan == NULL)
 	{
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
 		/* one row of arrays: a row per section costs far more when an event has many */
-		plan = evs_spi_prepare_kept(EVS_SERIES_SQL(
+		*plan = evs_spi_prepare_kept(sc->date
+									 ? "SELECT array_agg(s.id), array_agg(s.total_capacity) FROM eventsvc.event_capacity s"
+									 " WHERE s.tenant_id = $1 AND s.occurrence_id = $2 AND s.is_active"
+									 : EVS_SERIES_SQL(
 			"SELECT array_agg(s.id), array_agg(s.total_capacity) FROM eventsvc.event_capacity s"
 			" WHERE s.tenant_id = $1 AND s.event_id = $2 AND s.is_active AND s.occurrence_id IS NULL",
 			"SELECT array_agg(s.id), array_agg(s.total_capacity) FROM eventsvc.event_capacity s"
 			" WHERE s.tenant_id = $1 AND s.event_id = $2 AND s.is_active"), 2, t);
 	}
-	rc = SPI_execute_plan(plan, v, NULL, true, 1);
+	rc = SPI_execute_plan(*plan, v, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "event section list failed: %s", SPI_result_code_string(rc));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -241,7 +264,7 @@ sections_cache_fill(SectionsEntry *entry, Datum tenant, Datum event_id, int64 ve
  * time. False when the event has no row yet.
  */
 static bool
-state_row_read(Datum tenant, Datum event_id, Snapshot snapshot, int *level, int64 *changes, int64 *version)
+state_row_read(Datum tenant, const Scope *sc, Snapshot snapshot, int *level, int64 *changes, int64 *version)
 {
 	static const char *const columns[] = {"level", "changes", "sections_version"};
 	ScanKeyData key[2];
@@ -250,9 +273,9 @@ state_row_read(Datum tenant, Datum event_id, Snapshot snapshot, int *level, int6
 
 	/* the table's first two columns are its key */
 	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_UUID_EQ, tenant);
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_UUID_EQ, event_id);
-	if (!evs_row_by_key("event_capacity_thresholds", "event_capacity_thresholds_pkey", 2, key, snapshot,
-						3, columns, values, nulls))
+	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_UUID_EQ, sc->id);
+	if (!evs_row_by_key(SCOPE_TABLE(sc), sc->date ? "occurrence_capacity_thresholds_pkey"
+						: "event_capacity_thresholds_pkey", 2, key, snapshot, 3, columns, values, nulls))
 		return false;
 	*level = DatumGetInt16(values[0]);
 	*changes = DatumGetInt64(values[1]);
@@ -261,7 +284,7 @@ state_row_read(Datum tenant, Datum event_id, Snapshot snapshot, int *level, int6
 }
 
 static void
-event_seats_load(Datum tenant, Datum event_id, EventSeats *es)
+event_seats_load(Datum tenant, const Scope *sc, EventSeats *es)
 {
 	int64		version = 0;
 	SectionsEntry *entry;
@@ -269,10 +292,10 @@ event_seats_load(Datum tenant, Datum event_id, EventSeats *es)
 	es->level = 0;
 	es->changes = 0;
 	/* the statement's snapshot, so a state row seen here was committed before our seats were taken */
-	(void) state_row_read(tenant, event_id, GetActiveSnapshot(), &es->level, &es->changes, &version);
-	entry = sections_cache_entry(tenant, event_id);
+	(void) state_row_read(tenant, sc, GetActiveSnapshot(), &es->level, &es->changes, &version);
+	entry = sections_cache_entry(tenant, sc);
 	if (entry->version != version)
-		sections_cache_fill(entry, tenant, event_id, version);
+		sections_cache_fill(entry, tenant, sc, version);
 	/* a copy: the cache may start over before this reservation is done with it */
 	es->nsections = entry->n;
 	es->capacity = entry->capacity;
@@ -324,31 +347,35 @@ event_held(Datum tenant, const EventSeats *es, bool recheck)
 }
 
 static void
-threshold_locktag(LOCKTAG *tag, Datum tenant, Datum event_id)
+threshold_locktag(LOCKTAG *tag, Datum tenant, const Scope *sc)
 {
-	uint32		ev = hash_bytes((const unsigned char *) DatumGetUUIDP(event_id), UUID_LEN);
+	uint32		ev = hash_bytes((const unsigned char *) DatumGetUUIDP(sc->id), UUID_LEN);
 	uint32		tn = hash_bytes((const unsigned char *) DatumGetUUIDP(tenant), UUID_LEN);
 
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, ev, tn, EVS_LOCK_THRESHOLD);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, ev, tn, sc->date ? EVS_LOCK_DATE_THRESHOLD : EVS_LOCK_THRESHOLD);
 }
 
 /* The committed state (latest snapshot, not the statement's). */
 static void
-state_latest(Datum tenant, Datum event_id, int *level, int64 *changes)
+state_latest(Datum tenant, const Scope *sc, int *level, int64 *changes)
 {
-	static SPIPlanPtr plan = NULL;
-	Datum		v[2] = {tenant, event_id};
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	SPIPlanPtr *plan = &plans[sc->date];
+	Datum		v[2] = {tenant, sc->id};
 	bool		isnull;
 	int			rc;
 
-	if (plan == NULL)
+	if (*plan == NULL)
 	{
 		Oid			t[2] = {UUIDOID, UUIDOID};
 
-		plan = evs_spi_prepare_kept("SELECT level, changes FROM eventsvc.event_capacity_thresholds"
-									" WHERE tenant_id = $1 AND event_id = $2", 2, t);
+		*plan = evs_spi_prepare_kept(sc->date
+									 ? "SELECT level, changes FROM eventsvc.occurrence_capacity_thresholds"
+									 " WHERE tenant_id = $1 AND occurrence_id = $2"
+									 : "SELECT level, changes FROM eventsvc.event_capacity_thresholds"
+									 " WHERE tenant_id = $1 AND event_id = $2", 2, t);
 	}
-	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+	rc = SPI_execute_snapshot(*plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "threshold state read failed: %s", SPI_result_code_string(rc));
 	*level = 0;
@@ -362,40 +389,72 @@ state_latest(Datum tenant, Datum event_id, int *level, int64 *changes)
 
 /* Latest snapshot: under REPEATABLE READ a row written after our snapshot is not a serialization error. */
 static void
-state_write(Datum tenant, Datum event_id, int level)
+state_write(Datum tenant, const Scope *sc, int level)
 {
-	static SPIPlanPtr plan = NULL;
-	Datum		v[4] = {tenant, event_id, Int16GetDatum((int16) level), TimestampTzGetDatum(evs_now())};
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	SPIPlanPtr *plan = &plans[sc->date];
+	Datum		v[4] = {tenant, sc->id, Int16GetDatum((int16) level), TimestampTzGetDatum(evs_now())};
 	int			rc;
 
-	if (plan == NULL)
+	if (*plan == NULL)
 	{
 		Oid			t[4] = {UUIDOID, UUIDOID, INT2OID, TIMESTAMPTZOID};
 
-		plan = evs_spi_prepare_kept("INSERT INTO eventsvc.event_capacity_thresholds AS t"
-									" (tenant_id, event_id, level, changes, updated_at) VALUES ($1, $2, $3, 1, $4)"
-									" ON CONFLICT (tenant_id, event_id) DO UPDATE"
-									" SET level = excluded.level, changes = t.changes + 1, updated_at = excluded.updated_at",
-									4, t);
+		*plan = evs_spi_prepare_kept(sc->date
+									 ? "INSERT INTO eventsvc.occurrence_capacity_thresholds AS t"
+									 " (tenant_id, occurrence_id, level, changes, updated_at) VALUES ($1, $2, $3, 1, $4)"
+									 " ON CONFLICT (tenant_id, occurrence_id) DO UPDATE"
+									 " SET level = excluded.level, changes = t.changes + 1, updated_at = excluded.updated_at"
+									 : "INSERT INTO eventsvc.event_capacity_thresholds AS t"
+									 " (tenant_id, event_id, level, changes, updated_at) VALUES ($1, $2, $3, 1, $4)"
+									 " ON CONFLICT (tenant_id, event_id) DO UPDATE"
+									 " SET level = excluded.level, changes = t.changes + 1, updated_at = excluded.updated_at",
+									 4, t);
 	}
-	rc = SPI_execute_snapshot(plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
+	rc = SPI_execute_snapshot(*plan, v, NULL, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
 	if (rc != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "threshold state write failed: %s", SPI_result_code_string(rc));
 }
 
+/* A date's start, as its messages give it (read only when a line of the date is reported). */
+static char *
+date_starts_at(Datum tenant, Datum occurrence)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		v[2] = {tenant, occurrence};
+	int			rc;
+
+	if (plan == NULL)
+	{
+		Oid			t[2] = {UUIDOID, UUIDOID};
+
+		plan = evs_spi_prepare_kept("SELECT to_jsonb(starts_at) #>> '{}' FROM eventsvc.event_occurrences"
+									" WHERE tenant_id = $1 AND id = $2", 2, t);
+	}
+	rc = SPI_execute_plan(plan, v, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "date start read failed: %s", SPI_result_code_string(rc));
+	return SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
+}
+
 static void
-emit_event(Datum tenant, Datum event_id, const char *key, const EventSeats *es, int64 used, int threshold)
+emit_event(Datum tenant, const Scope *sc, const char *key, const EventSeats *es, int64 used, int threshold)
 {
 	JsonbParseState *st = NULL;
 
 	evs_jsonb_begin_object(&st, NULL);
-	evs_jsonb_push_text(&st, "scope", "event");
-	evs_jsonb_push_uuid(&st, "event_id", event_id);
+	evs_jsonb_push_text(&st, "scope", sc->date ? "occurrence" : "event");
+	evs_jsonb_push_uuid(&st, "event_id", sc->event_id);
+	if (sc->date)
+	{
+		evs_jsonb_push_uuid(&st, "occurrence_id", sc->id);
+		evs_jsonb_push_text(&st, "starts_at", date_starts_at(tenant, sc->id));
+	}
 	evs_jsonb_push_int(&st, "sections", es->nsections);
 	evs_jsonb_push_int(&st, "total_capacity", es->capacity);
 	evs_jsonb_push_int(&st, "held_or_sold", used);
 	evs_jsonb_push_int(&st, "threshold_percent", threshold);
-	(void) evs_outbox_emit_key(tenant, event_id, key, evs_jsonb_end(&st));
+	(void) evs_outbox_emit_key(tenant, sc->event_id, key, evs_jsonb_end(&st));
 }
 
 /*
@@ -441,14 +500,14 @@ sequence_lock(Datum tenant, Datum event_id, bool wait)
  * says whether line i is reported now.
  */
 static bool
-event_decide(Datum tenant, Datum event_id, const EventSeats *es, int64 without, bool *emit,
+event_decide(Datum tenant, const Scope *sc, const EventSeats *es, int64 without, bool *emit,
 			 int *new_level, int64 *used)
 {
 	int			level;
 	int64		changes;
 	bool		any = false;
 
-	state_latest(tenant, event_id, &level, &changes);
+	state_latest(tenant, sc, &level, &changes);
 	*used = event_held(tenant, es, true);
 	*new_level = 0;
 	for (int i = 0; i < (int) lengthof(lines); i++)
@@ -487,12 +546,13 @@ event_decide(Datum tenant, Datum event_id, const EventSeats *es, int64 without, 
  * again from the start.
  */
 static void
-event_thresholds_locked(Datum tenant, Datum event_id, const EventSeats *es, int64 without)
+event_thresholds_locked(Datum tenant, const Scope *sc, const EventSeats *es, int64 without)
 {
 	LOCKTAG		tag;
 	volatile bool held = false;
+	Datum		event_id = sc->event_id;
 
-	threshold_locktag(&tag, tenant, event_id);
+	threshold_locktag(&tag, tenant, sc);
 	(void) LockAcquire(&tag, ExclusiveLock, true, false);
 	held = true;
 	PG_TRY();
@@ -500,7 +560,7 @@ event_thresholds_locked(Datum tenant, Datum event_id, const EventSeats *es, int6
 		bool		emit[lengthof(lines)];
 		int			new_level;
 		int64		used;
-		bool		write = event_decide(tenant, event_id, es, without, emit, &new_level, &used);
+		bool		write = event_decide(tenant, sc, es, without, emit, &new_level, &used);
 
 		if (write && !sequence_lock(tenant, event_id, false))
 		{
@@ -509,15 +569,15 @@ event_thresholds_locked(Datum tenant, Datum event_id, const EventSeats *es, int6
 			(void) sequence_lock(tenant, event_id, true);
 			(void) LockAcquire(&tag, ExclusiveLock, true, false);
 			held = true;
-			write = event_decide(tenant, event_id, es, without, emit, &new_level, &used);
+			write = event_decide(tenant, sc, es, without, emit, &new_level, &used);
 		}
 		if (write)
 		{
 			(void) LockAcquire(&tag, ExclusiveLock, false, false);
-			state_write(tenant, event_id, new_level);
+			state_write(tenant, sc, new_level);
 			for (int i = 0; i < (int) lengthof(lines); i++)
 				if (emit[i])
-					emit_event(tenant, event_id, lines[i].key, es, used, lines[i].percent);
+					emit_event(tenant, sc, lines[i].key, es, used, lines[i].percent);
 		}
 	}
 	PG_FINALLY();
@@ -537,14 +597,14 @@ event_thresholds_locked(Datum tenant, Datum event_id, const EventSeats *es, int6
  * line does it go on to the locked decision.
  */
 static void
-event_thresholds(Datum tenant, Datum event_id, int32 quantity)
+event_thresholds(Datum tenant, const Scope *sc, int32 quantity)
 {
 	EventSeats	es;
 	int64		used,
 				without;
 	bool		maybe = false;
 
-	event_seats_load(tenant, event_id, &es);
+	event_seats_load(tenant, sc, &es);
 	if (es.capacity <= 0)
 		return;
 	used = event_held(tenant, &es, false);
@@ -558,19 +618,22 @@ event_thresholds(Datum tenant, Datum event_id, int32 quantity)
 			maybe = true;
 	}
 	if (maybe)
-		event_thresholds_locked(tenant, event_id, &es, without);
+		event_thresholds_locked(tenant, sc, &es, without);
 }
 
 /*
  * After a reservation of `quantity` seats left `remaining` in its section.
  * The event-wide lines count the event's sections that are not date
- * sections (`event_wide`); a date section's lines are its own.
+ * sections; a date section (`occurrence` not 0) counts towards its date's
+ * lines instead.
  */
 void
 evs_capacity_thresholds(Datum tenant, Datum event_id, Datum section_id, int32 total, int64 remaining,
-						int32 quantity, bool event_wide)
+						int32 quantity, Datum occurrence)
 {
+	Scope		sc = {.date = occurrence != (Datum) 0, .id = occurrence != (Datum) 0 ? occurrence : event_id,
+	.event_id = event_id};
+
 	section_thresholds(tenant, event_id, section_id, total, remaining, quantity);
-	if (event_wide)
-		event_thresholds(tenant, event_id, quantity);
+	event_thresholds(tenant, &sc, quantity);
 }
