@@ -104,7 +104,7 @@ SELECT is((SELECT sum(quantity)::int FROM eventsvc.capacity_holds WHERE event_id
 SELECT api.postponement_report('49490000-0000-4000-8000-0000000000e1') AS rep \gset
 SELECT is(:'rep'::jsonb - 'postponement_id' - 'opened_at' - 'closes_at' - 'closed_at' - 'event_id' - 'failed',
           '{"kind": "POSTPONED", "kept": 2, "pending": 0, "refunded": 3, "purchases": 5, "default_choice": "refund",
-            "by_source": {"holder": 2, "service": 1, "default": 2},
+            "occurrence_id": null, "by_source": {"holder": 2, "service": 1, "default": 2, "cancellation": 0},
             "refunds": {"done": 0, "failed": 0, "pending": 3},
             "by_currency": [{"currency": "USD", "kept_seats": 3, "refunded_seats": 3, "refunds_done": 0,
                              "refunds_failed": 0, "refunds_pending": 3348}]}'::jsonb,

@@ -23,8 +23,11 @@ extern Jsonb *evs_event_refund_plan(Datum tenant_id, Datum event_id, bool lock);
 extern Jsonb *evs_refund_event_purchases(Datum tenant_id, Datum event_id, const char *reason);
 /* hold_life.c: the event's cancellation waits for its sales in flight and holds new ones off until it ends */
 extern void evs_event_sales_stop(Datum event_id);
-/* postponement.c: the event became POSTPONED or RESCHEDULED: its purchases get a decision window. SPI connected. */
-extern void evs_postponement_open(Datum tenant_id, Datum event_id, const char *kind);
+/*
+ * postponement.c: the event became POSTPONED or RESCHEDULED (occurrence_id 0), or that date of a
+ * series was MOVED: its purchases get a decision window (returned; NULL: no purchase). SPI connected.
+ */
+extern Jsonb *evs_postponement_open(Datum tenant_id, Datum event_id, Datum occurrence_id, const char *kind);
 
 /* capacity_check.c: one scheduled drift check across tenants in the caller's transaction (jsonb: what it did) */
 extern Jsonb *evs_capacity_drift_check(int window_seconds, int max_sections);

@@ -1,6 +1,8 @@
 /*
  * postponement.c: each holder's choice when an event with sold seats is
- * postponed or rescheduled. The event's change opens a decision window
+ * postponed or rescheduled, or one date of a series with sold seats is moved
+ * (the purchases of that date only: a window of kind MOVED with its
+ * occurrence_id; everything below serves both). The change opens a decision window
  * (eventsvc.postponements: the event's window setting, else the tenant's,
  * else eventsvc.postponement_window_seconds) with one row per purchase
  * (eventsvc.postponement_decisions) and one outbox message per holder. The
@@ -12,7 +14,10 @@
  * refund path (seats back through the one return path); the worker pays it
  * with the refund's stable idempotency key (worker/postponement_pay.c) and
  * records done or failed; an admin retries failed ones
- * (api.retry_postponement_refunds). docs/lifecycle.md "Postponement".
+ * (api.retry_postponement_refunds). Cancelling a date while its window is
+ * open closes the window with the cancellation's refunds
+ * (evs_postponement_date_cancelled). docs/lifecycle.md "Postponement",
+ * docs/series.md "Moving a date: each holder keeps or refunds".
  */
 #include "core/core.h"
 
@@ -36,8 +41,13 @@ PG_FUNCTION_INFO_V1(evs_sql_retry_postponement_refunds);
 #define WINDOW_MIN_SECONDS 60
 #define WINDOW_MAX_SECONDS (90 * 86400)		/* 90 days */
 #define CLOSE_DEFAULT_LIMIT 1000			/* decisions settled per call of the sweep */
-#define REFUND_REASON "the event was postponed and the holder chose a refund"
-#define DEFAULT_REASON "the event was postponed; the decision window closed and the default is a refund"
+/* the reason of a refund: [moved date][by default] */
+static const char *const refund_reasons[2][2] = {
+	{"the event was postponed and the holder chose a refund",
+	"the event was postponed; the decision window closed and the default is a refund"},
+	{"the date was moved and the holder chose a refund",
+	"the date was moved; the decision window closed and the default is a refund"}};
+#define REFUND_REASON(kind, by_default) refund_reasons[strcmp((kind), "MOVED") == 0][(by_default)]
 
 static int	evs_postponement_window_seconds = 7 * 86400;
 
@@ -53,31 +63,43 @@ evs_postponement_init(void)
 }
 
 /*
- * The event changed to POSTPONED or RESCHEDULED (`kind`): its purchases get a
- * decision window, or, when one is open (a reschedule after the postponement),
- * the window lasts at least a full window from now and purchases not in it yet
- * join. One postponement.choice message per holder, with the holder's
- * purchases and the window. Nothing when the event has no purchase. As the
- * owner; SPI connected.
+ * The event changed to POSTPONED or RESCHEDULED (`kind`), or with
+ * `occurrence` (not 0) that date of a series was MOVED: the purchases (the
+ * date's only, for a date) get a decision window, or, when one is open (a
+ * reschedule after the postponement, a second move of the date), the window
+ * lasts at least a full window from now and purchases not in it yet join; a
+ * second move also asks again the holders who chose keep (they kept their
+ * seats for a start that no longer holds; refunds stay final). One
+ * postponement.choice message per holder, with the holder's purchases and the
+ * window. Returns the window ({postponement_id, closes_at, default_choice,
+ * purchases, holders}), or NULL when there is no purchase. As the owner; SPI
+ * connected.
  */
-void
-evs_postponement_open(Datum tenant, Datum event_id, const char *kind)
+Jsonb *
+evs_postponement_open(Datum tenant, Datum event_id, Datum occurrence, const char *kind)
 {
 	EvsRoleSwitch ctx;
 	EvsArgs		a = {0};
 	Jsonb	   *opened;
+	Jsonb	   *window;
 	JsonbValue *pid;
+	JsonbValue *extended;
 	int			rc;
 	uint64		n;
 	SPITupleTable *holders;
 
 	if (!evs_holds_schema_ready())
-		return;
+		return NULL;
 	evs_become_owner(&ctx);
 	evs_arg(&a, UUIDOID, tenant, false);
 	evs_arg(&a, UUIDOID, event_id, false);
 	evs_arg(&a, TEXTOID, CStringGetTextDatum(kind), false);
 	evs_arg(&a, INT4OID, Int32GetDatum(evs_postponement_window_seconds), false);
+	evs_arg(&a, UUIDOID, occurrence, occurrence == (Datum) 0);
+	/* a purchase of the window: one of the event, or of the date's sections */
+#define IN_SCOPE(h) " " h ".tenant_id = $1 AND " h ".event_id = $2 AND " h ".state = 'CONFIRMED'" \
+	" AND ($5::uuid IS NULL OR " h ".capacity_id IN (SELECT c.id FROM eventsvc.event_capacity c" \
+	"  WHERE c.tenant_id = $1 AND c.occurrence_id = $5))"
 	opened = evs_query_jsonb(
 		"WITH s AS (SELECT coalesce((SELECT window_seconds FROM eventsvc.postponement_settings"
 		"   WHERE tenant_id = $1 AND event_id = $2), (SELECT window_seconds FROM eventsvc.postponement_settings"
@@ -86,42 +108,52 @@ evs_postponement_open(Datum tenant, Datum event_id, const char *kind)
 		"   (SELECT default_choice FROM eventsvc.postponement_settings WHERE tenant_id = $1 AND event_id IS NULL),"
 		"   'keep') AS d),"
 		" open AS (SELECT p.id FROM eventsvc.postponements p WHERE p.tenant_id = $1 AND p.event_id = $2"
-		"   AND p.closed_at IS NULL),"
+		"   AND p.occurrence_id IS NOT DISTINCT FROM $5 AND p.closed_at IS NULL),"
 		" extended AS (UPDATE eventsvc.postponements p SET kind = $3,"
 		"   closes_at = greatest(p.closes_at, eventsvc.now() + make_interval(secs => s.w))"
 		"   FROM s WHERE p.id IN (SELECT id FROM open) AND p.tenant_id = $1 RETURNING p.id),"
-		" created AS (INSERT INTO eventsvc.postponements (tenant_id, event_id, kind, opened_at, closes_at, default_choice)"
-		"   SELECT $1, $2, $3, eventsvc.now(), eventsvc.now() + make_interval(secs => s.w), s.d FROM s"
+		" created AS (INSERT INTO eventsvc.postponements (tenant_id, event_id, kind, opened_at, closes_at, default_choice,"
+		"   occurrence_id)"
+		"   SELECT $1, $2, $3, eventsvc.now(), eventsvc.now() + make_interval(secs => s.w), s.d, $5 FROM s"
 		"   WHERE NOT EXISTS (SELECT 1 FROM open)"
-		"     AND EXISTS (SELECT 1 FROM eventsvc.capacity_holds h WHERE h.tenant_id = $1 AND h.event_id = $2"
-		"                 AND h.state = 'CONFIRMED')"
+		"     AND EXISTS (SELECT 1 FROM eventsvc.capacity_holds h WHERE" IN_SCOPE("h") ")"
 		"   RETURNING id)"
-		" SELECT jsonb_build_object('id', id) FROM (SELECT id FROM extended UNION ALL SELECT id FROM created) x",
+		" SELECT jsonb_build_object('id', id, 'extended', e)"
+		"  FROM (SELECT id, true AS e FROM extended UNION ALL SELECT id, false FROM created) x",
 		&a);
 	if (opened == NULL)
 	{
 		evs_switch_back(&ctx);
-		return;
+		return NULL;
 	}
 	pid = evs_jsonb_get(opened, "id");
+	extended = evs_jsonb_get(opened, "extended");
 	evs_arg(&a, UUIDOID, DirectFunctionCall1(uuid_in, CStringGetDatum(pnstrdup(pid->val.string.val,
 																			 pid->val.string.len))), false);
+	/* a date moved again: who kept the seats for the previous start chooses again */
+	if (occurrence != (Datum) 0 && extended->type == jbvBool && extended->val.boolean)
+		evs_exec("UPDATE eventsvc.postponement_decisions SET choice = NULL, source = NULL, decided_by = NULL,"
+				 " decided_at = NULL WHERE tenant_id = $1 AND postponement_id = $6 AND choice = 'keep'", &a, SPI_OK_UPDATE);
 	evs_exec("INSERT INTO eventsvc.postponement_decisions (tenant_id, postponement_id, hold_id, event_id, holder_id,"
-			 " quantity, currency)"
-			 " SELECT $1, $5, h.id, h.event_id, h.holder_id, h.quantity, h.currency FROM eventsvc.capacity_holds h"
-			 " WHERE h.tenant_id = $1 AND h.event_id = $2 AND h.state = 'CONFIRMED'"
+			 " quantity, currency, occurrence_id)"
+			 " SELECT $1, $6, h.id, h.event_id, h.holder_id, h.quantity, h.currency, $5 FROM eventsvc.capacity_holds h"
+			 " WHERE" IN_SCOPE("h")
 			 " ON CONFLICT (tenant_id, postponement_id, hold_id) DO NOTHING", &a, SPI_OK_INSERT);
+#undef IN_SCOPE
 
 	/* one message per holder: the holder's purchases of this window and how to answer */
 	rc = SPI_execute_with_args(
 		"SELECT d.holder_id, jsonb_build_object('postponement_id', p.id, 'kind', p.kind, 'holder_id', d.holder_id,"
 		" 'closes_at', p.closes_at, 'default_choice', p.default_choice,"
-		" 'starts_at', (SELECT e.starts_at FROM eventsvc.events e WHERE e.tenant_id = $1 AND e.id = $2),"
+		" 'starts_at', CASE WHEN $5::uuid IS NULL"
+		"   THEN (SELECT e.starts_at FROM eventsvc.events e WHERE e.tenant_id = $1 AND e.id = $2)"
+		"   ELSE (SELECT o.starts_at FROM eventsvc.event_occurrences o WHERE o.tenant_id = $1 AND o.id = $5) END,"
 		" 'purchases', jsonb_agg(jsonb_build_object('hold_id', d.hold_id, 'quantity', d.quantity,"
 		"   'choice', d.choice) ORDER BY d.hold_id))"
+		"  || CASE WHEN $5::uuid IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('occurrence_id', $5::uuid) END"
 		" FROM eventsvc.postponement_decisions d JOIN eventsvc.postponements p"
 		"   ON p.tenant_id = d.tenant_id AND p.id = d.postponement_id"
-		" WHERE d.tenant_id = $1 AND d.postponement_id = $5 GROUP BY d.holder_id, p.tenant_id, p.id ORDER BY d.holder_id",
+		" WHERE d.tenant_id = $1 AND d.postponement_id = $6 GROUP BY d.holder_id, p.tenant_id, p.id ORDER BY d.holder_id",
 		a.n, a.types, a.values, a.nulls, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "postponement holders failed: %s", SPI_result_code_string(rc));
@@ -134,7 +166,15 @@ evs_postponement_open(Datum tenant, Datum event_id, const char *kind)
 		CHECK_FOR_INTERRUPTS();
 		(void) evs_outbox_emit_key(tenant, event_id, EVS_RK_POSTPONEMENT_CHOICE, data);
 	}
+	window = evs_query_jsonb("SELECT jsonb_build_object('postponement_id', p.id, 'closes_at', p.closes_at,"
+							 " 'default_choice', p.default_choice, 'purchases', count(d.hold_id),"
+							 " 'holders', count(DISTINCT d.holder_id))"
+							 " FROM eventsvc.postponements p LEFT JOIN eventsvc.postponement_decisions d"
+							 "   ON d.tenant_id = p.tenant_id AND d.postponement_id = p.id"
+							 " WHERE p.tenant_id = $1 AND p.id = $6 AND $5::uuid IS NOT DISTINCT FROM p.occurrence_id"
+							 " GROUP BY p.tenant_id, p.id", &a);
 	evs_switch_back(&ctx);
+	return window;
 }
 
 /*
@@ -203,6 +243,7 @@ evs_sql_decide_postponement(PG_FUNCTION_ARGS)
 	char	   *choice;
 	char	   *holder;
 	char	   *decided;
+	char	   *kind;
 	Datum		postponement_id;
 	bool		open;
 	bool		isnull;
@@ -223,7 +264,7 @@ evs_sql_decide_postponement(PG_FUNCTION_ARGS)
 	evs_become_owner(&ctx);
 	evs_arg(&a, UUIDOID, tenant, false);
 	evs_arg(&a, UUIDOID, hold_id, false);
-	evs_exec("SELECT d.postponement_id, d.holder_id, d.choice, p.closes_at > eventsvc.now(), p.closes_at::text"
+	evs_exec("SELECT d.postponement_id, d.holder_id, d.choice, p.closes_at > eventsvc.now(), p.closes_at::text, p.kind"
 			 " FROM eventsvc.postponement_decisions d JOIN eventsvc.postponements p"
 			 "   ON p.tenant_id = d.tenant_id AND p.id = d.postponement_id"
 			 " WHERE d.tenant_id = $1 AND d.hold_id = $2 ORDER BY p.opened_at DESC LIMIT 1 FOR UPDATE OF d",
@@ -231,12 +272,13 @@ evs_sql_decide_postponement(PG_FUNCTION_ARGS)
 	if (SPI_processed == 0)
 		ereport(ERROR, (errcode(EVS_ERR_NOT_FOUND), errmsg("no postponement decision for purchase %s",
 														  evs_uuid_text(hold_id)),
-						errdetail("The purchase does not exist in this tenant, or its event was not postponed "
-								  "after it was sold.")));
+						errdetail("The purchase does not exist in this tenant, or neither its event was postponed "
+								  "nor its date moved after it was sold.")));
 	postponement_id = datumCopy(evs_get_notnull(0, 1, "the decision's postponement"), false, UUID_LEN);
 	holder = TextDatumGetCString(evs_get_notnull(0, 2, "the decision's holder"));
 	decided = evs_get_text(0, 3);
 	open = DatumGetBool(evs_get(0, 4, &isnull));
+	kind = evs_get_text(0, 6);
 	if (!service && strcmp(holder, evs_current_actor()) != 0)
 		ereport(ERROR, (errcode(EVS_ERR_FORBIDDEN),
 						errmsg("only the holder of the purchase or the tenant's service may decide"),
@@ -253,7 +295,7 @@ evs_sql_decide_postponement(PG_FUNCTION_ARGS)
 		if (!open)
 			ereport(ERROR, (errcode(EVS_ERR_GONE),
 							errmsg("the decision window closed at %s", evs_get_text(0, 5)),
-							errhint("Undecided purchases follow the event's default when the window closes.")));
+							errhint("Undecided purchases follow the window's default when it closes.")));
 		evs_arg(&a, UUIDOID, postponement_id, false);
 		evs_arg(&a, TEXTOID, CStringGetTextDatum(choice), false);
 		evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
@@ -262,7 +304,7 @@ evs_sql_decide_postponement(PG_FUNCTION_ARGS)
 				 " decided_at = eventsvc.now() WHERE tenant_id = $1 AND postponement_id = $3 AND hold_id = $2",
 				 &a, SPI_OK_UPDATE);
 		if (strcmp(choice, "refund") == 0)
-			refund_decision(tenant, postponement_id, hold_id, REFUND_REASON);
+			refund_decision(tenant, postponement_id, hold_id, REFUND_REASON(kind, false));
 	}
 	result = decision_row(tenant, postponement_id, hold_id);
 	evs_switch_back(&ctx);
@@ -300,7 +342,7 @@ evs_sql_close_postponement_windows(PG_FUNCTION_ARGS)
 			 "    JOIN eventsvc.postponements q ON q.tenant_id = x.tenant_id AND q.id = x.postponement_id"
 			 "   WHERE q.closed_at IS NULL AND q.closes_at <= eventsvc.now() AND x.choice IS NULL"
 			 "   ORDER BY q.closes_at, x.hold_id LIMIT $1 FOR UPDATE OF x SKIP LOCKED)"
-			 " RETURNING d.tenant_id, d.postponement_id, d.hold_id, d.choice", &a, SPI_OK_UPDATE_RETURNING);
+			 " RETURNING d.tenant_id, d.postponement_id, d.hold_id, d.choice, p.kind", &a, SPI_OK_UPDATE_RETURNING);
 	due = SPI_tuptable;
 	n = SPI_processed;
 	for (uint64 i = 0; i < n; i++)
@@ -311,7 +353,8 @@ evs_sql_close_postponement_windows(PG_FUNCTION_ARGS)
 		if (strcmp(evs_getvalue_notnull(row, due->tupdesc, 4, "the decision's choice"), "refund") == 0)
 			refund_decision(evs_getbinval_notnull(row, due->tupdesc, 1, "the decision's tenant"),
 							evs_getbinval_notnull(row, due->tupdesc, 2, "the decision's postponement"),
-							evs_getbinval_notnull(row, due->tupdesc, 3, "the decision's purchase"), DEFAULT_REASON);
+							evs_getbinval_notnull(row, due->tupdesc, 3, "the decision's purchase"),
+							REFUND_REASON(evs_getvalue_notnull(row, due->tupdesc, 5, "the window's kind"), true));
 	}
 	a.n = 0;
 	evs_exec("UPDATE eventsvc.postponements p SET closed_at = eventsvc.now()"
@@ -443,4 +486,44 @@ evs_sql_retry_postponement_refunds(PG_FUNCTION_ARGS)
 	evs_switch_back(&ctx);
 	SPI_finish();
 	PG_RETURN_INT64((int64) n);
+}
+
+/*
+ * One date of a series is cancelled (series.c) while its decision window may
+ * be open: the window closes now, and every decision of a purchase the
+ * cancellation refunded (`refunds`: its list, {hold_id, refund_id, amount,
+ * idempotency_key}) records that refund (choice refund, source cancellation;
+ * paid by the cancellation's payment.refund_requested, not by the worker).
+ * Refunds chosen before stay as they were: each purchase is refunded once.
+ * SPI connected, as the owner.
+ */
+void
+evs_postponement_date_cancelled(Datum tenant, Datum occurrence, Jsonb *refunds)
+{
+	EvsArgs		a = {0};
+
+	if (!evs_holds_schema_ready())
+		return;
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, UUIDOID, occurrence, false);
+	evs_arg(&a, JSONBOID, JsonbPGetDatum(refunds), false);
+	evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
+	/* the purchases the cancellation refunded */
+	evs_exec("UPDATE eventsvc.postponement_decisions d SET choice = 'refund', source = 'cancellation', decided_by = $4,"
+			 "  decided_at = eventsvc.now(), refund_id = r.refund_id, amount = r.amount, idempotency_key = r.idempotency_key"
+			 " FROM eventsvc.postponements p, (SELECT (x ->> 'hold_id')::uuid AS hold_id, (x ->> 'refund_id')::uuid AS refund_id,"
+			 "   (x ->> 'amount')::bigint AS amount, x ->> 'idempotency_key' AS idempotency_key"
+			 "  FROM jsonb_array_elements($3 -> 'refunds') x) r"
+			 " WHERE p.tenant_id = $1 AND p.occurrence_id = $2 AND p.closed_at IS NULL"
+			 "   AND d.tenant_id = $1 AND d.postponement_id = p.id AND d.hold_id = r.hold_id", &a, SPI_OK_UPDATE);
+	/* undecided ones it did not refund were no longer sold (refunded one at a time before) */
+	evs_exec("UPDATE eventsvc.postponement_decisions d SET choice = 'refund', source = 'cancellation', decided_by = $4,"
+			 "  decided_at = eventsvc.now(), last_error = 'the purchase was no longer sold: refunded another way'"
+			 " FROM eventsvc.postponements p"
+			 " WHERE p.tenant_id = $1 AND p.occurrence_id = $2 AND p.closed_at IS NULL"
+			 "   AND d.tenant_id = $1 AND d.postponement_id = p.id AND d.choice IS NULL",
+			 &a, SPI_OK_UPDATE);
+	evs_exec("UPDATE eventsvc.postponements p SET closed_at = eventsvc.now(), closes_at = least(p.closes_at, eventsvc.now())"
+			 " WHERE p.tenant_id = $1 AND p.occurrence_id = $2 AND p.closed_at IS NULL",
+			 &a, SPI_OK_UPDATE);
 }

@@ -5,9 +5,12 @@
  * refunded in full through the one refund path (payment.refund_requested,
  * one per purchase, with its stable key), and one event.occurrence.cancelled
  * tells the other services, all in the caller's transaction.
- * api.move_occurrence: the date gets a new start and end; its sections, holds
- * and purchases stay; event.occurrence.moved tells the other services (and,
- * through them, the holders). The other dates and the event are left as they are.
+ * A decision window of the date still open closes with those refunds
+ * (postponement.c). api.move_occurrence: the date gets a new start and end;
+ * its sections, holds and purchases stay; its purchases get a keep-or-refund
+ * decision window, as a postponed event's (postponement.c, kind MOVED); and
+ * event.occurrence.moved tells the other services (and, through them, the
+ * holders). The other dates and the event are left as they are.
  */
 #include "core/core.h"
 
@@ -151,6 +154,7 @@ evs_sql_cancel_occurrence(PG_FUNCTION_ARGS)
 	/* no more holds, nobody waiting, every purchase paid back */
 	released = evs_release_date_holds(tenant, occurrence);
 	refunds = evs_refund_date_purchases(tenant, occurrence, reason);
+	evs_postponement_date_cancelled(tenant, occurrence, refunds);
 
 	evs_jsonb_begin_object(&st, NULL);
 	push_date(&st, row);
@@ -184,6 +188,7 @@ evs_sql_move_occurrence(PG_FUNCTION_ARGS)
 	EvsArgs		b = {0};
 	Jsonb	   *row;
 	Jsonb	   *sold;
+	Jsonb	   *window;
 	Jsonb	   *result;
 	JsonbParseState *st = NULL;
 	Datum		event_id;
@@ -248,6 +253,9 @@ evs_sql_move_occurrence(PG_FUNCTION_ARGS)
 						   "   WHERE s.tenant_id = $1 AND s.occurrence_id = $2)", &b,
 								  "the date's purchases");
 
+	/* each purchase of the date: keep or refund, until the window closes */
+	window = evs_postponement_open(tenant, event_id, occurrence, "MOVED");
+
 	evs_jsonb_begin_object(&st, NULL);
 	push_date(&st, row);
 	evs_jsonb_push_text(&st, "previous_starts_at", previous_start);
@@ -256,6 +264,10 @@ evs_sql_move_occurrence(PG_FUNCTION_ARGS)
 	evs_jsonb_push_value(&st, "purchases", evs_jsonb_get(sold, "purchases"));
 	evs_jsonb_push_value(&st, "seats", evs_jsonb_get(sold, "seats"));
 	evs_jsonb_push_value(&st, "holders", evs_jsonb_get(sold, "holders"));
+	if (window != NULL)
+		evs_jsonb_push_jsonb(&st, "decision_window", window);
+	else
+		evs_jsonb_push_text(&st, "decision_window", NULL);
 	evs_jsonb_push_text(&st, "actor", evs_current_actor());
 	result = evs_jsonb_end(&st);
 	(void) evs_outbox_emit_key(tenant, event_id, EVS_RK_OCCURRENCE_MOVED, result);

@@ -479,7 +479,7 @@ transition_locked(EventRow *ev, const char *to, const char *reason)
 	lc_emit(ev->tenant, ev->id, key, evs_jsonb_end(&st));
 	/* the holders of a postponed event choose: keep their seats or a refund */
 	if (strcmp(to, "POSTPONED") == 0)
-		evs_postponement_open(ev->tenant, ev->id, "POSTPONED");
+		(void) evs_postponement_open(ev->tenant, ev->id, (Datum) 0, "POSTPONED");
 	return lc_event_document(ev->id);
 }
 
@@ -687,7 +687,7 @@ evs_api_reschedule_event(PG_FUNCTION_ARGS)
 	(void) evs_jsonb_end(&st);
 	lc_emit(tenant, id, EVS_RK_EVENT_RESCHEDULED, evs_jsonb_end(&st));
 	/* holders decide with the new date known: the window lasts at least a full window from now */
-	evs_postponement_open(tenant, id, "RESCHEDULED");
+	(void) evs_postponement_open(tenant, id, (Datum) 0, "RESCHEDULED");
 
 	doc = lc_event_document(id);
 	evs_idempotency_finish(&idem, doc);

@@ -155,4 +155,57 @@ describe('dates of a series', async () => {
         const write = await admin.from('occurrence_revenue').delete().eq('event_id', show.event);
         assert.ok(write.status === 401 || write.status === 403, `read-only: ${write.status}`);
     });
+
+    test('one date moved: its holders keep or refund, then the date is cancelled and the rest refunded once', async (t) => {
+        if (!(await has('move_occurrence'))) return t.skip('move_occurrence is not installed');
+        const show = await weeklyShow(6, 121);
+        const one = await admin.rpc('open_occurrence', { schedule_id: show.schedule, starts_at: `${day(121)}T19:00:00Z` });
+        const two = await admin.rpc('open_occurrence', { schedule_id: show.schedule, starts_at: `${day(128)}T19:00:00Z` });
+        const [d1, d2] = [one.data.sections[0].id, two.data.sections[0].id];
+        const purchase = async (n, section, quantity) => {
+            const hold = await buyer(n).rpc('reserve_capacity', { capacity_id: section, quantity, pricing_id: show.tier });
+            assert.equal(hold.error, null, JSON.stringify(hold.error));
+            return (await buyer(n).rpc('confirm_hold', { hold_id: hold.data.id })).data.id;
+        };
+        const p11 = await purchase(11, d1, 1);
+        const p12 = await purchase(12, d1, 2);
+        const p13 = await purchase(13, d1, 1);
+        const p14 = await purchase(14, d2, 1);
+
+        const moved = await admin.rpc('move_occurrence', {
+            occurrence_id: one.data.id, starts_at: `${day(122)}T19:00:00Z`, ends_at: `${day(122)}T22:00:00Z`, reason: 'hall booked',
+        });
+        assert.equal(moved.error, null, JSON.stringify(moved.error));
+        assert.equal(moved.data.decision_window.purchases, 3, 'the date\'s three purchases, not the other date\'s');
+        assert.equal(moved.data.decision_window.default_choice, 'keep');
+
+        const refund = await buyer(11).rpc('decide_postponement', { purchase_id: p11, choice: 'refund' });
+        assert.equal(refund.error, null, JSON.stringify(refund.error));
+        assert.equal(refund.data.refund_state, 'pending');
+        assert.equal(refund.data.idempotency_key, `refund:${p11}:1`);
+        assert.equal(refund.data.occurrence_id, one.data.id);
+        const keep = await buyer(12).rpc('decide_postponement', { purchase_id: p12, choice: 'keep' });
+        assert.equal(keep.data.choice, 'keep');
+        const notMine = await buyer(13).rpc('decide_postponement', { purchase_id: p12, choice: 'refund' });
+        assert.equal(notMine.status, 403, 'only the holder decides');
+        const otherDate = await buyer(14).rpc('decide_postponement', { purchase_id: p14, choice: 'refund' });
+        assert.equal(otherDate.status, 404, 'the other date was not moved');
+        const foreign = await rival.rpc('decide_postponement', { purchase_id: p13, choice: 'refund' });
+        assert.equal(foreign.status, 404, 'another tenant sees no decision');
+
+        const mine = await buyer(12).from('postponement_decisions').select('purchase_id,choice,occurrence_id').eq('occurrence_id', one.data.id);
+        assert.deepEqual(mine.data, [{ purchase_id: p12, choice: 'keep', occurrence_id: one.data.id }], 'a buyer reads its own decision');
+        const report = await admin.rpc('postponement_report', { event_id: show.event, occurrence_id: one.data.id }, { get: true });
+        assert.equal(report.error, null, JSON.stringify(report.error));
+        assert.deepEqual([report.data.kind, report.data.kept, report.data.refunded, report.data.pending], ['MOVED', 1, 1, 1]);
+
+        const cancelled = await admin.rpc('cancel_occurrence', { occurrence_id: one.data.id, reason: 'the run is over' });
+        assert.equal(cancelled.error, null, JSON.stringify(cancelled.error));
+        assert.deepEqual(cancelled.data.refunds.map((r) => r.hold_id).sort(), [p12, p13].sort(), 'the purchases not refunded yet');
+        const refunds = await admin.from('hold_refunds').select('hold_id').in('hold_id', [p11, p12, p13]);
+        assert.equal(refunds.data.length, 3, 'each purchase of the date refunded exactly once');
+        const after = await admin.rpc('postponement_report', { event_id: show.event, occurrence_id: one.data.id }, { get: true });
+        assert.deepEqual([after.data.refunded, after.data.pending, after.data.by_source.cancellation], [3, 0, 2]);
+        assert.notEqual(after.data.closed_at, null, 'the window is closed');
+    });
 });

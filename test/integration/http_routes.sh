@@ -891,6 +891,7 @@ if have open_occurrence; then
     doc "Series › Reserve a seat of one date" id expires_at created_at
     req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$DATE1\",\"quantity\":1}"
     expect_jq '.state == "ACTIVE"' "the first date's seat"
+    HOLD1=$(printf '%s' "$BODY" | jq -r .id)
     req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$DATE1\",\"quantity\":1}"
     expect_error 409 PT409 "the first date has no seat left"
     req POST '/rpc/reserve_capacity' ACME_USER "{\"capacity_id\":\"$DATE2\",\"quantity\":2}"
@@ -915,6 +916,21 @@ if have open_occurrence; then
     if have cancel_occurrence; then
         req POST '/rpc/cancel_occurrence' ACME_USER "{\"occurrence_id\":\"$OCC2\",\"reason\":\"flood\"}"
         expect_error 403 42501 "a tenant user may not cancel a date"
+        if have decide_postponement; then
+            req POST '/rpc/confirm_hold' ACME_USER "{\"hold_id\":\"$HOLD1\"}"
+            expect_jq '.state == "CONFIRMED"' "the first date's seat sold (a closed date still confirms)"
+            doc "Series › Move a date with purchases: each holder keeps or refunds (tenant admin)" closes_at postponement_id previous_starts_at previous_ends_at
+            req POST '/rpc/move_occurrence' ACME_ADMIN "{\"occurrence_id\":\"$OCC1\",\"starts_at\":\"2030-04-05T20:00:00Z\",\"ends_at\":\"2030-04-05T23:00:00Z\",\"reason\":\"the band plays Friday\"}"
+            expect_jq '.decision_window.purchases == 1 and .decision_window.holders == 1 and .decision_window.default_choice == "keep"' "a window over the date's one purchase"
+            req POST '/rpc/decide_postponement' GLOBEX_USER "{\"purchase_id\":\"$HOLD1\",\"choice\":\"refund\"}"
+            expect_error 404 PT404 "another tenant's purchase of the date"
+            doc "Series › The holder of a moved date's purchase keeps the seat for the new start" decided_at closes_at hold_id postponement_id event_id occurrence_id
+            req POST '/rpc/decide_postponement' ACME_USER "{\"purchase_id\":\"$HOLD1\",\"choice\":\"keep\"}"
+            expect_jq ".choice == \"keep\" and .source == \"holder\" and .occurrence_id == \"$OCC1\"" "kept"
+            doc "Series › A moved date's decision window (report)" postponement_id event_id occurrence_id opened_at closes_at closed_at
+            req GET "/rpc/postponement_report?event_id=$ROCK&occurrence_id=$OCC1" ACME_USER
+            expect_jq '.kind == "MOVED" and .purchases == 1 and .kept == 1 and .pending == 0' "the date's window, its own purchases"
+        fi
         doc "Series › Move one date (seats, holds and purchases stay; tenant admin)"
         req POST '/rpc/move_occurrence' ACME_ADMIN "{\"occurrence_id\":\"$OCC2\",\"starts_at\":\"2030-04-12T20:00:00Z\",\"ends_at\":\"2030-04-12T23:00:00Z\",\"reason\":\"the band plays Friday\"}"
         expect_jq '.starts_at == "2030-04-12T20:00:00+00:00" and .previous_starts_at != null and .seats == 0' "moved a day"

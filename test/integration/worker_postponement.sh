@@ -128,7 +128,8 @@ check "the section's counters agree with its holds" \
 check "the report: 67 kept, 133 refunded, none pending, amounts by currency" \
     test "$(as_tenant -c "SELECT api.postponement_report('$E') - 'postponement_id' - 'opened_at' - 'closes_at' - 'closed_at' - 'event_id' - 'failed'
         = jsonb_build_object('kind', 'POSTPONED', 'default_choice', 'refund', 'purchases', 200, 'kept', 67, 'refunded', 133,
-            'pending', 0, 'by_source', '{\"holder\": 134, \"service\": 0, \"default\": 66}'::jsonb,
+            'occurrence_id', NULL, 'pending', 0,
+            'by_source', '{\"holder\": 134, \"service\": 0, \"default\": 66, \"cancellation\": 0}'::jsonb,
             'refunds', '{\"done\": 133, \"failed\": 0, \"pending\": 0}'::jsonb,
             'by_currency', jsonb_build_array(jsonb_build_object('currency', 'USD',
                 'kept_seats', (SELECT sum(quantity) FROM eventsvc.postponement_decisions WHERE event_id = '$E' AND choice = 'keep'),
