@@ -395,7 +395,7 @@ extern void evs_waitlist_close(Datum tenant, Datum scope_id, bool date);
 extern int64 evs_release_date_holds(Datum tenant_id, Datum occurrence_id);
 extern Jsonb *evs_refund_date_purchases(Datum tenant_id, Datum occurrence_id, const char *reason);
 /* postponement.c: a date cancelled: its open decision window closes with the cancellation's refunds. SPI connected. */
-extern void evs_postponement_date_cancelled(Datum tenant_id, Datum occurrence_id, Jsonb *refunds);
+extern void evs_postponement_date_cancelled(Datum tenant_id, Datum event_id, Datum occurrence_id, Jsonb *refunds);
 /* waitlist.c: a late payment of a lapsed offer locks the section's waitlist first, then converts the entry */
 extern void evs_waitlist_section_lock(Datum tenant, Datum section);
 extern void evs_waitlist_offer_revived(Datum tenant, Datum section, Datum entry_id);

@@ -96,31 +96,39 @@ evs_postponement_open(Datum tenant, Datum event_id, Datum occurrence, const char
 	evs_arg(&a, TEXTOID, CStringGetTextDatum(kind), false);
 	evs_arg(&a, INT4OID, Int32GetDatum(evs_postponement_window_seconds), false);
 	evs_arg(&a, UUIDOID, occurrence, occurrence == (Datum) 0);
-	/* a purchase of the window: one of the event, or of the date's sections */
-#define IN_SCOPE(h) " " h ".tenant_id = $1 AND " h ".event_id = $2 AND " h ".state = 'CONFIRMED'" \
-	" AND ($5::uuid IS NULL OR " h ".capacity_id IN (SELECT c.id FROM eventsvc.event_capacity c" \
-	"  WHERE c.tenant_id = $1 AND c.occurrence_id = $5))"
-	opened = evs_query_jsonb(
-		"WITH s AS (SELECT coalesce((SELECT window_seconds FROM eventsvc.postponement_settings"
-		"   WHERE tenant_id = $1 AND event_id = $2), (SELECT window_seconds FROM eventsvc.postponement_settings"
-		"   WHERE tenant_id = $1 AND event_id IS NULL), $4) AS w,"
-		"  coalesce((SELECT default_choice FROM eventsvc.postponement_settings WHERE tenant_id = $1 AND event_id = $2),"
-		"   (SELECT default_choice FROM eventsvc.postponement_settings WHERE tenant_id = $1 AND event_id IS NULL),"
-		"   'keep') AS d),"
-		" open AS (SELECT p.id FROM eventsvc.postponements p WHERE p.tenant_id = $1 AND p.event_id = $2"
-		"   AND p.occurrence_id IS NOT DISTINCT FROM $5 AND p.closed_at IS NULL),"
-		" extended AS (UPDATE eventsvc.postponements p SET kind = $3,"
-		"   closes_at = greatest(p.closes_at, eventsvc.now() + make_interval(secs => s.w))"
-		"   FROM s WHERE p.id IN (SELECT id FROM open) AND p.tenant_id = $1 RETURNING p.id),"
-		" created AS (INSERT INTO eventsvc.postponements (tenant_id, event_id, kind, opened_at, closes_at, default_choice,"
-		"   occurrence_id)"
-		"   SELECT $1, $2, $3, eventsvc.now(), eventsvc.now() + make_interval(secs => s.w), s.d, $5 FROM s"
-		"   WHERE NOT EXISTS (SELECT 1 FROM open)"
-		"     AND EXISTS (SELECT 1 FROM eventsvc.capacity_holds h WHERE" IN_SCOPE("h") ")"
-		"   RETURNING id)"
-		" SELECT jsonb_build_object('id', id, 'extended', e)"
-		"  FROM (SELECT id, true AS e FROM extended UNION ALL SELECT id, false FROM created) x",
-		&a);
+	/*
+	 * A purchase of the window: one of the event, or of the date's sections
+	 * (read through the date's sections, not the event's every purchase).
+	 */
+#define EVENT_SCOPE(h) " " h ".tenant_id = $1 AND " h ".event_id = $2 AND " h ".state = 'CONFIRMED'"
+#define DATE_SCOPE(h) " " h ".tenant_id = $1 AND " h ".capacity_id IN (SELECT c.id FROM eventsvc.event_capacity c" \
+	"  WHERE c.tenant_id = $1 AND c.occurrence_id = $5) AND " h ".event_id = $2 AND " h ".state = 'CONFIRMED'"
+#define OPEN_SQL(scope) \
+		"WITH s AS (SELECT coalesce((SELECT window_seconds FROM eventsvc.postponement_settings" \
+		"   WHERE tenant_id = $1 AND event_id = $2), (SELECT window_seconds FROM eventsvc.postponement_settings" \
+		"   WHERE tenant_id = $1 AND event_id IS NULL), $4) AS w," \
+		"  coalesce((SELECT default_choice FROM eventsvc.postponement_settings WHERE tenant_id = $1 AND event_id = $2)," \
+		"   (SELECT default_choice FROM eventsvc.postponement_settings WHERE tenant_id = $1 AND event_id IS NULL)," \
+		"   'keep') AS d)," \
+		" open AS (SELECT p.id FROM eventsvc.postponements p WHERE p.tenant_id = $1 AND p.event_id = $2" \
+		"   AND p.occurrence_id IS NOT DISTINCT FROM $5 AND p.closed_at IS NULL)," \
+		" extended AS (UPDATE eventsvc.postponements p SET kind = $3," \
+		"   closes_at = greatest(p.closes_at, eventsvc.now() + make_interval(secs => s.w))" \
+		"   FROM s WHERE p.id IN (SELECT id FROM open) AND p.tenant_id = $1 RETURNING p.id)," \
+		" created AS (INSERT INTO eventsvc.postponements (tenant_id, event_id, kind, opened_at, closes_at, default_choice," \
+		"   occurrence_id)" \
+		"   SELECT $1, $2, $3, eventsvc.now(), eventsvc.now() + make_interval(secs => s.w), s.d, $5 FROM s" \
+		"   WHERE NOT EXISTS (SELECT 1 FROM open)" \
+		"     AND EXISTS (SELECT 1 FROM eventsvc.capacity_holds h WHERE" scope("h") ")" \
+		"   RETURNING id)" \
+		" SELECT jsonb_build_object('id', id, 'extended', e)" \
+		"  FROM (SELECT id, true AS e FROM extended UNION ALL SELECT id, false FROM created) x"
+#define DECISIONS_SQL(scope) \
+		"INSERT INTO eventsvc.postponement_decisions (tenant_id, postponement_id, hold_id, event_id, holder_id," \
+		" quantity, currency, occurrence_id)" \
+		" SELECT $1, $6, h.id, h.event_id, h.holder_id, h.quantity, h.currency, $5 FROM eventsvc.capacity_holds h" \
+		" WHERE" scope("h") " ON CONFLICT (tenant_id, postponement_id, hold_id) DO NOTHING"
+	opened = evs_query_jsonb(occurrence != (Datum) 0 ? OPEN_SQL(DATE_SCOPE) : OPEN_SQL(EVENT_SCOPE), &a);
 	if (opened == NULL)
 	{
 		evs_switch_back(&ctx);
@@ -134,12 +142,11 @@ evs_postponement_open(Datum tenant, Datum event_id, Datum occurrence, const char
 	if (occurrence != (Datum) 0 && extended->type == jbvBool && extended->val.boolean)
 		evs_exec("UPDATE eventsvc.postponement_decisions SET choice = NULL, source = NULL, decided_by = NULL,"
 				 " decided_at = NULL WHERE tenant_id = $1 AND postponement_id = $6 AND choice = 'keep'", &a, SPI_OK_UPDATE);
-	evs_exec("INSERT INTO eventsvc.postponement_decisions (tenant_id, postponement_id, hold_id, event_id, holder_id,"
-			 " quantity, currency, occurrence_id)"
-			 " SELECT $1, $6, h.id, h.event_id, h.holder_id, h.quantity, h.currency, $5 FROM eventsvc.capacity_holds h"
-			 " WHERE" IN_SCOPE("h")
-			 " ON CONFLICT (tenant_id, postponement_id, hold_id) DO NOTHING", &a, SPI_OK_INSERT);
-#undef IN_SCOPE
+	evs_exec(occurrence != (Datum) 0 ? DECISIONS_SQL(DATE_SCOPE) : DECISIONS_SQL(EVENT_SCOPE), &a, SPI_OK_INSERT);
+#undef DECISIONS_SQL
+#undef OPEN_SQL
+#undef DATE_SCOPE
+#undef EVENT_SCOPE
 
 	/* one message per holder: the holder's purchases of this window and how to answer */
 	rc = SPI_execute_with_args(
@@ -498,7 +505,7 @@ evs_sql_retry_postponement_refunds(PG_FUNCTION_ARGS)
  * SPI connected, as the owner.
  */
 void
-evs_postponement_date_cancelled(Datum tenant, Datum occurrence, Jsonb *refunds)
+evs_postponement_date_cancelled(Datum tenant, Datum event_id, Datum occurrence, Jsonb *refunds)
 {
 	EvsArgs		a = {0};
 
@@ -508,22 +515,23 @@ evs_postponement_date_cancelled(Datum tenant, Datum occurrence, Jsonb *refunds)
 	evs_arg(&a, UUIDOID, occurrence, false);
 	evs_arg(&a, JSONBOID, JsonbPGetDatum(refunds), false);
 	evs_arg(&a, TEXTOID, CStringGetTextDatum(evs_current_actor()), false);
+	evs_arg(&a, UUIDOID, event_id, false);	/* the open windows are found by event and date */
 	/* the purchases the cancellation refunded */
 	evs_exec("UPDATE eventsvc.postponement_decisions d SET choice = 'refund', source = 'cancellation', decided_by = $4,"
 			 "  decided_at = eventsvc.now(), refund_id = r.refund_id, amount = r.amount, idempotency_key = r.idempotency_key"
 			 " FROM eventsvc.postponements p, (SELECT (x ->> 'hold_id')::uuid AS hold_id, (x ->> 'refund_id')::uuid AS refund_id,"
 			 "   (x ->> 'amount')::bigint AS amount, x ->> 'idempotency_key' AS idempotency_key"
 			 "  FROM jsonb_array_elements($3 -> 'refunds') x) r"
-			 " WHERE p.tenant_id = $1 AND p.occurrence_id = $2 AND p.closed_at IS NULL"
+			 " WHERE p.tenant_id = $1 AND p.event_id = $5 AND p.occurrence_id = $2 AND p.closed_at IS NULL"
 			 "   AND d.tenant_id = $1 AND d.postponement_id = p.id AND d.hold_id = r.hold_id", &a, SPI_OK_UPDATE);
 	/* undecided ones it did not refund were no longer sold (refunded one at a time before) */
 	evs_exec("UPDATE eventsvc.postponement_decisions d SET choice = 'refund', source = 'cancellation', decided_by = $4,"
 			 "  decided_at = eventsvc.now(), last_error = 'the purchase was no longer sold: refunded another way'"
 			 " FROM eventsvc.postponements p"
-			 " WHERE p.tenant_id = $1 AND p.occurrence_id = $2 AND p.closed_at IS NULL"
+			 " WHERE p.tenant_id = $1 AND p.event_id = $5 AND p.occurrence_id = $2 AND p.closed_at IS NULL"
 			 "   AND d.tenant_id = $1 AND d.postponement_id = p.id AND d.choice IS NULL",
 			 &a, SPI_OK_UPDATE);
 	evs_exec("UPDATE eventsvc.postponements p SET closed_at = eventsvc.now(), closes_at = least(p.closes_at, eventsvc.now())"
-			 " WHERE p.tenant_id = $1 AND p.occurrence_id = $2 AND p.closed_at IS NULL",
+			 " WHERE p.tenant_id = $1 AND p.event_id = $5 AND p.occurrence_id = $2 AND p.closed_at IS NULL",
 			 &a, SPI_OK_UPDATE);
 }

@@ -154,7 +154,7 @@ evs_sql_cancel_occurrence(PG_FUNCTION_ARGS)
 	/* no more holds, nobody waiting, every purchase paid back */
 	released = evs_release_date_holds(tenant, occurrence);
 	refunds = evs_refund_date_purchases(tenant, occurrence, reason);
-	evs_postponement_date_cancelled(tenant, occurrence, refunds);
+	evs_postponement_date_cancelled(tenant, event_id, occurrence, refunds);
 
 	evs_jsonb_begin_object(&st, NULL);
 	push_date(&st, row);
