@@ -173,13 +173,13 @@ evs_postponement_open(Datum tenant, Datum event_id, Datum occurrence, const char
 		CHECK_FOR_INTERRUPTS();
 		(void) evs_outbox_emit_key(tenant, event_id, EVS_RK_POSTPONEMENT_CHOICE, data);
 	}
-	window = evs_query_jsonb("SELECT jsonb_build_object('postponement_id', p.id, 'closes_at', p.closes_at,"
+	window = evs_query_jsonb_notnull("SELECT jsonb_build_object('postponement_id', p.id, 'closes_at', p.closes_at,"
 							 " 'default_choice', p.default_choice, 'purchases', count(d.hold_id),"
 							 " 'holders', count(DISTINCT d.holder_id))"
 							 " FROM eventsvc.postponements p LEFT JOIN eventsvc.postponement_decisions d"
 							 "   ON d.tenant_id = p.tenant_id AND d.postponement_id = p.id"
 							 " WHERE p.tenant_id = $1 AND p.id = $6 AND $5::uuid IS NOT DISTINCT FROM p.occurrence_id"
-							 " GROUP BY p.tenant_id, p.id", &a);
+							 " GROUP BY p.tenant_id, p.id", &a, "the decision window");
 	evs_switch_back(&ctx);
 	return window;
 }
@@ -285,7 +285,7 @@ evs_sql_decide_postponement(PG_FUNCTION_ARGS)
 	holder = TextDatumGetCString(evs_get_notnull(0, 2, "the decision's holder"));
 	decided = evs_get_text(0, 3);
 	open = DatumGetBool(evs_get(0, 4, &isnull));
-	kind = evs_get_text(0, 6);
+	kind = TextDatumGetCString(evs_get_notnull(0, 6, "the window's kind"));
 	if (!service && strcmp(holder, evs_current_actor()) != 0)
 		ereport(ERROR, (errcode(EVS_ERR_FORBIDDEN),
 						errmsg("only the holder of the purchase or the tenant's service may decide"),

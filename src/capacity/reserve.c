@@ -156,7 +156,7 @@ section_load(Datum tenant, Datum section_id, Datum pricing_id, bool with_pricing
 	s->template_id = SPI_getbinval(row, desc, 13, &isnull);
 	if ((s->has_template = !isnull))
 		s->template_id = datumCopy(s->template_id, false, UUID_LEN);
-	s->occurrence_id = s->has_template ? datumCopy(SPI_getbinval(row, desc, 14, &isnull), false, UUID_LEN) : (Datum) 0;
+	s->occurrence_id = s->has_template ? datumCopy(evs_getbinval_notnull(row, desc, 14, "the date section's date"), false, UUID_LEN) : (Datum) 0;
 	*priced = false;
 	if (with_pricing)
 	{

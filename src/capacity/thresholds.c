@@ -220,7 +220,7 @@ sections_cache_fill(SectionsEntry *entry, Datum tenant, const Scope *sc, int64 v
 	if (!isnull)
 	{
 		deconstruct_array(DatumGetArrayTypeP(d), UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &ids, NULL, &n);
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		d = evs_getbinval_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "the sections' seats");
 		deconstruct_array(DatumGetArrayTypeP(d), INT4OID, sizeof(int32), true, TYPALIGN_INT, &totals, NULL, &m);
 		if (m != n)
 			elog(ERROR, "event section list is inconsistent");
@@ -434,7 +434,7 @@ date_starts_at(Datum tenant, Datum occurrence)
 	rc = SPI_execute_plan(plan, v, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "date start read failed: %s", SPI_result_code_string(rc));
-	return SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
+	return SPI_processed == 1 ? evs_getvalue_notnull(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "the date's start") : NULL;
 }
 
 static void
