@@ -5,6 +5,8 @@
 --                          transaction that runs the pre-request check, and no work
 --   CALL=bench_write       the trivial writing RPC: the same, plus one small row
 --                          inserted and committed (the floor of a writing request)
+--   CALL=bench_row         the floor of a reservation's request: the reservation's body,
+--                          the hold row inserted and committed, a row of api.holds back
 -- wrk -s bench/http_wrk.lua URL; TOKEN, CALL and HOT come from the environment.
 local token = assert(os.getenv("TOKEN"), "TOKEN is not set")
 local call = os.getenv("CALL") or "reserve_capacity"
@@ -23,7 +25,7 @@ end
 
 function request()
     local body = "{}"
-    if call == "reserve_capacity" then
+    if call == "reserve_capacity" or call == "bench_row" then
         local s = hot and 0 or math.random(1, 100)
         body = string.format('{"capacity_id":"00000000-0000-4000-8000-%012d","quantity":1,"pricing_id":"%s"}',
                              s, pricing)
