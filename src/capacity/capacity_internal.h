@@ -394,6 +394,8 @@ extern void evs_waitlist_close(Datum tenant, Datum scope_id, bool date);
 /* hold_sweep.c, event_refunds.c: one date of a series cancelled (series.c) */
 extern int64 evs_release_date_holds(Datum tenant_id, Datum occurrence_id);
 extern Jsonb *evs_refund_date_purchases(Datum tenant_id, Datum occurrence_id, const char *reason);
+/* postponement.c: a date being cancelled locks its open window's decisions before its holds. SPI connected. */
+extern void evs_postponement_date_lock(Datum tenant_id, Datum event_id, Datum occurrence_id);
 /* postponement.c: a date cancelled: its open decision window closes with the cancellation's refunds. SPI connected. */
 extern void evs_postponement_date_cancelled(Datum tenant_id, Datum event_id, Datum occurrence_id, Jsonb *refunds);
 /* waitlist.c: a late payment of a lapsed offer locks the section's waitlist first, then converts the entry */

@@ -16,7 +16,9 @@
  * records done or failed; an admin retries failed ones
  * (api.retry_postponement_refunds). Cancelling a date while its window is
  * open closes the window with the cancellation's refunds
- * (evs_postponement_date_cancelled). docs/lifecycle.md "Postponement",
+ * (evs_postponement_date_cancelled; its decisions locked before its holds,
+ * evs_postponement_date_lock, and a decision of a moved date takes the date's
+ * row first, so none of them waits in a cycle). docs/lifecycle.md "Postponement",
  * docs/series.md "Moving a date: each holder keeps or refunds".
  */
 #include "core/core.h"
@@ -271,6 +273,20 @@ evs_sql_decide_postponement(PG_FUNCTION_ARGS)
 	evs_become_owner(&ctx);
 	evs_arg(&a, UUIDOID, tenant, false);
 	evs_arg(&a, UUIDOID, hold_id, false);
+
+	/*
+	 * A moved date's window: the date's row first (key share), which a
+	 * cancellation or another move of the date locks before anything of the
+	 * date. A decision and those wait for each other, never in a cycle (the
+	 * cancellation's refunds lock the holds and decisions a decision locks);
+	 * and a keep decided while the date moves again is asked again by the
+	 * move, which sees it committed.
+	 */
+	evs_exec("SELECT 1 FROM eventsvc.event_occurrences o WHERE o.tenant_id = $1 AND o.id ="
+			 " (SELECT p.occurrence_id FROM eventsvc.postponement_decisions d JOIN eventsvc.postponements p"
+			 "   ON p.tenant_id = d.tenant_id AND p.id = d.postponement_id"
+			 "  WHERE d.tenant_id = $1 AND d.hold_id = $2 ORDER BY p.opened_at DESC LIMIT 1) FOR KEY SHARE",
+			 &a, SPI_OK_SELECT);
 	evs_exec("SELECT d.postponement_id, d.holder_id, d.choice, p.closes_at > eventsvc.now(), p.closes_at::text, p.kind"
 			 " FROM eventsvc.postponement_decisions d JOIN eventsvc.postponements p"
 			 "   ON p.tenant_id = d.tenant_id AND p.id = d.postponement_id"
@@ -493,6 +509,28 @@ evs_sql_retry_postponement_refunds(PG_FUNCTION_ARGS)
 	evs_switch_back(&ctx);
 	SPI_finish();
 	PG_RETURN_INT64((int64) n);
+}
+
+/*
+ * One date of a series is being cancelled (series.c, its row locked): the
+ * decisions of its open window, if any, are locked now, before any hold of
+ * the date, in the order the closing sweep and a holder's decision take them
+ * (the decision, then its hold). SPI connected, as the owner.
+ */
+void
+evs_postponement_date_lock(Datum tenant, Datum event_id, Datum occurrence)
+{
+	EvsArgs		a = {0};
+
+	if (!evs_holds_schema_ready())
+		return;
+	evs_arg(&a, UUIDOID, tenant, false);
+	evs_arg(&a, UUIDOID, event_id, false);
+	evs_arg(&a, UUIDOID, occurrence, false);
+	evs_exec("SELECT 1 FROM eventsvc.postponement_decisions d JOIN eventsvc.postponements p"
+			 "   ON p.tenant_id = d.tenant_id AND p.id = d.postponement_id"
+			 " WHERE p.tenant_id = $1 AND p.event_id = $2 AND p.occurrence_id = $3 AND p.closed_at IS NULL"
+			 "   AND d.tenant_id = $1 ORDER BY d.hold_id FOR UPDATE OF d", &a, SPI_OK_SELECT);
 }
 
 /*

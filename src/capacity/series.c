@@ -141,6 +141,7 @@ evs_sql_cancel_occurrence(PG_FUNCTION_ARGS)
 	date_for_change(tenant, occurrence);
 	previous = evs_get_text(0, 1);
 	event_id = datumCopy(evs_get_notnull(0, 2, "the date's event"), false, UUID_LEN);
+	evs_postponement_date_lock(tenant, event_id, occurrence);	/* its decisions before its holds */
 	evs_arg(&a, UUIDOID, tenant, false);
 	evs_arg(&a, UUIDOID, occurrence, false);
 	evs_arg(&a, TEXTOID, CStringGetTextDatum(reason), false);
