@@ -1,0 +1,5 @@
+-- as: buyer0
+-- runs: 300
+-- what: holds order=created_at.desc, limit 20, as a buyer of tenant 0 (about 200,000 holds)
+SELECT coalesce(json_agg(t), '[]') FROM (
+    SELECT * FROM api.holds ORDER BY created_at DESC LIMIT 20) t;
