@@ -2,7 +2,8 @@
 -- cost follows the section's (or the customer's) entries, not the tenant's whole
 -- history: the head of a section's queue and a customer's rank (the queue index),
 -- offers out of a section (the offers index), what a customer waits for on an event
--- (the customer index), a section's entries live and ended (the section index).
+-- (a customer index: by event and customer, or the buyer's own entries by customer),
+-- a section's entries live and ended (the section index).
 -- Plans are read with sequential scans off on small data: the question is "can the
 -- index serve this query?", not the planner's choice at scale.
 BEGIN;
@@ -53,8 +54,8 @@ SELECT matches(pg_temp.plan_of($$
     SELECT coalesce(sum(quantity - gathered), 0) FROM eventsvc.waitlist_entries
      WHERE tenant_id = '47470001-4747-4747-8747-474747474747' AND event_id = '47470000-0000-4000-8000-000000000001'
        AND holder_id = 'holder-1' AND state = 'WAITING'$$),
-    'Index Scan using waitlist_entries_holder on waitlist_entries',
-    'the seats a customer waits for on an event (the per-customer limit): the customer index');
+    'Index Scan using waitlist_entries_(holder|buyer) on waitlist_entries',
+    'the seats a customer waits for on an event (the per-customer limit): a customer index (of the event or of the tenant)');
 SELECT matches(pg_temp.plan_of($$
     SELECT position FROM eventsvc.waitlist_entries
      WHERE tenant_id = '47470001-4747-4747-8747-474747474747' AND capacity_id = '47470000-0000-4000-8000-000000001001'

@@ -146,10 +146,23 @@ CREATE FUNCTION api.hold_history(hold_id uuid) RETURNS jsonb
 COMMENT ON FUNCTION api.hold_history(uuid) IS
     'A hold (or purchase) and what happened to it: state, when and why, payment, revival, refunds, in order.';
 
+-- A buyer's holds, whatever the filter it reads them by (a section, an event, a state,
+-- none): one more index entry per hold, so that a buyer's read costs its own holds, not
+-- the section's or the tenant's (docs/performance.md "A buyer's holds").
+CREATE INDEX idx_capacity_holds_buyer ON eventsvc.capacity_holds (tenant_id, holder_id);
+
 -- The tenant's holds, live and ended (until archived), with when and why each ended.
 -- (State compared as text: the values added above are not usable in this script.)
 -- A buyer (a tenant user) reads its own holds only, the promoter and the services every
 -- hold (part 43); security_barrier: a caller's function in a filter never sees the others.
+-- The holds are read in two branches, a buyer's and everybody's, told apart by a
+-- constant column: the planner folds the filter below into each branch, so that
+-- neither carries an OR and each is switched on or off once per query by
+-- reads_every_holder() (a one-time filter). A buyer's branch has its holder as an
+-- index condition (idx_capacity_holds_buyer, or idx_capacity_holds_holder with an
+-- event); the other reads as the indexes serve the request's filters, as before. The
+-- request's filters reach both branches (they compare columns with leakproof
+-- operators); a non-leakproof one is applied above the barrier, as before.
 CREATE VIEW api.holds WITH (security_invoker = true, security_barrier = true) AS
 SELECT h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h.state, h.currency,
        h.unit_price, h.locked_price, h.expires_at, h.created_at, h.confirmed_at, h.released_at,
@@ -165,8 +178,11 @@ SELECT h.id, h.event_id, h.capacity_id, h.pricing_id, h.holder_id, h.quantity, h
                     WHEN 'RELEASED' THEN 'released'
                     WHEN 'CONFIRMED' THEN 'sold'
                     WHEN 'REFUNDED' THEN 'refunded' END) AS reason
-  FROM eventsvc.capacity_holds h
- WHERE h.holder_id = (SELECT eventsvc.current_actor()) OR (SELECT eventsvc.reads_every_holder());
+  FROM (SELECT b.*, false AS every_holder FROM eventsvc.capacity_holds b
+        UNION ALL
+        SELECT e.*, true FROM eventsvc.capacity_holds e) h
+ WHERE CASE WHEN h.every_holder THEN (SELECT eventsvc.reads_every_holder())
+            ELSE h.holder_id = (SELECT eventsvc.current_actor()) AND NOT (SELECT eventsvc.reads_every_holder()) END;
 COMMENT ON COLUMN api.holds.reason IS
     'Why the hold is in its state: what was recorded (a revival, a refund, a cancellation), else what its state and phase say.';
 COMMENT ON COLUMN api.holds.refunded_quantity IS 'Seats of the purchase refunded so far (NULL: none); quantity is what is still sold.';

@@ -48,15 +48,20 @@ CREATE FUNCTION api.exchange_purchase(hold_id uuid, capacity_id uuid, reason tex
 COMMENT ON FUNCTION api.exchange_purchase(uuid, uuid, text, integer, uuid) IS
     'Admin or service: a refund of quantity seats of a purchase and a new hold of as many seats in another section (or tier) for the same buyer, in one transaction: both or neither.';
 
--- A buyer reads the refunds of its own purchases only (part 43).
+-- A buyer reads the refunds of its own purchases only (part 43); two branches switched
+-- once per query, as api.holds (part 44): a buyer's from its own purchases (found by
+-- their holder, idx_capacity_holds_buyer), not from every refund of the tenant.
 CREATE VIEW api.hold_refunds WITH (security_invoker = true, security_barrier = true) AS
 SELECT r.id, r.hold_id, r.event_id, r.capacity_id, r.seq, r.quantity, r.amount, r.currency, r.lines, r.reason,
        r.idempotency_key, r.requested_by, r.created_at
-  FROM eventsvc.hold_refunds r
- WHERE (SELECT eventsvc.reads_every_holder())
-    OR EXISTS (SELECT 1 FROM eventsvc.capacity_holds h
-                WHERE h.tenant_id = r.tenant_id AND h.id = r.hold_id
-                  AND h.holder_id = (SELECT eventsvc.current_actor()));
+  FROM (SELECT b.* FROM eventsvc.hold_refunds b
+         WHERE NOT (SELECT eventsvc.reads_every_holder())
+           AND EXISTS (SELECT 1 FROM eventsvc.capacity_holds h
+                        WHERE h.tenant_id = b.tenant_id AND h.id = b.hold_id
+                          AND h.holder_id = (SELECT eventsvc.current_actor()))
+        UNION ALL
+        SELECT a.* FROM eventsvc.hold_refunds a
+         WHERE (SELECT eventsvc.reads_every_holder())) r;
 COMMENT ON COLUMN api.hold_refunds.hold_id IS 'The purchase refunded (api.holds.id).';
 COMMENT ON COLUMN api.hold_refunds.seq IS 'The purchase''s first, second, ... refund.';
 COMMENT ON COLUMN api.hold_refunds.quantity IS 'Seats refunded.';

@@ -29,7 +29,8 @@ CREATE TABLE eventsvc.waitlist_entries (
 COMMENT ON TABLE eventsvc.waitlist_entries IS
     'Waitlist entries: a customer waiting for quantity seats of a section, in order of position; gathered seats are held in hold_id.';
 -- one live entry per customer and section; the queue in order; offers out; a customer's entries of an
--- event; a section's entries, live and ended (api.waitlist_entries?capacity_id=eq.X)
+-- event; a section's entries, live and ended (api.waitlist_entries?capacity_id=eq.X); a buyer's own
+-- entries, whatever it reads them by (api.waitlist_entries as a tenant user)
 CREATE UNIQUE INDEX waitlist_entries_live ON eventsvc.waitlist_entries (tenant_id, capacity_id, holder_id)
     WHERE state IN ('WAITING', 'OFFERED');
 CREATE INDEX waitlist_entries_queue ON eventsvc.waitlist_entries (tenant_id, capacity_id, position)
@@ -37,6 +38,7 @@ CREATE INDEX waitlist_entries_queue ON eventsvc.waitlist_entries (tenant_id, cap
 CREATE INDEX waitlist_entries_offered ON eventsvc.waitlist_entries (tenant_id, capacity_id) WHERE state = 'OFFERED';
 CREATE INDEX waitlist_entries_holder ON eventsvc.waitlist_entries (tenant_id, event_id, holder_id);
 CREATE INDEX waitlist_entries_section ON eventsvc.waitlist_entries (tenant_id, capacity_id, position);
+CREATE INDEX waitlist_entries_buyer ON eventsvc.waitlist_entries (tenant_id, holder_id);
 
 -- One row per section that ever had a waitlist: the queue's next position and what a
 -- promoter reads (kept by the same transactions as the entries), and the row a return
@@ -121,16 +123,22 @@ COMMENT ON COLUMN api.waitlist_sections.conversions IS 'Offers confirmed (seats 
 COMMENT ON COLUMN api.waitlist_sections.lapsed IS 'Offers that expired or were declined; their seats went to the next entry.';
 COMMENT ON COLUMN api.waitlist_sections.left_queue IS 'Entries that left the waitlist before an offer.';
 
--- A buyer reads its own entries only, the promoter and the services every entry (part 43).
+-- A buyer reads its own entries only, the promoter and the services every entry (part 43);
+-- two branches switched once per query, as api.holds (part 44): a buyer's by its holder.
 CREATE VIEW api.waitlist_entries WITH (security_invoker = true, security_barrier = true) AS
 SELECT e.id, e.event_id, e.capacity_id, e.pricing_id, e.holder_id, e.quantity, e.position,
-       CASE WHEN e.state = 'OFFERED' AND h.state::text IN ('CONFIRMED', 'REFUNDED') THEN 'CONVERTED'
-            WHEN e.state = 'OFFERED' AND h.state::text <> 'ACTIVE' THEN 'LAPSED'
+       CASE WHEN e.state = 'OFFERED' AND e.hold_state::text IN ('CONFIRMED', 'REFUNDED') THEN 'CONVERTED'
+            WHEN e.state = 'OFFERED' AND e.hold_state::text <> 'ACTIVE' THEN 'LAPSED'
             ELSE e.state::text END AS state,
        e.gathered, e.hold_id, e.joined_at, e.offered_at, e.offer_expires_at, e.ended_at
-  FROM eventsvc.waitlist_entries e
-  LEFT JOIN eventsvc.capacity_holds h ON h.tenant_id = e.tenant_id AND h.id = e.hold_id
- WHERE e.holder_id = (SELECT eventsvc.current_actor()) OR (SELECT eventsvc.reads_every_holder());
+  -- (each branch joins its own hold: a join above both would be planned for the larger)
+  FROM (SELECT b.*, h.state AS hold_state FROM eventsvc.waitlist_entries b
+          LEFT JOIN eventsvc.capacity_holds h ON h.tenant_id = b.tenant_id AND h.id = b.hold_id
+         WHERE b.holder_id = (SELECT eventsvc.current_actor()) AND NOT (SELECT eventsvc.reads_every_holder())
+        UNION ALL
+        SELECT a.*, h.state FROM eventsvc.waitlist_entries a
+          LEFT JOIN eventsvc.capacity_holds h ON h.tenant_id = a.tenant_id AND h.id = a.hold_id
+         WHERE (SELECT eventsvc.reads_every_holder())) e;
 COMMENT ON VIEW api.waitlist_entries IS 'The tenant''s waitlist entries, live and ended (GET /waitlist_entries?capacity_id=eq.<id>&state=eq.WAITING&order=position); a buyer sees its own entries only.';
 COMMENT ON COLUMN api.waitlist_entries.position IS 'Order of joining within the section (gaps where entries left).';
 COMMENT ON COLUMN api.waitlist_entries.state IS 'WAITING, OFFERED, CONVERTED (bought), LAPSED (offer expired or declined), LEFT or CLOSED (event cancelled).';

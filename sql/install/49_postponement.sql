@@ -75,6 +75,8 @@ CREATE INDEX postponement_decisions_due ON eventsvc.postponement_decisions (next
     WHERE refund_state = 'pending';
 CREATE INDEX postponement_decisions_undecided ON eventsvc.postponement_decisions (tenant_id, postponement_id)
     WHERE choice IS NULL;
+-- a buyer's own decisions, whatever it reads them by (api.postponement_decisions as a tenant user)
+CREATE INDEX postponement_decisions_buyer ON eventsvc.postponement_decisions (tenant_id, holder_id);
 COMMENT ON TABLE eventsvc.postponement_decisions IS
     'Each purchase of a postponed event or a moved date: keep or refund, who decided, and the refund''s payment (pending, done, failed and why).';
 
@@ -172,13 +174,17 @@ $$;
 COMMENT ON FUNCTION api.postponement_report(uuid, uuid) IS
     'The event''s latest postponement, or with occurrence_id the latest window of that moved date: purchases kept, refunded and pending, who decided, refunds done, pending and failed (with why), and amounts by currency.';
 
--- A buyer reads the decisions of its own purchases only (part 43).
+-- A buyer reads the decisions of its own purchases only (part 43); two branches switched
+-- once per query, as api.holds (part 44): a buyer's by its holder.
 CREATE VIEW api.postponement_decisions WITH (security_invoker = true, security_barrier = true) AS
 SELECT d.postponement_id, d.hold_id AS purchase_id, d.event_id, d.holder_id, d.quantity, d.currency, d.choice,
        d.source, d.decided_by, d.decided_at, d.amount, d.idempotency_key, d.refund_state, d.attempts, d.last_error,
        d.paid_at, d.occurrence_id
-  FROM eventsvc.postponement_decisions d
- WHERE d.holder_id = (SELECT eventsvc.current_actor()) OR (SELECT eventsvc.reads_every_holder());
+  FROM (SELECT b.*, false AS every_holder FROM eventsvc.postponement_decisions b
+        UNION ALL
+        SELECT a.*, true FROM eventsvc.postponement_decisions a) d
+ WHERE CASE WHEN d.every_holder THEN (SELECT eventsvc.reads_every_holder())
+            ELSE d.holder_id = (SELECT eventsvc.current_actor()) AND NOT (SELECT eventsvc.reads_every_holder()) END;
 COMMENT ON VIEW api.postponement_decisions IS 'Read-only. Each purchase of a postponed event or a moved date: its choice and its refund''s payment; a buyer sees its own purchases only.';
 COMMENT ON COLUMN api.postponement_decisions.postponement_id IS 'The decision window.';
 COMMENT ON COLUMN api.postponement_decisions.purchase_id IS 'The purchase (api.holds.id).';
