@@ -267,7 +267,11 @@ PG_FUNCTION_INFO_V1(evs_sql_idempotency_store);
  * header, the stored result of the first call with that key (PT422 when the
  * key served another request), or NULL after reserving the key for this
  * call; NULL without a header. The SQL function then does its work and ends
- * with eventsvc.idempotency_store(operation, result).
+ * with eventsvc.idempotency_store(operation, result). Every caller is a
+ * tenant's write, and this is its first step: the tenant is required here
+ * (42501 without one), so a write without a tenant says so rather than
+ * "not found" when the row it names is not there (the tenant's filter is
+ * never evaluated on no row), as the C writers and the proxy answer.
  */
 Datum
 evs_sql_idempotency_replay(PG_FUNCTION_ARGS)
@@ -278,6 +282,7 @@ evs_sql_idempotency_replay(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(EVS_ERR_VALIDATION), errmsg("idempotency_replay needs an operation and a request")));
+	(void) evs_current_tenant();
 	if (!evs_idempotency_header_present())
 		PG_RETURN_NULL();
 	replay = evs_idempotency_begin(&idem, text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, PG_GETARG_JSONB_P(1));
